@@ -1,0 +1,245 @@
+#include "experiments/params.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <limits>
+
+#include "core/error.h"
+
+namespace ablate::experiments {
+namespace {
+
+using nlohmann::json;
+
+ParamSpec Int(std::string name, int64_t def, std::optional<double> min, std::optional<double> max,
+              std::string help) {
+  return {std::move(name), ParamType::kInt, def, min, max, false, {}, std::move(help)};
+}
+
+ParamSpec Float(std::string name, double def, std::optional<double> min, std::optional<double> max,
+                bool min_exclusive, std::string help) {
+  return {std::move(name), ParamType::kFloat, def, min, max, min_exclusive, {}, std::move(help)};
+}
+
+ParamSpec String(std::string name, std::string def, std::vector<std::string> choices, std::string help) {
+  return {std::move(name), ParamType::kString, def, {}, {}, false, std::move(choices), std::move(help)};
+}
+
+// Defaults are the paper's BERT-BASE baseline (Liu et al. 2019, section 2 and Table 9), so a grid
+// that only names what it varies reproduces the paper's setting.
+std::vector<ParamSpec> BuildTable() {
+  constexpr double kHuge = 1e12;
+  return {
+      Int("seed", 1, 0, 2147483647, "random seed of the run (initialization, data order, masks)"),
+      String("data.corpus", "books", {},
+             "training corpus: a named corpus (see `ablate data corpora`) or a directory of text"),
+      String("data.tokenizer", "gpt2", {},
+             "gpt2 = GPT-2's 50K byte-level BPE; bpe-N = byte-level BPE with N units trained on the "
+             "corpus"),
+      String("data.format", "SEGMENT-PAIR+NSP",
+             {"SEGMENT-PAIR+NSP", "SENTENCE-PAIR+NSP", "FULL-SENTENCES", "DOC-SENTENCES"},
+             "input format (paper section 4.2)"),
+      String("data.masking", "static", {"static", "dynamic"},
+             "static: masks drawn once per copy (data.static_copies); dynamic: fresh each time a "
+             "sequence is fed"),
+      Int("data.static_copies", 10, 1, 1000,
+          "number of differently-masked copies for static masking; epoch e uses copy e mod K"),
+      Float("data.mask_prob", 0.15, 0.0, 1.0, true, "fraction of tokens selected for prediction"),
+      Int("data.seq_len", 512, 8, 65536, "maximum sequence length in tokens"),
+      Float("data.short_seq_prob", 0.1, 0.0, 1.0, false,
+            "SEGMENT-PAIR+NSP: probability of a shorter target length (BERT's rule)"),
+      Int("data.max_tokens", 0, 0, kHuge,
+          "use only the first N training tokens of the corpus (0 = all), for data-size axes"),
+      Int("model.layers", 12, 1, 256, "transformer layers"),
+      Int("model.hidden", 768, 8, 65536, "hidden size"),
+      Int("model.heads", 12, 1, 1024, "attention heads (must divide model.hidden)"),
+      Int("model.ffn", 3072, 8, 262144, "feed-forward inner size"),
+      Float("model.dropout", 0.1, 0.0, 0.99, false, "dropout on embeddings and layer outputs"),
+      Float("model.attention_dropout", 0.1, 0.0, 0.99, false, "dropout on attention probabilities"),
+      Int("train.batch_size", 256, 1, kHuge, "sequences per optimizer update"),
+      Int("train.micro_batch", 0, 0, kHuge,
+          "sequences per forward/backward; updates accumulate gradients (0 = chosen to fit)"),
+      Int("train.steps", 1000000, 1, kHuge, "optimizer updates"),
+      Int("train.checkpoint_every", 10000, 0, kHuge,
+          "checkpoint every N updates (0 = only at the end)"),
+      Float("train.grad_clip", 0.0, 0.0, kHuge, false, "clip the gradient norm to this (0 = off)"),
+      Float("optim.lr", 1e-4, 0.0, 10.0, true, "peak learning rate"),
+      Float("optim.beta1", 0.9, 0.0, 0.999999, false, "Adam beta1"),
+      Float("optim.beta2", 0.999, 0.0, 0.999999999, false, "Adam beta2"),
+      Float("optim.eps", 1e-6, 0.0, 1.0, true, "Adam epsilon"),
+      Float("optim.weight_decay", 0.01, 0.0, 10.0, false,
+            "decoupled weight decay (not on biases and LayerNorm)"),
+      Int("optim.warmup_steps", 10000, 0, kHuge,
+          "linear warmup to optim.lr over N updates, then linear decay to 0 at train.steps"),
+      Int("eval.every", 10000, 0, kHuge, "validate every N updates (0 = only at the end)"),
+  };
+}
+
+size_t EditDistance(std::string_view a, std::string_view b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = up;
+    }
+  }
+  return row[b.size()];
+}
+
+// Shortest digits that round-trip, in %g layout (fixed for exponents -4..16): 1e-4 -> "0.0001".
+std::string NumberText(double x) {
+  char buf[64];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, x, std::chars_format::general);
+  return std::string(buf, end);
+}
+
+std::string Quote(const std::string& s) { return json(s).dump(); }
+
+}  // namespace
+
+std::string_view TypeName(ParamType type) {
+  switch (type) {
+    case ParamType::kInt:
+      return "int";
+    case ParamType::kFloat:
+      return "float";
+    case ParamType::kString:
+      return "string";
+    case ParamType::kBool:
+      return "bool";
+  }
+  return "?";
+}
+
+std::string ParamSpec::RangeText() const {
+  if (!choices.empty()) {
+    std::string out;
+    for (const auto& c : choices) out += (out.empty() ? "" : " | ") + c;
+    return out;
+  }
+  if (!min && !max) return type == ParamType::kString ? "non-empty" : "any";
+  auto text = [&](double x) {
+    return type == ParamType::kInt ? std::to_string(static_cast<int64_t>(x)) : NumberText(x);
+  };
+  std::string lo = min ? (min_exclusive ? "(" : "[") + text(*min) : "(-inf";
+  std::string hi = max && *max < 1e12 ? text(*max) + "]" : "inf)";
+  return lo + ", " + hi;
+}
+
+const std::vector<ParamSpec>& ParamTable() {
+  static const std::vector<ParamSpec> table = BuildTable();
+  return table;
+}
+
+const ParamSpec* FindParam(std::string_view name) {
+  for (const auto& spec : ParamTable()) {
+    if (spec.name == name) return &spec;
+  }
+  return nullptr;
+}
+
+std::vector<std::string> ClosestNames(std::string_view name,
+                                      const std::vector<std::string>& candidates) {
+  std::vector<std::pair<size_t, std::string>> scored;
+  for (const auto& candidate : candidates) {
+    size_t distance = EditDistance(name, candidate);
+    if (distance * 3 <= std::max(name.size(), candidate.size())) scored.emplace_back(distance, candidate);
+  }
+  std::stable_sort(scored.begin(), scored.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<std::string> out;
+  for (const auto& [distance, candidate] : scored) {
+    if (distance != scored.front().first || out.size() == 3) break;
+    out.push_back(candidate);
+  }
+  return out;
+}
+
+std::vector<std::string> SuggestParams(std::string_view name) {
+  // A missing or wrong group is the commonest slip ("lr" for "optim.lr"): match on the last part.
+  auto leaf = [](std::string_view s) {
+    auto dot = s.rfind('.');
+    return dot == std::string_view::npos ? s : s.substr(dot + 1);
+  };
+  std::vector<std::string> same_leaf, names;
+  for (const auto& spec : ParamTable()) {
+    names.push_back(spec.name);
+    if (spec.name != name && leaf(spec.name) == leaf(name)) same_leaf.push_back(spec.name);
+  }
+  return same_leaf.empty() ? ClosestNames(name, names) : same_leaf;
+}
+
+std::string DidYouMean(const std::vector<std::string>& candidates) {
+  if (candidates.empty()) return "";
+  std::string out = " (did you mean ";
+  for (size_t i = 0; i < candidates.size(); ++i) {
+    if (i > 0) out += i + 1 == candidates.size() ? " or " : ", ";
+    out += Quote(candidates[i]);
+  }
+  return out + "?)";
+}
+
+json CheckValue(const ParamSpec& spec, const json& value, const std::string& source,
+                const std::string& path) {
+  auto fail = [&](const std::string& expected) -> json {
+    throw InputError(source, path,
+                     spec.name + " = " + value.dump() + " is invalid: expected " + expected);
+  };
+  auto check_range = [&](double x) {
+    bool low = spec.min && (spec.min_exclusive ? x <= *spec.min : x < *spec.min);
+    bool high = spec.max && x > *spec.max;
+    if (low || high || !std::isfinite(x)) fail(std::string(TypeName(spec.type)) + " in " + spec.RangeText());
+  };
+  switch (spec.type) {
+    case ParamType::kInt: {
+      if (!value.is_number()) return fail("an integer");
+      double x = value.get<double>();
+      if (value.is_number_float() && (std::floor(x) != x || std::abs(x) > 9.007e15)) {
+        return fail("an integer");
+      }
+      check_range(x);
+      return value.is_number_unsigned() ? json(static_cast<int64_t>(value.get<uint64_t>()))
+                                        : json(value.is_number_float() ? static_cast<int64_t>(x)
+                                                                       : value.get<int64_t>());
+    }
+    case ParamType::kFloat: {
+      if (!value.is_number()) return fail("a number");
+      double x = value.get<double>();
+      check_range(x);
+      return json(x);
+    }
+    case ParamType::kString: {
+      if (!value.is_string()) {
+        return fail(spec.choices.empty() ? "a string" : "one of " + spec.RangeText());
+      }
+      const auto& s = value.get_ref<const std::string&>();
+      if (!spec.choices.empty() &&
+          std::find(spec.choices.begin(), spec.choices.end(), s) == spec.choices.end()) {
+        return fail("one of " + spec.RangeText());
+      }
+      if (s.empty()) return fail("a non-empty string");
+      return value;
+    }
+    case ParamType::kBool:
+      if (!value.is_boolean()) return fail("true or false");
+      return value;
+  }
+  return value;
+}
+
+std::string CanonicalText(const json& value) {
+  if (value.is_number_float()) {
+    std::string text = NumberText(value.get<double>());
+    // Keep floats distinguishable from ints in the canonical form: 1.0 stays "1.0".
+    if (text.find_first_of(".e") == std::string::npos) text += ".0";
+    return text;
+  }
+  return value.dump();
+}
+
+}  // namespace ablate::experiments

@@ -1,0 +1,48 @@
+#include "runner/cli.h"
+
+#include <iostream>
+
+namespace ablate::runner {
+
+const std::vector<Command>& Commands() {
+  static const std::vector<Command> commands = {
+      {"expand", "show the runs a grid means", CmdExpand},
+      {"submit", "register a grid and its runs in a results database", CmdSubmit},
+      {"status", "runs per status per experiment", CmdStatus},
+      {"sql", "query a results database (read-only)", CmdSql},
+      {"params", "list every run parameter", CmdParams},
+      {"schema", "print the JSON Schema of the grid format", CmdSchema},
+  };
+  return commands;
+}
+
+std::optional<po::variables_map> ParseOptions(const Args& args, const std::string& usage,
+                                              po::options_description options,
+                                              const std::vector<std::string>& positional) {
+  options.add_options()("help,h", "show this help");
+  po::positional_options_description pos;
+  for (const auto& name : positional) pos.add(name.c_str(), 1);
+  po::variables_map vm;
+  po::store(po::command_line_parser(args).options(options).positional(pos).run(), vm);
+  if (vm.count("help")) {
+    std::cout << "usage: " << usage << "\n\n" << options;
+    return std::nullopt;
+  }
+  po::notify(vm);
+  return vm;
+}
+
+}  // namespace ablate::runner
+
+namespace ablate::runner {
+
+results::Value JsonToCell(const nlohmann::json& value) {
+  if (value.is_boolean()) return int64_t{value.get<bool>() ? 1 : 0};
+  if (value.is_number_integer()) return value.get<int64_t>();
+  if (value.is_number()) return value.get<double>();
+  if (value.is_string()) return value.get<std::string>();
+  if (value.is_null()) return std::monostate{};
+  return value.dump();
+}
+
+}  // namespace ablate::runner

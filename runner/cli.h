@@ -1,0 +1,50 @@
+// Shared plumbing of the `ablate` subcommands: option parsing with --help, and the table of
+// subcommands. Each subcommand lives in its own cmd_*.cpp and keeps the real work in the libraries.
+#pragma once
+
+#include <boost/program_options.hpp>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace ablate::runner {
+
+namespace po = boost::program_options;
+
+using Args = std::vector<std::string>;
+
+struct Command {
+  const char* name;
+  const char* summary;
+  int (*run)(const Args& args);
+};
+
+const std::vector<Command>& Commands();
+
+// Parses `args` against `options` (plus -h/--help) and the positional names in order. Returns
+// nullopt after printing `usage` and the options when --help was given. Malformed options throw
+// boost's errors, which main() reports as bad input (exit 2).
+std::optional<po::variables_map> ParseOptions(const Args& args, const std::string& usage,
+                                              po::options_description options,
+                                              const std::vector<std::string>& positional = {});
+
+int CmdExpand(const Args& args);
+int CmdSubmit(const Args& args);
+int CmdSql(const Args& args);
+int CmdStatus(const Args& args);
+int CmdParams(const Args& args);
+int CmdSchema(const Args& args);
+
+}  // namespace ablate::runner
+
+#include <nlohmann/json.hpp>
+
+#include "results/query.h"
+
+namespace ablate::runner {
+
+// A canonical parameter value as a typed table cell (bools as 0/1, like the params table).
+results::Value JsonToCell(const nlohmann::json& value);
+
+}  // namespace ablate::runner

@@ -1,0 +1,237 @@
+// End-to-end tests of the `ablate` binary: exit codes, one-line errors, and that bad input never
+// changes a database.
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+struct Result {
+  int code;
+  std::string out;
+  std::string err;
+};
+
+std::string Slurp(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+class TempDir {
+ public:
+  TempDir() {
+    path_ = fs::temp_directory_path() / ("ablate_cli_" + std::to_string(::getpid()) + "_" +
+                                         std::to_string(counter_++));
+    fs::remove_all(path_);
+    fs::create_directories(path_);
+  }
+  ~TempDir() { fs::remove_all(path_); }
+  fs::path operator/(const std::string& name) const { return path_ / name; }
+  void Write(const std::string& name, const std::string& text) const {
+    std::ofstream(path_ / name, std::ios::binary) << text;
+  }
+
+ private:
+  static inline int counter_ = 0;
+  fs::path path_;
+};
+
+// Runs `ablate ARGS` through the shell with stdout/stderr captured.
+Result Ablate(const TempDir& dir, const std::string& args, const std::string& stdin_text = "") {
+  dir.Write("stdin", stdin_text);
+  std::string cmd = std::string(ABLATE_BINARY) + " " + args + " <" + (dir / "stdin").string() +
+                    " >" + (dir / "stdout").string() + " 2>" + (dir / "stderr").string();
+  int status = std::system(cmd.c_str());
+  return {WEXITSTATUS(status), Slurp(dir / "stdout"), Slurp(dir / "stderr")};
+}
+
+std::string Q(const fs::path& p) { return "'" + p.string() + "'"; }
+
+const std::string kGrid = R"({
+  "name": "masking",
+  "base": {"train.steps": 100, "optim.warmup_steps": 10, "model.layers": 2},
+  "axes": {"data.masking": ["static", "dynamic"]},
+  "linked": [{"train.batch_size": [16, 64], "optim.lr": [1e-4, 7e-4]}],
+  "seeds": 3
+})";
+
+size_t Lines(const std::string& s) { return std::count(s.begin(), s.end(), '\n'); }
+
+}  // namespace
+
+TEST_CASE("ablate --help lists the commands; no command is bad input", "[cli]") {
+  TempDir dir;
+  auto help = Ablate(dir, "--help");
+  CHECK(help.code == 0);
+  for (const char* cmd : {"expand", "submit", "status", "sql", "params", "schema"}) {
+    CHECK_THAT(help.out, Catch::Contains(std::string("  ") + cmd));
+  }
+  CHECK(Ablate(dir, "").code == 2);
+  auto unknown = Ablate(dir, "frobnicate");
+  CHECK(unknown.code == 2);
+  CHECK(unknown.err == "ablate: unknown command \"frobnicate\" (see ablate --help)\n");
+  auto sub_help = Ablate(dir, "sql --help");
+  CHECK(sub_help.code == 0);
+  CHECK_THAT(sub_help.out, Catch::StartsWith("usage: ablate sql --db FILE"));
+  auto bad_option = Ablate(dir, "expand g.json --colour");
+  CHECK(bad_option.code == 2);
+  CHECK(Lines(bad_option.err) == 1);
+}
+
+TEST_CASE("expand prints the runs as a table and as JSON", "[cli]") {
+  TempDir dir;
+  dir.Write("g.json", kGrid);
+  auto table = Ablate(dir, "expand " + Q(dir / "g.json"));
+  REQUIRE(table.code == 0);
+  CHECK_THAT(table.out, Catch::StartsWith("masking: 12 runs\n"));
+  // Header, rule and 12 rows under the title; columns are the parameters that vary.
+  CHECK(Lines(table.out) == 1 + 2 + 12);
+  CHECK_THAT(table.out, Catch::Contains("data.masking  train.batch_size  optim.lr  seed"));
+
+  auto js = Ablate(dir, "expand " + Q(dir / "g.json") + " --format json");
+  REQUIRE(js.code == 0);
+  auto runs = json::parse(js.out);
+  REQUIRE(runs.size() == 12);
+  CHECK(runs[0]["params"]["data.masking"] == "static");
+  CHECK(runs[0]["params"]["train.batch_size"] == 16);
+  CHECK(runs[11]["params"]["optim.lr"] == 7e-4);
+  CHECK(runs[11]["params"]["seed"] == 3);
+  CHECK(runs[0]["key"].get<std::string>().size() == 16);
+  // The table shows the same keys in the same order.
+  CHECK_THAT(table.out, Catch::Contains("1  " + runs[0]["key"].get<std::string>()));
+}
+
+TEST_CASE("a bad grid is one line on stderr with exit code 2", "[cli]") {
+  TempDir dir;
+  dir.Write("bad.json", R"({"name": "x", "axes": {"optim.lrr": [1]}})");
+  auto r = Ablate(dir, "expand " + Q(dir / "bad.json"));
+  CHECK(r.code == 2);
+  CHECK(r.out.empty());
+  CHECK(r.err == "ablate expand: " + (dir / "bad.json").string() +
+                     ": /axes/optim.lrr: unknown parameter \"optim.lrr\" (did you mean "
+                     "\"optim.lr\"?) (`ablate params` lists them)\n");
+  auto missing = Ablate(dir, "expand " + Q(dir / "nope.json"));
+  CHECK(missing.code == 2);
+  CHECK_THAT(missing.err, Catch::Contains("nope.json: cannot read grid file"));
+}
+
+TEST_CASE("submit registers runs once; sql reads them with typed params", "[cli]") {
+  TempDir dir;
+  dir.Write("g.json", kGrid);
+  auto db = Q(dir / "r.db");
+  auto first = Ablate(dir, "submit " + Q(dir / "g.json") + " --db " + db);
+  REQUIRE(first.code == 0);
+  CHECK_THAT(first.out, Catch::Contains("12 runs, 12 new, 0 already registered"));
+  auto again = Ablate(dir, "submit " + Q(dir / "g.json") + " --db " + db);
+  REQUIRE(again.code == 0);
+  CHECK_THAT(again.out, Catch::Contains("12 runs, 0 new, 12 already registered"));
+
+  auto count = Ablate(dir, "sql --db " + db + " \"SELECT status, COUNT(*) AS n FROM runs GROUP BY status\" --format csv");
+  REQUIRE(count.code == 0);
+  CHECK(count.out == "status,n\r\nqueued,12\r\n");
+
+  // Numbers compare as numbers: 7e-4 > 1e-4 > 5e-5 although "1e-4" > "7e-4" as text.
+  auto typed = Ablate(dir, "sql --db " + db +
+                               " \"SELECT COUNT(*) AS n FROM params WHERE name = 'optim.lr' AND value > 0.0005\" --format json");
+  REQUIRE(typed.code == 0);
+  CHECK(json::parse(typed.out) == json::parse(R"([{"n": 6}])"));
+
+  auto status = Ablate(dir, "status --db " + db + " --format csv");
+  REQUIRE(status.code == 0);
+  CHECK(status.out ==
+        "experiment,queued,running,completed,failed,diverged,interrupted,total\r\n"
+        "masking,12,0,0,0,0,0,12\r\n");
+
+  auto md = Ablate(dir, "sql --db " + db + " \"SELECT name, COUNT(*) AS runs FROM experiments JOIN runs ON runs.experiment_id = experiments.id GROUP BY name\" --format markdown");
+  REQUIRE(md.code == 0);
+  CHECK(md.out == "| name | runs |\n| --- | ---: |\n| masking | 12 |\n");
+}
+
+TEST_CASE("more seeds in a resubmitted grid add only the new runs", "[cli]") {
+  TempDir dir;
+  dir.Write("g.json", kGrid);
+  auto db = Q(dir / "r.db");
+  REQUIRE(Ablate(dir, "submit " + Q(dir / "g.json") + " --db " + db).code == 0);
+  std::string more = kGrid;
+  more.replace(more.find("\"seeds\": 3"), 10, "\"seeds\": 5");
+  dir.Write("g.json", more);
+  auto r = Ablate(dir, "submit " + Q(dir / "g.json") + " --db " + db);
+  REQUIRE(r.code == 0);
+  CHECK_THAT(r.out, Catch::Contains("20 runs, 8 new, 12 already registered"));
+  CHECK_THAT(r.out, Catch::Contains("note: the grid differs"));
+}
+
+TEST_CASE("bad input never changes a database", "[cli]") {
+  TempDir dir;
+  dir.Write("g.json", kGrid);
+  auto db = Q(dir / "r.db");
+  REQUIRE(Ablate(dir, "submit " + Q(dir / "g.json") + " --db " + db).code == 0);
+  auto before = Ablate(dir, "sql --db " + db + " 'SELECT * FROM runs' --format json").out;
+
+  dir.Write("bad.json", R"({"name": "masking", "axes": {"data.masking": ["static", "sometimes"]}})");
+  auto bad = Ablate(dir, "submit " + Q(dir / "bad.json") + " --db " + db);
+  CHECK(bad.code == 2);
+  CHECK(Lines(bad.err) == 1);
+  CHECK_THAT(bad.err, Catch::Contains("/axes/data.masking/1"));
+
+  auto write = Ablate(dir, "sql --db " + db + " \"DELETE FROM runs\"");
+  CHECK(write.code == 2);
+  CHECK(Lines(write.err) == 1);
+  CHECK_THAT(write.err, Catch::Contains("read-only"));
+  auto sneaky = Ablate(dir, "sql --db " + db + " \"SELECT 1; DROP TABLE metrics\"");
+  CHECK(sneaky.code == 2);
+  CHECK(sneaky.out.empty());  // nothing ran, not even the harmless first statement
+
+  auto syntax = Ablate(dir, "sql --db " + db + " \"SELEC 1\"");
+  CHECK(syntax.code == 2);
+  CHECK(Lines(syntax.err) == 1);
+
+  CHECK(Ablate(dir, "sql --db " + db + " 'SELECT * FROM runs' --format json").out == before);
+  CHECK(Ablate(dir, "sql --db " + db + " 'SELECT 1' --format yaml").code == 2);
+}
+
+TEST_CASE("sql on a missing database is bad input and creates nothing", "[cli]") {
+  TempDir dir;
+  auto r = Ablate(dir, "sql --db " + Q(dir / "none.db") + " 'SELECT 1'");
+  CHECK(r.code == 2);
+  CHECK_THAT(r.err, Catch::Contains("none.db"));
+  CHECK(!fs::exists(dir / "none.db"));
+  CHECK(Ablate(dir, "status --db " + Q(dir / "none.db")).code == 2);
+  CHECK(!fs::exists(dir / "none.db"));
+}
+
+TEST_CASE("sql reads the query from stdin", "[cli]") {
+  TempDir dir;
+  dir.Write("g.json", kGrid);
+  auto db = Q(dir / "r.db");
+  REQUIRE(Ablate(dir, "submit " + Q(dir / "g.json") + " --db " + db).code == 0);
+  auto r = Ablate(dir, "sql --db " + db + " --format csv", "SELECT COUNT(*) AS n FROM runs;\n");
+  REQUIRE(r.code == 0);
+  CHECK(r.out == "n\r\n12\r\n");
+}
+
+TEST_CASE("params and schema describe the same parameters", "[cli]") {
+  TempDir dir;
+  auto params = Ablate(dir, "params --format json");
+  REQUIRE(params.code == 0);
+  auto list = json::parse(params.out);
+  auto schema_run = Ablate(dir, "schema");
+  REQUIRE(schema_run.code == 0);
+  auto schema = json::parse(schema_run.out);
+  CHECK(list.size() == schema["properties"]["axes"]["properties"].size());
+  for (const auto& p : list) {
+    INFO(p["name"]);
+    CHECK(schema["properties"]["axes"]["properties"].contains(p["name"].get<std::string>()));
+  }
+  CHECK(Ablate(dir, "params").code == 0);
+}
