@@ -1,11 +1,11 @@
 #include "experiments/params.h"
 
 #include <algorithm>
-#include <charconv>
 #include <cmath>
 #include <limits>
 
 #include "core/error.h"
+#include "core/number_text.h"
 
 namespace ablate::experiments {
 namespace {
@@ -33,7 +33,7 @@ std::vector<ParamSpec> BuildTable() {
   return {
       Int("seed", 1, 0, 2147483647, "random seed of the run (initialization, data order, masks)"),
       String("data.corpus", "books", {},
-             "training corpus: a named corpus (see `ablate data corpora`) or a directory of text"),
+             "training corpus: a corpus name (books, mixture) or a directory of text"),
       String("data.tokenizer", "gpt2", {},
              "gpt2 = GPT-2's 50K byte-level BPE; bpe-N = byte-level BPE with N units trained on the "
              "corpus"),
@@ -91,13 +91,6 @@ size_t EditDistance(std::string_view a, std::string_view b) {
   return row[b.size()];
 }
 
-// Shortest digits that round-trip, in %g layout (fixed for exponents -4..16): 1e-4 -> "0.0001".
-std::string NumberText(double x) {
-  char buf[64];
-  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, x, std::chars_format::general);
-  return std::string(buf, end);
-}
-
 std::string Quote(const std::string& s) { return json(s).dump(); }
 
 }  // namespace
@@ -124,7 +117,7 @@ std::string ParamSpec::RangeText() const {
   }
   if (!min && !max) return type == ParamType::kString ? "non-empty" : "any";
   auto text = [&](double x) {
-    return type == ParamType::kInt ? std::to_string(static_cast<int64_t>(x)) : NumberText(x);
+    return type == ParamType::kInt ? std::to_string(static_cast<int64_t>(x)) : ShortestText(x);
   };
   std::string lo = min ? (min_exclusive ? "(" : "[") + text(*min) : "(-inf";
   std::string hi = max && *max < 1e12 ? text(*max) + "]" : "inf)";
@@ -234,7 +227,7 @@ json CheckValue(const ParamSpec& spec, const json& value, const std::string& sou
 
 std::string CanonicalText(const json& value) {
   if (value.is_number_float()) {
-    std::string text = NumberText(value.get<double>());
+    std::string text = ShortestText(value.get<double>());
     // Keep floats distinguishable from ints in the canonical form: 1.0 stays "1.0".
     if (text.find_first_of(".e") == std::string::npos) text += ".0";
     return text;

@@ -1,25 +1,17 @@
 #include "reports/table_format.h"
 
-#include <charconv>
 #include <cmath>
 #include <nlohmann/json.hpp>
 #include <vector>
 
 #include "core/error.h"
+#include "core/number_text.h"
 
 namespace ablate::reports {
 namespace {
 
 using results::ResultSet;
 using results::Value;
-
-std::string Shortest(double x) {
-  if (std::isnan(x)) return "NaN";
-  if (std::isinf(x)) return x > 0 ? "Infinity" : "-Infinity";
-  char buf[64];
-  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, x);
-  return std::string(buf, end);
-}
 
 // Display width in terminal columns: counts UTF-8 code points, not bytes.
 size_t Width(const std::string& s) {
@@ -142,7 +134,7 @@ TableFormat ParseTableFormat(std::string_view text, const std::string& option) {
 
 std::string CellText(const Value& value) {
   if (const auto* i = std::get_if<int64_t>(&value)) return std::to_string(*i);
-  if (const auto* d = std::get_if<double>(&value)) return Shortest(*d);
+  if (const auto* d = std::get_if<double>(&value)) return ShortestText(*d);
   if (const auto* s = std::get_if<std::string>(&value)) return *s;
   return "";
 }

@@ -2,6 +2,7 @@
 
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "core/error.h"
@@ -31,7 +32,7 @@ std::string Render(const ResultSet& s, rp::TableFormat f) {
 TEST_CASE("aligned tables right-align numbers and left-align text", "[table]") {
   CHECK(Render(Sample(), rp::TableFormat::kTable) ==
         "format             ppl   steps  note\n"
-        "--------------  ------  ------  ---------\n"
+        "--------------  ------  ------  ------\n"
         "FULL-SENTENCES    3.68  125000\n"
         "DOC|SENT        0.0001   31000  a, \"b\"\n");
 }
