@@ -12,6 +12,8 @@ const std::vector<Command>& Commands() {
       {"sql", "query a results database (read-only)", CmdSql},
       {"params", "list every run parameter", CmdParams},
       {"schema", "print the JSON Schema of the grid format", CmdSchema},
+      {"data", "corpora, tokenized shards, and previews of training sequences", CmdData},
+      {"tokenize", "print the token ids of stdin (GPT-2 or a trained BPE)", CmdTokenize},
   };
   return commands;
 }

@@ -35,6 +35,8 @@ int CmdSql(const Args& args);
 int CmdStatus(const Args& args);
 int CmdParams(const Args& args);
 int CmdSchema(const Args& args);
+int CmdData(const Args& args);
+int CmdTokenize(const Args& args);
 
 }  // namespace ablate::runner
 

@@ -1,0 +1,61 @@
+// Named corpora and their preparation: resolves a corpus name (or a directory of documents) to
+// its source files, splits documents into training and held-out sets (fixed per document id, so a
+// document is held out in every corpus that contains it), splits paragraphs into sentences,
+// tokenizes them and caches the result as memory-mapped shards under DATA_DIR/shards/. Fetching
+// the raw text is scripts/fetch-data's job; formatting and masking happen later (batcher.h).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "core/bpe_tokenizer.h"
+#include "core/documents.h"
+#include "core/shard.h"
+
+namespace ablate::core {
+
+struct NamedCorpus {
+  std::string name;
+  std::vector<std::string> sources;  // DATA_DIR/corpora/<source>.jsonl
+  std::string description;
+};
+
+const std::vector<NamedCorpus>& NamedCorpora();
+
+// The data directory: `flag` if given, else $ABLATE_DATA_DIR, else ./data.
+std::filesystem::path ResolveDataDir(const std::string& flag);
+
+// Share of documents held out for validation, chosen by a hash of the document id so the choice
+// does not depend on the other documents. A corpus where the hash picks none holds out its one
+// document of smallest hash, so every corpus has a validation split.
+constexpr double kHeldOutFraction = 0.03;
+std::set<std::string> HeldOutIds(const std::vector<Document>& documents);
+
+struct PreparedCorpus {
+  std::string name;
+  std::string tokenizer_name;
+  BpeTokenizer tokenizer;
+  Shard train;
+  Shard valid;
+};
+
+using Log = std::function<void(const std::string&)>;
+
+// Loads the tokenizer ("gpt2" = DATA_DIR/gpt2; "bpe-N" = a byte-level BPE of N units trained on
+// this corpus's training documents, cached under DATA_DIR/tokenizers/; or a directory holding
+// encoder.json + vocab.bpe) and the corpus shards, building what is missing or stale. Throws
+// InputError when the corpus or tokenizer is unknown or its files are missing.
+PreparedCorpus PrepareCorpus(const std::filesystem::path& data_dir, const std::string& corpus,
+                             const std::string& tokenizer, const Log& log = {});
+
+// The first `max_tokens` tokens of a corpus, cut at a sentence boundary (documents in a shard are
+// in a fixed pseudo-random order, so a prefix is a random sample of documents). `storage` holds
+// the adjusted document offsets the returned view points into. max_tokens 0 = everything.
+TokenCorpus LimitTokens(const TokenCorpus& corpus, uint64_t max_tokens,
+                        std::vector<uint64_t>& storage);
+
+}  // namespace ablate::core

@@ -1,0 +1,14 @@
+// Typed configs for core/ from a run's parameter object (as expanded from a grid): the one place
+// where dotted parameter names meet the structs the libraries take.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include "core/data_pipeline.h"
+
+namespace ablate::experiments {
+
+// `params` must be complete and valid (ExpandGrid / LoadRunConfig output).
+core::DataConfig DataConfigFromParams(const nlohmann::json& params);
+
+}  // namespace ablate::experiments

@@ -1,0 +1,28 @@
+// Read-only SQL over a results database, for `ablate sql`: runs each statement of a user's script
+// and returns typed rows. Refuses, before running anything, any script with a statement that
+// would write; never opens the file for writing.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace ablate::results {
+
+// NULL, INTEGER, REAL or TEXT; a BLOB is shown as the text "<blob N bytes>".
+using Value = std::variant<std::monostate, int64_t, double, std::string>;
+
+struct ResultSet {
+  std::vector<std::string> columns;
+  std::vector<std::vector<Value>> rows;
+};
+
+// One ResultSet per statement that has result columns (a SELECT with no matching rows still gives
+// its columns; ATTACH, BEGIN and the like give none), in statement order. All statements are
+// prepared before any runs, so a later statement cannot refer to a database that an earlier
+// ATTACH would bring in. Works while writers hold the (WAL) database open. Throws InputError for a
+// missing file, a file that is not a database, an SQL error, or a statement that would write.
+std::vector<ResultSet> RunReadOnlyQuery(const std::string& db_path, const std::string& sql);
+
+}  // namespace ablate::results

@@ -1,0 +1,148 @@
+#include "results/schema.h"
+
+#include <array>
+#include <string>
+
+#include "core/error.h"
+
+namespace ablate::results {
+namespace {
+
+// Migration N (1-based) takes the database from user_version N-1 to N. Never edit a migration
+// that has shipped: append a new one. Times are unix epoch seconds everywhere.
+constexpr std::array<std::string_view, 1> kMigrations = {
+    // v1. params.value has no declared type on purpose: the column then has no affinity, so SQLite
+    // keeps ints as INTEGER, floats as REAL and strings as TEXT, and numbers compare as numbers.
+    R"sql(
+CREATE TABLE experiments (
+  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  description TEXT NOT NULL DEFAULT '',
+  grid_json TEXT NOT NULL,
+  grid_sha256 TEXT NOT NULL,
+  created_at REAL NOT NULL,
+  updated_at REAL NOT NULL
+);
+
+CREATE TABLE runs (
+  id INTEGER PRIMARY KEY,
+  experiment_id INTEGER NOT NULL REFERENCES experiments(id),
+  key TEXT NOT NULL,
+  status TEXT NOT NULL DEFAULT 'queued'
+    CHECK (status IN ('queued', 'running', 'completed', 'failed', 'diverged', 'interrupted')),
+  created_at REAL NOT NULL,
+  started_at REAL,
+  finished_at REAL,
+  heartbeat_at REAL,
+  host TEXT,
+  pid INTEGER,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  error TEXT,
+  UNIQUE (experiment_id, key)
+);
+CREATE INDEX runs_status ON runs(status);
+
+CREATE TABLE params (
+  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  name TEXT NOT NULL,
+  value,
+  type TEXT NOT NULL CHECK (type IN ('int', 'float', 'string', 'bool')),
+  PRIMARY KEY (run_id, name)
+) WITHOUT ROWID;
+
+CREATE TABLE metrics (
+  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  name TEXT NOT NULL,
+  step INTEGER NOT NULL,
+  value REAL,
+  time REAL NOT NULL,
+  PRIMARY KEY (run_id, name, step)
+) WITHOUT ROWID;
+
+CREATE TABLE final_metrics (
+  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  name TEXT NOT NULL,
+  value REAL,
+  step INTEGER,
+  time REAL NOT NULL,
+  PRIMARY KEY (run_id, name)
+) WITHOUT ROWID;
+
+CREATE TABLE artifacts (
+  id INTEGER PRIMARY KEY,
+  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  kind TEXT NOT NULL,
+  path TEXT NOT NULL,
+  step INTEGER,
+  created_at REAL NOT NULL,
+  UNIQUE (run_id, kind, path)
+);
+
+CREATE VIEW run_info AS
+SELECT r.id AS run_id, e.name AS experiment, r.key AS key, r.status AS status,
+       r.created_at AS created_at, r.started_at AS started_at, r.finished_at AS finished_at,
+       r.heartbeat_at AS heartbeat_at, r.host AS host, r.attempts AS attempts, r.error AS error
+FROM runs r JOIN experiments e ON e.id = r.experiment_id;
+
+CREATE VIEW run_params AS
+SELECT i.experiment AS experiment, i.run_id AS run_id, i.key AS key, i.status AS status,
+       p.name AS name, p.value AS value, p.type AS type
+FROM run_info i JOIN params p ON p.run_id = i.run_id;
+
+CREATE VIEW run_finals AS
+SELECT i.experiment AS experiment, i.run_id AS run_id, i.key AS key, i.status AS status,
+       f.name AS name, f.value AS value, f.step AS step
+FROM run_info i JOIN final_metrics f ON f.run_id = i.run_id;
+
+-- Replaced by Store::RefreshWideView once params or final metrics exist.
+CREATE VIEW runs_wide AS SELECT * FROM run_info;
+)sql",
+};
+
+[[noreturn]] void ThrowNewer(const Connection& connection, int version) {
+  throw InputError(connection.path(), "",
+                   "written by a newer ablate (schema v" + std::to_string(version) +
+                       ", this build knows v" + std::to_string(LatestSchemaVersion()) + ")");
+}
+
+// user_version 0 with tables in it is some other program's database; migrating would mix our
+// tables into it.
+void CheckNotForeign(const Connection& connection) {
+  Statement count = connection.Prepare("SELECT count(*) FROM sqlite_schema");
+  count.Step();
+  if (count.ColumnInt(0) != 0) {
+    throw InputError(connection.path(), "",
+                     "not an ablate results database (it has tables but no ablate schema version)");
+  }
+}
+
+}  // namespace
+
+int LatestSchemaVersion() { return static_cast<int>(kMigrations.size()); }
+
+int SchemaVersion(const Connection& connection) {
+  Statement pragma = connection.Prepare("PRAGMA user_version");
+  pragma.Step();
+  return static_cast<int>(pragma.ColumnInt(0));
+}
+
+void Migrate(const Connection& connection) {
+  const int latest = LatestSchemaVersion();
+  // Checked without a lock first, so that opening an up-to-date database never waits on writers.
+  int version = SchemaVersion(connection);
+  if (version > latest) ThrowNewer(connection, version);
+  while (version < latest) {
+    Transaction transaction(connection);
+    // Another process may have migrated between our read and taking the write lock.
+    version = SchemaVersion(connection);
+    if (version > latest) ThrowNewer(connection, version);
+    if (version == latest) break;
+    if (version == 0) CheckNotForeign(connection);
+    connection.Exec(kMigrations[static_cast<size_t>(version)]);
+    connection.Exec("PRAGMA user_version = " + std::to_string(version + 1));
+    transaction.Commit();
+    ++version;
+  }
+}
+
+}  // namespace ablate::results

@@ -1,0 +1,443 @@
+#include "results/store.h"
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <cmath>
+#include <limits>
+#include <string_view>
+#include <utility>
+
+#include "core/error.h"
+#include "core/hash.h"
+#include "results/clock.h"
+#include "results/schema.h"
+
+namespace ablate::results {
+namespace {
+
+using nlohmann::json;
+
+// Names become SQL string literals and identifiers in runs_wide's definition, where a NUL would
+// cut the statement short.
+void CheckName(const std::string& name, const std::string& source, const std::string& path,
+               std::string_view what) {
+  if (name.empty()) throw InputError(source, path, std::string(what) + " must not be empty");
+  if (name.find('\0') != std::string::npos) {
+    throw InputError(source, path, std::string(what) + " must not contain a NUL character");
+  }
+}
+
+// The params.type of a value, or InputError when it is not a flat scalar.
+const char* ParamType(const json& value, const std::string& source, const std::string& path) {
+  switch (value.type()) {
+    case json::value_t::number_integer:
+      return "int";
+    case json::value_t::number_unsigned:
+      if (value.get<uint64_t>() > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+        throw InputError(source, path, "integer " + value.dump() + " does not fit in 64 bits");
+      }
+      return "int";
+    case json::value_t::number_float:
+      return "float";
+    case json::value_t::string:
+      return "string";
+    case json::value_t::boolean:
+      return "bool";
+    default:
+      throw InputError(source, path,
+                       std::string("param must be a number, string or boolean, got ") +
+                           value.type_name() + " " + value.dump());
+  }
+}
+
+void BindParamValue(Statement& statement, int index, const json& value) {
+  switch (value.type()) {
+    case json::value_t::number_integer:
+    case json::value_t::number_unsigned:
+      statement.BindInt(index, value.get<int64_t>());
+      break;
+    case json::value_t::number_float:
+      statement.BindDouble(index, value.get<double>());
+      break;
+    case json::value_t::string:
+      statement.BindText(index, value.get_ref<const std::string&>());
+      break;
+    case json::value_t::boolean:
+      statement.BindInt(index, value.get<bool>() ? 1 : 0);
+      break;
+    default:
+      ABLATE_CHECK(false, "param value was not validated: " + value.dump());
+  }
+}
+
+json ReadParamValue(const Statement& statement, int value_column, const std::string& type) {
+  if (type == "int") return statement.ColumnInt(value_column);
+  if (type == "float") return statement.ColumnDouble(value_column);
+  if (type == "bool") return statement.ColumnInt(value_column) != 0;
+  return statement.ColumnText(value_column);
+}
+
+// Checks every run before the transaction starts, so a bad submission touches nothing.
+void ValidateSubmission(const ExperimentSubmission& submission) {
+  const std::string source = "experiment '" + submission.name + "'";
+  CheckName(submission.name, source, "/name", "experiment name");
+  std::set<std::string_view> keys;
+  for (size_t i = 0; i < submission.runs.size(); ++i) {
+    const RunSubmission& run = submission.runs[i];
+    const std::string run_path = "/runs/" + std::to_string(i);
+    CheckName(run.key, source, run_path + "/key", "run key");
+    if (!keys.insert(run.key).second) {
+      throw InputError(source, run_path + "/key", "run key '" + run.key + "' is given twice");
+    }
+    if (run.params.is_null()) continue;
+    if (!run.params.is_object()) {
+      throw InputError(source, run_path + "/params",
+                       std::string("params must be an object, got ") + run.params.type_name());
+    }
+    for (const auto& [name, value] : run.params.items()) {
+      const std::string param_path = run_path + "/params/" + name;
+      CheckName(name, source, param_path, "param name");
+      ParamType(value, source, param_path);
+      if (value.is_number_float() && !std::isfinite(value.get<double>())) {
+        throw InputError(source, param_path, "param must be finite, got " + value.dump());
+      }
+    }
+  }
+}
+
+// ---- runs_wide ----------------------------------------------------------------------------------
+//
+// SQLite cannot pivot at query time, so runs_wide is generated SQL: the run_info columns, then one
+// column per param name, then one per final-metric name, each a correlated subquery on the table's
+// primary key. A param named like a run_info column becomes "param:NAME"; a final metric named like
+// a run_info column or a param becomes "final:NAME"; a clash that remains gets ":2", ":3", ...
+// SQLite column names are ASCII case-insensitive, so clashes are too. Its limit of 2000 columns
+// bounds the number of distinct names.
+
+struct WideNames {
+  std::set<std::string> params;
+  std::set<std::string> finals;
+};
+
+struct WideColumn {
+  std::string column;
+  std::string name;
+  bool is_param;
+};
+
+std::set<std::string> DistinctNames(const Connection& connection, std::string_view table) {
+  Statement select = connection.Prepare("SELECT DISTINCT name FROM " + std::string(table));
+  std::set<std::string> names;
+  while (select.Step()) names.insert(select.ColumnText(0));
+  return names;
+}
+
+WideNames LoadWideNames(const Connection& connection) {
+  return {DistinctNames(connection, "params"), DistinctNames(connection, "final_metrics")};
+}
+
+std::vector<std::string> ViewColumns(const Connection& connection, std::string_view view) {
+  Statement info = connection.Prepare("SELECT name FROM pragma_table_info(?1)");
+  info.BindText(1, view);
+  std::vector<std::string> columns;
+  while (info.Step()) columns.push_back(info.ColumnText(0));
+  return columns;
+}
+
+std::string AsciiLower(std::string text) {
+  for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return text;
+}
+
+// Two passes, so that every name that can be its own column is, whatever the sort order: a metric
+// literally named "final:lr" keeps that column, and a clashing final "lr" becomes "final:lr:2".
+std::vector<WideColumn> PlanWideColumns(const std::vector<std::string>& base,
+                                        const WideNames& names) {
+  std::vector<WideColumn> columns;
+  for (const std::string& name : names.params) columns.push_back({"", name, true});
+  for (const std::string& name : names.finals) columns.push_back({"", name, false});
+  std::set<std::string> taken;
+  for (const std::string& column : base) taken.insert(AsciiLower(column));
+  for (WideColumn& column : columns) {
+    if (taken.insert(AsciiLower(column.name)).second) column.column = column.name;
+  }
+  for (WideColumn& column : columns) {
+    if (!column.column.empty()) continue;
+    const std::string prefixed = (column.is_param ? "param:" : "final:") + column.name;
+    column.column = prefixed;
+    for (int n = 2; !taken.insert(AsciiLower(column.column)).second; ++n) {
+      column.column = prefixed + ":" + std::to_string(n);
+    }
+  }
+  return columns;
+}
+
+std::vector<std::string> ExpectedWideColumns(const std::vector<std::string>& base,
+                                             const WideNames& names) {
+  std::vector<std::string> expected = base;
+  for (const WideColumn& column : PlanWideColumns(base, names)) expected.push_back(column.column);
+  return expected;
+}
+
+std::string Quote(std::string_view text, char quote) {
+  std::string quoted(1, quote);
+  for (char c : text) {
+    if (c == quote) quoted += quote;
+    quoted += c;
+  }
+  return quoted + quote;
+}
+
+std::string QuoteIdentifier(std::string_view name) { return Quote(name, '"'); }
+std::string QuoteLiteral(std::string_view text) { return Quote(text, '\''); }
+
+// Drops and recreates runs_wide from the names now in the database (not only this process's:
+// another one may have added names), inside the caller's write transaction. Returns the names.
+WideNames RefreshWideView(const Connection& connection) {
+  WideNames names = LoadWideNames(connection);
+  const std::vector<std::string> base = ViewColumns(connection, "run_info");
+  std::string sql = "CREATE VIEW runs_wide AS SELECT ";
+  for (const std::string& column : base) sql += "i." + QuoteIdentifier(column) + ", ";
+  for (const WideColumn& column : PlanWideColumns(base, names)) {
+    sql += column.is_param ? "(SELECT p.value FROM params p WHERE p.run_id = i.run_id AND p.name = "
+                           : "(SELECT f.value FROM final_metrics f WHERE f.run_id = i.run_id AND "
+                             "f.name = ";
+    sql += QuoteLiteral(column.name) + ") AS " + QuoteIdentifier(column.column) + ", ";
+  }
+  sql.resize(sql.size() - 2);  // the last ", "
+  sql += " FROM run_info i";
+  connection.Exec("DROP VIEW IF EXISTS runs_wide");
+  connection.Exec(sql);
+  return names;
+}
+
+}  // namespace
+
+Store::Store(std::shared_ptr<Connection> connection) : connection_(std::move(connection)) {}
+
+Store Store::Open(const std::string& path) {
+  auto connection =
+      std::make_shared<Connection>(Connection::Open(path, Connection::Mode::kReadWrite));
+  Migrate(*connection);
+  Store store(std::move(connection));
+  const Connection& db = *store.connection_;
+  // A fresh database, one from an older build or one whose view another tool replaced: rebuild
+  // when the view's columns are not the ones its names call for.
+  WideNames names = LoadWideNames(db);
+  if (ViewColumns(db, "runs_wide") != ExpectedWideColumns(ViewColumns(db, "run_info"), names)) {
+    Transaction transaction(db);
+    names = RefreshWideView(db);
+    transaction.Commit();
+  }
+  store.known_params_ = std::move(names.params);
+  store.known_finals_ = std::move(names.finals);
+  return store;
+}
+
+void Store::CommitKeepingWideView(Transaction& transaction, const std::set<std::string>& params,
+                                  const std::set<std::string>& finals) {
+  if (std::includes(known_params_.begin(), known_params_.end(), params.begin(), params.end()) &&
+      std::includes(known_finals_.begin(), known_finals_.end(), finals.begin(), finals.end())) {
+    transaction.Commit();
+    return;
+  }
+  WideNames names = RefreshWideView(*connection_);
+  transaction.Commit();
+  known_params_ = std::move(names.params);
+  known_finals_ = std::move(names.finals);
+}
+
+SubmitResult Store::Submit(const ExperimentSubmission& submission) {
+  ValidateSubmission(submission);
+  const Connection& db = *connection_;
+  const double now = UnixNow();
+  const std::string grid_sha256 = Sha256Hex(submission.grid_json);
+  SubmitResult result;
+
+  Transaction transaction(db);
+  Statement find = db.Prepare("SELECT id, grid_sha256, description FROM experiments WHERE name = ?1");
+  find.BindText(1, submission.name);
+  if (find.Step()) {
+    result.experiment_id = find.ColumnInt(0);
+    result.grid_changed = find.ColumnText(1) != grid_sha256;
+    if (result.grid_changed || find.ColumnText(2) != submission.description) {
+      db.Prepare(
+            "UPDATE experiments SET description = ?2, grid_json = ?3, grid_sha256 = ?4, "
+            "updated_at = ?5 WHERE id = ?1")
+          .BindInt(1, result.experiment_id)
+          .BindText(2, submission.description)
+          .BindText(3, submission.grid_json)
+          .BindText(4, grid_sha256)
+          .BindDouble(5, now)
+          .Run();
+    }
+  } else {
+    Statement insert = db.Prepare(
+        "INSERT INTO experiments (name, description, grid_json, grid_sha256, created_at, "
+        "updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5) RETURNING id");
+    insert.BindText(1, submission.name)
+        .BindText(2, submission.description)
+        .BindText(3, submission.grid_json)
+        .BindText(4, grid_sha256)
+        .BindDouble(5, now)
+        .Step();
+    result.experiment_id = insert.ColumnInt(0);
+    insert.Run();
+  }
+
+  // RETURNING yields a row only for a run that was inserted, not for one that already existed.
+  Statement insert_run = db.Prepare(
+      "INSERT INTO runs (experiment_id, key, created_at) VALUES (?1, ?2, ?3) "
+      "ON CONFLICT (experiment_id, key) DO NOTHING RETURNING id");
+  Statement insert_param =
+      db.Prepare("INSERT INTO params (run_id, name, value, type) VALUES (?1, ?2, ?3, ?4)");
+  std::set<std::string> param_names;
+  for (const RunSubmission& run : submission.runs) {
+    insert_run.Reset();
+    insert_run.BindInt(1, result.experiment_id).BindText(2, run.key).BindDouble(3, now);
+    if (!insert_run.Step()) {
+      ++result.existing;
+      continue;
+    }
+    const int64_t run_id = insert_run.ColumnInt(0);
+    insert_run.Run();
+    ++result.added;
+    if (run.params.is_null()) continue;
+    for (const auto& [name, value] : run.params.items()) {
+      insert_param.Reset();
+      insert_param.BindInt(1, run_id).BindText(2, name).BindText(4, ParamType(value, "", ""));
+      BindParamValue(insert_param, 3, value);
+      insert_param.Run();
+      param_names.insert(name);
+    }
+  }
+  CommitKeepingWideView(transaction, param_names, {});
+  return result;
+}
+
+std::vector<StatusCount> Store::StatusCounts() const {
+  Statement select = connection_->Prepare(
+      "SELECT e.name, r.status, count(*) FROM runs r JOIN experiments e ON e.id = r.experiment_id "
+      "GROUP BY r.experiment_id, r.status "
+      "ORDER BY r.experiment_id, CASE r.status WHEN 'queued' THEN 0 WHEN 'running' THEN 1 "
+      "WHEN 'completed' THEN 2 WHEN 'failed' THEN 3 WHEN 'diverged' THEN 4 ELSE 5 END");
+  std::vector<StatusCount> counts;
+  while (select.Step()) {
+    counts.push_back({select.ColumnText(0), select.ColumnText(1), select.ColumnInt(2)});
+  }
+  return counts;
+}
+
+MetricWriter Store::Metrics(size_t batch_size) const {
+  return MetricWriter(connection_, batch_size);
+}
+
+void Store::SetFinalMetric(int64_t run_id, const std::string& name, double value, int64_t step) {
+  CheckName(name, connection_->path(), "", "final metric name");
+  Transaction transaction(*connection_);
+  connection_
+      ->Prepare(
+          "INSERT INTO final_metrics (run_id, name, value, step, time) VALUES (?1, ?2, ?3, ?4, ?5) "
+          "ON CONFLICT (run_id, name) DO UPDATE SET value = excluded.value, step = excluded.step, "
+          "time = excluded.time")
+      .BindInt(1, run_id)
+      .BindText(2, name)
+      .BindDouble(3, value)
+      .BindInt(4, step)
+      .BindDouble(5, UnixNow())
+      .Run();
+  CommitKeepingWideView(transaction, {}, {name});
+}
+
+void Store::AddArtifact(int64_t run_id, const std::string& kind, const std::string& path,
+                        std::optional<int64_t> step) {
+  Transaction transaction(*connection_);
+  connection_
+      ->Prepare(
+          "INSERT INTO artifacts (run_id, kind, path, step, created_at) VALUES (?1, ?2, ?3, ?4, ?5) "
+          "ON CONFLICT (run_id, kind, path) DO UPDATE SET step = excluded.step, "
+          "created_at = excluded.created_at")
+      .BindInt(1, run_id)
+      .BindText(2, kind)
+      .BindText(3, path)
+      .BindOptionalInt(4, step)
+      .BindDouble(5, UnixNow())
+      .Run();
+  transaction.Commit();
+}
+
+std::optional<ClaimedRun> Store::ClaimNext(const std::optional<std::string>& experiment,
+                                           const std::string& host, int64_t pid) {
+  const Connection& db = *connection_;
+  // The write lock is taken before the queued run is chosen, so no other process can choose it.
+  Transaction transaction(db);
+  std::optional<int64_t> experiment_id;
+  if (experiment) {
+    Statement find = db.Prepare("SELECT id FROM experiments WHERE name = ?1");
+    find.BindText(1, *experiment);
+    if (!find.Step()) throw InputError(db.path(), "", "no such experiment: " + *experiment);
+    experiment_id = find.ColumnInt(0);
+  }
+
+  Statement pick = db.Prepare(
+      "SELECT r.id, r.key, e.name FROM runs r JOIN experiments e ON e.id = r.experiment_id "
+      "WHERE r.status = 'queued' AND (?1 IS NULL OR r.experiment_id = ?1) ORDER BY r.id LIMIT 1");
+  pick.BindOptionalInt(1, experiment_id);
+  if (!pick.Step()) return std::nullopt;
+  ClaimedRun claimed;
+  claimed.run_id = pick.ColumnInt(0);
+  claimed.key = pick.ColumnText(1);
+  claimed.experiment = pick.ColumnText(2);
+
+  const double now = UnixNow();
+  Statement update = db.Prepare(
+      "UPDATE runs SET status = 'running', started_at = ?2, heartbeat_at = ?2, finished_at = NULL, "
+      "error = NULL, host = ?3, pid = ?4, attempts = attempts + 1 WHERE id = ?1 RETURNING attempts");
+  update.BindInt(1, claimed.run_id).BindDouble(2, now).BindText(3, host).BindInt(4, pid).Step();
+  claimed.attempts = update.ColumnInt(0);
+  update.Run();
+
+  Statement params = db.Prepare("SELECT name, value, type FROM params WHERE run_id = ?1");
+  params.BindInt(1, claimed.run_id);
+  claimed.params = json::object();
+  while (params.Step()) {
+    claimed.params[params.ColumnText(0)] = ReadParamValue(params, 1, params.ColumnText(2));
+  }
+  transaction.Commit();
+  return claimed;
+}
+
+void Store::Heartbeat(int64_t run_id) {
+  Transaction transaction(*connection_);
+  connection_->Prepare("UPDATE runs SET heartbeat_at = ?2 WHERE id = ?1 AND status = 'running'")
+      .BindInt(1, run_id)
+      .BindDouble(2, UnixNow())
+      .Run();
+  ABLATE_CHECK(connection_->Changes() == 1,
+               "heartbeat for run " + std::to_string(run_id) + ", which is not running");
+  transaction.Commit();
+}
+
+void Store::Finish(int64_t run_id, const std::string& status, const std::string& error) {
+  static constexpr std::array<std::string_view, 4> kFinal = {"completed", "failed", "diverged",
+                                                             "interrupted"};
+  ABLATE_CHECK(std::find(kFinal.begin(), kFinal.end(), status) != kFinal.end(),
+               "a run cannot finish with status '" + status + "'");
+  Transaction transaction(*connection_);
+  const double now = UnixNow();
+  connection_
+      ->Prepare(
+          "UPDATE runs SET status = ?2, finished_at = ?3, heartbeat_at = ?3, "
+          "error = NULLIF(?4, '') WHERE id = ?1 AND status = 'running'")
+      .BindInt(1, run_id)
+      .BindText(2, status)
+      .BindDouble(3, now)
+      .BindText(4, error)
+      .Run();
+  ABLATE_CHECK(connection_->Changes() == 1,
+               "finish of run " + std::to_string(run_id) + ", which is not running");
+  transaction.Commit();
+}
+
+}  // namespace ablate::results

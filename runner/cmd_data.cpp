@@ -1,0 +1,187 @@
+// ablate data corpora|prepare|preview: the corpora, their tokenized shards, and the exact
+// sequences a run's trainer receives.
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "core/data_pipeline.h"
+#include "core/error.h"
+#include "experiments/grid.h"
+#include "experiments/run_config.h"
+#include "reports/table_format.h"
+#include "runner/cli.h"
+
+namespace ablate::runner {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+void Log(const std::string& line) { std::cerr << "ablate data: " << line << "\n"; }
+
+int Corpora(const Args& args) {
+  po::options_description options("options");
+  options.add_options()("data-dir", po::value<std::string>()->default_value(""),
+                        "data directory (default: $ABLATE_DATA_DIR or ./data)");
+  auto vm = ParseOptions(args, "ablate data corpora [--data-dir DIR]", options);
+  if (!vm) return 0;
+  fs::path data_dir = core::ResolveDataDir((*vm)["data-dir"].as<std::string>());
+  results::ResultSet set;
+  set.columns = {"corpus", "sources", "fetched", "MB", "description"};
+  for (const auto& c : core::NamedCorpora()) {
+    std::string sources;
+    bool fetched = true;
+    uintmax_t bytes = 0;
+    for (const auto& s : c.sources) {
+      sources += (sources.empty() ? "" : " ") + s;
+      fs::path file = data_dir / "corpora" / (s + ".jsonl");
+      if (fs::exists(file)) {
+        bytes += fs::file_size(file);
+      } else {
+        fetched = false;
+      }
+    }
+    set.rows.push_back({c.name, sources, std::string(fetched ? "yes" : "no"),
+                        fetched ? results::Value(double(bytes / 100000) / 10) : results::Value(),
+                        c.description});
+  }
+  reports::WriteTable(std::cout, set, reports::TableFormat::kTable);
+  return 0;
+}
+
+int Prepare(const Args& args) {
+  po::options_description options("options");
+  options.add_options()("corpus", po::value<std::string>()->required(), "corpus name or directory")(
+      "tokenizer", po::value<std::string>()->default_value("gpt2"), "gpt2, bpe-N or a directory")(
+      "data-dir", po::value<std::string>()->default_value(""), "data directory");
+  auto vm = ParseOptions(args, "ablate data prepare --corpus NAME [--tokenizer gpt2|bpe-N|DIR]", options);
+  if (!vm) return 0;
+  auto prepared = core::PrepareCorpus(core::ResolveDataDir((*vm)["data-dir"].as<std::string>()),
+                                      (*vm)["corpus"].as<std::string>(),
+                                      (*vm)["tokenizer"].as<std::string>(), Log);
+  const auto& train = prepared.train.corpus();
+  const auto& valid = prepared.valid.corpus();
+  std::cout << prepared.name << " / " << prepared.tokenizer_name << ": train "
+            << train.TokenCount() << " tokens, " << train.SentenceCount() << " sentences, "
+            << train.DocumentCount() << " documents; held out " << valid.TokenCount()
+            << " tokens, " << valid.DocumentCount() << " documents; vocabulary "
+            << prepared.tokenizer.vocab_size() << "\n";
+  return 0;
+}
+
+json LoadConfigFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw InputError(path, "", "cannot read run config");
+  std::ostringstream text;
+  text << in.rdbuf();
+  try {
+    return json::parse(text.str());
+  } catch (const json::parse_error& e) {
+    throw InputError(path, "", std::string("malformed JSON: ") + e.what());
+  }
+}
+
+// Token text for people: specials by name, bytes as decoded.
+std::string Show(core::BpeTokenizer& tok, int32_t id) {
+  std::vector<core::TokenId> one = {id};
+  return tok.Decode(one);
+}
+
+int Preview(const Args& args) {
+  po::options_description options("options");
+  options.add_options()("config", po::value<std::string>()->required(),
+                        "a run's params as JSON (an element's \"params\" of `ablate expand --format json`)")(
+      "n,n", po::value<int>()->default_value(4), "sequences to show")(
+      "epoch", po::value<uint64_t>()->default_value(0), "epoch to show")(
+      "format", po::value<std::string>()->default_value("text"), "text or json")(
+      "data-dir", po::value<std::string>()->default_value(""), "data directory");
+  auto vm = ParseOptions(args, "ablate data preview --config RUN.json [-n N] [--epoch E] [--format text|json]",
+                         options);
+  if (!vm) return 0;
+  std::string format = (*vm)["format"].as<std::string>();
+  if (format != "text" && format != "json") {
+    throw InputError("", "--format", "unknown format \"" + format + "\": expected text or json");
+  }
+  int n = (*vm)["n"].as<int>();
+  if (n < 1) throw InputError("", "-n", "must be at least 1");
+  std::string path = (*vm)["config"].as<std::string>();
+  json params = LoadConfigFile(path);
+  if (params.is_object() && params.contains("params") && params.contains("key")) params = params["params"];
+  auto run = experiments::LoadRunConfig(params, path);
+  auto config = experiments::DataConfigFromParams(run.params);
+  core::DataPipeline data(core::ResolveDataDir((*vm)["data-dir"].as<std::string>()), config, Log);
+  auto& tok = data.tokenizer();
+  uint64_t epoch = (*vm)["epoch"].as<uint64_t>();
+  auto stream = data.Stream({epoch, 0});
+
+  json out = json::array();
+  int shown = 0;
+  while (shown < n) {
+    core::Batch b = stream.Next();
+    if (b.epoch != epoch) break;
+    for (int64_t r = 0; r < b.rows && shown < n; ++r, ++shown) {
+      const int32_t* ids = &b.input_ids[r * b.cols];
+      const int32_t* labels = &b.labels[r * b.cols];
+      const int8_t* segments = &b.segment_ids[r * b.cols];
+      const int32_t length = b.lengths[r];
+      if (format == "json") {
+        json masked = json::array();
+        for (int32_t i = 0; i < length; ++i) {
+          if (labels[i] != core::kIgnoreLabel) {
+            masked.push_back({{"position", i}, {"original", labels[i]}, {"input", ids[i]}});
+          }
+        }
+        out.push_back({{"index", shown},
+                       {"epoch", epoch},
+                       {"ids", std::vector<int32_t>(ids, ids + length)},
+                       {"segment_ids", std::vector<int>(segments, segments + length)},
+                       {"labels", std::vector<int32_t>(labels, labels + length)},
+                       {"nsp", b.nsp_labels[r] == core::kNoNspLabel ? json() : json(b.nsp_labels[r])},
+                       {"masked", masked}});
+        continue;
+      }
+      int predictions = 0;
+      for (int32_t i = 0; i < length; ++i) predictions += labels[i] != core::kIgnoreLabel;
+      std::cout << "#" << shown << "  epoch " << epoch << "  " << length << " tokens  "
+                << predictions << " masked";
+      if (b.nsp_labels[r] != core::kNoNspLabel) {
+        std::cout << "  NSP: " << (b.nsp_labels[r] == 1 ? "B follows A (IsNext)" : "B from another document (NotNext)");
+      }
+      std::cout << "\n";
+      std::string text;
+      for (int32_t i = 0; i < length; ++i) {
+        if (i > 0 && segments[i] != segments[i - 1]) text += "\n  [segment B] ";
+        if (labels[i] == core::kIgnoreLabel) {
+          text += Show(tok, ids[i]);
+        } else {
+          // [original→what the model reads]: <mask>, a random token, or = when kept.
+          text += "[" + Show(tok, labels[i]) + "→" + (ids[i] == labels[i] ? "=" : Show(tok, ids[i])) + "]";
+        }
+      }
+      std::cout << "  " << text << "\n\n";
+    }
+  }
+  if (format == "json") std::cout << out.dump(2) << "\n";
+  return 0;
+}
+
+}  // namespace
+
+int CmdData(const Args& args) {
+  const std::string usage =
+      "usage: ablate data corpora|prepare|preview [OPTIONS]\n"
+      "  corpora   the named corpora and whether they are fetched\n"
+      "  prepare   tokenize a corpus into cached shards\n"
+      "  preview   the first training sequences of a run, exactly as the trainer receives them\n";
+  if (args.empty() || args[0] == "--help" || args[0] == "-h") {
+    (args.empty() ? std::cerr : std::cout) << usage;
+    return args.empty() ? 2 : 0;
+  }
+  Args rest(args.begin() + 1, args.end());
+  if (args[0] == "corpora") return Corpora(rest);
+  if (args[0] == "prepare") return Prepare(rest);
+  if (args[0] == "preview") return Preview(rest);
+  throw InputError("", "", "unknown data command \"" + args[0] + "\" (corpora, prepare, preview)");
+}
+
+}  // namespace ablate::runner

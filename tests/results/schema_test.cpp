@@ -1,0 +1,118 @@
+#include "results/schema.h"
+
+#include <catch2/catch.hpp>
+#include <vector>
+
+#include "core/error.h"
+#include "results/store.h"
+#include "tests/results/helpers.h"
+
+namespace ablate::results {
+namespace {
+
+using test::QueryInt;
+using test::TempDir;
+
+std::vector<std::string> Columns(const Connection& db, const std::string& table) {
+  Statement info = db.Prepare("SELECT name FROM pragma_table_info(?1)");
+  info.BindText(1, table);
+  std::vector<std::string> columns;
+  while (info.Step()) columns.push_back(info.ColumnText(0));
+  return columns;
+}
+
+std::vector<std::string> SchemaSql(const Connection& db) {
+  Statement select = db.Prepare("SELECT sql FROM sqlite_schema WHERE sql IS NOT NULL ORDER BY name");
+  std::vector<std::string> sql;
+  while (select.Step()) sql.push_back(select.ColumnText(0));
+  return sql;
+}
+
+TEST_CASE("opening a new file applies every migration and records it in user_version",
+          "[results][schema]") {
+  TempDir dir;
+  const Store store = Store::Open(dir.File("results.db"));
+  CHECK(LatestSchemaVersion() == 1);
+  CHECK(SchemaVersion(store.connection()) == LatestSchemaVersion());
+}
+
+// The table and column names are ablate's public SQL interface: reports and users' queries use
+// them, so a change here is a breaking change and needs a migration.
+TEST_CASE("schema v1 has the documented tables and views", "[results][schema]") {
+  TempDir dir;
+  const Store store = Store::Open(dir.File("results.db"));
+  const Connection& db = store.connection();
+  using Names = std::vector<std::string>;
+  CHECK(Columns(db, "experiments") ==
+        Names{"id", "name", "description", "grid_json", "grid_sha256", "created_at", "updated_at"});
+  CHECK(Columns(db, "runs") == Names{"id", "experiment_id", "key", "status", "created_at",
+                                     "started_at", "finished_at", "heartbeat_at", "host", "pid",
+                                     "attempts", "error"});
+  CHECK(Columns(db, "params") == Names{"run_id", "name", "value", "type"});
+  CHECK(Columns(db, "metrics") == Names{"run_id", "name", "step", "value", "time"});
+  CHECK(Columns(db, "final_metrics") == Names{"run_id", "name", "value", "step", "time"});
+  CHECK(Columns(db, "artifacts") ==
+        Names{"id", "run_id", "kind", "path", "step", "created_at"});
+  const Names run_info = {"run_id",      "experiment",   "key",  "status",   "created_at",
+                          "started_at",  "finished_at",  "heartbeat_at", "host", "attempts",
+                          "error"};
+  CHECK(Columns(db, "run_info") == run_info);
+  CHECK(Columns(db, "runs_wide") == run_info);
+  CHECK(Columns(db, "run_params") ==
+        Names{"experiment", "run_id", "key", "status", "name", "value", "type"});
+  CHECK(Columns(db, "run_finals") ==
+        Names{"experiment", "run_id", "key", "status", "name", "value", "step"});
+  CHECK(QueryInt(db, "SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND "
+                     "tbl_name = 'runs' AND sql LIKE '%(status)%'") == 1);
+}
+
+TEST_CASE("reopening a migrated database changes nothing and keeps the data", "[results][schema]") {
+  TempDir dir;
+  const std::string path = dir.File("results.db");
+  std::vector<std::string> schema_before;
+  {
+    Store store = Store::Open(path);
+    store.Submit({"exp", "", "{}", {{"run-a", {{"seed", 1}}}}});
+    schema_before = SchemaSql(store.connection());
+  }
+  const Store store = Store::Open(path);
+  CHECK(SchemaVersion(store.connection()) == LatestSchemaVersion());
+  CHECK(SchemaSql(store.connection()) == schema_before);
+  CHECK(QueryInt(store.connection(), "SELECT count(*) FROM runs") == 1);
+}
+
+TEST_CASE("a database written by a newer ablate is refused, naming the file", "[results][schema]") {
+  TempDir dir;
+  const std::string path = dir.File("results.db");
+  {
+    const Store store = Store::Open(path);
+    store.connection().Exec("PRAGMA user_version = 7");
+  }
+  CHECK_THROWS_MATCHES(
+      Store::Open(path), InputError,
+      Catch::Message(path + ": written by a newer ablate (schema v7, this build knows v1)"));
+}
+
+TEST_CASE("another program's SQLite database is refused rather than migrated",
+          "[results][schema]") {
+  TempDir dir;
+  const std::string path = dir.File("other.db");
+  {
+    const Connection db = Connection::Open(path, Connection::Mode::kReadWrite);
+    db.Exec("CREATE TABLE experiments (anything)");
+  }
+  CHECK_THROWS_MATCHES(Store::Open(path), InputError,
+                       Catch::Message(path + ": not an ablate results database (it has tables "
+                                             "but no ablate schema version)"));
+}
+
+TEST_CASE("a database in a directory that does not exist is bad input", "[results][schema]") {
+  TempDir dir;
+  const std::string path = dir.File("missing/results.db");
+  CHECK_THROWS_MATCHES(Store::Open(path), InputError,
+                       Catch::Message(path + ": cannot create database: directory " +
+                                      dir.File("missing") + " does not exist"));
+}
+
+}  // namespace
+}  // namespace ablate::results
