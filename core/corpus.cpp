@@ -167,11 +167,15 @@ BpeTokenizer LoadTokenizer(const fs::path& data_dir, const std::string& corpus,
 
 const std::vector<NamedCorpus>& NamedCorpora() {
   static const std::vector<NamedCorpus> corpora = {
-      {"books", {"austen", "mobydick"},
-       "Jane Austen's six novels and Moby Dick, by chapter (stands in for BOOKS+WIKI)"},
-      {"mixture", {"austen", "mobydick", "brown", "sotu", "extra"},
-       "books plus the Brown corpus, the State of the Union addresses and more Debian-shipped "
-       "prose, about 10x books (stands in for the paper's 160GB)"},
+      {"books", {"austen", "moby_dick", "tidytext_novels"},
+       "Gutenberg novels by chapter: Austen, Moby Dick, Wells/Verne/Dickens (7 MB; stands in for "
+       "BOOKS+WIKI)"},
+      {"mixture",
+       {"austen", "moby_dick", "tidytext_novels", "brown", "sotu", "kjv", "henry_commentary",
+        "spurgeon_treasury", "foldoc", "jargon", "devils_dictionary", "debian_handbook",
+        "python_docs", "kernel_docs"},
+       "books plus the Brown corpus, State of the Union addresses, the KJV and commentaries, "
+       "dictionaries and technical documentation (71 MB, 10x books; stands in for the 160GB mix)"},
   };
   return corpora;
 }

@@ -1,7 +1,7 @@
 #include "core/bpe_trainer.h"
 
 #include <catch2/catch.hpp>
-#include <cstdlib>
+#include <filesystem>
 #include <random>
 
 #include "core/error.h"
