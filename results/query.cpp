@@ -22,6 +22,23 @@ std::string Shorten(std::string_view sql) {
   return std::string(sql.substr(0, kMaxStatementInMessage)) + "...";
 }
 
+// Failures of the machine or the file rather than of the user's SQL (which can also fail as it
+// runs: a malformed json() argument, an ATTACH of a missing file, ...).
+bool IsRuntimeFailure(int code) {
+  switch (code) {
+    case SQLITE_IOERR:
+    case SQLITE_NOMEM:
+    case SQLITE_FULL:
+    case SQLITE_CORRUPT:
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+    case SQLITE_INTERNAL:
+      return true;
+    default:
+      return false;
+  }
+}
+
 std::string Ordinal(size_t index) { return "statement " + std::to_string(index + 1); }
 
 Value ReadValue(const Statement& statement, int column) {
@@ -78,11 +95,10 @@ std::vector<ResultSet> RunReadOnlyQuery(const std::string& db_path, const std::s
         for (int c = 0; c < column_count; ++c) row.push_back(ReadValue(statement, c));
       }
     } catch (const SqliteError& e) {
-      // SQLITE_ERROR is the user's SQL failing as it runs (a bad json() argument, say); anything
-      // else (I/O, out of memory) is a runtime failure.
-      if (e.code() != SQLITE_ERROR) throw;
-      throw InputError(db_path, "",
-                       Ordinal(i) + ": " + e.sqlite_message() + " (in: " + Shorten(statement.Sql()) + ")");
+      if (IsRuntimeFailure(e.code())) throw;
+      throw InputError(
+          db_path, "",
+          Ordinal(i) + ": " + e.sqlite_message() + " (in: " + Shorten(statement.Sql()) + ")");
     }
     if (column_count > 0) results.push_back(std::move(result));
   }

@@ -27,8 +27,8 @@ std::string DescribeError(const std::string& sqlite_message, std::string_view sq
 void CheckParentDirectory(const std::string& path) {
   const std::filesystem::path parent = std::filesystem::path(path).parent_path();
   if (!parent.empty() && !std::filesystem::is_directory(parent)) {
-    throw InputError(path, "", "cannot create database: directory " + parent.string() +
-                                   " does not exist");
+    throw InputError(path, "",
+                     "cannot create database: directory " + parent.string() + " does not exist");
   }
 }
 
@@ -169,8 +169,8 @@ Statement& Statement::BindDouble(int index, double value) {
 }
 
 Statement& Statement::BindText(int index, std::string_view value) {
-  return CheckBind(sqlite3_bind_text64(stmt_, index, value.data(), value.size(), SQLITE_TRANSIENT,
-                                       SQLITE_UTF8));
+  return CheckBind(
+      sqlite3_bind_text64(stmt_, index, value.data(), value.size(), SQLITE_TRANSIENT, SQLITE_UTF8));
 }
 
 Statement& Statement::BindStaticText(int index, std::string_view value) {

@@ -256,7 +256,8 @@ SubmitResult Store::Submit(const ExperimentSubmission& submission) {
   SubmitResult result;
 
   Transaction transaction(db);
-  Statement find = db.Prepare("SELECT id, grid_sha256, description FROM experiments WHERE name = ?1");
+  Statement find =
+      db.Prepare("SELECT id, grid_sha256, description FROM experiments WHERE name = ?1");
   find.BindText(1, submission.name);
   if (find.Step()) {
     result.experiment_id = find.ColumnInt(0);
@@ -355,9 +356,9 @@ void Store::AddArtifact(int64_t run_id, const std::string& kind, const std::stri
   Transaction transaction(*connection_);
   connection_
       ->Prepare(
-          "INSERT INTO artifacts (run_id, kind, path, step, created_at) VALUES (?1, ?2, ?3, ?4, ?5) "
-          "ON CONFLICT (run_id, kind, path) DO UPDATE SET step = excluded.step, "
-          "created_at = excluded.created_at")
+          "INSERT INTO artifacts (run_id, kind, path, step, created_at) "
+          "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (run_id, kind, path) "
+          "DO UPDATE SET step = excluded.step, created_at = excluded.created_at")
       .BindInt(1, run_id)
       .BindText(2, kind)
       .BindText(3, path)
@@ -392,8 +393,9 @@ std::optional<ClaimedRun> Store::ClaimNext(const std::optional<std::string>& exp
 
   const double now = UnixNow();
   Statement update = db.Prepare(
-      "UPDATE runs SET status = 'running', started_at = ?2, heartbeat_at = ?2, finished_at = NULL, "
-      "error = NULL, host = ?3, pid = ?4, attempts = attempts + 1 WHERE id = ?1 RETURNING attempts");
+      "UPDATE runs SET status = 'running', started_at = ?2, heartbeat_at = ?2, "
+      "finished_at = NULL, error = NULL, host = ?3, pid = ?4, attempts = attempts + 1 "
+      "WHERE id = ?1 RETURNING attempts");
   update.BindInt(1, claimed.run_id).BindDouble(2, now).BindText(3, host).BindInt(4, pid).Step();
   claimed.attempts = update.ColumnInt(0);
   update.Run();

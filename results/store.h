@@ -5,12 +5,11 @@
 
 #include <cstdint>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "results/metric_writer.h"
 #include "results/sqlite.h"
@@ -56,6 +55,11 @@ struct ClaimedRun {
 
 // One write connection. Use a Store, and the MetricWriters it hands out, from one thread; several
 // processes may each open their own Store on one file.
+//
+// The Store keeps the runs_wide view complete: one row per run with the run_info columns, then a
+// column per param name and one per final-metric name, named as the param or metric (so SQL reads
+// `SELECT "data.masking", valid_ppl FROM runs_wide`). A param named like a run_info column is
+// "param:NAME"; a final metric named like a run_info column or a param is "final:NAME".
 class Store {
  public:
   // Creates the file if missing (its directory must exist) and migrates it. Throws InputError

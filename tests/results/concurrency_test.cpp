@@ -84,9 +84,8 @@ TEST_CASE("processes writing metrics to one file at once lose nothing", "[result
   }
   const std::vector<int> codes = RunInChildren(kProcesses, [&path](int index) {
     Store store = Store::Open(path);
-    const int64_t run =
-        QueryInt(store.connection(),
-                 "SELECT id FROM runs WHERE key = 'run-" + std::to_string(index) + "'");
+    const int64_t run = QueryInt(
+        store.connection(), "SELECT id FROM runs WHERE key = 'run-" + std::to_string(index) + "'");
     // Small batches, so that the processes' transactions interleave many times.
     MetricWriter writer = store.Metrics(64);
     for (int step = 0; step < kSteps; ++step) {

@@ -16,7 +16,8 @@ using test::TempDir;
 
 // A store with one experiment of two runs; returns their ids.
 std::pair<int64_t, int64_t> TwoRuns(Store& store) {
-  store.Submit({"exp", "", "{}", {{"a", nlohmann::json::object()}, {"b", nlohmann::json::object()}}});
+  store.Submit(
+      {"exp", "", "{}", {{"a", nlohmann::json::object()}, {"b", nlohmann::json::object()}}});
   return {QueryInt(store.connection(), "SELECT id FROM runs WHERE key = 'a'"),
           QueryInt(store.connection(), "SELECT id FROM runs WHERE key = 'b'")};
 }
@@ -41,7 +42,8 @@ TEST_CASE("a metric writer buffers points until flushed", "[results][metric_writ
   CHECK(MetricCount(store) == 10);
   CHECK(QueryText(store.connection(),
                   "SELECT group_concat(value || '@' || time, ' ') FROM (SELECT * FROM metrics "
-                  "WHERE run_id = " + std::to_string(b) + " ORDER BY step)") ==
+                  "WHERE run_id = " +
+                      std::to_string(b) + " ORDER BY step)") ==
         "20.0@2000.0 19.0@2001.0 18.0@2002.0 17.0@2003.0 16.0@2004.0");
 }
 
@@ -82,8 +84,49 @@ TEST_CASE("re-logging a step replaces the stored point instead of adding one",
   writer.Add(run, "loss", 101, 2.0, 3.0);
   writer.Flush();
   CHECK(MetricCount(store) == 2);
-  CHECK(QueryText(store.connection(), "SELECT value || '@' || time FROM metrics WHERE step = 100") ==
-        "2.25@3.0");
+  CHECK(QueryText(store.connection(),
+                  "SELECT value || '@' || time FROM metrics WHERE step = 100") == "2.25@3.0");
+}
+
+TEST_CASE("every point of a large batch is stored exactly once with its own values",
+          "[results][metric_writer]") {
+  TempDir dir;
+  Store store = Store::Open(dir.File("results.db"));
+  const auto [a, b] = TwoRuns(store);
+  MetricWriter writer = store.Metrics(1000);
+  // 999 points: whole multi-row statements plus a remainder, names and runs out of key order.
+  for (int step = 332; step >= 0; --step) {
+    writer.Add(b, "z", step, step * 10 + 1, step);
+    writer.Add(a, "m", step, step * 10 + 2, step);
+    writer.Add(b, "a", step, step * 10 + 3, step);
+  }
+  writer.Flush();
+  CHECK(MetricCount(store) == 999);
+  const std::string where =
+      " FROM metrics WHERE (run_id = " + std::to_string(b) +
+      " AND name = 'z' AND value = step * 10 + 1) OR (run_id = " + std::to_string(a) +
+      " AND name = 'm' AND value = step * 10 + 2) OR "
+      "(run_id = " +
+      std::to_string(b) +
+      " AND name = 'a' AND value = step "
+      "* 10 + 3)";
+  CHECK(QueryInt(store.connection(), "SELECT count(*)" + where + " AND time = step") == 999);
+}
+
+TEST_CASE("a step repeated many times in one batch keeps the value added last",
+          "[results][metric_writer]") {
+  TempDir dir;
+  Store store = Store::Open(dir.File("results.db"));
+  const int64_t run = TwoRuns(store).first;
+  MetricWriter writer = store.Metrics();
+  for (int i = 0; i < 300; ++i) {
+    writer.Add(run, "loss", 7, i);
+    writer.Add(run, "loss", 8, -i);
+  }
+  writer.Flush();
+  CHECK(QueryText(store.connection(),
+                  "SELECT group_concat(value, ' ') FROM (SELECT value FROM metrics ORDER BY "
+                  "step)") == "299.0 -299.0");
 }
 
 TEST_CASE("points without a time are stamped with the current unix time",
@@ -167,11 +210,9 @@ TEST_CASE("metric names of any length and number are kept apart", "[results][met
   writer.Flush();
   CHECK(MetricCount(store) == 120);
   CHECK(QueryInt(store.connection(), "SELECT count(DISTINCT name) FROM metrics") == 6);
-  CHECK(QueryInt(store.connection(),
-                 "SELECT count(*) FROM metrics WHERE name = '" + long_prefix +
-                     "/grad_norm/3' AND value = step + 3") == 20);
-  CHECK(QueryInt(store.connection(), "SELECT sum(value) FROM metrics WHERE name = 'loss'") ==
-        -190);
+  CHECK(QueryInt(store.connection(), "SELECT count(*) FROM metrics WHERE name = '" + long_prefix +
+                                         "/grad_norm/3' AND value = step + 3") == 20);
+  CHECK(QueryInt(store.connection(), "SELECT sum(value) FROM metrics WHERE name = 'loss'") == -190);
 }
 
 }  // namespace

@@ -26,10 +26,11 @@ std::string ReadBytes(const std::string& path) {
 std::string MakeDatabase(const TempDir& dir) {
   const std::string path = dir.File("results.db");
   Store store = Store::Open(path);
-  store.Submit({"exp",
-                "",
-                "{}",
-                {{"a", {{"optim.lr", 1e-4}, {"seed", 1}}}, {"b", {{"optim.lr", 7e-4}, {"seed", 2}}}}});
+  store.Submit(
+      {"exp",
+       "",
+       "{}",
+       {{"a", {{"optim.lr", 1e-4}, {"seed", 1}}}, {"b", {{"optim.lr", 7e-4}, {"seed", 2}}}}});
   const int64_t run = store.ClaimNext(std::nullopt, "h", 1)->run_id;
   store.SetFinalMetric(run, "valid_ppl", 4.5, 10);
   return path;
@@ -79,15 +80,16 @@ TEST_CASE("a read-only query refuses any script that would write, before running
   const std::string before = ReadBytes(path);
   const std::string attached = dir.File("new.db");
 
-  CHECK_THROWS_MATCHES(RunReadOnlyQuery(path, "SELECT 1; INSERT INTO experiments (name, grid_json, "
-                                              "grid_sha256, created_at, updated_at) "
-                                              "VALUES ('x', '{}', '', 0, 0)"),
-                       InputError,
-                       Catch::Message(path +
-                                      ": ablate sql is read-only; statement 2 would modify the "
-                                      "database: INSERT INTO experiments (name, grid_json, "
-                                      "grid_sha256, created_at, updated_at) VALUES ('x', '{}', "
-                                      "'', 0, 0)"));
+  CHECK_THROWS_MATCHES(
+      RunReadOnlyQuery(path,
+                       "SELECT 1; INSERT INTO experiments (name, grid_json, "
+                       "grid_sha256, created_at, updated_at) "
+                       "VALUES ('x', '{}', '', 0, 0)"),
+      InputError,
+      Catch::Message(path + ": ablate sql is read-only; statement 2 would modify the "
+                            "database: INSERT INTO experiments (name, grid_json, "
+                            "grid_sha256, created_at, updated_at) VALUES ('x', '{}', "
+                            "'', 0, 0)"));
   for (const std::string& sql :
        {std::string("DELETE FROM runs"), std::string("UPDATE runs SET status = 'failed'"),
         std::string("CREATE TABLE t (x)"), std::string("DROP VIEW runs_wide"),
@@ -109,10 +111,14 @@ TEST_CASE("a read-only query reports SQL errors with SQLite's message", "[result
                        Catch::Message(path + ": statement 2: near \"SELEC\": syntax error"));
   CHECK_THROWS_MATCHES(RunReadOnlyQuery(path, "SELECT * FROM nope"), InputError,
                        Catch::Message(path + ": statement 1: no such table: nope"));
-  CHECK_THROWS_MATCHES(RunReadOnlyQuery(path, "SELECT json_extract('not json', '$.a')"),
-                       InputError, Catch::Message(path + ": statement 1: malformed JSON (in: "
-                                                         "SELECT json_extract('not json', "
-                                                         "'$.a'))"));
+  const std::string missing = dir.File("missing.db");
+  CHECK_THROWS_MATCHES(RunReadOnlyQuery(path, "ATTACH '" + missing + "' AS m"), InputError,
+                       Catch::Message(path + ": statement 1: unable to open database: " + missing +
+                                      " (in: ATTACH '" + missing + "' AS m)"));
+  CHECK_THROWS_MATCHES(RunReadOnlyQuery(path, "SELECT json_extract('not json', '$.a')"), InputError,
+                       Catch::Message(path + ": statement 1: malformed JSON (in: "
+                                             "SELECT json_extract('not json', "
+                                             "'$.a'))"));
 }
 
 TEST_CASE("a read-only query on a missing file says so", "[results][query]") {

@@ -22,7 +22,8 @@ std::vector<std::string> Columns(const Connection& db, const std::string& table)
 }
 
 std::vector<std::string> SchemaSql(const Connection& db) {
-  Statement select = db.Prepare("SELECT sql FROM sqlite_schema WHERE sql IS NOT NULL ORDER BY name");
+  Statement select =
+      db.Prepare("SELECT sql FROM sqlite_schema WHERE sql IS NOT NULL ORDER BY name");
   std::vector<std::string> sql;
   while (select.Step()) sql.push_back(select.ColumnText(0));
   return sql;
@@ -51,19 +52,19 @@ TEST_CASE("schema v1 has the documented tables and views", "[results][schema]") 
   CHECK(Columns(db, "params") == Names{"run_id", "name", "value", "type"});
   CHECK(Columns(db, "metrics") == Names{"run_id", "name", "step", "value", "time"});
   CHECK(Columns(db, "final_metrics") == Names{"run_id", "name", "value", "step", "time"});
-  CHECK(Columns(db, "artifacts") ==
-        Names{"id", "run_id", "kind", "path", "step", "created_at"});
-  const Names run_info = {"run_id",      "experiment",   "key",  "status",   "created_at",
-                          "started_at",  "finished_at",  "heartbeat_at", "host", "attempts",
-                          "error"};
+  CHECK(Columns(db, "artifacts") == Names{"id", "run_id", "kind", "path", "step", "created_at"});
+  const Names run_info = {"run_id",     "experiment", "key",         "status",
+                          "created_at", "started_at", "finished_at", "heartbeat_at",
+                          "host",       "attempts",   "error"};
   CHECK(Columns(db, "run_info") == run_info);
   CHECK(Columns(db, "runs_wide") == run_info);
   CHECK(Columns(db, "run_params") ==
         Names{"experiment", "run_id", "key", "status", "name", "value", "type"});
   CHECK(Columns(db, "run_finals") ==
         Names{"experiment", "run_id", "key", "status", "name", "value", "step"});
-  CHECK(QueryInt(db, "SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND "
-                     "tbl_name = 'runs' AND sql LIKE '%(status)%'") == 1);
+  CHECK(QueryInt(db,
+                 "SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND "
+                 "tbl_name = 'runs' AND sql LIKE '%(status)%'") == 1);
 }
 
 TEST_CASE("reopening a migrated database changes nothing and keeps the data", "[results][schema]") {

@@ -194,16 +194,19 @@ TEST_CASE("params keep their types so SQL compares numbers as numbers", "[result
                  {"b", {{"batch_size", 2048}, {"optim.lr", 7e-4}, {"tie", false}, {"name", "y"}}},
                  {"c", {{"batch_size", 64}, {"optim.lr", 5e-5}, {"tie", true}, {"name", "z"}}}}});
   const Connection& db = store.connection();
-  CHECK(Strings(db, "SELECT key FROM run_params WHERE name = 'batch_size' AND value > 100 "
-                    "ORDER BY value") == std::vector<std::string>{"a", "b"});
+  CHECK(Strings(db,
+                "SELECT key FROM run_params WHERE name = 'batch_size' AND value > 100 "
+                "ORDER BY value") == std::vector<std::string>{"a", "b"});
   CHECK(Strings(db, "SELECT key FROM run_params WHERE name = 'optim.lr' ORDER BY value") ==
         std::vector<std::string>{"c", "a", "b"});
-  CHECK(Strings(db, "SELECT key FROM run_params WHERE name = 'optim.lr' AND value < 2e-4 "
-                    "ORDER BY key") == std::vector<std::string>{"a", "c"});
-  CHECK(Strings(db, "SELECT DISTINCT name || ':' || type || ':' || typeof(value) FROM params "
-                    "ORDER BY 1") ==
-        std::vector<std::string>{"batch_size:int:integer", "name:string:text",
-                                 "optim.lr:float:real", "tie:bool:integer"});
+  CHECK(Strings(db,
+                "SELECT key FROM run_params WHERE name = 'optim.lr' AND value < 2e-4 "
+                "ORDER BY key") == std::vector<std::string>{"a", "c"});
+  CHECK(Strings(db,
+                "SELECT DISTINCT name || ':' || type || ':' || typeof(value) FROM params "
+                "ORDER BY 1") == std::vector<std::string>{"batch_size:int:integer",
+                                                          "name:string:text", "optim.lr:float:real",
+                                                          "tie:bool:integer"});
   CHECK(Strings(db, "SELECT key FROM runs_wide WHERE tie ORDER BY \"optim.lr\" DESC") ==
         std::vector<std::string>{"a", "c"});
 }
@@ -220,12 +223,11 @@ TEST_CASE("status counts list every experiment's non-empty statuses in lifecycle
 
   const std::vector<StatusCount> counts = store.StatusCounts();
   REQUIRE(counts.size() == 3);
-  CHECK((counts[0].experiment == "masking" && counts[0].status == "running" &&
-         counts[0].count == 1));
-  CHECK((counts[1].experiment == "masking" && counts[1].status == "failed" &&
-         counts[1].count == 1));
-  CHECK((counts[2].experiment == "second" && counts[2].status == "queued" &&
-         counts[2].count == 1));
+  CHECK(
+      (counts[0].experiment == "masking" && counts[0].status == "running" && counts[0].count == 1));
+  CHECK(
+      (counts[1].experiment == "masking" && counts[1].status == "failed" && counts[1].count == 1));
+  CHECK((counts[2].experiment == "second" && counts[2].status == "queued" && counts[2].count == 1));
 }
 
 TEST_CASE("a claimed run is running, owned by its host and pid, with typed params",
@@ -294,8 +296,9 @@ TEST_CASE("a final metric is set once per run and name, replacing earlier values
   store.SetFinalMetric(run, "valid_ppl", 4.25, 2000);
   const Connection& db = store.connection();
   CHECK(QueryInt(db, "SELECT count(*) FROM final_metrics") == 1);
-  CHECK(QueryText(db, "SELECT experiment || ' ' || key || ' ' || name || ' ' || value || ' ' || "
-                      "step FROM run_finals") == "masking static-s1 valid_ppl 4.25 2000");
+  CHECK(QueryText(db,
+                  "SELECT experiment || ' ' || key || ' ' || name || ' ' || value || ' ' || "
+                  "step FROM run_finals") == "masking static-s1 valid_ppl 4.25 2000");
 }
 
 TEST_CASE("runs_wide has a column per param and per final metric", "[results][store]") {
@@ -305,8 +308,8 @@ TEST_CASE("runs_wide has a column per param and per final metric", "[results][st
   const int64_t run = store.ClaimNext(std::nullopt, "h", 1)->run_id;
   store.SetFinalMetric(run, "valid_ppl", 4.5, 100);
 
-  const std::vector<std::string> base = Strings(store.connection(),
-                                                "SELECT name FROM pragma_table_info('run_info')");
+  const std::vector<std::string> base =
+      Strings(store.connection(), "SELECT name FROM pragma_table_info('run_info')");
   std::vector<std::string> expected = base;
   for (const char* column : {"data.masking", "optim.lr", "seed", "valid_ppl"}) {
     expected.push_back(column);
@@ -320,8 +323,9 @@ TEST_CASE("runs_wide has a column per param and per final metric", "[results][st
   SECTION("and gains one when a new final metric name appears") {
     store.SetFinalMetric(run, "test_ppl", 4.75, 100);
     CHECK_THAT(WideColumns(store), Catch::VectorContains(std::string("test_ppl")));
-    CHECK(QueryInt(store.connection(), "SELECT test_ppl = 4.75 FROM runs_wide WHERE key = "
-                                       "'static-s1'") == 1);
+    CHECK(QueryInt(store.connection(),
+                   "SELECT test_ppl = 4.75 FROM runs_wide WHERE key = "
+                   "'static-s1'") == 1);
   }
   SECTION("and gains one when a later submission brings a new param") {
     store.Submit({"other", "", "{}", {{"x", {{"model.layers", 12}}}}});
@@ -333,14 +337,15 @@ TEST_CASE("runs_wide has a column per param and per final metric", "[results][st
 TEST_CASE("runs_wide names clashing columns and quotes odd names", "[results][store]") {
   TempDir dir;
   Store store = Store::Open(dir.File("results.db"));
-  store.Submit({"odd",
-                "",
-                "{}",
-                {{"r", {{"lr", 0.1}, {"status", "param named like a column"}, {"it's \"x\"", 7}}}}});
+  store.Submit(
+      {"odd",
+       "",
+       "{}",
+       {{"r", {{"lr", 0.1}, {"status", "param named like a column"}, {"it's \"x\"", 7}}}}});
   const int64_t run = store.ClaimNext(std::nullopt, "h", 1)->run_id;
-  store.SetFinalMetric(run, "lr", 1.5, 1);         // clashes with a param
-  store.SetFinalMetric(run, "HOST", 2.5, 1);       // clashes with run_info's host, whatever the case
-  store.SetFinalMetric(run, "final:lr", 3.5, 1);   // is its own column; the "lr" final moves on
+  store.SetFinalMetric(run, "lr", 1.5, 1);        // clashes with a param
+  store.SetFinalMetric(run, "HOST", 2.5, 1);      // clashes with run_info's host, whatever the case
+  store.SetFinalMetric(run, "final:lr", 3.5, 1);  // is its own column; the "lr" final moves on
   store.SetFinalMetric(run, "loss\"; DROP TABLE runs; --", 4.5, 1);
 
   const Connection& db = store.connection();
@@ -364,12 +369,13 @@ TEST_CASE("runs_wide stays complete when several processes add names", "[results
   second.SetFinalMetric(run, "from_second", 2, 1);
   // `first` has never seen "from_second"; its rebuild must still keep that column.
   first.SetFinalMetric(run, "from_first", 1, 1);
-  CHECK(QueryInt(first.connection(), "SELECT from_first + from_second FROM runs_wide WHERE "
-                                     "run_id = " + std::to_string(run)) == 3);
+  CHECK(QueryInt(first.connection(),
+                 "SELECT from_first + from_second FROM runs_wide WHERE "
+                 "run_id = " +
+                     std::to_string(run)) == 3);
 }
 
-TEST_CASE("opening a store rebuilds a runs_wide that does not match the data",
-          "[results][store]") {
+TEST_CASE("opening a store rebuilds a runs_wide that does not match the data", "[results][store]") {
   TempDir dir;
   const std::string path = dir.File("results.db");
   {
@@ -392,8 +398,8 @@ TEST_CASE("artifacts are recorded once per run, kind and path", "[results][store
   store.AddArtifact(run, "run_dir", "runs/a", std::nullopt);
   CHECK(Strings(store.connection(),
                 "SELECT kind || ' ' || path || ' ' || ifnull(step, '-') FROM artifacts ORDER BY "
-                "id") == std::vector<std::string>{"checkpoint runs/a/latest.pt 200",
-                                                  "run_dir runs/a -"});
+                "id") ==
+        std::vector<std::string>{"checkpoint runs/a/latest.pt 200", "run_dir runs/a -"});
   CHECK_THROWS_WITH(store.AddArtifact(run + 100, "log", "x", std::nullopt),
                     Catch::Contains("FOREIGN KEY constraint failed"));
 }
