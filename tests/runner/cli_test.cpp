@@ -248,3 +248,48 @@ TEST_CASE("README's parameter table is what `ablate params` prints", "[cli][docs
   begin = readme.find('\n', begin) + 1;
   CHECK(readme.substr(begin, end - begin) == Ablate(dir, "params --format markdown").out);
 }
+
+TEST_CASE("data preview shows a run's first sequences with masks and NSP labels", "[cli][data]") {
+  TempDir dir;
+  std::string corpus = std::string(ABLATE_SOURCE_DIR) + "/tests/data/corpus_small";
+  dir.Write("run.json", R"({"data.corpus": ")" + corpus + R"(", "data.tokenizer": "bpe-300",
+      "data.format": "SEGMENT-PAIR+NSP", "data.seq_len": 48, "train.batch_size": 2})");
+  auto data_dir = " --data-dir " + Q(dir / "data");
+  auto js = Ablate(dir, "data preview --config " + Q(dir / "run.json") + " -n 3 --format json" + data_dir);
+  REQUIRE(js.code == 0);
+  auto rows = json::parse(js.out);
+  REQUIRE(rows.size() == 3);
+  for (const auto& row : rows) {
+    const auto& ids = row["ids"];
+    CHECK(ids[0] == 300);  // <s> follows the 300 BPE units
+    CHECK(ids.back() == 302);  // </s>
+    CHECK(ids.size() <= 48);
+    CHECK((row["nsp"] == 0 || row["nsp"] == 1));
+    for (const auto& m : row["masked"]) {
+      int p = m["position"];
+      CHECK(row["labels"][p] == m["original"]);
+      CHECK(ids[p] == m["input"]);
+    }
+    CHECK(row["segment_ids"].back() == 1);
+  }
+  auto text = Ablate(dir, "data preview --config " + Q(dir / "run.json") + " -n 1" + data_dir);
+  REQUIRE(text.code == 0);
+  CHECK_THAT(text.out, Catch::Contains("[segment B]"));
+  CHECK_THAT(text.out, Catch::Contains("NSP: "));
+
+  dir.Write("bad.json", R"({"data.format": "FULL-SENTENCE"})");
+  auto bad = Ablate(dir, "data preview --config " + Q(dir / "bad.json") + data_dir);
+  CHECK(bad.code == 2);
+  CHECK_THAT(bad.err, Catch::Contains("/data.format"));
+}
+
+TEST_CASE("tokenize prints GPT-2's ids for stdin", "[cli][data]") {
+  TempDir dir;
+  // scripts/fetch-data puts GPT-2's files under $ABLATE_DATA_DIR, by default the repository's data/.
+  const char* env = std::getenv("ABLATE_DATA_DIR");
+  fs::path data = env != nullptr && *env != '\0' ? fs::path(env) : fs::path(ABLATE_SOURCE_DIR) / "data";
+  auto r = Ablate(dir, "tokenize --tokenizer gpt2 --data-dir " + Q(data), "Hello world!");
+  REQUIRE(r.code == 0);
+  CHECK(r.out == "15496 995 0\n");
+  CHECK(Ablate(dir, "tokenize --tokenizer nope --data-dir " + Q(dir / "data"), "x").code == 2);
+}
