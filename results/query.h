@@ -1,6 +1,6 @@
 // Read-only SQL over a results database, for `ablate sql`: runs each statement of a user's script
 // and returns typed rows. Refuses, before running anything, any script with a statement that
-// would write; never opens the file for writing.
+// would write, and opens the database read-only (SQLite may still create its -wal/-shm files).
 #pragma once
 
 #include <cstdint>

@@ -205,11 +205,6 @@ std::string Statement::ColumnText(int column) const {
   return std::string(text, static_cast<size_t>(sqlite3_column_bytes(stmt_, column)));
 }
 
-std::optional<int64_t> Statement::ColumnOptionalInt(int column) const {
-  if (ColumnIsNull(column)) return std::nullopt;
-  return ColumnInt(column);
-}
-
 Transaction::Transaction(const Connection& connection) : connection_(connection) {
   connection_.Exec("BEGIN IMMEDIATE");
 }

@@ -57,7 +57,6 @@ class Connection {
   std::optional<Statement> PrepareNext(std::string_view& sql) const;
 
   int64_t Changes() const { return sqlite3_changes64(db_); }
-  int64_t LastInsertRowId() const { return sqlite3_last_insert_rowid(db_); }
   const std::string& path() const { return path_; }
   sqlite3* handle() const { return db_; }
 
@@ -105,7 +104,6 @@ class Statement {
   double ColumnDouble(int column) const { return sqlite3_column_double(stmt_, column); }
   std::string ColumnText(int column) const;
   int ColumnBytes(int column) const { return sqlite3_column_bytes(stmt_, column); }
-  std::optional<int64_t> ColumnOptionalInt(int column) const;
 
   // True when stepping cannot change the database file (sqlite3_stmt_readonly).
   bool IsReadOnly() const { return sqlite3_stmt_readonly(stmt_) != 0; }
