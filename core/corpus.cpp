@@ -188,18 +188,21 @@ fs::path ResolveDataDir(const std::string& flag) {
 
 std::set<std::string> HeldOutIds(const std::vector<Document>& documents) {
   std::set<std::string> held_out;
-  std::string smallest_hash, smallest_id;
+  std::vector<std::pair<std::string, std::string>> by_hash;  // (hash, id)
   for (const auto& d : documents) {
     std::string hash = Sha256Hex("heldout:" + d.id);
     double u = static_cast<double>(std::stoull(hash.substr(0, 12), nullptr, 16)) /
                static_cast<double>(1ULL << 48);
     if (u < kHeldOutFraction) held_out.insert(d.id);
-    if (smallest_id.empty() || hash < smallest_hash) {
-      smallest_hash = hash;
-      smallest_id = d.id;
-    }
+    by_hash.emplace_back(std::move(hash), d.id);
   }
-  if (held_out.empty() && !smallest_id.empty()) held_out.insert(smallest_id);
+  // Small corpora still get a validation split, of two documents when they can spare them (the
+  // NSP formats pair sentences across documents).
+  const size_t minimum = documents.size() >= 3 ? 2 : documents.size() >= 2 ? 1 : 0;
+  std::sort(by_hash.begin(), by_hash.end());
+  for (size_t i = 0; held_out.size() < minimum && i < by_hash.size(); ++i) {
+    held_out.insert(by_hash[i].second);
+  }
   return held_out;
 }
 

@@ -30,8 +30,9 @@ const std::vector<NamedCorpus>& NamedCorpora();
 std::filesystem::path ResolveDataDir(const std::string& flag);
 
 // Share of documents held out for validation, chosen by a hash of the document id so the choice
-// does not depend on the other documents. A corpus where the hash picks none holds out its one
-// document of smallest hash, so every corpus has a validation split.
+// does not depend on the other documents. A corpus where the hash picks fewer than two holds out
+// its documents of smallest hash up to two (one for a two-document corpus), so every corpus has a
+// validation split and the NSP formats can pair across held-out documents.
 constexpr double kHeldOutFraction = 0.03;
 std::set<std::string> HeldOutIds(const std::vector<Document>& documents);
 

@@ -73,6 +73,8 @@ std::vector<ParamSpec> BuildTable() {
       Int("optim.warmup_steps", 10000, 0, kHuge,
           "linear warmup to optim.lr over N updates, then linear decay to 0 at train.steps"),
       Int("eval.every", 10000, 0, kHuge, "validate every N updates (0 = only at the end)"),
+      Int("eval.sequences", 512, 0, kHuge,
+          "held-out sequences scored at each validation, the same for every run (0 = all)"),
   };
 }
 

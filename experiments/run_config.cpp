@@ -19,4 +19,28 @@ core::DataConfig DataConfigFromParams(const nlohmann::json& params) {
   return c;
 }
 
+core::TrainConfig TrainConfigFromParams(const nlohmann::json& params) {
+  core::TrainConfig c;
+  c.data = DataConfigFromParams(params);
+  c.layers = params.at("model.layers").get<int64_t>();
+  c.hidden = params.at("model.hidden").get<int64_t>();
+  c.heads = params.at("model.heads").get<int64_t>();
+  c.ffn = params.at("model.ffn").get<int64_t>();
+  c.dropout = params.at("model.dropout").get<double>();
+  c.attention_dropout = params.at("model.attention_dropout").get<double>();
+  c.lr = params.at("optim.lr").get<double>();
+  c.beta1 = params.at("optim.beta1").get<double>();
+  c.beta2 = params.at("optim.beta2").get<double>();
+  c.eps = params.at("optim.eps").get<double>();
+  c.weight_decay = params.at("optim.weight_decay").get<double>();
+  c.warmup_steps = params.at("optim.warmup_steps").get<int64_t>();
+  c.steps = params.at("train.steps").get<int64_t>();
+  c.micro_batch = params.at("train.micro_batch").get<int64_t>();
+  c.grad_clip = params.at("train.grad_clip").get<double>();
+  c.checkpoint_every = params.at("train.checkpoint_every").get<int64_t>();
+  c.eval_every = params.at("eval.every").get<int64_t>();
+  c.eval_sequences = params.at("eval.sequences").get<int64_t>();
+  return c;
+}
+
 }  // namespace ablate::experiments

@@ -5,10 +5,13 @@
 #include <nlohmann/json.hpp>
 
 #include "core/data_pipeline.h"
+#include "core/trainer.h"
 
 namespace ablate::experiments {
 
 // `params` must be complete and valid (ExpandGrid / LoadRunConfig output).
 core::DataConfig DataConfigFromParams(const nlohmann::json& params);
+// Everything but the execution settings (device, threads), which are not run parameters.
+core::TrainConfig TrainConfigFromParams(const nlohmann::json& params);
 
 }  // namespace ablate::experiments

@@ -390,7 +390,38 @@ std::optional<ClaimedRun> Store::ClaimNext(const std::optional<std::string>& exp
   claimed.run_id = pick.ColumnInt(0);
   claimed.key = pick.ColumnText(1);
   claimed.experiment = pick.ColumnText(2);
+  MarkRunning(claimed, host, pid);
+  transaction.Commit();
+  return claimed;
+}
 
+ClaimedRun Store::StartRun(const std::string& experiment, const std::string& key,
+                           const std::string& host, int64_t pid) {
+  const Connection& db = *connection_;
+  Transaction transaction(db);
+  Statement find = db.Prepare(
+      "SELECT r.id, r.status, r.host, r.pid FROM runs r JOIN experiments e ON e.id = "
+      "r.experiment_id WHERE e.name = ?1 AND r.key = ?2");
+  find.BindText(1, experiment).BindText(2, key);
+  if (!find.Step()) {
+    throw InputError(db.path(), "", "no run " + key + " in experiment " + experiment);
+  }
+  if (find.ColumnText(1) == "running") {
+    throw InputError(db.path(), "", "run " + key + " is already running (host " +
+                                        find.ColumnText(2) + ", pid " +
+                                        std::to_string(find.ColumnInt(3)) + ")");
+  }
+  ClaimedRun claimed;
+  claimed.run_id = find.ColumnInt(0);
+  claimed.key = key;
+  claimed.experiment = experiment;
+  MarkRunning(claimed, host, pid);
+  transaction.Commit();
+  return claimed;
+}
+
+void Store::MarkRunning(ClaimedRun& claimed, const std::string& host, int64_t pid) {
+  const Connection& db = *connection_;
   const double now = UnixNow();
   Statement update = db.Prepare(
       "UPDATE runs SET status = 'running', started_at = ?2, heartbeat_at = ?2, "
@@ -406,8 +437,6 @@ std::optional<ClaimedRun> Store::ClaimNext(const std::optional<std::string>& exp
   while (params.Step()) {
     claimed.params[params.ColumnText(0)] = ReadParamValue(params, 1, params.ColumnText(2));
   }
-  transaction.Commit();
-  return claimed;
 }
 
 void Store::Heartbeat(int64_t run_id) {

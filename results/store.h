@@ -90,6 +90,11 @@ class Store {
   // processes never claim the same run. Throws InputError when `experiment` does not exist.
   std::optional<ClaimedRun> ClaimNext(const std::optional<std::string>& experiment,
                                       const std::string& host, int64_t pid);
+  // Moves the run `key` of `experiment` to running whatever its status (a completed, failed or
+  // interrupted run is started again, e.g. to resume it), like ClaimNext does. Throws InputError
+  // when there is no such run or it is running already.
+  ClaimedRun StartRun(const std::string& experiment, const std::string& key,
+                      const std::string& host, int64_t pid);
   // Marks a running run as alive now.
   void Heartbeat(int64_t run_id);
   // Moves a running run to `status` (completed, failed, diverged or interrupted) with an optional
@@ -100,6 +105,10 @@ class Store {
 
  private:
   explicit Store(std::shared_ptr<Connection> connection);
+
+  // Inside a write transaction: the run becomes running (times, host, pid, one more attempt) and
+  // `claimed` gets its attempts and params.
+  void MarkRunning(ClaimedRun& claimed, const std::string& host, int64_t pid);
 
   // Commits, first rebuilding runs_wide (see RefreshWideView in store.cpp) when the transaction
   // wrote a param or final-metric name that this Store has not seen in the view.

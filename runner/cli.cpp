@@ -1,6 +1,10 @@
 #include "runner/cli.h"
 
+#include <fstream>
 #include <iostream>
+#include <sstream>
+
+#include "core/error.h"
 
 namespace ablate::runner {
 
@@ -13,6 +17,7 @@ const std::vector<Command>& Commands() {
       {"params", "list every run parameter", CmdParams},
       {"schema", "print the JSON Schema of the grid format", CmdSchema},
       {"data", "corpora, tokenized shards, and previews of training sequences", CmdData},
+      {"train", "train one run from its config, outside any grid", CmdTrain},
       {"tokenize", "print the token ids of stdin (GPT-2 or a trained BPE)", CmdTokenize},
   };
   return commands;
@@ -37,6 +42,22 @@ std::optional<po::variables_map> ParseOptions(const Args& args, const std::strin
 }  // namespace ablate::runner
 
 namespace ablate::runner {
+
+nlohmann::json ReadRunConfigFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw InputError(path, "", "cannot read run config");
+  std::ostringstream text;
+  text << in.rdbuf();
+  nlohmann::json params;
+  try {
+    params = nlohmann::json::parse(text.str());
+  } catch (const nlohmann::json::parse_error& e) {
+    throw InputError(path, "", std::string("malformed JSON: ") + e.what());
+  }
+  // Accept one element of `ablate expand --format json` as well as its bare "params".
+  if (params.is_object() && params.contains("params") && params.contains("key")) return params["params"];
+  return params;
+}
 
 results::Value JsonToCell(const nlohmann::json& value) {
   if (value.is_boolean()) return int64_t{value.get<bool>() ? 1 : 0};

@@ -3,10 +3,13 @@
 #pragma once
 
 #include <boost/program_options.hpp>
+#include <nlohmann/json.hpp>
 
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "results/query.h"
 
 namespace ablate::runner {
 
@@ -37,12 +40,12 @@ int CmdParams(const Args& args);
 int CmdSchema(const Args& args);
 int CmdData(const Args& args);
 int CmdTokenize(const Args& args);
+int CmdTrain(const Args& args);
+
+// A run config file: one element of `ablate expand --format json`, or its "params" object.
+nlohmann::json ReadRunConfigFile(const std::string& path);
 
 }  // namespace ablate::runner
-
-#include <nlohmann/json.hpp>
-
-#include "results/query.h"
 
 namespace ablate::runner {
 

@@ -69,18 +69,6 @@ int Prepare(const Args& args) {
   return 0;
 }
 
-json LoadConfigFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw InputError(path, "", "cannot read run config");
-  std::ostringstream text;
-  text << in.rdbuf();
-  try {
-    return json::parse(text.str());
-  } catch (const json::parse_error& e) {
-    throw InputError(path, "", std::string("malformed JSON: ") + e.what());
-  }
-}
-
 // Token text for people: specials by name, bytes as decoded.
 std::string Show(core::BpeTokenizer& tok, int32_t id) {
   std::vector<core::TokenId> one = {id};
@@ -105,9 +93,7 @@ int Preview(const Args& args) {
   int n = (*vm)["n"].as<int>();
   if (n < 1) throw InputError("", "-n", "must be at least 1");
   std::string path = (*vm)["config"].as<std::string>();
-  json params = LoadConfigFile(path);
-  if (params.is_object() && params.contains("params") && params.contains("key")) params = params["params"];
-  auto run = experiments::LoadRunConfig(params, path);
+  auto run = experiments::LoadRunConfig(ReadRunConfigFile(path), path);
   auto config = experiments::DataConfigFromParams(run.params);
   core::DataPipeline data(core::ResolveDataDir((*vm)["data-dir"].as<std::string>()), config, Log);
   auto& tok = data.tokenizer();

@@ -1,0 +1,87 @@
+// Adam with decoupled weight decay (AdamW; Loshchilov & Hutter) over named parameter groups,
+// BERT's linear warmup-then-decay learning-rate schedule, clipping by global gradient norm, and
+// checkpoints of a model with its optimizer state. It does not run forward or backward passes.
+#pragma once
+
+#include <torch/nn/module.h>
+#include <torch/serialize/archive.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace ablate::core {
+
+struct AdamWOptions {
+  // BERT's values (Devlin et al. 2019); RoBERTa's large-batch runs set beta2 = 0.98.
+  double beta1 = 0.9;
+  double beta2 = 0.999;
+  double eps = 1e-6;
+  double weight_decay = 0.01;
+  // Use the one-pass CPU kernel where it applies (contiguous float/double CPU tensors); false
+  // runs LibTorch's foreach ops everywhere (the path CUDA tensors always take).
+  bool fused = true;
+};
+
+struct ParamGroup {
+  std::vector<std::string> names;  // as in Module::named_parameters()
+  std::vector<torch::Tensor> params;
+  double weight_decay = 0;
+};
+
+// Two groups: {0} every other parameter (weight matrices, embeddings) with `weight_decay`,
+// {1} biases and LayerNorm weights with none, as BERT does. A group may be empty.
+std::vector<ParamGroup> WeightDecayGroups(const torch::nn::Module& model, double weight_decay);
+
+// BERT's schedule. `step` counts optimizer updates from 1: update s uses Lr(s).
+//   s <= warmup_steps:           peak_lr * s / warmup_steps  (update warmup_steps is the peak)
+//   warmup_steps < s <= total:   peak_lr * (total_steps - s) / (total_steps - warmup_steps)
+//   s > total_steps:             0
+// so the rate reaches 0 at update total_steps; warmup_steps = 0 starts decaying from update 1.
+struct LinearSchedule {
+  double peak_lr = 0;
+  int64_t warmup_steps = 0;
+  int64_t total_steps = 0;
+
+  double Lr(int64_t step) const;
+};
+
+class AdamW {
+ public:
+  AdamW(std::vector<ParamGroup> groups, AdamWOptions options);
+
+  // Drops every gradient (the next backward assigns instead of adding to zeros).
+  void ZeroGrad();
+  // The global L2 norm of all gradients; when max_norm > 0 and the norm exceeds it, scales them
+  // to norm max_norm (as torch.nn.utils.clip_grad_norm_, with its 1e-6 guard).
+  double ClipGradNorm(double max_norm);
+  // One update of every parameter that has a gradient, at learning rate lr.
+  void Step(double lr);
+
+  int64_t steps() const { return steps_; }
+  const std::vector<ParamGroup>& groups() const { return groups_; }
+  const AdamWOptions& options() const { return options_; }
+
+  // The moments and the step count. Load expects the same parameter names and shapes.
+  void Save(torch::serialize::OutputArchive& archive) const;
+  void Load(torch::serialize::InputArchive& archive);
+
+ private:
+  struct Moments {
+    torch::Tensor exp_avg, exp_avg_sq;
+  };
+
+  std::vector<ParamGroup> groups_;
+  AdamWOptions options_;
+  std::vector<std::vector<Moments>> moments_;  // [group][param], allocated on the first step
+  int64_t steps_ = 0;
+};
+
+// Writes model parameters, buffers and optimizer state to `path` (via a temporary file and a
+// rename, so a crash never leaves a half-written checkpoint behind).
+void SaveCheckpointState(const std::string& path, const torch::nn::Module& model,
+                         const AdamW& optimizer);
+// Restores what SaveCheckpointState wrote into an identically built model and optimizer.
+void LoadCheckpointState(const std::string& path, torch::nn::Module& model, AdamW& optimizer);
+
+}  // namespace ablate::core

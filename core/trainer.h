@@ -1,0 +1,95 @@
+// Pretraining of one run: data pipeline -> model -> AdamW with BERT's schedule, with gradient
+// accumulation, checkpoints that resume exactly, validation on held-out documents, and
+// divergence detection. Progress goes out through TrainObserver, so core/ knows nothing of
+// databases or terminals. One process may train many runs: no global state is kept.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <filesystem>
+#include <limits>
+#include <optional>
+#include <string>
+
+#include "core/data_pipeline.h"
+
+namespace ablate::core {
+
+struct TrainConfig {
+  DataConfig data;
+  // Model sizes; vocabulary, positions and segments follow the data (tokenizer, seq_len, format).
+  int64_t layers = 12, hidden = 768, heads = 12, ffn = 3072;
+  double dropout = 0.1, attention_dropout = 0.1;
+  double lr = 1e-4, beta1 = 0.9, beta2 = 0.999, eps = 1e-6, weight_decay = 0.01;
+  int64_t warmup_steps = 10000;
+  int64_t steps = 1000000;
+  int64_t micro_batch = 0;  // sequences per forward/backward; 0 = chosen to fit
+  double grad_clip = 0;     // 0 = off
+  int64_t checkpoint_every = 10000;  // 0 = only at the end
+  int64_t eval_every = 10000;        // 0 = only at the end
+  int64_t eval_sequences = 512;      // held-out sequences scored (0 = all)
+  std::string device = "cpu";        // "cpu" or "cuda"
+  int threads = 0;                   // CPU threads for LibTorch (0 = its default)
+};
+
+constexpr double kNoValue = std::numeric_limits<double>::quiet_NaN();
+
+struct StepMetrics {
+  int64_t step = 0;  // updates done, from 1
+  uint64_t epoch = 0;
+  double loss = 0, mlm_loss = 0, nsp_loss = kNoValue;
+  double lr = 0, grad_norm = 0;
+  double step_seconds = 0, tokens_per_second = 0;
+  int64_t sequences = 0, tokens = 0;  // in this update
+  int64_t sequences_seen = 0, tokens_seen = 0;
+};
+
+struct EvalMetrics {
+  int64_t step = 0;
+  double mlm_loss = 0, perplexity = 0;
+  double nsp_accuracy = kNoValue;  // formats with NSP only
+  int64_t predictions = 0;         // masked tokens scored
+};
+
+struct TrainStart {
+  int64_t start_step = 0;  // > 0 when resumed from a checkpoint
+  int64_t total_steps = 0;
+  int64_t parameters = 0;
+  uint64_t examples_per_epoch = 0;
+};
+
+class TrainObserver {
+ public:
+  virtual ~TrainObserver() = default;
+  virtual void OnStart(const TrainStart&) {}
+  virtual void OnStep(const StepMetrics&) {}
+  // `final` marks the evaluation after the last update: the run's final metrics.
+  virtual void OnEval(const EvalMetrics&, bool /*final*/) {}
+  virtual void OnCheckpoint(const std::filesystem::path&, int64_t /*step*/) {}
+  // Polled between updates; true makes the trainer checkpoint and return kInterrupted.
+  virtual bool StopRequested() { return false; }
+};
+
+enum class TrainOutcome { kCompleted, kDiverged, kInterrupted };
+
+struct TrainResult {
+  TrainOutcome outcome = TrainOutcome::kCompleted;
+  int64_t step = 0;    // updates done
+  std::string reason;  // why it diverged
+};
+
+// Trains in `run_dir` (created if needed), resuming from its last checkpoint if there is one.
+// Throws InputError for a config that cannot run (unknown device, inconsistent sizes) and
+// std::runtime_error for failures while running.
+TrainResult Train(const TrainConfig& config, const std::filesystem::path& data_dir,
+                  const std::filesystem::path& run_dir, TrainObserver& observer,
+                  const Log& log = {});
+
+// The checkpoint a run directory holds, if any: {step, path}.
+struct CheckpointInfo {
+  int64_t step = 0;
+  std::filesystem::path path;
+};
+std::optional<CheckpointInfo> LatestCheckpoint(const std::filesystem::path& run_dir);
+
+}  // namespace ablate::core

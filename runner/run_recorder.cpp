@@ -1,0 +1,129 @@
+#include "runner/run_recorder.h"
+
+#include <cmath>
+#include <cstdio>
+#include <ostream>
+
+namespace ablate::runner {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr auto kPrintEvery = std::chrono::seconds(10);      // plain log lines
+constexpr auto kRedrawEvery = std::chrono::milliseconds(200);  // the live line
+constexpr auto kHeartbeatEvery = std::chrono::seconds(15);
+
+std::string Duration(double seconds) {
+  if (!std::isfinite(seconds) || seconds < 0) return "?";
+  long s = std::lround(seconds);
+  char buf[32];
+  if (s >= 3600) {
+    std::snprintf(buf, sizeof buf, "%ldh%02ldm", s / 3600, s % 3600 / 60);
+  } else {
+    std::snprintf(buf, sizeof buf, "%ldm%02lds", s / 60, s % 60);
+  }
+  return buf;
+}
+
+}  // namespace
+
+RunRecorder::RunRecorder(results::Store* store, int64_t run_id, std::string label,
+                         std::ostream& progress, bool live)
+    : store_(store),
+      writer_(store ? std::make_unique<results::MetricWriter>(store->Metrics()) : nullptr),
+      run_id_(run_id),
+      label_(std::move(label)),
+      out_(progress),
+      live_(live) {}
+
+RunRecorder::~RunRecorder() {
+  if (live_ && last_) out_ << "\n";
+}
+
+void RunRecorder::OnStart(const core::TrainStart& start) {
+  start_ = start;
+  started_ = last_print_ = last_heartbeat_ = Clock::now();
+  out_ << label_ << ": " << (start.start_step > 0 ? "resuming at step " + std::to_string(start.start_step) : "starting")
+       << ", " << start.total_steps << " steps, " << start.parameters << " parameters, "
+       << start.examples_per_epoch << " sequences per epoch\n";
+}
+
+void RunRecorder::OnStep(const core::StepMetrics& m) {
+  last_ = m;
+  if (writer_) {
+    writer_->Add(run_id_, "train/loss", m.step, m.loss);
+    writer_->Add(run_id_, "train/mlm_loss", m.step, m.mlm_loss);
+    if (!std::isnan(m.nsp_loss)) writer_->Add(run_id_, "train/nsp_loss", m.step, m.nsp_loss);
+    writer_->Add(run_id_, "train/lr", m.step, m.lr);
+    writer_->Add(run_id_, "train/grad_norm", m.step, m.grad_norm);
+    writer_->Add(run_id_, "train/tokens_per_s", m.step, m.tokens_per_second);
+    writer_->Add(run_id_, "train/step_seconds", m.step, m.step_seconds);
+    writer_->Add(run_id_, "train/sequences_seen", m.step, static_cast<double>(m.sequences_seen));
+    writer_->Add(run_id_, "train/tokens_seen", m.step, static_cast<double>(m.tokens_seen));
+    if (Clock::now() - last_heartbeat_ > kHeartbeatEvery) {
+      Flush();
+      store_->Heartbeat(run_id_);
+      last_heartbeat_ = Clock::now();
+    }
+  }
+  Progress(m, m.step == start_.total_steps);
+}
+
+void RunRecorder::OnEval(const core::EvalMetrics& m, bool final) {
+  if (writer_) {
+    writer_->Add(run_id_, "valid/loss", m.step, m.mlm_loss);
+    writer_->Add(run_id_, "valid/ppl", m.step, m.perplexity);
+    if (!std::isnan(m.nsp_accuracy)) writer_->Add(run_id_, "valid/nsp_acc", m.step, m.nsp_accuracy);
+    Flush();
+    if (final) {
+      store_->SetFinalMetric(run_id_, "valid/loss", m.mlm_loss, m.step);
+      store_->SetFinalMetric(run_id_, "valid/ppl", m.perplexity, m.step);
+      if (!std::isnan(m.nsp_accuracy)) store_->SetFinalMetric(run_id_, "valid/nsp_acc", m.nsp_accuracy, m.step);
+      if (last_) {
+        store_->SetFinalMetric(run_id_, "train/loss", last_->loss, last_->step);
+        store_->SetFinalMetric(run_id_, "train/tokens_seen", static_cast<double>(last_->tokens_seen), last_->step);
+        store_->SetFinalMetric(run_id_, "train/sequences_seen", static_cast<double>(last_->sequences_seen), last_->step);
+      }
+      store_->SetFinalMetric(run_id_, "train/steps", static_cast<double>(m.step), m.step);
+    }
+  }
+  if (live_ && last_) out_ << "\n";
+  char line[160];
+  std::snprintf(line, sizeof line, "%s: step %lld %s: valid loss %.4f  ppl %.2f", label_.c_str(),
+                static_cast<long long>(m.step), final ? "final" : "eval", m.mlm_loss, m.perplexity);
+  out_ << line;
+  if (!std::isnan(m.nsp_accuracy)) out_ << "  nsp acc " << m.nsp_accuracy;
+  out_ << "\n";
+}
+
+void RunRecorder::OnCheckpoint(const std::filesystem::path& path, int64_t step) {
+  if (!store_) return;
+  Flush();
+  // One artifact row per run: checkpoint.json always names the newest checkpoint file (older
+  // files are deleted), and re-adding the same path updates the row's step.
+  store_->AddArtifact(run_id_, "checkpoint", std::filesystem::absolute(path.parent_path() / "checkpoint.json").string(), step);
+}
+
+void RunRecorder::Flush() {
+  if (writer_) writer_->Flush();
+}
+
+void RunRecorder::Progress(const core::StepMetrics& m, bool force) {
+  auto now = Clock::now();
+  if (!force && now - last_print_ < (live_ ? kRedrawEvery : kPrintEvery)) return;
+  last_print_ = now;
+  double elapsed = std::chrono::duration<double>(now - started_).count();
+  int64_t done = m.step - start_.start_step;
+  double eta = done > 0 ? elapsed / static_cast<double>(done) * static_cast<double>(start_.total_steps - m.step) : NAN;
+  char line[200];
+  std::snprintf(line, sizeof line, "%s: step %lld/%lld (%.0f%%)  loss %.4f  lr %.2e  %.0f tok/s  ETA %s",
+                label_.c_str(), static_cast<long long>(m.step), static_cast<long long>(start_.total_steps),
+                100.0 * static_cast<double>(m.step) / static_cast<double>(start_.total_steps), m.loss, m.lr,
+                m.tokens_per_second, Duration(eta).c_str());
+  if (live_) {
+    out_ << "\r" << line << "\x1b[K" << std::flush;
+  } else {
+    out_ << line << "\n" << std::flush;
+  }
+}
+
+}  // namespace ablate::runner
