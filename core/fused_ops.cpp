@@ -28,6 +28,38 @@ uint64_t DrawSeed() {
   return at::check_generator<at::CPUGeneratorImpl>(generator)->random64();
 }
 
+torch::Tensor BatchedMatmulKernel(const torch::Tensor& a, const torch::Tensor& b, double alpha) {
+  // Worker threads do not inherit the caller's grad mode; plain tensors need none.
+  const auto left = a.detach(), right = b.detach();
+  auto out = torch::empty({a.size(0), a.size(1), b.size(2)}, a.options());
+  at::parallel_for(0, a.size(0), 1, [&](int64_t begin, int64_t end) {
+    torch::NoGradGuard no_grad;
+    for (int64_t i = begin; i < end; ++i) {
+      auto product = out.select(0, i);
+      at::addmm_out(product, product, left.select(0, i), right.select(0, i), 0, alpha);
+    }
+  });
+  return out;
+}
+
+class BatchedMatmulFunction : public torch::autograd::Function<BatchedMatmulFunction> {
+ public:
+  static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& a,
+                               const torch::Tensor& b, double alpha) {
+    ctx->save_for_backward({a, b});
+    ctx->saved_data["alpha"] = alpha;
+    return BatchedMatmulKernel(a, b, alpha);
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    const double alpha = ctx->saved_data["alpha"].toDouble();
+    const auto grad = grads[0].contiguous();
+    return {BatchedMatmulKernel(grad, saved[1].transpose(1, 2), alpha),
+            BatchedMatmulKernel(saved[0].transpose(1, 2), grad, alpha), torch::Tensor()};
+  }
+};
+
 // An element is kept when the high 32 bits of its hash reach the threshold: P(drop) = p within
 // 2^-32, independently per element, and any range of elements can be generated on any thread.
 uint32_t DropThreshold(double p) {
@@ -182,6 +214,13 @@ void AdamWKernel(T* param, const T* grad, T* exp_avg, T* exp_avg_sq, int64_t n,
 }
 
 }  // namespace
+
+torch::Tensor BatchedMatmul(const torch::Tensor& a, const torch::Tensor& b, double alpha) {
+  TORCH_CHECK(a.dim() == 3 && b.dim() == 3 && a.size(0) == b.size(0) && a.size(2) == b.size(1),
+              "BatchedMatmul wants (N, M, K) and (N, K, P)");
+  if (!a.is_cpu()) return alpha == 1 ? torch::bmm(a, b) : torch::bmm(a, b).mul_(alpha);
+  return BatchedMatmulFunction::apply(a, b, alpha);
+}
 
 torch::Tensor Dropout(const torch::Tensor& x, double p, bool training) {
   TORCH_CHECK(p >= 0 && p < 1, "dropout probability must be in [0, 1), got ", p);

@@ -1,6 +1,6 @@
-// The few fused operations the model and optimizer need that LibTorch does not provide as one
-// pass on the CPU: dropout (optionally plus a residual), cross-entropy summed over rows, and the
-// AdamW update. CUDA tensors and dtypes without a kernel here take plain LibTorch ops; results
+// The few operations the model and optimizer need that LibTorch 1.13 runs poorly on the CPU:
+// attention's batched matmul, dropout (optionally plus a residual), cross-entropy summed over rows,
+// and the AdamW update, each as one parallel pass. CUDA tensors and dtypes without a kernel here take plain LibTorch ops; results
 // match them (dropout draws a different but equally distributed mask). No modules, no state.
 #pragma once
 
@@ -9,6 +9,12 @@
 #include <cstdint>
 
 namespace ablate::core {
+
+// alpha * a @ b for a (N, M, K), b (N, K, P) -> (N, M, P). On the CPU the N products run in
+// parallel, one single-threaded GEMM each: LibTorch 1.13 runs a CPU bmm's products one after
+// another with every GEMM split across all threads, which for attention's T x head_dim matrices
+// costs more in synchronization than in arithmetic (~20x slower here).
+torch::Tensor BatchedMatmul(const torch::Tensor& a, const torch::Tensor& b, double alpha = 1);
 
 // Inverted dropout: zeroes each element with probability p, scales the rest by 1 / (1 - p).
 // Returns x itself when !training or p == 0. The CPU mask is a counter-based hash keyed by one

@@ -118,20 +118,15 @@ torch::Tensor EncoderLayerImpl::Attention(const torch::Tensor& x, int64_t batch,
   auto key_t = qkv[1].reshape({batch * heads, positions, head_dim}).transpose(1, 2);
   auto value = qkv[2].reshape({batch * heads, positions, head_dim});
   const double scale = 1.0 / std::sqrt(static_cast<double>(head_dim));
-  torch::Tensor scores;  // (B*heads, T, T)
+  auto scores = BatchedMatmul(query, key_t, scale);  // (B*heads, T, T)
   if (attention_mask.defined()) {
     // Padding keys get the lowest float: exp() of it is 0, and every row has a real key.
-    auto bias = torch::zeros({batch, 1, 1, positions}, x.options())
-                    .masked_fill_(attention_mask.logical_not().view({batch, 1, 1, positions}),
-                                  std::numeric_limits<float>::lowest())
-                    .expand({batch, heads, 1, positions})
-                    .reshape({batch * heads, 1, positions});
-    scores = torch::baddbmm(bias, query, key_t, 1.0, scale);
-  } else {
-    scores = torch::bmm(query, key_t).mul_(scale);
+    scores.view({batch, heads, positions, positions})
+        .masked_fill_(attention_mask.logical_not().view({batch, 1, 1, positions}),
+                      std::numeric_limits<float>::lowest());
   }
   auto probs = Dropout(torch::softmax(scores, -1), options_.attention_dropout, is_training());
-  auto context = torch::bmm(probs, value).view({batch, heads, positions, head_dim});
+  auto context = BatchedMatmul(probs, value).view({batch, heads, positions, head_dim});
 #endif
   return context.transpose(1, 2).reshape({batch * positions, hidden});  // (B*T, H)
 }

@@ -439,6 +439,46 @@ void Store::MarkRunning(ClaimedRun& claimed, const std::string& host, int64_t pi
   }
 }
 
+std::vector<RunningRun> Store::RunningRuns() const {
+  Statement select = connection_->Prepare(
+      "SELECT id, COALESCE(host, ''), COALESCE(pid, 0), COALESCE(heartbeat_at, 0) FROM runs "
+      "WHERE status = 'running' ORDER BY id");
+  std::vector<RunningRun> out;
+  while (select.Step()) {
+    out.push_back({select.ColumnInt(0), select.ColumnText(1), select.ColumnInt(2), select.ColumnDouble(3)});
+  }
+  return out;
+}
+
+bool Store::RequeueRunning(int64_t run_id, const std::string& reason) {
+  Transaction transaction(*connection_);
+  connection_
+      ->Prepare("UPDATE runs SET status = 'queued', error = ?2, pid = NULL WHERE id = ?1 AND "
+                "status = 'running'")
+      .BindInt(1, run_id)
+      .BindText(2, reason)
+      .Run();
+  const bool changed = connection_->Changes() == 1;
+  transaction.Commit();
+  return changed;
+}
+
+int Store::Requeue(const std::string& experiment, const std::vector<std::string>& statuses) {
+  Transaction transaction(*connection_);
+  int total = 0;
+  for (const auto& status : statuses) {
+    connection_
+        ->Prepare("UPDATE runs SET status = 'queued' WHERE status = ?2 AND experiment_id = "
+                  "(SELECT id FROM experiments WHERE name = ?1)")
+        .BindText(1, experiment)
+        .BindText(2, status)
+        .Run();
+    total += connection_->Changes();
+  }
+  transaction.Commit();
+  return total;
+}
+
 void Store::Heartbeat(int64_t run_id) {
   Transaction transaction(*connection_);
   connection_->Prepare("UPDATE runs SET heartbeat_at = ?2 WHERE id = ?1 AND status = 'running'")

@@ -53,6 +53,13 @@ struct ClaimedRun {
   int64_t attempts = 0;   // including this one, so 1 on a first claim
 };
 
+struct RunningRun {
+  int64_t run_id = 0;
+  std::string host;
+  int64_t pid = 0;
+  double heartbeat_at = 0;
+};
+
 // One write connection. Use a Store, and the MetricWriters it hands out, from one thread; several
 // processes may each open their own Store on one file.
 //
@@ -95,6 +102,15 @@ class Store {
   // when there is no such run or it is running already.
   ClaimedRun StartRun(const std::string& experiment, const std::string& key,
                       const std::string& host, int64_t pid);
+  // Runs marked running, for finding those whose worker is gone.
+  std::vector<RunningRun> RunningRuns() const;
+  // Puts a run that is still `running` back in the queue (its worker died); false if it has
+  // moved on meanwhile. The run resumes from its last checkpoint when claimed again.
+  bool RequeueRunning(int64_t run_id, const std::string& reason);
+  // Puts the runs of `experiment` with one of `statuses` (failed, diverged, interrupted) back in
+  // the queue; returns how many.
+  int Requeue(const std::string& experiment, const std::vector<std::string>& statuses);
+
   // Marks a running run as alive now.
   void Heartbeat(int64_t run_id);
   // Moves a running run to `status` (completed, failed, diverged or interrupted) with an optional

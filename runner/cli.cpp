@@ -12,6 +12,8 @@ const std::vector<Command>& Commands() {
   static const std::vector<Command> commands = {
       {"expand", "show the runs a grid means", CmdExpand},
       {"submit", "register a grid and its runs in a results database", CmdSubmit},
+      {"run", "submit a grid and train its runs with local workers", CmdRun},
+      {"worker", "train queued runs of a database until none is left", CmdWorker},
       {"status", "runs per status per experiment", CmdStatus},
       {"sql", "query a results database (read-only)", CmdSql},
       {"params", "list every run parameter", CmdParams},

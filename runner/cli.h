@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "results/query.h"
+#include "runner/worker.h"
 
 namespace ablate::runner {
 
@@ -41,6 +42,13 @@ int CmdSchema(const Args& args);
 int CmdData(const Args& args);
 int CmdTokenize(const Args& args);
 int CmdTrain(const Args& args);
+int CmdRun(const Args& args);
+int CmdWorker(const Args& args);
+
+// The options `ablate worker` and `ablate run` share (run and data directories, device, threads,
+// --max-runs), and the WorkerOptions they mean (db from --db).
+void AddWorkerOptions(po::options_description& options);
+WorkerOptions WorkerOptionsFrom(const po::variables_map& vm);
 
 // A run config file: one element of `ablate expand --format json`, or its "params" object.
 nlohmann::json ReadRunConfigFile(const std::string& path);

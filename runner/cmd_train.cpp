@@ -28,12 +28,6 @@ class StoppableRecorder : public RunRecorder {
   bool StopRequested() override { return StopSignalled(); }
 };
 
-std::string HostName() {
-  char buf[256] = {};
-  gethostname(buf, sizeof buf - 1);
-  return buf;
-}
-
 }  // namespace
 
 int CmdTrain(const Args& args) {

@@ -1,0 +1,114 @@
+// ablate run GRID --db FILE [--jobs N]: submits the grid (idempotent) and trains its queued runs
+// with N local worker processes until none is left.
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <iostream>
+#include <thread>
+
+#include "core/error.h"
+#include "experiments/grid.h"
+#include "reports/table_format.h"
+#include "results/query.h"
+#include "results/store.h"
+#include "runner/cli.h"
+#include "runner/signals.h"
+#include "runner/worker.h"
+
+namespace ablate::runner {
+namespace {
+
+// Starts `ablate worker` as a child process with the given arguments.
+pid_t SpawnWorker(const std::vector<std::string>& args) {
+  std::vector<char*> argv;
+  static std::string self = "/proc/self/exe";
+  argv.push_back(self.data());
+  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  pid_t pid = fork();
+  if (pid == 0) {
+    execv("/proc/self/exe", argv.data());
+    _exit(127);
+  }
+  return pid;
+}
+
+void PrintExperimentStatus(const std::string& db, const std::string& experiment) {
+  auto sets = results::RunReadOnlyQuery(db,
+      "SELECT status, COUNT(*) AS runs FROM run_info WHERE experiment = '" + experiment +
+      "' GROUP BY status ORDER BY status");
+  reports::WriteTable(std::cout, sets.at(0), reports::TableFormat::kTable);
+}
+
+}  // namespace
+
+int CmdRun(const Args& args) {
+  po::options_description options("options");
+  options.add_options()("grid", po::value<std::string>()->required(), "grid JSON file")(
+      "db", po::value<std::string>()->required(), "results database (created if missing)")(
+      "jobs", po::value<int>()->default_value(1), "worker processes")(
+      "rerun-failed", po::bool_switch(), "queue failed and diverged runs again");
+  AddWorkerOptions(options);
+  auto vm = ParseOptions(args,
+                         "ablate run GRID --db FILE [--jobs N] [--device cpu|cuda] [--rerun-failed] "
+                         "[--max-runs K]",
+                         options, {"grid"});
+  if (!vm) return 0;
+  WorkerOptions worker = WorkerOptionsFrom(*vm);
+  const int jobs = (*vm)["jobs"].as<int>();
+  if (jobs < 1) throw InputError("", "--jobs", "must be at least 1");
+
+  // Validate everything before the database is touched.
+  auto grid = experiments::LoadGrid((*vm)["grid"].as<std::string>());
+  auto runs = experiments::ExpandGrid(grid);
+  {
+    auto store = results::Store::Open(worker.db);
+    results::ExperimentSubmission submission{grid.name, grid.description, grid.text, {}};
+    for (const auto& run : runs) submission.runs.push_back({run.key, run.params});
+    auto submitted = store.Submit(submission);
+    // Interrupted runs were stopped on purpose and continue; failures only when asked.
+    int requeued = store.Requeue(grid.name, {"interrupted"});
+    if ((*vm)["rerun-failed"].as<bool>()) requeued += store.Requeue(grid.name, {"failed", "diverged"});
+    std::cout << grid.name << ": " << runs.size() << " runs (" << submitted.added << " new";
+    if (requeued > 0) std::cout << ", " << requeued << " requeued";
+    std::cout << ")" << std::endl;
+  }
+  RequeueAbandonedRuns(worker.db);
+  worker.experiment = grid.name;
+
+  InstallStopHandlers();
+  int exit_code = 0;
+  if (jobs == 1) {
+    worker.live_progress = isatty(STDERR_FILENO) != 0;
+    auto summary = RunWorker(worker);
+    if (summary.stopped) exit_code = 130;
+    else if (summary.failed > 0) exit_code = 1;
+  } else {
+    // Threads are shared out so the workers together use the machine, not N times it.
+    int threads = worker.threads > 0 ? worker.threads
+                                     : std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / jobs);
+    std::vector<pid_t> children;
+    for (int i = 0; i < jobs; ++i) {
+      int64_t max_runs = worker.max_runs == 0 ? 0 : worker.max_runs / jobs + (i < worker.max_runs % jobs ? 1 : 0);
+      if (worker.max_runs != 0 && max_runs == 0) continue;
+      children.push_back(SpawnWorker({"worker", "--db", worker.db, "--experiment", grid.name,
+                                      "--runs-dir", worker.runs_dir.string(), "--data-dir",
+                                      worker.data_dir.string(), "--device", worker.device,
+                                      "--threads", std::to_string(threads), "--max-runs",
+                                      std::to_string(max_runs), "--label",
+                                      "worker " + std::to_string(i + 1)}));
+    }
+    for (pid_t child : children) {
+      int status = 0;
+      while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
+      }
+      int code = WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+      if (code == 130) exit_code = 130;
+      else if (code != 0 && exit_code == 0) exit_code = 1;
+    }
+  }
+  PrintExperimentStatus(worker.db, grid.name);
+  return exit_code;
+}
+
+}  // namespace ablate::runner

@@ -1,0 +1,60 @@
+// ablate worker --db FILE [--experiment NAME]: claims and trains queued runs until none is left
+// (what `ablate run` starts locally and what a cluster job runs).
+#include <unistd.h>
+
+#include <iostream>
+
+#include "core/corpus.h"
+#include "core/error.h"
+#include "runner/cli.h"
+#include "runner/signals.h"
+#include "runner/worker.h"
+
+namespace ablate::runner {
+
+void AddWorkerOptions(po::options_description& options) {
+  options.add_options()("runs-dir", po::value<std::string>()->default_value("runs"),
+                        "run directories go to DIR/<experiment>/<key>")(
+      "data-dir", po::value<std::string>()->default_value(""), "data directory (default: $ABLATE_DATA_DIR or ./data)")(
+      "device", po::value<std::string>()->default_value("cpu"), "cpu or cuda")(
+      "threads", po::value<int>()->default_value(0), "CPU threads per worker (0 = LibTorch's default)")(
+      "max-runs", po::value<int64_t>()->default_value(0), "stop after K runs (0 = until none is queued)");
+}
+
+WorkerOptions WorkerOptionsFrom(const po::variables_map& vm) {
+  WorkerOptions o;
+  o.db = vm["db"].as<std::string>();
+  o.runs_dir = vm["runs-dir"].as<std::string>();
+  o.data_dir = core::ResolveDataDir(vm["data-dir"].as<std::string>());
+  o.device = vm["device"].as<std::string>();
+  o.threads = vm["threads"].as<int>();
+  o.max_runs = vm["max-runs"].as<int64_t>();
+  if (o.max_runs < 0) throw InputError("", "--max-runs", "must be 0 or more");
+  if (o.device != "cpu" && o.device != "cuda") {
+    throw InputError("", "--device", "unknown device \"" + o.device + "\": expected cpu or cuda");
+  }
+  return o;
+}
+
+int CmdWorker(const Args& args) {
+  po::options_description options("options");
+  options.add_options()("db", po::value<std::string>()->required(), "results database")(
+      "experiment", po::value<std::string>(), "only runs of this experiment")(
+      "label", po::value<std::string>()->default_value(""), "prefix of progress lines");
+  AddWorkerOptions(options);
+  auto vm = ParseOptions(args, "ablate worker --db FILE [--experiment NAME] [OPTIONS]", options);
+  if (!vm) return 0;
+  WorkerOptions o = WorkerOptionsFrom(*vm);
+  if (vm->count("experiment")) o.experiment = (*vm)["experiment"].as<std::string>();
+  o.label = (*vm)["label"].as<std::string>();
+  o.live_progress = isatty(STDERR_FILENO) != 0 && o.label.empty();
+  InstallStopHandlers();
+  auto summary = RunWorker(o);
+  std::cerr << (o.label.empty() ? "worker" : o.label) << ": " << summary.completed << " completed, "
+            << summary.failed << " failed, " << summary.diverged << " diverged"
+            << (summary.stopped ? ", stopped by signal" : "") << "\n";
+  if (summary.stopped) return 130;
+  return summary.failed > 0 ? 1 : 0;
+}
+
+}  // namespace ablate::runner

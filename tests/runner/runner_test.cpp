@@ -1,0 +1,166 @@
+// `ablate run` and `ablate worker` end to end on a small real-text corpus: several workers on one
+// database, a worker killed mid-run, and runs that fail or diverge.
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "results/query.h"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Scratch {
+  fs::path dir = fs::temp_directory_path() / ("ablate_runner_" + std::to_string(::getpid()));
+  Scratch() {
+    fs::remove_all(dir);
+    fs::create_directories(dir / "data");
+  }
+  ~Scratch() { fs::remove_all(dir); }
+  std::string Path(const std::string& name) const { return (dir / name).string(); }
+  void Write(const std::string& name, const std::string& text) const { std::ofstream(dir / name) << text; }
+};
+
+// A grid of tiny runs on the small corpus with a 300-unit BPE: no downloads, a second or so each.
+std::string Grid(const std::string& name, const std::string& axes, int steps, int checkpoint_every) {
+  return R"({"name": ")" + name + R"(", "base": {
+      "data": {"corpus": ")" + std::string(ABLATE_SOURCE_DIR) + R"(/tests/data/corpus_small",
+               "tokenizer": "bpe-300", "format": "FULL-SENTENCES", "seq_len": 32},
+      "model": {"layers": 2, "hidden": 16, "heads": 2, "ffn": 32},
+      "train": {"batch_size": 4, "steps": )" + std::to_string(steps) + R"(, "checkpoint_every": )" +
+         std::to_string(checkpoint_every) + R"(},
+      "optim": {"lr": 1e-3, "warmup_steps": 2}, "eval": {"every": 0, "sequences": 16}},
+    "axes": )" + axes + "}";
+}
+
+int Shell(const std::string& command) {
+  int status = std::system(command.c_str());
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+std::string Ablate(const Scratch& s, const std::string& args) {
+  return std::string(ABLATE_BINARY) + " " + args + " --data-dir " + s.Path("data") +
+         " --runs-dir " + s.Path("runs");
+}
+
+ablate::results::ResultSet Query(const Scratch& s, const std::string& sql) {
+  return ablate::results::RunReadOnlyQuery(s.Path("r.db"), sql).at(0);
+}
+
+int64_t Int(const ablate::results::Value& v) { return std::get<int64_t>(v); }
+
+std::string Slurp(const fs::path& p) {
+  std::ifstream in(p);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+}  // namespace
+
+TEST_CASE("three workers on one database run twelve runs exactly once", "[runner][slow]") {
+  Scratch s;
+  s.Write("g.json", Grid("twelve", R"({"optim.lr": [1e-3, 2e-3, 3e-3], "seed": [1, 2, 3, 4]})", 6, 0));
+  // Prepare the corpus once so the workers race on runs, not on building the shards.
+  REQUIRE(Shell(std::string(ABLATE_BINARY) + " data prepare --corpus " + ABLATE_SOURCE_DIR +
+                "/tests/data/corpus_small --tokenizer bpe-300 --data-dir " + s.Path("data") + " >/dev/null 2>&1") == 0);
+  REQUIRE(Shell(std::string(ABLATE_BINARY) + " submit " + s.Path("g.json") + " --db " + s.Path("r.db") + " >/dev/null") == 0);
+  std::string worker = Ablate(s, "worker --db " + s.Path("r.db"));
+  int code = Shell("(" + worker + " 2>" + s.Path("w1.err") + " & " + worker + " 2>" + s.Path("w2.err") +
+                   " & " + worker + " 2>" + s.Path("w3.err") + " & wait)");
+  REQUIRE(code == 0);
+  auto runs = Query(s, "SELECT status, attempts, COUNT(*) FROM runs GROUP BY status, attempts");
+  REQUIRE(runs.rows.size() == 1);
+  CHECK(std::get<std::string>(runs.rows[0][0]) == "completed");
+  CHECK(Int(runs.rows[0][1]) == 1);  // nobody ran a run twice
+  CHECK(Int(runs.rows[0][2]) == 12);
+  auto steps = Query(s, "SELECT COUNT(*) FROM metrics WHERE name = 'train/loss'");
+  CHECK(Int(steps.rows[0][0]) == 12 * 6);
+  for (const char* err : {"w1.err", "w2.err", "w3.err"}) {
+    CHECK(Slurp(s.dir / err).find("locked") == std::string::npos);
+  }
+  // Running the grid again finds nothing to do.
+  CHECK(Shell(Ablate(s, "run " + s.Path("g.json") + " --db " + s.Path("r.db")) + " >" + s.Path("again.out") + " 2>&1") == 0);
+  CHECK(Slurp(s.dir / "again.out").find("12 runs (0 new)") != std::string::npos);
+}
+
+TEST_CASE("a worker killed mid-run is requeued and resumes from its checkpoint", "[runner][slow]") {
+  Scratch s;
+  const int kSteps = 60;
+  s.Write("g.json", Grid("killed", R"({"seed": [7]})", kSteps, 10));
+  s.Write("ref.json", Grid("reference", R"({"seed": [7]})", kSteps, 10));
+  REQUIRE(Shell(Ablate(s, "run " + s.Path("ref.json") + " --db " + s.Path("ref.db")) + " >/dev/null 2>&1") == 0);
+
+  REQUIRE(Shell(std::string(ABLATE_BINARY) + " submit " + s.Path("g.json") + " --db " + s.Path("r.db") + " >/dev/null") == 0);
+  pid_t child = fork();
+  if (child == 0) {
+    std::string cmd = Ablate(s, "worker --db " + s.Path("r.db")) + " >/dev/null 2>&1";
+    execl("/bin/sh", "sh", "-c", ("exec " + cmd).c_str(), nullptr);
+    _exit(127);
+  }
+  // Wait for the first checkpoint, then kill -9 the worker in the middle of the run.
+  bool checkpointed = false;
+  for (int i = 0; i < 600 && !checkpointed; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    if (!fs::exists(s.dir / "r.db")) continue;
+    auto rows = Query(s, "SELECT COUNT(*) FROM artifacts WHERE kind = 'checkpoint' AND step >= 10");
+    checkpointed = Int(rows.rows[0][0]) > 0;
+  }
+  REQUIRE(checkpointed);
+  ::kill(child, SIGKILL);
+  waitpid(child, nullptr, 0);
+  auto mid = Query(s, "SELECT status, MAX(m.step) FROM runs r JOIN metrics m ON m.run_id = r.id");
+  CHECK(std::get<std::string>(mid.rows[0][0]) == "running");
+  CHECK(Int(mid.rows[0][1]) < kSteps);
+
+  // A new worker on the same host sees the dead pid, requeues the run and resumes it.
+  REQUIRE(Shell(Ablate(s, "worker --db " + s.Path("r.db")) + " >/dev/null 2>" + s.Path("w.err")) == 0);
+  auto done = Query(s, "SELECT status, attempts FROM runs");
+  CHECK(std::get<std::string>(done.rows[0][0]) == "completed");
+  CHECK(Int(done.rows[0][1]) == 2);
+  CHECK(Slurp(s.dir / "w.err").find("resuming from") != std::string::npos);
+  // The history has every step once: no gap, no duplicate.
+  auto history = Query(s, "SELECT COUNT(*), COUNT(DISTINCT step), MIN(step), MAX(step) FROM metrics WHERE name = 'train/loss'");
+  CHECK(Int(history.rows[0][0]) == kSteps);
+  CHECK(Int(history.rows[0][1]) == kSteps);
+  CHECK(Int(history.rows[0][2]) == 1);
+  CHECK(Int(history.rows[0][3]) == kSteps);
+  // And it ends where an uninterrupted run ends (same key: same parameters, same seed).
+  auto final_loss = [&](const std::string& db) {
+    return std::get<double>(ablate::results::RunReadOnlyQuery(s.Path(db),
+        "SELECT value FROM final_metrics WHERE name = 'valid/loss'").at(0).rows.at(0).at(0));
+  };
+  CHECK(final_loss("r.db") == final_loss("ref.db"));
+  auto key = std::get<std::string>(Query(s, "SELECT key FROM runs").rows[0][0]);
+  CHECK(Slurp(s.dir / "runs" / "killed" / key / "checkpoint.json") ==
+        Slurp(s.dir / "runs" / "reference" / key / "checkpoint.json"));
+}
+
+TEST_CASE("a run that fails or diverges is recorded and the grid carries on", "[runner][slow]") {
+  Scratch s;
+  s.Write("g.json", Grid("mixed", R"({"optim.lr": [1e-3]})", 30, 0));
+  // Decoupled weight decay with lr x decay = 100 multiplies the weights by -99 each update: they
+  // overflow within the 30 steps. A third run's corpus does not exist: it fails when it starts.
+  std::string grid = Slurp(s.dir / "g.json");
+  grid.insert(grid.rfind('}'), R"(, "include": [{"optim.lr": 10, "optim.weight_decay": 10},
+                                                {"data.corpus": "/nonexistent/corpus"}])");
+  s.Write("g.json", grid);
+  int code = Shell(Ablate(s, "run " + s.Path("g.json") + " --db " + s.Path("r.db")) + " >/dev/null 2>&1");
+  CHECK(code == 1);  // a failed run makes `ablate run` exit 1, after the others ran
+  auto rows = Query(s, "SELECT r.status, r.error, p.value FROM runs r JOIN params p ON p.run_id = r.id "
+                       "AND p.name = 'optim.lr' ORDER BY r.id");
+  REQUIRE(rows.rows.size() == 3);
+  CHECK(std::get<std::string>(rows.rows[0][0]) == "completed");
+  CHECK(std::get<std::string>(rows.rows[1][0]) == "diverged");
+  CHECK_THAT(std::get<std::string>(rows.rows[1][1]), Catch::Contains("at step"));
+  CHECK(std::get<std::string>(rows.rows[2][0]) == "failed");
+  CHECK_THAT(std::get<std::string>(rows.rows[2][1]), Catch::Contains("/nonexistent/corpus"));
+}

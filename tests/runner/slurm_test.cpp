@@ -1,0 +1,317 @@
+// Tests of the Slurm backend: --slurm-args splitting and error cases without Slurm, then job arrays
+// on a real one-node cluster (started with scripts/start-slurm when run as root). Where no cluster
+// can run, the cluster tests WARN why and pass.
+#include "runner/slurm.h"
+
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "core/error.h"
+
+namespace fs = std::filesystem;
+using ablate::InputError;
+using namespace ablate::runner;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::string Slurp(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// A fresh directory whose name holds a space, a quote and a '%': every path handed to Slurm must
+// survive all three.
+class TempDir {
+ public:
+  TempDir() {
+    path_ = fs::temp_directory_path() / ("ablate slurm it's 100% " + std::to_string(::getpid()) +
+                                         "_" + std::to_string(counter_++));
+    fs::remove_all(path_);
+    fs::create_directories(path_);
+  }
+  ~TempDir() { fs::remove_all(path_); }
+  fs::path operator/(const std::string& name) const { return path_ / name; }
+
+ private:
+  static inline int counter_ = 0;
+  fs::path path_;
+};
+
+struct ShellResult {
+  int code;
+  std::string output;  // stdout and stderr together
+};
+
+ShellResult Shell(const std::string& command) {
+  ShellResult result{-1, ""};
+  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
+  if (pipe == nullptr) return result;
+  char buffer[4096];
+  size_t n = 0;
+  while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) result.output.append(buffer, n);
+  int status = ::pclose(pipe);
+  result.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return result;
+}
+
+std::string Tail(const std::string& text, size_t max_chars = 1500) {
+  return text.size() <= max_chars ? text : "..." + text.substr(text.size() - max_chars);
+}
+
+bool NodeIsUp() {
+  auto sinfo = Shell("sinfo --noheader --format=%T");
+  std::istringstream states(sinfo.output);
+  std::string state;
+  while (sinfo.code == 0 && states >> state) {
+    if (state == "idle" || state == "mixed" || state == "allocated" || state == "completing") {
+      return true;
+    }
+  }
+  return false;
+}
+
+// Empty when a cluster answers, starting one if need be; otherwise why there is none.
+std::string FindCluster() {
+  if (NodeIsUp()) return "";
+  if (::geteuid() != 0) {
+    return "no Slurm cluster answers, and only root can start one (scripts/start-slurm)";
+  }
+  auto start = Shell("'" ABLATE_SOURCE_DIR "/scripts/start-slurm'");
+  if (start.code != 0) {
+    return "scripts/start-slurm could not start a one-node cluster (exit " +
+           std::to_string(start.code) + "):\n" + Tail(start.output);
+  }
+  return "";
+}
+
+// True when the test can use a cluster; otherwise WARNs the reason, once per test.
+bool HaveCluster() {
+  static const std::string problem = FindCluster();
+  if (!problem.empty()) WARN("Slurm test skipped: " << problem);
+  return problem.empty();
+}
+
+// Polls the array until every task has finished; FAILs the test after `limit`.
+std::vector<SlurmTaskState> WaitForArray(const std::string& job_id, int array_tasks,
+                                         std::chrono::seconds limit = 120s) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  for (;;) {
+    auto tasks = QueryArray(job_id, array_tasks);
+    bool finished = std::all_of(tasks.begin(), tasks.end(),
+                                [](const SlurmTaskState& t) { return IsFinished(t.state); });
+    if (finished) return tasks;
+    if (std::chrono::steady_clock::now() > deadline) {
+      FAIL("job array " << job_id << " unfinished after " << limit.count()
+                        << " s: " << SummarizeStates(tasks));
+    }
+    std::this_thread::sleep_for(200ms);
+  }
+}
+
+// Cancels the array when a test leaves early, so no task outlives it; harmless once finished.
+class CancelOnExit {
+ public:
+  explicit CancelOnExit(std::string job_id) : job_id_(std::move(job_id)) {}
+  ~CancelOnExit() { Shell("scancel " + job_id_); }
+
+ private:
+  std::string job_id_;
+};
+
+std::vector<std::string> States(const std::vector<SlurmTaskState>& tasks) {
+  std::vector<std::string> states;
+  for (const auto& t : tasks) states.push_back(t.state);
+  return states;
+}
+
+// Points PATH at an empty directory for the scope, as on a machine without Slurm.
+class EmptyPath {
+ public:
+  explicit EmptyPath(const fs::path& dir) {
+    const char* old = ::getenv("PATH");
+    if (old != nullptr) old_ = old;
+    ::setenv("PATH", dir.c_str(), 1);
+  }
+  ~EmptyPath() {
+    if (old_) {
+      ::setenv("PATH", old_->c_str(), 1);
+    } else {
+      ::unsetenv("PATH");
+    }
+  }
+
+ private:
+  std::optional<std::string> old_;
+};
+
+SlurmSubmission Submission(const TempDir& dir, int array_tasks,
+                           std::vector<std::string> worker_argv) {
+  fs::create_directories(dir / "work dir");
+  return {"ablate-test", array_tasks, std::move(worker_argv), "", (dir / "logs").string(),
+          (dir / "work dir").string()};
+}
+
+}  // namespace
+
+TEST_CASE("the words of --slurm-args split as a POSIX shell splits them, expanding nothing", "[slurm]") {
+  using Words = std::vector<std::string>;
+  CHECK(SplitShellWords("") == Words{});
+  CHECK(SplitShellWords(" \t\n") == Words{});
+  CHECK(SplitShellWords("  --time=10   --mem=4G\t-c 2 ") ==
+        Words{"--time=10", "--mem=4G", "-c", "2"});
+  CHECK(SplitShellWords("--comment='two  words' --x=\"a \\\"b\\\" \\$c\"") ==
+        Words{"--comment=two  words", "--x=a \"b\" $c"});
+  CHECK(SplitShellWords(R"(a\ b c\\d 'e\f' "g\h")") == Words{"a b", "c\\d", "e\\f", "g\\h"});
+  CHECK(SplitShellWords("'' \"\" x''y") == Words{"", "", "xy"});
+  CHECK(SplitShellWords("$HOME '$HOME' \"$HOME\" * ~ $(id)") ==
+        Words{"$HOME", "$HOME", "$HOME", "*", "~", "$(id)"});
+  CHECK(SplitShellWords("--a=b\\\n--c") == Words{"--a=b--c"});
+
+  for (const char* bad : {"--comment='open", "--comment=\"open", "--a \\"}) {
+    INFO(bad);
+    CHECK_THROWS_AS(SplitShellWords(bad), InputError);
+    CHECK_THROWS_WITH(SplitShellWords(bad), Catch::StartsWith("--slurm-args: "));
+  }
+}
+
+TEST_CASE("task states summarize by count, and only final states count as finished", "[slurm]") {
+  std::vector<SlurmTaskState> tasks = {
+      {"7_0", "COMPLETED"}, {"7_1", "RUNNING"}, {"7_2", "COMPLETED"}, {"7_3", "PENDING"}};
+  CHECK(SummarizeStates(tasks) == "2 COMPLETED, 1 PENDING, 1 RUNNING");
+  CHECK(SummarizeStates({}) == "");
+  for (const char* state : {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "OUT_OF_MEMORY", "ENDED"}) {
+    CHECK(IsFinished(state));
+  }
+  for (const char* state : {"PENDING", "RUNNING", "CONFIGURING", "COMPLETING", "SUSPENDED"}) {
+    CHECK_FALSE(IsFinished(state));
+  }
+}
+
+TEST_CASE("without Slurm installed, submitting and querying say so", "[slurm]") {
+  TempDir dir;
+  fs::create_directories(dir / "empty");
+  auto submission = Submission(dir, 2, {"/bin/true"});
+  EmptyPath no_slurm(dir / "empty");
+  CHECK_THROWS_AS(SubmitArray(submission), InputError);
+  CHECK_THROWS_WITH(SubmitArray(submission), Catch::StartsWith("sbatch not found: is Slurm installed?"));
+  CHECK_THROWS_WITH(QueryArray("12", 2), Catch::StartsWith("squeue not found: is Slurm installed?"));
+  // The batch script of a submission that never happened is not left behind.
+  CHECK(fs::is_empty(dir / "logs"));
+}
+
+TEST_CASE("submissions Slurm could not honour are bad input before anything runs", "[slurm]") {
+  TempDir dir;
+  auto no_tasks = Submission(dir, 0, {"/bin/true"});
+  CHECK_THROWS_WITH(SubmitArray(no_tasks), Catch::Contains("at least one task, not 0"));
+  auto slash = Submission(dir, 1, {"/bin/true"});
+  slash.job_name = "grid/one";
+  CHECK_THROWS_WITH(SubmitArray(slash), Catch::Contains("without '/'"));
+  auto backslash = Submission(dir, 1, {"/bin/true"});
+  backslash.log_dir = (dir / "a\\b").string();
+  CHECK_THROWS_AS(SubmitArray(backslash), InputError);
+  auto quotes = Submission(dir, 1, {"/bin/true"});
+  quotes.extra_args = "--comment='open";
+  CHECK_THROWS_AS(SubmitArray(quotes), InputError);
+  CHECK_THROWS_AS(QueryArray("12_3", 1), InputError);
+  CHECK_FALSE(fs::exists(dir / "logs"));
+}
+
+TEST_CASE("a job array runs every task once, with the worker's arguments verbatim",
+          "[slurm][cluster]") {
+  if (!HaveCluster()) return;
+  TempDir dir;
+  // sh -c SCRIPT NAME ARGS...: the script sees ARGS as "$@"; each is one awkward word.
+  auto submission = Submission(
+      dir, 3,
+      {"/bin/sh", "-c",
+       "printf '%s\\n' \"$@\" > \"out-$SLURM_ARRAY_TASK_ID\"; "
+       "echo \"task $SLURM_ARRAY_TASK_ID of $SLURM_ARRAY_JOB_ID: $ABLATE_TEST_VALUE\"",
+       "sh", "it's", "two  words", "$HOME", "*", ""});
+  submission.extra_args = "--export=ALL,ABLATE_TEST_VALUE='from --slurm-args' --time=5";
+  std::string job_id = SubmitArray(submission);
+  CancelOnExit cancel(job_id);
+  REQUIRE(job_id.find_first_not_of("0123456789") == std::string::npos);
+
+  auto tasks = WaitForArray(job_id, 3);
+  REQUIRE(tasks.size() == 3);
+  for (int i = 0; i < 3; ++i) {
+    INFO("task " << i);
+    CHECK(tasks[i].task_id == job_id + "_" + std::to_string(i));
+    CHECK(tasks[i].state == "COMPLETED");
+    CHECK(Slurp(dir / "work dir" / ("out-" + std::to_string(i))) ==
+          "it's\ntwo  words\n$HOME\n*\n\n");
+    CHECK(Slurp(dir / "logs" / ("ablate-test-" + job_id + "_" + std::to_string(i) + ".out")) ==
+          "task " + std::to_string(i) + " of " + job_id + ": from --slurm-args\n");
+  }
+}
+
+TEST_CASE("QueryArray follows tasks from pending and running to how they ended",
+          "[slurm][cluster]") {
+  if (!HaveCluster()) return;
+  TempDir dir;
+  // Every task waits for a go file (bounded, so none outlives a failed test), then task 1 fails.
+  auto submission = Submission(
+      dir, 3,
+      {"/bin/sh", "-c",
+       "for i in $(seq 600); do [ -e go ] && break; sleep 0.1; done; "
+       "[ \"$SLURM_ARRAY_TASK_ID\" != 1 ]"});
+  std::string job_id = SubmitArray(submission);
+  CancelOnExit cancel(job_id);
+
+  const std::set<std::string> waiting = {"PENDING", "CONFIGURING", "RUNNING"};
+  auto deadline = std::chrono::steady_clock::now() + 30s;
+  std::vector<SlurmTaskState> tasks;
+  for (;;) {
+    tasks = QueryArray(job_id, 3);
+    REQUIRE(tasks.size() == 3);
+    for (const auto& t : tasks) CHECK(waiting.count(t.state) == 1);
+    if (std::any_of(tasks.begin(), tasks.end(), [](auto& t) { return t.state == "RUNNING"; })) break;
+    REQUIRE(std::chrono::steady_clock::now() < deadline);
+    std::this_thread::sleep_for(200ms);
+  }
+  INFO("before go: " << SummarizeStates(tasks));
+
+  std::ofstream(dir / "work dir" / "go").put('\n');
+  tasks = WaitForArray(job_id, 3);
+  CHECK(States(tasks) == std::vector<std::string>{"COMPLETED", "FAILED", "COMPLETED"});
+}
+
+TEST_CASE("tasks Slurm no longer lists are reported as ENDED", "[slurm][cluster]") {
+  if (!HaveCluster()) return;
+  // Far above any id this cluster hands out: squeue answers "Invalid job id", as it does for
+  // arrays finished longer than MinJobAge ago.
+  auto tasks = QueryArray("4000000", 2);
+  REQUIRE(tasks.size() == 2);
+  CHECK(tasks[0].task_id == "4000000_0");
+  CHECK(States(tasks) == std::vector<std::string>{"ENDED", "ENDED"});
+}
+
+TEST_CASE("sbatch's refusal is a runtime error carrying its message", "[slurm][cluster]") {
+  if (!HaveCluster()) return;
+  TempDir dir;
+  auto submission = Submission(dir, 2, {"/bin/true"});
+  submission.extra_args = "--partition=no-such-partition";
+  try {
+    SubmitArray(submission);
+    FAIL("sbatch accepted a job for a partition that does not exist");
+  } catch (const InputError& e) {
+    FAIL("refused by sbatch is not bad input to ablate: " << e.what());
+  } catch (const std::runtime_error& e) {
+    CHECK_THAT(e.what(), Catch::StartsWith("sbatch refused the job array") &&
+                             Catch::Contains("invalid partition"));
+  }
+  CHECK(fs::is_empty(dir / "logs"));
+}
