@@ -69,9 +69,9 @@ BatchTensors ToTensors(const Batch& batch, torch::Device device) {
 
 std::vector<Batch> SplitBatch(const Batch& batch, int64_t parts) {
   CheckShape(batch);
-  ABLATE_CHECK(parts >= 1 && parts <= batch.rows,
-               "cannot split " + std::to_string(batch.rows) + " rows into " +
-                   std::to_string(parts) + " micro-batches");
+  ABLATE_CHECK(parts >= 1 && parts <= batch.rows, "cannot split " + std::to_string(batch.rows) +
+                                                      " rows into " + std::to_string(parts) +
+                                                      " micro-batches");
   std::vector<Batch> out;
   int64_t begin = 0;
   for (int64_t part = 0; part < parts; ++part) {
@@ -79,8 +79,8 @@ std::vector<Batch> SplitBatch(const Batch& batch, int64_t parts) {
     Batch micro;
     micro.rows = rows;
     micro.epoch = batch.epoch;
-    micro.cols = *std::max_element(batch.lengths.begin() + begin,
-                                   batch.lengths.begin() + begin + rows);
+    micro.cols =
+        *std::max_element(batch.lengths.begin() + begin, batch.lengths.begin() + begin + rows);
     for (int64_t r = begin; r < begin + rows; ++r) {
       const auto from = batch.input_ids.begin() + r * batch.cols;
       micro.input_ids.insert(micro.input_ids.end(), from, from + micro.cols);

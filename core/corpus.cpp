@@ -117,8 +117,7 @@ void TokenizeDocument(const Document& document, BpeTokenizer& tokenizer, OwnedTo
 }
 
 BpeTokenizer LoadTokenizer(const fs::path& data_dir, const std::string& corpus,
-                           const std::string& name, const std::vector<Document>& documents,
-                           fs::path& tokenizer_dir, const Log& log) {
+                           const std::string& name, fs::path& tokenizer_dir, const Log& log) {
   if (name == "gpt2") {
     tokenizer_dir = data_dir / "gpt2";
     if (!fs::exists(tokenizer_dir / "encoder.json")) {
@@ -128,15 +127,23 @@ BpeTokenizer LoadTokenizer(const fs::path& data_dir, const std::string& corpus,
     return BpeTokenizer::Load(tokenizer_dir);
   }
   if (name.rfind("bpe-", 0) == 0) {
-    char* end = nullptr;
-    long units = std::strtol(name.c_str() + 4, &end, 10);
-    if (*end != '\0' || units < 256 || units > 1000000) {
-      throw InputError("", "data.tokenizer",
-                       "\"" + name + "\": expected bpe-N with N from 256 to 1000000 units");
+    // bpe-N trains on the run's own corpus; bpe-N@CORPUS on another, so runs on different corpora
+    // can share one vocabulary.
+    std::string spec = name.substr(4), train_corpus = corpus;
+    if (auto at = spec.find('@'); at != std::string::npos) {
+      train_corpus = spec.substr(at + 1);
+      spec = spec.substr(0, at);
     }
-    tokenizer_dir = data_dir / "tokenizers" / (CacheName(corpus) + "-" + name);
+    char* end = nullptr;
+    long units = std::strtol(spec.c_str(), &end, 10);
+    if (spec.empty() || *end != '\0' || units < 256 || units > 1000000 || train_corpus.empty()) {
+      throw InputError("", "data.tokenizer",
+                       "\"" + name + "\": expected bpe-N or bpe-N@CORPUS with N from 256 to 1000000");
+    }
+    tokenizer_dir = data_dir / "tokenizers" / (CacheName(train_corpus) + "-bpe-" + spec);
     if (fs::exists(tokenizer_dir / "vocab.bpe")) return BpeTokenizer::Load(tokenizer_dir);
-    if (log) log("training a " + std::to_string(units) + "-unit byte-level BPE on " + corpus);
+    if (log) log("training a " + std::to_string(units) + "-unit byte-level BPE on " + train_corpus);
+    auto documents = LoadDocuments(SourceFiles(data_dir, train_corpus));
     std::vector<std::string> texts;
     auto held_out = HeldOutIds(documents);
     for (const auto& d : documents) {
@@ -209,13 +216,9 @@ std::set<std::string> HeldOutIds(const std::vector<Document>& documents) {
 PreparedCorpus PrepareCorpus(const fs::path& data_dir, const std::string& corpus,
                              const std::string& tokenizer_name, const Log& log) {
   auto files = SourceFiles(data_dir, corpus);
-  std::vector<Document> documents;  // loaded only when something must be built
 
   fs::path tokenizer_dir;
-  bool need_documents = tokenizer_name.rfind("bpe-", 0) == 0 &&
-                        !fs::exists(data_dir / "tokenizers" / (CacheName(corpus) + "-" + tokenizer_name) / "vocab.bpe");
-  if (need_documents) documents = LoadDocuments(files);
-  auto tokenizer = LoadTokenizer(data_dir, corpus, tokenizer_name, documents, tokenizer_dir, log);
+  auto tokenizer = LoadTokenizer(data_dir, corpus, tokenizer_name, tokenizer_dir, log);
 
   std::vector<fs::path> inputs = files;
   inputs.push_back(tokenizer_dir / "encoder.json");
@@ -228,7 +231,7 @@ PreparedCorpus PrepareCorpus(const fs::path& data_dir, const std::string& corpus
   bool fresh = fs::exists(meta) && fs::exists(dir / "train.shard") && fs::exists(dir / "valid.shard") &&
                nlohmann::json::parse(ReadText(meta), nullptr, false).value("fingerprint", "") == fingerprint;
   if (!fresh) {
-    if (documents.empty()) documents = LoadDocuments(files);
+    auto documents = LoadDocuments(files);
     if (log) log("tokenizing " + corpus + " (" + std::to_string(documents.size()) + " documents) with " + tokenizer_name);
     OwnedTokenCorpus train, valid;
     std::vector<std::string> train_ids, valid_ids;

@@ -44,8 +44,8 @@ torch::Tensor BatchedMatmulKernel(const torch::Tensor& a, const torch::Tensor& b
 
 class BatchedMatmulFunction : public torch::autograd::Function<BatchedMatmulFunction> {
  public:
-  static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& a,
-                               const torch::Tensor& b, double alpha) {
+  static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& a, const torch::Tensor& b,
+                               double alpha) {
     ctx->save_for_backward({a, b});
     ctx->saved_data["alpha"] = alpha;
     return BatchedMatmulKernel(a, b, alpha);
@@ -101,11 +101,10 @@ torch::Tensor DropoutForward(AutogradContext* ctx, const torch::Tensor& x,
   const uint64_t seed = DrawSeed();
   const uint32_t threshold = DropThreshold(p);
   AT_DISPATCH_FLOATING_TYPES(input.scalar_type(), "ablate_dropout", [&] {
-    DropoutForwardKernel<scalar_t>(input.data_ptr<scalar_t>(),
-                                   added.defined() ? added.data_ptr<scalar_t>() : nullptr,
-                                   out.data_ptr<scalar_t>(), keep.data_ptr<uint8_t>(),
-                                   input.numel(), seed, threshold,
-                                   static_cast<scalar_t>(1.0 / (1.0 - p)));
+    DropoutForwardKernel<scalar_t>(
+        input.data_ptr<scalar_t>(), added.defined() ? added.data_ptr<scalar_t>() : nullptr,
+        out.data_ptr<scalar_t>(), keep.data_ptr<uint8_t>(), input.numel(), seed, threshold,
+        static_cast<scalar_t>(1.0 / (1.0 - p)));
   });
   ctx->save_for_backward({keep});
   ctx->saved_data["p"] = p;
@@ -208,7 +207,8 @@ void AdamWKernel(T* param, const T* grad, T* exp_avg, T* exp_avg_sq, int64_t n,
       const T v = beta2 * exp_avg_sq[i] + one_minus_beta2 * g * g;
       exp_avg[i] = m;
       exp_avg_sq[i] = v;
-      param[i] = param[i] * decay - step_size * m / (std::sqrt(v) * inv_sqrt_bias_correction2 + eps);
+      param[i] =
+          param[i] * decay - step_size * m / (std::sqrt(v) * inv_sqrt_bias_correction2 + eps);
     }
   });
 }

@@ -1,7 +1,8 @@
 // The few operations the model and optimizer need that LibTorch 1.13 runs poorly on the CPU:
 // attention's batched matmul, dropout (optionally plus a residual), cross-entropy summed over rows,
-// and the AdamW update, each as one parallel pass. CUDA tensors and dtypes without a kernel here take plain LibTorch ops; results
-// match them (dropout draws a different but equally distributed mask). No modules, no state.
+// and the AdamW update, each as one parallel pass. CUDA tensors and dtypes without a kernel here
+// take plain LibTorch ops; results match them (dropout draws a different but equally distributed
+// mask). No modules, no state.
 #pragma once
 
 #include <torch/types.h>
@@ -34,9 +35,9 @@ torch::Tensor CrossEntropySum(const torch::Tensor& logits, const torch::Tensor& 
 struct AdamWScalars {
   double lr = 0;
   double beta1 = 0.9, beta2 = 0.999, eps = 1e-6;
-  double decay_factor = 1;       // 1 - lr * weight_decay
-  double bias_correction1 = 1;   // 1 - beta1^step
-  double bias_correction2 = 1;   // 1 - beta2^step
+  double decay_factor = 1;      // 1 - lr * weight_decay
+  double bias_correction1 = 1;  // 1 - beta1^step
+  double bias_correction2 = 1;  // 1 - beta2^step
 };
 
 // Whether AdamWUpdate has a one-pass kernel for these tensors (contiguous CPU float or double, all

@@ -80,16 +80,18 @@ void ModelOptions::Validate() const {
 EncoderLayerImpl::EncoderLayerImpl(const ModelOptions& options)
     : options_(options),
       qkv_(register_module("qkv", torch::nn::Linear(options.hidden, 3 * options.hidden))),
-      attention_output_(register_module("attention_output",
-                                        torch::nn::Linear(options.hidden, options.hidden))),
+      attention_output_(
+          register_module("attention_output", torch::nn::Linear(options.hidden, options.hidden))),
       attention_norm_(register_module(
-          "attention_norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({options.hidden})
-                                                     .eps(options.layer_norm_eps)))),
+          "attention_norm",
+          torch::nn::LayerNorm(
+              torch::nn::LayerNormOptions({options.hidden}).eps(options.layer_norm_eps)))),
       ffn_in_(register_module("ffn_in", torch::nn::Linear(options.hidden, options.ffn))),
       ffn_out_(register_module("ffn_out", torch::nn::Linear(options.ffn, options.hidden))),
       ffn_norm_(register_module(
-          "ffn_norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({options.hidden})
-                                               .eps(options.layer_norm_eps)))) {}
+          "ffn_norm",
+          torch::nn::LayerNorm(
+              torch::nn::LayerNormOptions({options.hidden}).eps(options.layer_norm_eps)))) {}
 
 torch::Tensor EncoderLayerImpl::forward(const torch::Tensor& x, int64_t batch,
                                         const torch::Tensor& attention_mask) {
@@ -104,9 +106,12 @@ torch::Tensor EncoderLayerImpl::Attention(const torch::Tensor& x, int64_t batch,
                                           const torch::Tensor& attention_mask) {
   const int64_t hidden = options_.hidden, heads = options_.heads, head_dim = hidden / heads;
   const int64_t positions = x.size(0) / batch;
-  auto qkv = qkv_(x)
-                 .view({batch, positions, 3, heads, head_dim})
-                 .permute({2, 0, 3, 1, 4});  // (3, B, heads, T, head_dim)
+  // unbind, not three selects: its backward stacks the three gradients in one pass, where each
+  // select's would zero and fill a whole (B*T, 3H) tensor.
+  const auto qkv = qkv_(x)
+                       .view({batch, positions, 3, heads, head_dim})
+                       .permute({2, 0, 3, 1, 4})
+                       .unbind(0);  // 3 x (B, heads, T, head_dim)
 #if TORCH_VERSION_MAJOR >= 2
   c10::optional<torch::Tensor> mask;
   if (attention_mask.defined()) mask = attention_mask.view({batch, 1, 1, positions});
@@ -133,18 +138,20 @@ torch::Tensor EncoderLayerImpl::Attention(const torch::Tensor& x, int64_t batch,
 
 BertModelImpl::BertModelImpl(ModelOptions options)
     : options_(Validated(std::move(options))),
-      token_embedding_(register_module(
-          "token_embedding", torch::nn::Embedding(options_.vocab_size, options_.hidden))),
+      token_embedding_(register_module("token_embedding",
+                                       torch::nn::Embedding(options_.vocab_size, options_.hidden))),
       position_embedding_(register_module(
           "position_embedding", torch::nn::Embedding(options_.max_positions, options_.hidden))),
       embedding_norm_(register_module(
-          "embedding_norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({options_.hidden})
-                                                     .eps(options_.layer_norm_eps)))),
+          "embedding_norm",
+          torch::nn::LayerNorm(
+              torch::nn::LayerNormOptions({options_.hidden}).eps(options_.layer_norm_eps)))),
       layers_(register_module("layers", torch::nn::ModuleList())),
       mlm_dense_(register_module("mlm_dense", torch::nn::Linear(options_.hidden, options_.hidden))),
       mlm_norm_(register_module(
-          "mlm_norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({options_.hidden})
-                                               .eps(options_.layer_norm_eps)))),
+          "mlm_norm",
+          torch::nn::LayerNorm(
+              torch::nn::LayerNormOptions({options_.hidden}).eps(options_.layer_norm_eps)))),
       mlm_bias_(register_parameter("mlm_bias", torch::zeros({options_.vocab_size}))) {
   for (int64_t i = 0; i < options_.layers; ++i) layers_->push_back(EncoderLayer(options_));
   if (options_.type_vocab_size > 0) {
@@ -184,10 +191,10 @@ torch::Tensor BertModelImpl::Encode(const BatchTensors& batch) {
   if (segment_embedding_) x.add_(segment_embedding_(batch.segment_ids));
   x = Dropout(embedding_norm_(x.view({rows * positions, options_.hidden})), options_.dropout,
               is_training());  // (B*T, H)
-  torch::Tensor mask;  // (B, T), true at real tokens
+  torch::Tensor mask;          // (B, T), true at real tokens
   if (batch.padded) {
-    mask = torch::arange(positions, batch.lengths.options()).unsqueeze(0) <
-           batch.lengths.unsqueeze(1);
+    mask =
+        torch::arange(positions, batch.lengths.options()).unsqueeze(0) < batch.lengths.unsqueeze(1);
   }
   for (const auto& layer : *layers_) x = layer->as<EncoderLayer>()->forward(x, rows, mask);
   return x;
@@ -217,10 +224,10 @@ PretrainOutput BertModelImpl::forward(const BatchTensors& batch) {
   TORCH_CHECK(nsp_classifier_, "batch has NSP labels but the model has no NSP head ",
               "(type_vocab_size 0)");
   auto first = hidden.view({rows, positions, options_.hidden}).select(1, 0);  // (B, H)
-  auto logits = nsp_classifier_(torch::tanh(nsp_pooler_(first)));           // (B, 2)
+  auto logits = nsp_classifier_(torch::tanh(nsp_pooler_(first)));             // (B, 2)
   out.nsp_rows = batch.nsp_rows;
-  out.nsp_loss_sum = torch::cross_entropy_loss(logits, batch.nsp_labels, {}, at::Reduction::Sum,
-                                               kNoNspLabel);
+  out.nsp_loss_sum =
+      torch::cross_entropy_loss(logits, batch.nsp_labels, {}, at::Reduction::Sum, kNoNspLabel);
   out.nsp_loss = out.nsp_loss_sum / static_cast<double>(batch.nsp_rows);
   out.nsp_correct = logits.argmax(1).eq(batch.nsp_labels).sum();
   out.loss = out.mlm_loss + out.nsp_loss;

@@ -53,8 +53,7 @@ struct EncoderLayerImpl : torch::nn::Module {
 
   // x (B*T, H): B sequences of T positions. attention_mask (B, T) bool, true at real tokens, or
   // undefined when no position is padding.
-  torch::Tensor forward(const torch::Tensor& x, int64_t batch,
-                        const torch::Tensor& attention_mask);
+  torch::Tensor forward(const torch::Tensor& x, int64_t batch, const torch::Tensor& attention_mask);
 
   ModelOptions options_;
   torch::nn::Linear qkv_, attention_output_;

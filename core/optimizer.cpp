@@ -52,8 +52,7 @@ std::vector<ParamGroup> WeightDecayGroups(const torch::nn::Module& model, double
   for (const auto& item : model.named_parameters()) {
     const std::string& name = item.key();
     const bool is_bias = name == "bias" || name.ends_with(".bias") || name.ends_with("_bias");
-    const bool exempt =
-        is_bias || layer_norm_weights.count(item.value().unsafeGetTensorImpl()) > 0;
+    const bool exempt = is_bias || layer_norm_weights.count(item.value().unsafeGetTensorImpl()) > 0;
     auto& group = groups[exempt ? 1 : 0];
     group.names.push_back(name);
     group.params.push_back(item.value());
@@ -171,9 +170,9 @@ void AdamW::Load(torch::serialize::InputArchive& archive) {
         torch::Tensor value;
         archive.read(MomentKey(key, g, i), value);
         if (value.sizes() != moment->sizes()) {
-          throw InputError("", "optimizer", "moment " + MomentKey(key, g, i) + " has shape " +
-                                                c10::str(value.sizes()) + ", expected " +
-                                                c10::str(moment->sizes()));
+          throw InputError("", "optimizer",
+                           "moment " + MomentKey(key, g, i) + " has shape " +
+                               c10::str(value.sizes()) + ", expected " + c10::str(moment->sizes()));
         }
         moment->copy_(value);
       }

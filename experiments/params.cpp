@@ -35,8 +35,8 @@ std::vector<ParamSpec> BuildTable() {
       String("data.corpus", "books", {},
              "training corpus: a corpus name (books, mixture) or a directory of text"),
       String("data.tokenizer", "gpt2", {},
-             "gpt2 = GPT-2's 50K byte-level BPE; bpe-N = byte-level BPE with N units trained on the "
-             "corpus"),
+             "gpt2 = GPT-2's 50K byte-level BPE; bpe-N = a byte-level BPE of N units trained on the "
+             "corpus (bpe-N@CORPUS: on another corpus); or a directory with encoder.json + vocab.bpe"),
       String("data.format", "SEGMENT-PAIR+NSP",
              {"SEGMENT-PAIR+NSP", "SENTENCE-PAIR+NSP", "FULL-SENTENCES", "DOC-SENTENCES"},
              "input format (paper section 4.2)"),

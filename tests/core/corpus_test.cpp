@@ -86,6 +86,20 @@ TEST_CASE("a directory corpus is split, sentence-split, tokenized and cached", "
   CHECK(rebuilt.train.corpus().SentenceCount() + rebuilt.valid.corpus().SentenceCount() == 17);
 }
 
+TEST_CASE("bpe-N@CORPUS shares one trained vocabulary across corpora", "[corpus]") {
+  Scratch s;
+  fs::create_directories(s.dir / "other");
+  fs::copy(kSmall / "emma.txt", s.dir / "other" / "emma.txt");
+  fs::copy(kSmall / "sense.txt", s.dir / "other" / "sense.txt");
+  std::string trained_on = (s.dir / "corpus").string();
+  auto a = PrepareCorpus(s.dir / "data", trained_on, "bpe-300");
+  auto b = PrepareCorpus(s.dir / "data", (s.dir / "other").string(), "bpe-300@" + trained_on);
+  CHECK(b.tokenizer.Encode("Emma Woodhouse, handsome") == a.tokenizer.Encode("Emma Woodhouse, handsome"));
+  // Trained on the other corpus alone, the vocabulary differs.
+  auto own = PrepareCorpus(s.dir / "data", (s.dir / "other").string(), "bpe-300");
+  CHECK(own.tokenizer.Encode("Emma Woodhouse, handsome") != a.tokenizer.Encode("Emma Woodhouse, handsome"));
+}
+
 TEST_CASE("data.max_tokens keeps a prefix cut at a sentence boundary", "[corpus]") {
   OwnedTokenCorpus owned;
   owned.AddDocument({{1, 2, 3}, {4, 5}});
@@ -107,6 +121,8 @@ TEST_CASE("unknown corpora and tokenizers are bad input", "[corpus]") {
   CHECK_THROWS_WITH(PrepareCorpus(s.dir / "data", "bookz", "gpt2"),
                     Catch::Contains("named corpus (books, mixture)"));
   CHECK_THROWS_WITH(PrepareCorpus(s.dir / "data", (s.dir / "corpus").string(), "bpe-x"),
+                    Catch::Contains("expected bpe-N"));
+  CHECK_THROWS_WITH(PrepareCorpus(s.dir / "data", (s.dir / "corpus").string(), "bpe-300@"),
                     Catch::Contains("expected bpe-N"));
   CHECK_THROWS_WITH(PrepareCorpus(s.dir / "data", "books", "gpt2"),
                     Catch::Contains("run scripts/fetch-data first"));

@@ -1,10 +1,8 @@
 // torch before Catch: glog's CHECK would otherwise silently replace Catch's.
-#include "core/batch_tensors.h"
-#include "core/error.h"
-#include "core/fused_ops.h"
+// clang-format off
+#include <torch/types.h>
+// clang-format on
 #include "core/model.h"
-#include "core/optimizer.h"
-#include "core/rng.h"
 
 #include <unistd.h>
 
@@ -17,6 +15,12 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
+
+#include "core/batch_tensors.h"
+#include "core/error.h"
+#include "core/fused_ops.h"
+#include "core/optimizer.h"
+#include "core/rng.h"
 
 using namespace ablate::core;
 namespace fs = std::filesystem;
@@ -95,8 +99,8 @@ TEST_CASE("gradients match central finite differences in double precision", "[mo
   BertModel model(NoDropout(ModelOptions::Tiny()));
   model->to(torch::kDouble);
   Perturb(model, 2, 0.3);
-  auto batch = ToTensors(RandomBatch(3, 7, model->options().vocab_size, 3, true, true),
-                         torch::kCPU);
+  auto batch =
+      ToTensors(RandomBatch(3, 7, model->options().vocab_size, 3, true, true), torch::kCPU);
   REQUIRE(batch.padded);
   REQUIRE(batch.nsp_rows == 3);
   model->zero_grad();
@@ -143,8 +147,9 @@ TEST_CASE("gradients match central finite differences in double precision", "[mo
 TEST_CASE("the loss matches an independent PyTorch model (tests/data/model_reference.py)",
           "[model][reference]") {
   if (std::system("/usr/bin/python3 -c 'import torch' >/dev/null 2>&1") != 0) {
-    WARN("skipped: /usr/bin/python3 cannot import torch (apt install python3-torch); the "
-         "reference is tests/data/model_reference.py");
+    WARN(
+        "skipped: /usr/bin/python3 cannot import torch (apt install python3-torch); the "
+        "reference is tests/data/model_reference.py");
     return;
   }
   torch::manual_seed(4);
@@ -157,8 +162,8 @@ TEST_CASE("the loss matches an independent PyTorch model (tests/data/model_refer
                                 RandomBatch(3, 8, options.vocab_size, 7, true, false),
                                 RandomBatch(2, 6, options.vocab_size, 8, false, true)};
 
-  const fs::path dir = fs::temp_directory_path() / ("ablate_model_reference_" +
-                                                    std::to_string(::getpid()));
+  const fs::path dir =
+      fs::temp_directory_path() / ("ablate_model_reference_" + std::to_string(::getpid()));
   fs::create_directories(dir);
   nlohmann::json manifest;
   manifest["options"] = {{"vocab_size", options.vocab_size},
@@ -210,7 +215,8 @@ TEST_CASE("the loss matches an independent PyTorch model (tests/data/model_refer
   for (size_t i = 0; i < batches.size(); ++i) {
     const auto out = model->forward(ToTensors(batches[i], torch::kCPU));
     INFO("batch " << i);
-    CHECK(out.mlm_loss.item<double>() == Approx(reference[i]["mlm_loss"].get<double>()).margin(1e-5));
+    CHECK(out.mlm_loss.item<double>() ==
+          Approx(reference[i]["mlm_loss"].get<double>()).margin(1e-5));
     CHECK(out.loss.item<double>() == Approx(reference[i]["loss"].get<double>()).margin(1e-5));
     if (out.nsp_loss.defined()) {
       CHECK(out.nsp_loss.item<double>() ==
@@ -335,6 +341,23 @@ TEST_CASE("model sizes match BERT's parameter counts", "[model]") {
                     return o;
                   }()),
                   ablate::InputError);
+}
+
+TEST_CASE("training-mode dropout is random, and reproducible under torch::manual_seed", "[model]") {
+  torch::manual_seed(22);
+  BertModel model(ModelOptions::Tiny());  // dropout 0.1
+  Perturb(model, 23, 0.2);
+  auto batch =
+      ToTensors(RandomBatch(4, 9, model->options().vocab_size, 24, true, true), torch::kCPU);
+  torch::NoGradGuard no_grad;
+  torch::manual_seed(25);
+  const double first = model->forward(batch).loss.item<double>();
+  const double second = model->forward(batch).loss.item<double>();
+  torch::manual_seed(25);
+  CHECK(model->forward(batch).loss.item<double>() == first);
+  CHECK(second != first);
+  model->eval();
+  CHECK(model->forward(batch).loss.item<double>() == model->forward(batch).loss.item<double>());
 }
 
 TEST_CASE("fused cross-entropy matches LibTorch's, value and gradient", "[model][fused]") {

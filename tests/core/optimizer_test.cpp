@@ -1,16 +1,19 @@
 // torch before Catch: glog's CHECK would otherwise silently replace Catch's.
+// clang-format off
+#include <torch/types.h>
+// clang-format on
 #include "core/optimizer.h"
 
 #include <unistd.h>
 
-#include "core/error.h"
-#include "core/model.h"
-
-#include <catch2/catch.hpp>
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <cmath>
 #include <filesystem>
 #include <string>
+
+#include "core/error.h"
+#include "core/model.h"
 
 using namespace ablate::core;
 
@@ -78,8 +81,8 @@ TEST_CASE("one AdamW step matches the hand-worked update", "[optimizer]") {
     // Step 1: m = 0.1 g and v = 0.001 g^2, which the bias corrections (0.1, 0.001) turn back
     // into g and g^2, so the update is lr * g / (|g| + eps) after decaying p by lr * wd.
     INFO("fused " << fused);
-    CHECK(f.decayed[0].item<double>() == Approx(1.0 * (1 - 0.1 * 0.01) - 0.1 * 0.5 / (0.5 + 1e-6))
-                                             .epsilon(1e-12));
+    CHECK(f.decayed[0].item<double>() ==
+          Approx(1.0 * (1 - 0.1 * 0.01) - 0.1 * 0.5 / (0.5 + 1e-6)).epsilon(1e-12));
     CHECK(f.decayed[1].item<double>() ==
           Approx(-2.0 * (1 - 0.1 * 0.01) + 0.1 * 0.1 / (0.1 + 1e-6)).epsilon(1e-12));
     CHECK(f.exempt[0].item<double>() == Approx(3.0 - 0.1 * 0.2 / (0.2 + 1e-6)).epsilon(1e-12));
@@ -133,16 +136,15 @@ TEST_CASE("biases and LayerNorm weights get no weight decay", "[optimizer]") {
     INFO(name);
     CHECK((name.ends_with("bias") || name.ends_with("norm.weight")));
   }
-  for (const char* name : {"token_embedding.weight", "position_embedding.weight",
-                           "segment_embedding.weight", "layers.0.qkv.weight",
-                           "layers.1.ffn_out.weight", "mlm_dense.weight", "nsp_pooler.weight",
-                           "nsp_classifier.weight"}) {
+  for (const char* name :
+       {"token_embedding.weight", "position_embedding.weight", "segment_embedding.weight",
+        "layers.0.qkv.weight", "layers.1.ffn_out.weight", "mlm_dense.weight", "nsp_pooler.weight",
+        "nsp_classifier.weight"}) {
     CHECK(Contains(decay, name));
   }
-  for (const char* name :
-       {"embedding_norm.weight", "embedding_norm.bias", "layers.0.qkv.bias",
-        "layers.0.attention_norm.weight", "layers.1.ffn_norm.weight", "mlm_norm.weight",
-        "mlm_bias", "nsp_classifier.bias"}) {
+  for (const char* name : {"embedding_norm.weight", "embedding_norm.bias", "layers.0.qkv.bias",
+                           "layers.0.attention_norm.weight", "layers.1.ffn_norm.weight",
+                           "mlm_norm.weight", "mlm_bias", "nsp_classifier.bias"}) {
     CHECK(Contains(exempt, name));
   }
 }

@@ -160,13 +160,18 @@ class EmptyPath {
 SlurmSubmission Submission(const TempDir& dir, int array_tasks,
                            std::vector<std::string> worker_argv) {
   fs::create_directories(dir / "work dir");
-  return {"ablate-test", array_tasks, std::move(worker_argv), "", (dir / "logs").string(),
-          (dir / "work dir").string()};
+  return {.job_name = "ablate-test",
+          .array_tasks = array_tasks,
+          .worker_argv = std::move(worker_argv),
+          .extra_args = "",
+          .log_dir = (dir / "logs").string(),
+          .workdir = (dir / "work dir").string()};
 }
 
 }  // namespace
 
-TEST_CASE("the words of --slurm-args split as a POSIX shell splits them, expanding nothing", "[slurm]") {
+TEST_CASE("the words of --slurm-args split as a POSIX shell splits them, expanding nothing",
+          "[slurm]") {
   using Words = std::vector<std::string>;
   CHECK(SplitShellWords("") == Words{});
   CHECK(SplitShellWords(" \t\n") == Words{});
@@ -192,7 +197,8 @@ TEST_CASE("task states summarize by count, and only final states count as finish
       {"7_0", "COMPLETED"}, {"7_1", "RUNNING"}, {"7_2", "COMPLETED"}, {"7_3", "PENDING"}};
   CHECK(SummarizeStates(tasks) == "2 COMPLETED, 1 PENDING, 1 RUNNING");
   CHECK(SummarizeStates({}) == "");
-  for (const char* state : {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "OUT_OF_MEMORY", "ENDED"}) {
+  for (const char* state :
+       {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "OUT_OF_MEMORY", "ENDED"}) {
     CHECK(IsFinished(state));
   }
   for (const char* state : {"PENDING", "RUNNING", "CONFIGURING", "COMPLETING", "SUSPENDED"}) {
@@ -206,8 +212,10 @@ TEST_CASE("without Slurm installed, submitting and querying say so", "[slurm]") 
   auto submission = Submission(dir, 2, {"/bin/true"});
   EmptyPath no_slurm(dir / "empty");
   CHECK_THROWS_AS(SubmitArray(submission), InputError);
-  CHECK_THROWS_WITH(SubmitArray(submission), Catch::StartsWith("sbatch not found: is Slurm installed?"));
-  CHECK_THROWS_WITH(QueryArray("12", 2), Catch::StartsWith("squeue not found: is Slurm installed?"));
+  CHECK_THROWS_WITH(SubmitArray(submission),
+                    Catch::StartsWith("sbatch not found: is Slurm installed?"));
+  CHECK_THROWS_WITH(QueryArray("12", 2),
+                    Catch::StartsWith("squeue not found: is Slurm installed?"));
   // The batch script of a submission that never happened is not left behind.
   CHECK(fs::is_empty(dir / "logs"));
 }
@@ -234,12 +242,12 @@ TEST_CASE("a job array runs every task once, with the worker's arguments verbati
   if (!HaveCluster()) return;
   TempDir dir;
   // sh -c SCRIPT NAME ARGS...: the script sees ARGS as "$@"; each is one awkward word.
-  auto submission = Submission(
-      dir, 3,
-      {"/bin/sh", "-c",
-       "printf '%s\\n' \"$@\" > \"out-$SLURM_ARRAY_TASK_ID\"; "
-       "echo \"task $SLURM_ARRAY_TASK_ID of $SLURM_ARRAY_JOB_ID: $ABLATE_TEST_VALUE\"",
-       "sh", "it's", "two  words", "$HOME", "*", ""});
+  auto submission =
+      Submission(dir, 3,
+                 {"/bin/sh", "-c",
+                  "printf '%s\\n' \"$@\" > \"out-$SLURM_ARRAY_TASK_ID\"; "
+                  "echo \"task $SLURM_ARRAY_TASK_ID of $SLURM_ARRAY_JOB_ID: $ABLATE_TEST_VALUE\"",
+                  "sh", "it's", "two  words", "$HOME", "*", ""});
   submission.extra_args = "--export=ALL,ABLATE_TEST_VALUE='from --slurm-args' --time=5";
   std::string job_id = SubmitArray(submission);
   CancelOnExit cancel(job_id);
@@ -263,11 +271,10 @@ TEST_CASE("QueryArray follows tasks from pending and running to how they ended",
   if (!HaveCluster()) return;
   TempDir dir;
   // Every task waits for a go file (bounded, so none outlives a failed test), then task 1 fails.
-  auto submission = Submission(
-      dir, 3,
-      {"/bin/sh", "-c",
-       "for i in $(seq 600); do [ -e go ] && break; sleep 0.1; done; "
-       "[ \"$SLURM_ARRAY_TASK_ID\" != 1 ]"});
+  auto submission = Submission(dir, 3,
+                               {"/bin/sh", "-c",
+                                "for i in $(seq 600); do [ -e go ] && break; sleep 0.1; done; "
+                                "[ \"$SLURM_ARRAY_TASK_ID\" != 1 ]"});
   std::string job_id = SubmitArray(submission);
   CancelOnExit cancel(job_id);
 
@@ -278,7 +285,8 @@ TEST_CASE("QueryArray follows tasks from pending and running to how they ended",
     tasks = QueryArray(job_id, 3);
     REQUIRE(tasks.size() == 3);
     for (const auto& t : tasks) CHECK(waiting.count(t.state) == 1);
-    if (std::any_of(tasks.begin(), tasks.end(), [](auto& t) { return t.state == "RUNNING"; })) break;
+    auto running = [](const SlurmTaskState& t) { return t.state == "RUNNING"; };
+    if (std::any_of(tasks.begin(), tasks.end(), running)) break;
     REQUIRE(std::chrono::steady_clock::now() < deadline);
     std::this_thread::sleep_for(200ms);
   }
