@@ -1,19 +1,22 @@
 // Training-step time (forward, backward, AdamW step) of ablate's BertModel against the same
 // architecture written the way Hugging Face's RobertaForMaskedLM writes it (bench/model_peer.py),
-// run by Debian's python3-torch on the same two threads and the same BLAS, in the same run. Both
-// sides compute the MLM head at the masked positions only, so the ratio measures the
-// implementation; one more figure compares against the peer's all-position logits (what HF does).
-// Batch: 32 x 128 tokens, 19 masked per row, no padding, dropout 0.1. Asserts nothing.
+// run by Debian's python3-torch on the same two threads and the same BLAS. Both sides compute the
+// MLM head at the masked positions only, so the ratio measures the implementation; one more
+// figure compares against the peer's all-position logits (what HF does). Batch: 32 x 128 tokens,
+// 19 masked per row, no padding, dropout 0.1. Our steps alternate with the peer's (it runs as a
+// child process, one step per request), so both see the same machine load. Asserts nothing.
 //
-// Usage: bench_model [STEPS [ROUNDS]]  (defaults 3 timed steps after 1 warm-up, 1 round; with
-// several rounds each side keeps its best median, which damps noise from other processes).
+// Usage: bench_model [STEPS]  (default 5 timed steps of each, after 1 warm-up; medians reported)
 #include <ATen/Parallel.h>
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
-#include <map>
 #include <string>
 #include <vector>
 
@@ -30,7 +33,6 @@ using Clock = std::chrono::steady_clock;
 constexpr int64_t kRows = 32, kCols = 128, kMaskedPerRow = 19, kWarmup = 1;
 
 struct Size {
-  const char* name;
   int64_t hidden, layers, heads, ffn;
 };
 
@@ -76,45 +78,110 @@ double Median(std::vector<double> values) {
   return values[values.size() / 2];
 }
 
-// Median milliseconds per training step.
-double MeasureOurs(const Size& size, int steps) {
-  torch::manual_seed(0);
-  BertModel model(Options(size));
-  model->train();
-  AdamW optimizer(WeightDecayGroups(*model, 0.01), AdamWOptions{});
-  const auto batch = ToTensors(SyntheticBatch(model->options().vocab_size), torch::kCPU);
-  std::vector<double> times;
-  for (int step = 0; step < kWarmup + steps; ++step) {
-    const auto start = Clock::now();
-    optimizer.ZeroGrad();
-    AccumulateGradients(model, {batch});
-    optimizer.Step(1e-4);
-    if (step >= kWarmup) {
-      times.push_back(std::chrono::duration<double, std::milli>(Clock::now() - start).count());
-    }
+double Milliseconds(Clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+}
+
+class Ours {
+ public:
+  explicit Ours(const Size& size)
+      : model_(Options(size)),
+        optimizer_(WeightDecayGroups(*model_, 0.01), AdamWOptions{}),
+        batch_(ToTensors(SyntheticBatch(model_->options().vocab_size), torch::kCPU)) {
+    model_->train();
   }
-  return Median(times);
+
+  double Step() {
+    const auto start = Clock::now();
+    optimizer_.ZeroGrad();
+    AccumulateGradients(model_, {batch_});
+    optimizer_.Step(1e-4);
+    return Milliseconds(start);
+  }
+
+ private:
+  BertModel model_;
+  AdamW optimizer_;
+  BatchTensors batch_;
+};
+
+// bench/model_peer.py as a child process that runs one training step per request.
+class Peer {
+ public:
+  explicit Peer(const std::string& spec) {
+    int requests[2], replies[2];
+    if (pipe(requests) != 0) return;
+    if (pipe(replies) != 0) {
+      close(requests[0]);
+      close(requests[1]);
+      return;
+    }
+    pid_ = fork();
+    if (pid_ == 0) {
+      dup2(requests[0], STDIN_FILENO);
+      dup2(replies[1], STDOUT_FILENO);
+      const int null = open("/dev/null", O_WRONLY);
+      if (null >= 0) dup2(null, STDERR_FILENO);
+      for (int fd : {requests[0], requests[1], replies[0], replies[1]}) close(fd);
+      execl("/usr/bin/python3", "python3", ABLATE_MODEL_PEER, spec.c_str(), nullptr);
+      _exit(127);
+    }
+    close(requests[0]);
+    close(replies[1]);
+    requests_ = fdopen(requests[1], "w");
+    replies_ = fdopen(replies[0], "r");
+    char word[16] = {};
+    ready_ = pid_ > 0 && std::fscanf(replies_, "%15s", word) == 1 && std::string(word) == "ready";
+  }
+  ~Peer() {
+    if (requests_ != nullptr) std::fclose(requests_);  // EOF on its stdin ends the peer
+    if (replies_ != nullptr) std::fclose(replies_);
+    if (pid_ > 0) waitpid(pid_, nullptr, 0);
+  }
+  Peer(const Peer&) = delete;
+  Peer& operator=(const Peer&) = delete;
+
+  bool ready() const { return ready_; }
+
+  // Milliseconds of one step, or 0 when the peer is gone.
+  double Step() {
+    double ms = 0;
+    if (!ready_ || std::fputs("step\n", requests_) < 0 || std::fflush(requests_) != 0 ||
+        std::fscanf(replies_, "%lf", &ms) != 1) {
+      ready_ = false;
+      return 0;
+    }
+    return ms;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  FILE* requests_ = nullptr;
+  FILE* replies_ = nullptr;
+  bool ready_ = false;
+};
+
+std::string Spec(const Size& size, const char* positions) {
+  return std::to_string(size.hidden) + ":" + std::to_string(size.layers) + ":" +
+         std::to_string(size.heads) + ":" + std::to_string(size.ffn) + ":" + positions;
 }
 
-// name -> median milliseconds per step, for specs "NAME:HIDDEN:LAYERS:HEADS:FFN:POSITIONS".
-std::map<std::string, double> MeasurePeer(const std::vector<std::string>& specs, int steps) {
-  std::string command = "/usr/bin/python3 " + std::string(ABLATE_MODEL_PEER) + " " +
-                        std::to_string(steps) + " " + std::to_string(kWarmup);
-  for (const auto& spec : specs) command += " " + spec;
-  std::map<std::string, double> out;
-  FILE* pipe = popen((command + " 2>/dev/null").c_str(), "r");
-  if (pipe == nullptr) return out;
-  char name[64];
-  double ms = 0;
-  while (std::fscanf(pipe, "%63s %lf", name, &ms) == 2) out[name] = ms;
-  pclose(pipe);
-  return out;
-}
+struct Times {
+  double ours = 0, peer = 0;  // median ms/step; peer 0 when it could not run
+};
 
-std::string Spec(const Size& size, const char* name, const char* positions) {
-  return std::string(name) + ":" + std::to_string(size.hidden) + ":" +
-         std::to_string(size.layers) + ":" + std::to_string(size.heads) + ":" +
-         std::to_string(size.ffn) + ":" + positions;
+// Alternates our steps with the peer's; the first kWarmup of each are not timed.
+Times Alternate(Ours& ours, const Size& size, const char* positions, int steps) {
+  Peer peer(Spec(size, positions));
+  std::vector<double> our_times, peer_times;
+  for (int step = 0; step < kWarmup + steps; ++step) {
+    const double o = ours.Step();
+    const double p = peer.Step();
+    if (step < kWarmup) continue;
+    our_times.push_back(o);
+    peer_times.push_back(p);
+  }
+  return {Median(our_times), peer.ready() ? Median(peer_times) : 0};
 }
 
 void Print(const char* name, double ours, double peer, const char* unit) {
@@ -124,33 +191,31 @@ void Print(const char* name, double ours, double peer, const char* unit) {
     std::printf("%s: ours=%.4g peer=skipped (/usr/bin/python3 with torch not found) (%s)\n", name,
                 ours, unit);
   }
+  std::fflush(stdout);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  const int steps = argc > 1 ? std::max(1, std::atoi(argv[1])) : 3;
-  const int rounds = argc > 2 ? std::max(1, std::atoi(argv[2])) : 1;
+  const int steps = argc > 1 ? std::max(1, std::atoi(argv[1])) : 5;
+  std::signal(SIGPIPE, SIG_IGN);  // a peer that died is reported as skipped, not fatal
   at::set_num_threads(2);
-  const Size micro{"micro", 128, 2, 2, 512}, larger{"larger", 256, 4, 4, 1024};
-  const std::vector<std::string> specs = {Spec(micro, "micro", "masked"),
-                                          Spec(micro, "micro_all", "all"),
-                                          Spec(larger, "larger", "masked")};
-  std::map<std::string, double> ours, peer;
-  auto keep_best = [](std::map<std::string, double>& best, const std::string& name, double ms) {
-    if (ms > 0 && (!best.count(name) || ms < best[name])) best[name] = ms;
-  };
-  for (int round = 0; round < rounds; ++round) {
-    keep_best(ours, "micro", MeasureOurs(micro, steps));
-    keep_best(ours, "larger", MeasureOurs(larger, steps));
-    for (const auto& [name, ms] : MeasurePeer(specs, steps)) keep_best(peer, name, ms);
-  }
+  const Size micro{128, 2, 2, 512}, larger{256, 4, 4, 1024};
   const double tokens = kRows * kCols;
-  Print("model_micro", ours["micro"], peer["micro"], "ms/step");
-  Print("model_larger", ours["larger"], peer["larger"], "ms/step");
-  Print("model_micro_tokens", tokens / ours["micro"] * 1e3,
-        peer["micro"] > 0 ? tokens / peer["micro"] * 1e3 : 0, "tokens/s");
-  Print("model_micro_vs_all_positions", ours["micro"], peer["micro_all"],
-        "ms/step; peer computes logits at all positions");
+  {
+    torch::manual_seed(0);
+    Ours ours(micro);
+    const Times masked = Alternate(ours, micro, "masked", steps);
+    Print("model_micro", masked.ours, masked.peer, "ms/step");
+    Print("model_micro_tokens", tokens / masked.ours * 1e3,
+          masked.peer > 0 ? tokens / masked.peer * 1e3 : 0, "tokens/s");
+    const Times all = Alternate(ours, micro, "all", steps);
+    Print("model_micro_vs_all_positions", all.ours, all.peer,
+          "ms/step; peer computes logits at all positions");
+  }
+  torch::manual_seed(0);
+  Ours ours(larger);
+  const Times times = Alternate(ours, larger, "masked", steps);
+  Print("model_larger", times.ours, times.peer, "ms/step");
   return 0;
 }

@@ -6,13 +6,14 @@ the extended attention mask, softmax, dropout, matmul; dense + dropout + LayerNo
 the LM head tied to the word embeddings), trained with torch.optim.AdamW (its 1.13 default: the
 single-tensor loop) and zero_grad() as a 1.13 user gets them.
 
-Usage: model_peer.py STEPS WARMUP NAME:HIDDEN:LAYERS:HEADS:FFN:POSITIONS ...
+Usage: model_peer.py HIDDEN:LAYERS:HEADS:FFN:POSITIONS
 POSITIONS is "masked" (the LM head runs on the masked positions only, as ablate does) or "all"
-(logits at every position, as HF does). Prints "NAME MS" per spec: the median step time.
+(logits at every position, as HF does). Builds the model, prints "ready", then runs one training
+step per line read from stdin and prints its milliseconds: the C++ side alternates its own steps
+with these, so that both see the same machine load.
 The batch matches the C++ side's: 32 x 128 tokens, 19 masked per row, no padding, no NSP.
 """
 import math
-import statistics
 import sys
 import time
 
@@ -158,7 +159,7 @@ def synthetic_batch(generator):
     return input_ids, torch.ones(BATCH, SEQ, dtype=torch.long), labels
 
 
-def measure(steps, warmup, hidden, layers, heads, ffn, masked_only):
+def build(hidden, layers, heads, ffn, masked_only):
     torch.manual_seed(0)
     model = RobertaForMaskedLM(hidden, layers, heads, ffn, masked_only)
     model.train()
@@ -170,27 +171,23 @@ def measure(steps, warmup, hidden, layers, heads, ffn, masked_only):
                     if any(nd in n for nd in no_decay)], "weight_decay": 0.0},
     ]
     optimizer = torch.optim.AdamW(groups, lr=1e-4, betas=(0.9, 0.999), eps=1e-6)
+    return model, optimizer
+
+
+def main():
+    torch.set_num_threads(2)
+    hidden, layers, heads, ffn, positions = sys.argv[1].split(":")
+    model, optimizer = build(int(hidden), int(layers), int(heads), int(ffn),
+                             positions == "masked")
     input_ids, attention_mask, labels = synthetic_batch(torch.Generator().manual_seed(1))
-    times = []
-    for step in range(warmup + steps):
+    print("ready", flush=True)
+    for _ in sys.stdin:
         start = time.perf_counter()
         optimizer.zero_grad()
         loss = model(input_ids, attention_mask, labels)
         loss.backward()
         optimizer.step()
-        if step >= warmup:
-            times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1e3
-
-
-def main():
-    torch.set_num_threads(2)
-    steps, warmup = int(sys.argv[1]), int(sys.argv[2])
-    for spec in sys.argv[3:]:
-        name, hidden, layers, heads, ffn, positions = spec.split(":")
-        ms = measure(steps, warmup, int(hidden), int(layers), int(heads), int(ffn),
-                     positions == "masked")
-        print(f"{name} {ms:.3f}", flush=True)
+        print(f"{(time.perf_counter() - start) * 1e3:.3f}", flush=True)
 
 
 if __name__ == "__main__":

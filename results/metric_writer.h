@@ -1,11 +1,12 @@
-// Batched writer for metric history (the metrics table): buffers points and writes each batch in
-// one transaction with a reused prepared upsert. Does not write final metrics or touch runs_wide;
-// Store::SetFinalMetric does that.
+// Batched writer for metric history (the metrics view over metric_points, see schema.cpp): buffers
+// points and writes each batch in one transaction with reused prepared statements. Does not write
+// final metrics or touch runs_wide; Store::SetFinalMetric does that.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -42,28 +43,46 @@ class MetricWriter {
 
  private:
   struct Point {
-    int64_t run_id;
     int64_t step;
     double value;
     double time;
-    uint32_t name;  // index into names_
+    uint32_t series;  // index into series_
   };
 
-  uint32_t Intern(std::string_view name);
-  void SortBuffer();
-  void BindPoint(Statement& statement, int first_index, const Point& point) const;
+  // A (run, name) pair that buffered points use. Flush fills in id and max_step.
+  struct Series {
+    int64_t run_id;
+    std::string name;
+    int64_t id = 0;
+    // The highest step stored before this batch, if any: a point at or below it may replace one.
+    std::optional<int64_t> max_step;
+  };
+
+  uint32_t Intern(int64_t run_id, std::string_view name);
+  void ResolveSeries();
+  int64_t CreateSeries(int64_t run_id, const std::string& name);
+  void OrderBatch();
+  void WriteBatch();
+  void Upsert(uint32_t index);
+  void BindPoint(Statement& statement, int first_index, uint32_t index) const;
 
   std::shared_ptr<const Connection> connection_;
   size_t batch_size_;
-  // One statement inserts kRowsPerStatement points (see metric_writer.cpp); the rest of a batch
-  // goes through the single-row one.
-  Statement upsert_many_;
+  // New points go kRowsPerStatement at a time through insert_many_ (see metric_writer.cpp); points
+  // that may replace a stored one, and the tail of a batch, go through upsert_one_.
+  Statement insert_many_;
   Statement upsert_one_;
+  Statement find_series_;
+  Statement insert_name_;
+  Statement select_name_;
+  Statement insert_series_;
   std::vector<Point> buffer_;
-  // The distinct names in buffer_. Points refer to them by index, so Add does not allocate per
-  // point, and Flush binds them without copying.
-  std::vector<std::string> names_;
-  uint32_t last_name_ = 0;
+  // The distinct (run, name) pairs in buffer_. Points refer to them by index, so Add does not
+  // allocate per point, and Flush binds names without copying.
+  std::vector<Series> series_;
+  uint32_t last_series_ = 0;
+  // The buffer_ indices Flush writes, in write order.
+  std::vector<uint32_t> order_;
 };
 
 }  // namespace ablate::results

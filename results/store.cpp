@@ -479,6 +479,22 @@ int Store::Requeue(const std::string& experiment, const std::vector<std::string>
   return total;
 }
 
+void Store::RecordSlurmArray(const std::string& experiment, const std::string& job_id, int tasks,
+                             const std::string& log_dir) {
+  Transaction transaction(*connection_);
+  connection_
+      ->Prepare("INSERT INTO slurm_arrays (experiment_id, job_id, tasks, log_dir, submitted_at) "
+                "SELECT id, ?2, ?3, ?4, ?5 FROM experiments WHERE name = ?1")
+      .BindText(1, experiment)
+      .BindText(2, job_id)
+      .BindInt(3, tasks)
+      .BindText(4, log_dir)
+      .BindDouble(5, UnixNow())
+      .Run();
+  ABLATE_CHECK(connection_->Changes() == 1, "no experiment " + experiment);
+  transaction.Commit();
+}
+
 void Store::Heartbeat(int64_t run_id) {
   Transaction transaction(*connection_);
   connection_->Prepare("UPDATE runs SET heartbeat_at = ?2 WHERE id = ?1 AND status = 'running'")

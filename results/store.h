@@ -111,6 +111,10 @@ class Store {
   // the queue; returns how many.
   int Requeue(const std::string& experiment, const std::vector<std::string>& statuses);
 
+  // Remembers a Slurm job array submitted for `experiment` (which must exist).
+  void RecordSlurmArray(const std::string& experiment, const std::string& job_id, int tasks,
+                        const std::string& log_dir);
+
   // Marks a running run as alive now.
   void Heartbeat(int64_t run_id);
   // Moves a running run to `status` (completed, failed, diverged or interrupted) with an optional

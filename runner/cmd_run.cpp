@@ -13,6 +13,7 @@
 #include "results/store.h"
 #include "runner/cli.h"
 #include "runner/signals.h"
+#include "runner/slurm.h"
 #include "runner/worker.h"
 
 namespace ablate::runner {
@@ -40,6 +41,31 @@ void PrintExperimentStatus(const std::string& db, const std::string& experiment)
   reports::WriteTable(std::cout, sets.at(0), reports::TableFormat::kTable);
 }
 
+// One job array whose tasks each run `ablate worker` on this grid. The database and run
+// directories must be on a filesystem every node sees (see README, "Slurm").
+int SubmitToSlurm(const WorkerOptions& worker, const std::string& experiment, int jobs,
+                  const std::string& slurm_args) {
+  namespace fs = std::filesystem;
+  // Inside the batch script /proc/self/exe is bash: name this binary by its real path.
+  std::vector<std::string> argv = {fs::read_symlink("/proc/self/exe").string(), "worker",
+                                   "--db", fs::absolute(worker.db).string(), "--experiment",
+                                   experiment, "--runs-dir", fs::absolute(worker.runs_dir).string(),
+                                   "--data-dir", fs::absolute(worker.data_dir).string(),
+                                   "--device", worker.device};
+  if (worker.threads > 0) {
+    argv.push_back("--threads");
+    argv.push_back(std::to_string(worker.threads));
+  }
+  const fs::path log_dir = fs::absolute(worker.runs_dir) / experiment / "slurm";
+  SlurmSubmission submission{"ablate-" + experiment, jobs, argv, slurm_args, log_dir.string(),
+                             fs::current_path().string()};
+  const std::string job_id = SubmitArray(submission);
+  results::Store::Open(worker.db).RecordSlurmArray(experiment, job_id, jobs, log_dir.string());
+  std::cout << "submitted Slurm job array " << job_id << " (" << jobs << " workers); logs in "
+            << log_dir.string() << "\nfollow it with: ablate status --db " << worker.db << "\n";
+  return 0;
+}
+
 }  // namespace
 
 int CmdRun(const Args& args) {
@@ -47,7 +73,10 @@ int CmdRun(const Args& args) {
   options.add_options()("grid", po::value<std::string>()->required(), "grid JSON file")(
       "db", po::value<std::string>()->required(), "results database (created if missing)")(
       "jobs", po::value<int>()->default_value(1), "worker processes")(
-      "rerun-failed", po::bool_switch(), "queue failed and diverged runs again");
+      "rerun-failed", po::bool_switch(), "queue failed and diverged runs again")(
+      "backend", po::value<std::string>()->default_value("local"),
+      "local: worker processes here; slurm: one job array of --jobs workers")(
+      "slurm-args", po::value<std::string>()->default_value(""), "extra sbatch options, e.g. \"-p gpu --gres=gpu:1\"");
   AddWorkerOptions(options);
   auto vm = ParseOptions(args,
                          "ablate run GRID --db FILE [--jobs N] [--device cpu|cuda] [--rerun-failed] "
@@ -57,6 +86,10 @@ int CmdRun(const Args& args) {
   WorkerOptions worker = WorkerOptionsFrom(*vm);
   const int jobs = (*vm)["jobs"].as<int>();
   if (jobs < 1) throw InputError("", "--jobs", "must be at least 1");
+  const std::string backend = (*vm)["backend"].as<std::string>();
+  if (backend != "local" && backend != "slurm") {
+    throw InputError("", "--backend", "unknown backend \"" + backend + "\": expected local or slurm");
+  }
 
   // Validate everything before the database is touched.
   auto grid = experiments::LoadGrid((*vm)["grid"].as<std::string>());
@@ -75,6 +108,7 @@ int CmdRun(const Args& args) {
   }
   RequeueAbandonedRuns(worker.db);
   worker.experiment = grid.name;
+  if (backend == "slurm") return SubmitToSlurm(worker, grid.name, jobs, (*vm)["slurm-args"].as<std::string>());
 
   InstallStopHandlers();
   int exit_code = 0;

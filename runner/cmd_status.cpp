@@ -4,6 +4,7 @@
 #include "reports/table_format.h"
 #include "results/query.h"
 #include "runner/cli.h"
+#include "runner/slurm.h"
 
 namespace ablate::runner {
 
@@ -26,8 +27,23 @@ int CmdStatus(const Args& args) {
            COUNT(r.id) AS total
     FROM experiments e LEFT JOIN runs r ON r.experiment_id = e.id
     GROUP BY e.id ORDER BY e.id)sql";
-  auto sets = results::RunReadOnlyQuery((*vm)["db"].as<std::string>(), kQuery);
+  const std::string db = (*vm)["db"].as<std::string>();
+  auto sets = results::RunReadOnlyQuery(db, kQuery);
   reports::WriteTable(std::cout, sets.at(0), format);
+
+  // The Slurm job arrays `ablate run --backend slurm` submitted, with their tasks' states.
+  auto arrays = results::RunReadOnlyQuery(db,
+      "SELECT e.name, a.job_id, a.tasks FROM slurm_arrays a JOIN experiments e ON e.id = "
+      "a.experiment_id ORDER BY a.id").at(0);
+  for (const auto& row : arrays.rows) {
+    const auto& job_id = std::get<std::string>(row[1]);
+    std::cout << "slurm array " << job_id << " (" << std::get<std::string>(row[0]) << "): ";
+    try {
+      std::cout << SummarizeStates(QueryArray(job_id, static_cast<int>(std::get<int64_t>(row[2])))) << "\n";
+    } catch (const std::exception& e) {
+      std::cout << "state unknown (" << e.what() << ")\n";
+    }
+  }
   return 0;
 }
 

@@ -2,6 +2,8 @@
 // (what `ablate run` starts locally and what a cluster job runs).
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdlib>
 #include <iostream>
 
 #include "core/corpus.h"
@@ -28,6 +30,12 @@ WorkerOptions WorkerOptionsFrom(const po::variables_map& vm) {
   o.data_dir = core::ResolveDataDir(vm["data-dir"].as<std::string>());
   o.device = vm["device"].as<std::string>();
   o.threads = vm["threads"].as<int>();
+  // A Slurm task is not pinned to its CPUs here: use what the job was given, not every core.
+  if (o.threads == 0 && std::getenv("SLURM_JOB_ID") != nullptr) {
+    const char* cpus = std::getenv("SLURM_CPUS_PER_TASK");
+    if (cpus == nullptr) cpus = std::getenv("SLURM_CPUS_ON_NODE");
+    o.threads = cpus != nullptr ? std::max(1, std::atoi(cpus)) : 1;
+  }
   o.max_runs = vm["max-runs"].as<int64_t>();
   if (o.max_runs < 0) throw InputError("", "--max-runs", "must be 0 or more");
   if (o.device != "cpu" && o.device != "cuda") {

@@ -9,8 +9,8 @@
 
 #include <algorithm>
 #include <array>
-#include <cerrno>
 #include <cctype>
+#include <cerrno>
 #include <charconv>
 #include <cstring>
 #include <filesystem>
@@ -104,7 +104,8 @@ ProcessResult RunProcess(const std::vector<std::string>& argv) {
   for (const auto& arg : argv) c_argv.push_back(const_cast<char*>(arg.c_str()));
   c_argv.push_back(nullptr);
   pid_t pid = 0;
-  int spawn_error = ::posix_spawnp(&pid, argv[0].c_str(), &actions, nullptr, c_argv.data(), environ);
+  int spawn_error =
+      ::posix_spawnp(&pid, argv[0].c_str(), &actions, nullptr, c_argv.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
   out_write.Reset();
   err_write.Reset();
@@ -139,8 +140,9 @@ bool IsJobId(const std::string& text) {
 }
 
 InputError NotInstalled(const std::string& command) {
-  return InputError(command + " not found: is Slurm installed? (scripts/start-slurm sets up a "
-                              "one-node cluster)");
+  return InputError(command +
+                    " not found: is Slurm installed? (scripts/start-slurm sets up a "
+                    "one-node cluster)");
 }
 
 // bash single quotes keep everything literal; a ' inside becomes '\'' (close, escaped ', reopen).
@@ -233,9 +235,9 @@ std::string SubmitArray(const SlurmSubmission& submission) {
                      "\" must be non-empty and without '/' (it names the log files)");
   }
   if (submission.log_dir.find('\\') != std::string::npos) {
-    throw InputError(submission.log_dir,
-                     "", "a backslash in the log directory turns off sbatch's %-patterns in "
-                         "--output, which name each task's log; choose a directory without one");
+    throw InputError(submission.log_dir, "",
+                     "a backslash in the log directory turns off sbatch's %-patterns in "
+                     "--output, which name each task's log; choose a directory without one");
   }
   auto extra_args = SplitShellWords(submission.extra_args);
 
@@ -304,8 +306,8 @@ std::vector<SlurmTaskState> QueryArray(const std::string& job_id, int array_task
 
 bool IsFinished(std::string_view state) {
   static constexpr std::array<std::string_view, 10> kFinal = {
-      "BOOT_FAIL", "CANCELLED", "COMPLETED", "DEADLINE",  "FAILED",
-      "NODE_FAIL", "OUT_OF_MEMORY", "PREEMPTED", "TIMEOUT", kEndedState};
+      "BOOT_FAIL", "CANCELLED",     "COMPLETED", "DEADLINE", "FAILED",
+      "NODE_FAIL", "OUT_OF_MEMORY", "PREEMPTED", "TIMEOUT",  kEndedState};
   return std::find(kFinal.begin(), kFinal.end(), state) != kFinal.end();
 }
 

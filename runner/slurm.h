@@ -1,6 +1,6 @@
 // The Slurm backend: submits ablate workers as one job array (sbatch) and reads the states of the
-// array's tasks back (squeue, and sacct where accounting exists). It runs the Slurm commands without a
-// shell; it does not know the results database or what a worker does.
+// array's tasks back (squeue, and sacct where accounting exists). It runs the Slurm commands
+// without a shell; it does not know the results database or what a worker does.
 #pragma once
 
 #include <string>
@@ -14,12 +14,12 @@ struct SlurmSubmission {
   int array_tasks = 1;                   // tasks 0..array_tasks-1, each running worker_argv once
   std::vector<std::string> worker_argv;  // absolute path of the ablate binary first
   std::string extra_args;                // the user's --slurm-args, split shell-like
-  std::string log_dir;                   // absolute; created if missing; script and %x-%A_%a.out logs
-  std::string workdir;                   // absolute; where every task starts (sbatch --chdir)
+  std::string log_dir;                   // absolute, created if missing: script and task logs
+  std::string workdir;                   // absolute: where every task starts (sbatch --chdir)
 };
 
-// Writes a bash batch script into log_dir that execs worker_argv, and submits it with
-// `sbatch --parsable --array=0-(N-1) --job-name --output=LOG_DIR/%x-%A_%a.out --chdir [extra args]`.
+// Writes a bash batch script into log_dir that execs worker_argv, and submits it with `sbatch
+// --parsable --array=0-(N-1) --job-name --output=LOG_DIR/%x-%A_%a.out --chdir EXTRA_ARGS SCRIPT`.
 // Returns the job id. Throws InputError for a submission sbatch could not honour (no tasks, a job
 // name with '/', a backslash in log_dir, unbalanced quotes in extra_args) and when sbatch is not
 // installed; std::runtime_error carrying sbatch's message when it refuses the job.
@@ -27,7 +27,7 @@ std::string SubmitArray(const SlurmSubmission& submission);
 
 struct SlurmTaskState {
   std::string task_id;  // "JOBID_INDEX", as squeue and sacct print it
-  std::string state;    // Slurm's job state (PENDING, RUNNING, COMPLETED, FAILED, ...) or kEndedState
+  std::string state;    // Slurm's (PENDING, RUNNING, COMPLETED, FAILED, ...) or kEndedState
 };
 
 // The state of a task Slurm no longer lists: it finished longer ago than slurmctld's MinJobAge

@@ -1,8 +1,13 @@
 #include "results/metric_writer.h"
 
+#include <array>
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <limits>
+#include <map>
+#include <random>
+#include <string>
+#include <tuple>
 
 #include "results/store.h"
 #include "tests/results/helpers.h"
@@ -86,6 +91,119 @@ TEST_CASE("re-logging a step replaces the stored point instead of adding one",
   CHECK(MetricCount(store) == 2);
   CHECK(QueryText(store.connection(),
                   "SELECT value || '@' || time FROM metrics WHERE step = 100") == "2.25@3.0");
+}
+
+TEST_CASE("re-logging part of a long history replaces those steps and appends the rest",
+          "[results][metric_writer]") {
+  TempDir dir;
+  Store store = Store::Open(dir.File("results.db"));
+  const int64_t run = TwoRuns(store).first;
+  MetricWriter writer = store.Metrics(1000);
+  for (int step = 0; step < 200; ++step) writer.Add(run, "loss", step, step, 1.0);
+  writer.Flush();
+  // A run resumed from the checkpoint at step 150: 50 replaced points, then 100 new ones, in one
+  // batch of more than one multi-row statement.
+  for (int step = 150; step < 300; ++step) writer.Add(run, "loss", step, -step, 2.0);
+  writer.Flush();
+  CHECK(MetricCount(store) == 300);
+  CHECK(QueryInt(store.connection(),
+                 "SELECT count(*) FROM metrics WHERE step < 150 AND value = step AND time = 1.0") ==
+        150);
+  CHECK(QueryInt(store.connection(),
+                 "SELECT count(*) FROM metrics WHERE step >= 150 AND value = -step AND "
+                 "time = 2.0") == 150);
+}
+
+TEST_CASE("random re-logging across batches keeps the value logged last for every step",
+          "[results][metric_writer]") {
+  TempDir dir;
+  Store store = Store::Open(dir.File("results.db"));
+  const auto [a, b] = TwoRuns(store);
+  // The reference: what the history must hold, (run, name, step) -> value.
+  std::map<std::tuple<int64_t, std::string, int64_t>, double> expected;
+  std::mt19937 random(7);
+  MetricWriter writer = store.Metrics(97);  // multi-row statements, tails, and flushes mid-step
+  const std::array<std::string, 3> names = {"loss", "lr", "grad_norm"};
+  for (int i = 0; i < 3000; ++i) {
+    const int64_t run = random() % 2 == 0 ? a : b;
+    const std::string& name = names[random() % names.size()];
+    // Mostly forward, sometimes back over steps already stored, as resumed runs do.
+    const int64_t step = static_cast<int64_t>(i / 10 - random() % 40);
+    writer.Add(run, name, step, i, 0.0);
+    expected[{run, name, step}] = i;
+  }
+  writer.Flush();
+  Statement select = store.connection().Prepare(
+      "SELECT run_id, name, step, value FROM metrics ORDER BY run_id, name, step");
+  auto want = expected.begin();
+  int64_t rows = 0;
+  while (select.Step()) {
+    ++rows;
+    REQUIRE(want != expected.end());
+    const auto& [run, name, step] = want->first;
+    CHECK(select.ColumnInt(0) == run);
+    CHECK(select.ColumnText(1) == name);
+    CHECK(select.ColumnInt(2) == step);
+    CHECK(select.ColumnDouble(3) == want->second);
+    ++want;
+  }
+  CHECK(rows == static_cast<int64_t>(expected.size()));
+}
+
+TEST_CASE("the metrics view shows each point with its run and metric name",
+          "[results][metric_writer]") {
+  TempDir dir;
+  Store store = Store::Open(dir.File("results.db"));
+  const auto [a, b] = TwoRuns(store);
+  MetricWriter writer = store.Metrics();
+  writer.Add(b, "train/loss", 1, 2.5, 11.0);
+  writer.Add(a, "train/loss", 1, 1.25, 12.0);
+  writer.Add(a, "train/lr", 0, 0.5, 10.0);
+  writer.Add(a, "train/loss", 0, 1.5, 10.0);
+  writer.Flush();
+  const std::string run_a = std::to_string(a) + " ";
+  const std::string run_b = std::to_string(b) + " ";
+  const std::string expected = run_a + "train/loss 0 1.5 10.0, " + run_a +
+                               "train/loss 1 1.25 12.0, " + run_a + "train/lr 0 0.5 10.0, " +
+                               run_b + "train/loss 1 2.5 11.0";
+  CHECK(QueryText(store.connection(),
+                  "SELECT group_concat(run_id || ' ' || name || ' ' || step || ' ' || value || ' ' "
+                  "|| time, ', ') FROM (SELECT * FROM metrics ORDER BY run_id, name, step)") ==
+        expected);
+}
+
+TEST_CASE("each metric name is stored once however many runs and batches log it",
+          "[results][metric_writer]") {
+  TempDir dir;
+  Store store = Store::Open(dir.File("results.db"));
+  const auto [a, b] = TwoRuns(store);
+  MetricWriter writer = store.Metrics(3);
+  for (int step = 0; step < 10; ++step) {
+    for (const int64_t run : {a, b}) {
+      writer.Add(run, "train/loss", step, 1.0);
+      writer.Add(run, "train/lr", step, 1e-4);
+    }
+  }
+  writer.Flush();
+  CHECK(MetricCount(store) == 40);
+  CHECK(QueryInt(store.connection(), "SELECT count(*) FROM metric_names") == 2);
+  CHECK(QueryInt(store.connection(), "SELECT count(*) FROM metric_series") == 4);
+}
+
+TEST_CASE("deleting a run deletes its metric history", "[results][metric_writer]") {
+  TempDir dir;
+  Store store = Store::Open(dir.File("results.db"));
+  const auto [a, b] = TwoRuns(store);
+  MetricWriter writer = store.Metrics();
+  for (int step = 0; step < 5; ++step) {
+    writer.Add(a, "loss", step, 1.0);
+    writer.Add(b, "loss", step, 2.0);
+  }
+  writer.Flush();
+  store.connection().Exec("DELETE FROM runs WHERE id = " + std::to_string(a));
+  CHECK(QueryInt(store.connection(), "SELECT count(*) FROM metric_points") == 5);
+  CHECK(QueryInt(store.connection(), "SELECT count(*) FROM metrics WHERE run_id = " +
+                                         std::to_string(b) + " AND value = 2.0") == 5);
 }
 
 TEST_CASE("every point of a large batch is stored exactly once with its own values",

@@ -67,6 +67,25 @@ TEST_CASE("schema v1 has the documented tables and views", "[results][schema]") 
                  "tbl_name = 'runs' AND sql LIKE '%(status)%'") == 1);
 }
 
+// metrics is a view over three tables; a learning curve must still be a few index searches, not a
+// scan of the history.
+TEST_CASE("the learning-curve query searches indexes and needs no sort", "[results][schema]") {
+  TempDir dir;
+  const Store store = Store::Open(dir.File("results.db"));
+  Statement plan = store.connection().Prepare(
+      "EXPLAIN QUERY PLAN SELECT step, value FROM metrics WHERE run_id = ?1 AND name = ?2 "
+      "ORDER BY step");
+  std::vector<std::string> steps;
+  while (plan.Step()) steps.push_back(plan.ColumnText(3));
+  INFO(Catch::Detail::stringify(steps));
+  REQUIRE(steps.size() == 3);  // metric_names, metric_series, metric_points
+  for (const std::string& step : steps) {
+    CHECK(step.rfind("SEARCH ", 0) == 0);
+    CHECK(step.find("TEMP B-TREE") == std::string::npos);
+  }
+  CHECK(steps.back() == "SEARCH p USING PRIMARY KEY (series_id=?)");
+}
+
 TEST_CASE("reopening a migrated database changes nothing and keeps the data", "[results][schema]") {
   TempDir dir;
   const std::string path = dir.File("results.db");

@@ -323,3 +323,41 @@ TEST_CASE("sbatch's refusal is a runtime error carrying its message", "[slurm][c
   }
   CHECK(fs::is_empty(dir / "logs"));
 }
+
+TEST_CASE("a small grid runs to completion through ablate run --backend slurm",
+          "[slurm][cluster]") {
+  if (!HaveCluster()) return;
+  TempDir dir;
+  const std::string corpus = std::string(ABLATE_SOURCE_DIR) + "/tests/data/corpus_small";
+  std::ofstream(dir / "g.json") << R"({"name": "slurm-grid", "base": {
+      "data": {"corpus": ")" << corpus << R"(", "tokenizer": "bpe-300", "seq_len": 32},
+      "model": {"layers": 1, "hidden": 16, "heads": 2, "ffn": 32},
+      "train": {"batch_size": 4, "steps": 5, "checkpoint_every": 0},
+      "optim": {"warmup_steps": 1}, "eval": {"every": 0, "sequences": 8}},
+    "axes": {"data.format": ["FULL-SENTENCES", "DOC-SENTENCES"], "seed": [1, 2]}})";
+  auto q = [](const fs::path& p) {  // single-quoted for sh, quotes inside escaped
+    std::string out = "'";
+    for (char c : p.string()) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    return out + "'";
+  };
+  const std::string common = " --db " + q(dir / "r.db") + " --data-dir " + q(dir / "data") +
+                             " --runs-dir " + q(dir / "runs");
+  // Tokenize once before the workers start, as a user would with a shared filesystem.
+  REQUIRE(Shell(std::string(ABLATE_BINARY) + " data prepare --corpus " + q(corpus) +
+                " --tokenizer bpe-300 --data-dir " + q(dir / "data")).code == 0);
+  auto submitted = Shell(std::string(ABLATE_BINARY) + " run " + q(dir / "g.json") + common +
+                         " --backend slurm --jobs 2 --threads 1");
+  INFO(submitted.output);
+  REQUIRE(submitted.code == 0);
+  auto at = submitted.output.find("submitted Slurm job array ");
+  REQUIRE(at != std::string::npos);
+  std::string job_id = submitted.output.substr(at + 26);
+  job_id = job_id.substr(0, job_id.find(' '));
+  CancelOnExit cancel(job_id);
+  WaitForArray(job_id, 2, 180s);
+
+  auto status = Shell(std::string(ABLATE_BINARY) + " status --db " + q(dir / "r.db") + " --format csv");
+  INFO(status.output);
+  CHECK(status.output.find("slurm-grid,0,0,4,0,0,0,4") != std::string::npos);
+  CHECK(status.output.find("slurm array " + job_id + " (slurm-grid): ") != std::string::npos);
+}
