@@ -42,6 +42,7 @@ add_executable(bench_gpu
   "${root}/core/model.cpp"
   "${root}/core/optimizer.cpp")
 target_include_directories(bench_gpu PRIVATE "${root}")
+# No OpenMP here: only CPU tensors would use it, and torch wheels bring their own runtime.
 # Warnings stay visible but not fatal: a newer torch's headers must not stop a measurement.
 target_compile_options(bench_gpu PRIVATE -Wall -Wextra)
 target_link_libraries(bench_gpu PRIVATE \${TORCH_LIBRARIES})

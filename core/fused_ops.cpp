@@ -29,7 +29,8 @@ uint64_t DrawSeed() {
 }
 
 torch::Tensor BatchedMatmulKernel(const torch::Tensor& a, const torch::Tensor& b, double alpha) {
-  // Worker threads do not inherit the caller's grad mode; plain tensors need none.
+  // Worker threads start with grad mode on whatever the caller's: out= ops refuse inputs that
+  // require grad there, so they get plain tensors and no grad mode.
   const auto left = a.detach(), right = b.detach();
   auto out = torch::empty({a.size(0), a.size(1), b.size(2)}, a.options());
   at::parallel_for(0, a.size(0), 1, [&](int64_t begin, int64_t end) {
@@ -179,6 +180,7 @@ class CrossEntropySumFunction : public torch::autograd::Function<CrossEntropySum
     if (grad.is_cpu()) {
       const double factor = scale.item<double>();
       at::parallel_for(0, grad.size(0), 1, [&](int64_t begin, int64_t end) {
+        torch::NoGradGuard no_grad;  // worker threads start with grad mode on
         for (int64_t row = begin; row < end; row += kRowsPerBlock) {
           grad.slice(0, row, std::min(row + kRowsPerBlock, end)).exp_().mul_(factor);
         }

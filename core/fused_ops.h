@@ -1,8 +1,8 @@
 // The few operations the model and optimizer need that LibTorch 1.13 runs poorly on the CPU:
 // attention's batched matmul, dropout (optionally plus a residual), cross-entropy summed over rows,
-// and the AdamW update, each as one parallel pass. CUDA tensors and dtypes without a kernel here
-// take plain LibTorch ops; results match them (dropout draws a different but equally distributed
-// mask). No modules, no state.
+// and the AdamW update, each parallel across threads and fused into as few passes as it allows.
+// CUDA tensors and dtypes without a kernel here take plain LibTorch ops; results match them
+// (dropout draws a different but equally distributed mask). No modules, no state.
 #pragma once
 
 #include <torch/types.h>
@@ -14,7 +14,8 @@ namespace ablate::core {
 // alpha * a @ b for a (N, M, K), b (N, K, P) -> (N, M, P). On the CPU the N products run in
 // parallel, one single-threaded GEMM each: LibTorch 1.13 runs a CPU bmm's products one after
 // another with every GEMM split across all threads, which for attention's T x head_dim matrices
-// costs more in synchronization than in arithmetic (~20x slower here).
+// costs more in synchronization than in arithmetic (2x slower on 2 idle cores, far worse on busy
+// ones).
 torch::Tensor BatchedMatmul(const torch::Tensor& a, const torch::Tensor& b, double alpha = 1);
 
 // Inverted dropout: zeroes each element with probability p, scales the rest by 1 / (1 - p).
@@ -40,8 +41,8 @@ struct AdamWScalars {
   double bias_correction2 = 1;  // 1 - beta2^step
 };
 
-// Whether AdamWUpdate has a one-pass kernel for these tensors (contiguous CPU float or double, all
-// of one dtype).
+// Whether FusedAdamWUpdate has a one-pass kernel for these tensors (contiguous CPU float or double,
+// all of one dtype).
 bool HasFusedAdamW(const torch::Tensor& param, const torch::Tensor& grad,
                    const torch::Tensor& exp_avg, const torch::Tensor& exp_avg_sq);
 

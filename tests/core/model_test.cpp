@@ -372,6 +372,10 @@ TEST_CASE("fused cross-entropy matches LibTorch's, value and gradient", "[model]
   theirs.backward();
   CHECK(ours.item<double>() == Approx(theirs.item<double>()).epsilon(1e-12));
   CHECK(torch::allclose(ours_grad, logits.grad(), 1e-12, 1e-12));
+  // The backward reuses its saved log-probabilities: a second one must fail, not be wrong.
+  auto again = CrossEntropySum(logits, targets);
+  again.backward({}, /*retain_graph=*/true);
+  CHECK_THROWS(again.backward());
   // The empty case (a micro-batch without masked tokens) is a zero loss, not NaN.
   auto none = CrossEntropySum(torch::zeros({0, 13}), torch::zeros({0}, torch::kLong));
   CHECK(none.item<double>() == 0);
