@@ -2,6 +2,7 @@
 
 #include <torch/cuda.h>
 #include <torch/utils.h>
+#include <torch/version.h>
 
 #include <chrono>
 #include <fstream>
@@ -144,6 +145,8 @@ EvalMetrics Evaluate(BertModel& model, const std::vector<Batch>& mlm, const std:
 }
 
 }  // namespace
+
+std::string LibTorchVersion() { return TORCH_VERSION; }
 
 std::optional<CheckpointInfo> LatestCheckpoint(const fs::path& run_dir) {
   std::ifstream in(run_dir / "checkpoint.json");

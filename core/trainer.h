@@ -85,6 +85,9 @@ TrainResult Train(const TrainConfig& config, const std::filesystem::path& data_d
                   const std::filesystem::path& run_dir, TrainObserver& observer,
                   const Log& log = {});
 
+// The LibTorch version this build links ("1.13.0"), for run provenance.
+std::string LibTorchVersion();
+
 // The checkpoint a run directory holds, if any: {step, path}.
 struct CheckpointInfo {
   int64_t step = 0;

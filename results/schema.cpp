@@ -38,6 +38,10 @@ CREATE TABLE runs (
   pid INTEGER,
   attempts INTEGER NOT NULL DEFAULT 0,
   error TEXT,
+  -- Provenance of the last attempt: the ablate build's git commit, LibTorch version, device.
+  git_commit TEXT,
+  torch_version TEXT,
+  device TEXT,
   UNIQUE (experiment_id, key)
 );
 CREATE INDEX runs_status ON runs(status);
@@ -111,7 +115,8 @@ CREATE TABLE slurm_arrays (
 CREATE VIEW run_info AS
 SELECT r.id AS run_id, e.name AS experiment, r.key AS key, r.status AS status,
        r.created_at AS created_at, r.started_at AS started_at, r.finished_at AS finished_at,
-       r.heartbeat_at AS heartbeat_at, r.host AS host, r.attempts AS attempts, r.error AS error
+       r.heartbeat_at AS heartbeat_at, r.host AS host, r.attempts AS attempts, r.error AS error,
+       r.device AS device, r.git_commit AS git_commit, r.torch_version AS torch_version
 FROM runs r JOIN experiments e ON e.id = r.experiment_id;
 
 CREATE VIEW run_params AS

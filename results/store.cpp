@@ -479,6 +479,19 @@ int Store::Requeue(const std::string& experiment, const std::vector<std::string>
   return total;
 }
 
+void Store::SetProvenance(int64_t run_id, const std::string& git_commit,
+                          const std::string& torch_version, const std::string& device) {
+  Transaction transaction(*connection_);
+  connection_
+      ->Prepare("UPDATE runs SET git_commit = ?2, torch_version = ?3, device = ?4 WHERE id = ?1")
+      .BindInt(1, run_id)
+      .BindText(2, git_commit)
+      .BindText(3, torch_version)
+      .BindText(4, device)
+      .Run();
+  transaction.Commit();
+}
+
 void Store::RecordSlurmArray(const std::string& experiment, const std::string& job_id, int tasks,
                              const std::string& log_dir) {
   Transaction transaction(*connection_);

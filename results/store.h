@@ -111,6 +111,10 @@ class Store {
   // the queue; returns how many.
   int Requeue(const std::string& experiment, const std::vector<std::string>& statuses);
 
+  // Records where and with what a running run is trained (shown in run_info and runs_wide).
+  void SetProvenance(int64_t run_id, const std::string& git_commit,
+                     const std::string& torch_version, const std::string& device);
+
   // Remembers a Slurm job array submitted for `experiment` (which must exist).
   void RecordSlurmArray(const std::string& experiment, const std::string& job_id, int tasks,
                         const std::string& log_dir);

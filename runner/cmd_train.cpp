@@ -60,6 +60,7 @@ int CmdTrain(const Args& args) {
     store->Submit({kTrainExperiment, grid["description"], grid.dump(), {{run.key, run.params}}});
     run_id = store->StartRun(kTrainExperiment, run.key, HostName(), ::getpid()).run_id;
     store->AddArtifact(run_id, "run_dir", fs::absolute(run_dir).string(), std::nullopt);
+    store->SetProvenance(run_id, ABLATE_GIT_COMMIT, core::LibTorchVersion(), config.device);
     store->AddArtifact(run_id, "config", fs::absolute(run_dir / "config.json").string(), std::nullopt);
   }
 

@@ -77,6 +77,7 @@ WorkerSummary RunWorker(const WorkerOptions& options) {
     fs::create_directories(run_dir);
     std::ofstream(run_dir / "config.json") << claimed->params.dump(2) << "\n";
     store.AddArtifact(claimed->run_id, "run_dir", fs::absolute(run_dir).string(), std::nullopt);
+    store.SetProvenance(claimed->run_id, ABLATE_GIT_COMMIT, core::LibTorchVersion(), options.device);
     const std::string label = (options.label.empty() ? "" : options.label + ": ") +
                               claimed->experiment + "/" + claimed->key;
     std::string status = "completed", reason;
