@@ -86,8 +86,9 @@ int main() {
       double ours = MeasureOurs(data, format, 50'000'000);
       std::string name(InputFormatName(format));
       for (auto& c : name) c = c == '+' ? '_' : std::tolower(static_cast<unsigned char>(c));
-      std::printf("data_%s: ours=%.3g peer=%.3g ratio=%.1f (tokens/s, formatting+masking, 1 core)\n",
-                  name.c_str(), ours, peer, peer > 0 ? ours / peer : 0.0);
+      std::printf(
+          "data_%s: ours=%.3g peer=%.3g ratio=%.1f (tokens/s, formatting+masking, 1 core)\n",
+          name.c_str(), ours, peer, peer > 0 ? ours / peer : 0.0);
     }
   } catch (const std::exception& e) {
     std::printf("data: skipped (%s)\n", e.what());

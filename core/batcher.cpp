@@ -17,7 +17,8 @@ BatchStream::BatchStream(const TokenCorpus& corpus, BatchOptions options, DataPo
     : corpus_(corpus), options_(std::move(options)), position_(start) {
   ABLATE_CHECK(options_.batch_size > 0, "batch_size must be positive");
   StartEpoch(position_.epoch);
-  if (examples_.empty()) throw InputError("", "data.corpus", "the corpus yields no training sequences");
+  if (examples_.empty())
+    throw InputError("", "data.corpus", "the corpus yields no training sequences");
   ABLATE_CHECK(position_.cursor <= examples_.size(), "data position beyond the epoch");
 }
 

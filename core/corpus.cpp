@@ -39,13 +39,15 @@ std::vector<fs::path> SourceFiles(const fs::path& data_dir, const std::string& c
   if (!fs::is_directory(dir)) {
     std::string names;
     for (const auto& named : NamedCorpora()) names += (names.empty() ? "" : ", ") + named.name;
-    throw InputError("", "data.corpus",
-                     "\"" + corpus + "\" is neither a named corpus (" + names + ") nor a directory");
+    throw InputError(
+        "", "data.corpus",
+        "\"" + corpus + "\" is neither a named corpus (" + names + ") nor a directory");
   }
   std::vector<fs::path> files;
   for (const auto& entry : fs::recursive_directory_iterator(dir)) {
     auto ext = entry.path().extension();
-    if (entry.is_regular_file() && (ext == ".jsonl" || ext == ".txt")) files.push_back(entry.path());
+    if (entry.is_regular_file() && (ext == ".jsonl" || ext == ".txt"))
+      files.push_back(entry.path());
   }
   std::sort(files.begin(), files.end());
   if (files.empty()) {
@@ -121,8 +123,9 @@ BpeTokenizer LoadTokenizer(const fs::path& data_dir, const std::string& corpus,
   if (name == "gpt2") {
     tokenizer_dir = data_dir / "gpt2";
     if (!fs::exists(tokenizer_dir / "encoder.json")) {
-      throw InputError("", "data.tokenizer", "the GPT-2 vocabulary is missing from " +
-                                                 tokenizer_dir.string() + ": " + FetchHint());
+      throw InputError(
+          "", "data.tokenizer",
+          "the GPT-2 vocabulary is missing from " + tokenizer_dir.string() + ": " + FetchHint());
     }
     return BpeTokenizer::Load(tokenizer_dir);
   }
@@ -137,8 +140,9 @@ BpeTokenizer LoadTokenizer(const fs::path& data_dir, const std::string& corpus,
     char* end = nullptr;
     long units = std::strtol(spec.c_str(), &end, 10);
     if (spec.empty() || *end != '\0' || units < 256 || units > 1000000 || train_corpus.empty()) {
-      throw InputError("", "data.tokenizer",
-                       "\"" + name + "\": expected bpe-N or bpe-N@CORPUS with N from 256 to 1000000");
+      throw InputError(
+          "", "data.tokenizer",
+          "\"" + name + "\": expected bpe-N or bpe-N@CORPUS with N from 256 to 1000000");
     }
     tokenizer_dir = data_dir / "tokenizers" / (CacheName(train_corpus) + "-bpe-" + spec);
     if (fs::exists(tokenizer_dir / "vocab.bpe")) return BpeTokenizer::Load(tokenizer_dir);
@@ -164,8 +168,9 @@ BpeTokenizer LoadTokenizer(const fs::path& data_dir, const std::string& corpus,
   }
   tokenizer_dir = name;
   if (!fs::is_directory(tokenizer_dir)) {
-    throw InputError("", "data.tokenizer",
-                     "\"" + name + "\" is not gpt2, bpe-N or a directory with encoder.json + vocab.bpe");
+    throw InputError(
+        "", "data.tokenizer",
+        "\"" + name + "\" is not gpt2, bpe-N or a directory with encoder.json + vocab.bpe");
   }
   return BpeTokenizer::Load(tokenizer_dir);
 }
@@ -174,7 +179,8 @@ BpeTokenizer LoadTokenizer(const fs::path& data_dir, const std::string& corpus,
 
 const std::vector<NamedCorpus>& NamedCorpora() {
   static const std::vector<NamedCorpus> corpora = {
-      {"books", {"austen", "moby_dick", "tidytext_novels"},
+      {"books",
+       {"austen", "moby_dick", "tidytext_novels"},
        "Gutenberg novels by chapter: Austen, Moby Dick, Wells/Verne/Dickens (7 MB; stands in for "
        "BOOKS+WIKI)"},
       {"mixture",
@@ -228,11 +234,14 @@ PreparedCorpus PrepareCorpus(const fs::path& data_dir, const std::string& corpus
                  (tokenizer_dir.filename().string() == "gpt2" ? std::string("gpt2")
                                                               : tokenizer_dir.filename().string());
   fs::path meta = dir / "meta.json";
-  bool fresh = fs::exists(meta) && fs::exists(dir / "train.shard") && fs::exists(dir / "valid.shard") &&
-               nlohmann::json::parse(ReadText(meta), nullptr, false).value("fingerprint", "") == fingerprint;
+  bool fresh =
+      fs::exists(meta) && fs::exists(dir / "train.shard") && fs::exists(dir / "valid.shard") &&
+      nlohmann::json::parse(ReadText(meta), nullptr, false).value("fingerprint", "") == fingerprint;
   if (!fresh) {
     auto documents = LoadDocuments(files);
-    if (log) log("tokenizing " + corpus + " (" + std::to_string(documents.size()) + " documents) with " + tokenizer_name);
+    if (log)
+      log("tokenizing " + corpus + " (" + std::to_string(documents.size()) + " documents) with " +
+          tokenizer_name);
     OwnedTokenCorpus train, valid;
     std::vector<std::string> train_ids, valid_ids;
     auto held_out_ids = HeldOutIds(documents);
@@ -241,22 +250,24 @@ PreparedCorpus PrepareCorpus(const fs::path& data_dir, const std::string& corpus
       auto& target = held_out ? valid : train;
       size_t before = target.document_offsets.size();
       TokenizeDocument(*d, tokenizer, target);
-      if (target.document_offsets.size() > before) (held_out ? valid_ids : train_ids).push_back(d->id);
+      if (target.document_offsets.size() > before)
+        (held_out ? valid_ids : train_ids).push_back(d->id);
     }
     if (train_ids.empty()) {
-      throw InputError("", "data.corpus", "corpus \"" + corpus + "\" needs at least two documents with text, one to " +
-                                              "hold out for validation");
+      throw InputError("", "data.corpus",
+                       "corpus \"" + corpus + "\" needs at least two documents with text, one to " +
+                           "hold out for validation");
     }
     fs::create_directories(dir);
-    WriteShard(dir / "train.shard", train, train_ids, static_cast<uint32_t>(tokenizer.vocab_size()));
-    WriteShard(dir / "valid.shard", valid, valid_ids, static_cast<uint32_t>(tokenizer.vocab_size()));
-    nlohmann::json m = {{"fingerprint", fingerprint},
-                        {"corpus", corpus},
-                        {"tokenizer", tokenizer_name},
-                        {"train_tokens", train.tokens.size()},
-                        {"valid_tokens", valid.tokens.size()},
-                        {"train_documents", train_ids.size()},
-                        {"valid_documents", valid_ids.size()}};
+    WriteShard(dir / "train.shard", train, train_ids,
+               static_cast<uint32_t>(tokenizer.vocab_size()));
+    WriteShard(dir / "valid.shard", valid, valid_ids,
+               static_cast<uint32_t>(tokenizer.vocab_size()));
+    nlohmann::json m = {
+        {"fingerprint", fingerprint},          {"corpus", corpus},
+        {"tokenizer", tokenizer_name},         {"train_tokens", train.tokens.size()},
+        {"valid_tokens", valid.tokens.size()}, {"train_documents", train_ids.size()},
+        {"valid_documents", valid_ids.size()}};
     fs::path temp = meta;
     temp += ".tmp" + std::to_string(::getpid());
     std::ofstream(temp) << m.dump(2) << "\n";
@@ -271,11 +282,14 @@ PreparedCorpus PrepareCorpus(const fs::path& data_dir, const std::string& corpus
           Shard::Open(dir / "valid.shard")};
 }
 
-TokenCorpus LimitTokens(const TokenCorpus& corpus, uint64_t max_tokens, std::vector<uint64_t>& storage) {
+TokenCorpus LimitTokens(const TokenCorpus& corpus, uint64_t max_tokens,
+                        std::vector<uint64_t>& storage) {
   if (max_tokens == 0 || max_tokens >= corpus.TokenCount()) return corpus;
   // Last sentence boundary at or before max_tokens (at least one sentence).
-  auto it = std::upper_bound(corpus.sentence_offsets.begin(), corpus.sentence_offsets.end(), max_tokens);
-  uint64_t sentences = std::max<uint64_t>(static_cast<uint64_t>(it - corpus.sentence_offsets.begin()) - 1, 1);
+  auto it =
+      std::upper_bound(corpus.sentence_offsets.begin(), corpus.sentence_offsets.end(), max_tokens);
+  uint64_t sentences =
+      std::max<uint64_t>(static_cast<uint64_t>(it - corpus.sentence_offsets.begin()) - 1, 1);
   storage.clear();
   for (uint64_t d = 0; d < corpus.DocumentCount() && corpus.document_offsets[d] < sentences; ++d) {
     storage.push_back(corpus.document_offsets[d]);

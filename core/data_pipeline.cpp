@@ -2,7 +2,8 @@
 
 namespace ablate::core {
 
-DataPipeline::DataPipeline(const std::filesystem::path& data_dir, const DataConfig& config, const Log& log)
+DataPipeline::DataPipeline(const std::filesystem::path& data_dir, const DataConfig& config,
+                           const Log& log)
     : prepared_(PrepareCorpus(data_dir, config.corpus, config.tokenizer, log)) {
   train_ = LimitTokens(prepared_.train.corpus(), config.max_tokens, limit_storage_);
   const BpeTokenizer& tok = prepared_.tokenizer;

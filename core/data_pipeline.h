@@ -30,7 +30,8 @@ struct DataConfig {
 
 class DataPipeline {
  public:
-  DataPipeline(const std::filesystem::path& data_dir, const DataConfig& config, const Log& log = {});
+  DataPipeline(const std::filesystem::path& data_dir, const DataConfig& config,
+               const Log& log = {});
   DataPipeline(const DataPipeline&) = delete;
   DataPipeline& operator=(const DataPipeline&) = delete;
 

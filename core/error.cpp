@@ -3,7 +3,8 @@
 namespace ablate {
 namespace {
 
-std::string Compose(const std::string& source, const std::string& path, const std::string& message) {
+std::string Compose(const std::string& source, const std::string& path,
+                    const std::string& message) {
   std::string out;
   if (!source.empty()) out += source + ": ";
   if (!path.empty()) out += path + ": ";
@@ -19,8 +20,8 @@ InputError::InputError(std::string source, std::string path, std::string message
       message_(std::move(message)) {}
 
 void FailCheck(const char* condition, const char* file, int line, const std::string& what) {
-  throw InternalError(std::string(file) + ":" + std::to_string(line) + ": check failed (" + condition +
-                      "): " + what);
+  throw InternalError(std::string(file) + ":" + std::to_string(line) + ": check failed (" +
+                      condition + "): " + what);
 }
 
 }  // namespace ablate

@@ -30,11 +30,12 @@ class InternalError : public std::logic_error {
   using std::logic_error::logic_error;
 };
 
-[[noreturn]] void FailCheck(const char* condition, const char* file, int line, const std::string& what);
+[[noreturn]] void FailCheck(const char* condition, const char* file, int line,
+                            const std::string& what);
 
 }  // namespace ablate
 
-#define ABLATE_CHECK(cond, msg)                                \
-  do {                                                         \
+#define ABLATE_CHECK(cond, msg)                                         \
+  do {                                                                  \
     if (!(cond)) ::ablate::FailCheck(#cond, __FILE__, __LINE__, (msg)); \
   } while (0)

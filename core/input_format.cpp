@@ -19,7 +19,8 @@ struct Range {
 // Documents d' with DocumentTokenBegin(d') strictly inside (begin, end), counted once per distinct
 // offset (an empty document starts where the next one does). Each gets a separator.
 template <typename Visit>
-void ForEachInnerDocumentStart(const TokenCorpus& corpus, uint64_t begin, uint64_t end, Visit visit) {
+void ForEachInnerDocumentStart(const TokenCorpus& corpus, uint64_t begin, uint64_t end,
+                               Visit visit) {
   // Binary search for the first document starting after `begin`.
   uint64_t lo = 0, hi = corpus.DocumentCount();
   while (lo < hi) {
@@ -137,10 +138,12 @@ std::vector<Example> SegmentPairs(const TokenCorpus& corpus, const FormatOptions
           nsp = 0;
           uint64_t target_b = target > a.size() ? target - a.size() : 1;
           uint64_t other = OtherDocument(corpus, d, rng);
-          uint64_t o_first = corpus.document_offsets[other], o_last = corpus.document_offsets[other + 1];
+          uint64_t o_first = corpus.document_offsets[other],
+                   o_last = corpus.document_offsets[other + 1];
           uint64_t start = o_first + rng.Below(std::max<uint64_t>(o_last - o_first, 1));
           uint64_t stop = start;
-          while (stop < o_last && corpus.SentenceBegin(stop) - corpus.SentenceBegin(start) < target_b) {
+          while (stop < o_last &&
+                 corpus.SentenceBegin(stop) - corpus.SentenceBegin(start) < target_b) {
             ++stop;
           }
           b = SentenceRange(corpus, start, stop);
@@ -181,7 +184,8 @@ std::vector<Example> SentencePairs(const TokenCorpus& corpus, const FormatOption
         i += 2;
       } else {
         uint64_t other = OtherDocument(corpus, d, rng);
-        uint64_t o_first = corpus.document_offsets[other], o_last = corpus.document_offsets[other + 1];
+        uint64_t o_first = corpus.document_offsets[other],
+                 o_last = corpus.document_offsets[other + 1];
         if (o_last > o_first) {
           uint64_t s = o_first + rng.Below(o_last - o_first);
           b = SentenceRange(corpus, s, s + 1);
@@ -285,7 +289,8 @@ void MaterializeExample(const TokenCorpus& corpus, const Example& e, const Forma
     tokens.push_back(ids.eos);
     segments.assign(tokens.size(), 0);
   }
-  ABLATE_CHECK(tokens.size() <= static_cast<size_t>(options.seq_len), "example longer than seq_len");
+  ABLATE_CHECK(tokens.size() <= static_cast<size_t>(options.seq_len),
+               "example longer than seq_len");
 }
 
 }  // namespace ablate::core

@@ -10,16 +10,18 @@ namespace {
 // Lower-cased words that end in a period without ending a sentence when a name or a number
 // follows. Titles and common Latin abbreviations of 19th/20th-century prose.
 constexpr std::array<std::string_view, 44> kAbbreviations = {
-    "mr", "mrs", "ms", "messrs", "dr", "st", "jr", "sr", "prof", "rev", "hon", "gen", "col",
-    "capt", "lt", "sgt", "maj", "gov", "sen", "rep", "pres", "supt", "esq", "mme", "mlle", "mt",
-    "ft", "no", "nos", "vol", "vols", "p", "pp", "ch", "fig", "vs", "cf", "viz", "etc", "e.g",
-    "i.e", "a.m", "p.m", "co"};
+    "mr",  "mrs", "ms",   "messrs", "dr",  "st",  "jr",  "sr",  "prof", "rev",  "hon",
+    "gen", "col", "capt", "lt",     "sgt", "maj", "gov", "sen", "rep",  "pres", "supt",
+    "esq", "mme", "mlle", "mt",     "ft",  "no",  "nos", "vol", "vols", "p",    "pp",
+    "ch",  "fig", "vs",   "cf",     "viz", "etc", "e.g", "i.e", "a.m",  "p.m",  "co"};
 
 // "etc." often ends a sentence; these abbreviations only stay joined when a name, number or
 // lower-case word follows, so a capital after "etc." still splits.
 constexpr std::array<std::string_view, 3> kWeakAbbreviations = {"etc", "co", "no"};
 
-bool IsSpace(unsigned char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f'; }
+bool IsSpace(unsigned char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f';
+}
 
 // UTF-8 sequences of quotes and brackets that may close a sentence after its final punctuation.
 size_t ClosingMarkLength(std::string_view s, size_t i) {
@@ -46,11 +48,13 @@ bool CanStartSentence(std::string_view s, size_t i) {
 // The word ending just before the period at `dot`, lower-cased (letters and inner periods).
 std::string WordBefore(std::string_view s, size_t dot) {
   size_t start = dot;
-  while (start > 0 && (std::isalpha(static_cast<unsigned char>(s[start - 1])) || s[start - 1] == '.')) {
+  while (start > 0 &&
+         (std::isalpha(static_cast<unsigned char>(s[start - 1])) || s[start - 1] == '.')) {
     --start;
   }
   std::string word(s.substr(start, dot - start));
-  std::transform(word.begin(), word.end(), word.begin(), [](unsigned char c) { return std::tolower(c); });
+  std::transform(word.begin(), word.end(), word.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
   return word;
 }
 

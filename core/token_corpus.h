@@ -22,8 +22,12 @@ struct TokenCorpus {
     return tokens16.empty() ? static_cast<int32_t>(tokens32[i]) : tokens16[i];
   }
   uint64_t TokenCount() const { return tokens16.empty() ? tokens32.size() : tokens16.size(); }
-  uint64_t SentenceCount() const { return sentence_offsets.empty() ? 0 : sentence_offsets.size() - 1; }
-  uint64_t DocumentCount() const { return document_offsets.empty() ? 0 : document_offsets.size() - 1; }
+  uint64_t SentenceCount() const {
+    return sentence_offsets.empty() ? 0 : sentence_offsets.size() - 1;
+  }
+  uint64_t DocumentCount() const {
+    return document_offsets.empty() ? 0 : document_offsets.size() - 1;
+  }
   uint64_t SentenceBegin(uint64_t s) const { return sentence_offsets[s]; }
   uint64_t SentenceEnd(uint64_t s) const { return sentence_offsets[s + 1]; }
   // First token of document d (== TokenCount() for d == DocumentCount()).

@@ -140,7 +140,8 @@ EvalMetrics Evaluate(BertModel& model, const std::vector<Batch>& mlm, const std:
   m.predictions = predictions;
   m.mlm_loss = predictions > 0 ? loss_sum / static_cast<double>(predictions) : kNoValue;
   m.perplexity = std::exp(m.mlm_loss);
-  if (nsp_rows > 0) m.nsp_accuracy = static_cast<double>(nsp_correct) / static_cast<double>(nsp_rows);
+  if (nsp_rows > 0)
+    m.nsp_accuracy = static_cast<double>(nsp_correct) / static_cast<double>(nsp_rows);
   return m;
 }
 
@@ -182,13 +183,15 @@ TrainResult Train(const TrainConfig& config, const fs::path& data_dir, const fs:
   if (auto checkpoint = LatestCheckpoint(run_dir)) {
     LoadCheckpointState(checkpoint->path.string(), *model, optimizer);
     state = *ReadCheckpointState(run_dir);
-    if (log) log("resuming from " + checkpoint->path.string() + " at step " + std::to_string(state.step));
+    if (log)
+      log("resuming from " + checkpoint->path.string() + " at step " + std::to_string(state.step));
   }
 
   const int64_t micro = config.micro_batch > 0
                             ? config.micro_batch
                             : std::max<int64_t>(1, kAutoMicroBatchTokens / config.data.seq_len);
-  auto mlm_eval = ValidationBatches(data, InputFormat::kFullSentences, micro, config.eval_sequences);
+  auto mlm_eval =
+      ValidationBatches(data, InputFormat::kFullSentences, micro, config.eval_sequences);
   std::vector<Batch> nsp_eval;
   if (HasNsp(config.data.format)) {
     nsp_eval = ValidationBatches(data, config.data.format, micro, config.eval_sequences);
@@ -200,7 +203,8 @@ TrainResult Train(const TrainConfig& config, const fs::path& data_dir, const fs:
   auto checkpoint = [&] {
     state.position = stream.position();
     WriteCheckpoint(run_dir, model, optimizer, state);
-    observer.OnCheckpoint(run_dir / ("checkpoint-" + std::to_string(state.step) + ".pt"), state.step);
+    observer.OnCheckpoint(run_dir / ("checkpoint-" + std::to_string(state.step) + ".pt"),
+                          state.step);
   };
   int64_t last_checkpoint = state.step;
 
@@ -216,7 +220,8 @@ TrainResult Train(const TrainConfig& config, const fs::path& data_dir, const fs:
     Batch batch = stream.Next();
     const int64_t parts = std::min<int64_t>(batch.rows, (batch.rows + micro - 1) / micro);
     std::vector<BatchTensors> micro_batches;
-    for (const auto& part : SplitBatch(batch, parts)) micro_batches.push_back(ToTensors(part, device));
+    for (const auto& part : SplitBatch(batch, parts))
+      micro_batches.push_back(ToTensors(part, device));
 
     // Forward and backward; dropout draws from a stream named by (seed, step), so a resumed run
     // repeats exactly what an uninterrupted one does.
@@ -224,13 +229,15 @@ TrainResult Train(const TrainConfig& config, const fs::path& data_dir, const fs:
     optimizer.ZeroGrad();
     StepStats stats = AccumulateGradients(model, micro_batches);
     if (!std::isfinite(stats.loss)) {
-      return {TrainOutcome::kDiverged, step, "loss is " + std::to_string(stats.loss) + " at step " + std::to_string(step)};
+      return {TrainOutcome::kDiverged, step,
+              "loss is " + std::to_string(stats.loss) + " at step " + std::to_string(step)};
     }
 
     // Update.
     const double grad_norm = optimizer.ClipGradNorm(config.grad_clip);
     if (!std::isfinite(grad_norm)) {
-      return {TrainOutcome::kDiverged, step, "gradient norm is " + std::to_string(grad_norm) + " at step " + std::to_string(step)};
+      return {TrainOutcome::kDiverged, step,
+              "gradient norm is " + std::to_string(grad_norm) + " at step " + std::to_string(step)};
     }
     const double lr = schedule.Lr(step);
     optimizer.Step(lr);

@@ -23,8 +23,8 @@ struct TrainConfig {
   double lr = 1e-4, beta1 = 0.9, beta2 = 0.999, eps = 1e-6, weight_decay = 0.01;
   int64_t warmup_steps = 10000;
   int64_t steps = 1000000;
-  int64_t micro_batch = 0;  // sequences per forward/backward; 0 = chosen to fit
-  double grad_clip = 0;     // 0 = off
+  int64_t micro_batch = 0;           // sequences per forward/backward; 0 = chosen to fit
+  double grad_clip = 0;              // 0 = off
   int64_t checkpoint_every = 10000;  // 0 = only at the end
   int64_t eval_every = 10000;        // 0 = only at the end
   int64_t eval_sequences = 512;      // held-out sequences scored (0 = all)

@@ -16,9 +16,8 @@ namespace {
 using nlohmann::json;
 using nlohmann::ordered_json;
 
-const std::vector<std::string> kTopLevelKeys = {"$schema", "name",    "description", "base",
-                                                "axes",    "linked",  "seeds",       "exclude",
-                                                "include"};
+const std::vector<std::string> kTopLevelKeys = {"$schema", "name",  "description", "base",   "axes",
+                                                "linked",  "seeds", "exclude",     "include"};
 
 std::string JsonKind(const ordered_json& v) {
   if (v.is_object()) return "an object";
@@ -60,7 +59,8 @@ class GridParser {
     Expect(root_, "", "an object", root_.is_object());
     for (const auto& [key, value] : root_.items()) {
       if (std::find(kTopLevelKeys.begin(), kTopLevelKeys.end(), key) == kTopLevelKeys.end()) {
-        Fail(PathJoin("", key), "unknown key \"" + key + "\"" + DidYouMean(ClosestNames(key, kTopLevelKeys)) +
+        Fail(PathJoin("", key), "unknown key \"" + key + "\"" +
+                                    DidYouMean(ClosestNames(key, kTopLevelKeys)) +
                                     "; a grid has name, description, base, axes, linked, seeds, "
                                     "exclude, include");
       }
@@ -108,7 +108,8 @@ class GridParser {
     throw InputError(source_, path.empty() ? "/" : path, message);
   }
 
-  void Expect(const ordered_json& v, const std::string& path, const std::string& what, bool ok) const {
+  void Expect(const ordered_json& v, const std::string& path, const std::string& what,
+              bool ok) const {
     if (!ok) Fail(path, "expected " + what + ", got " + JsonKind(v) + " " + Short(v));
   }
 
@@ -177,7 +178,8 @@ class GridParser {
     Expect(list, path, "a list of values for " + name, list.is_array());
     if (list.empty()) Fail(path, "empty list: " + name + " needs at least one value");
     std::vector<json> values;
-    for (size_t i = 0; i < list.size(); ++i) values.push_back(Value(name, list[i], PathJoin(path, i)));
+    for (size_t i = 0; i < list.size(); ++i)
+      values.push_back(Value(name, list[i], PathJoin(path, i)));
     return values;
   }
 
@@ -240,12 +242,14 @@ class GridParser {
     if (!root_.contains("seeds")) return;
     const auto& seeds = root_["seeds"];
     if (varied.count("seed") != 0) {
-      Fail("/seeds", "seed is already varied at " + claimed_at_.at("seed") + "; use one or the other");
+      Fail("/seeds",
+           "seed is already varied at " + claimed_at_.at("seed") + "; use one or the other");
     }
     const ParamSpec& spec = *FindParam("seed");
     if (seeds.is_number_integer()) {
       int64_t count = seeds.get<int64_t>();
-      if (count < 1 || count > 100000) Fail("/seeds", "a seed count must be in [1, 100000], got " + seeds.dump());
+      if (count < 1 || count > 100000)
+        Fail("/seeds", "a seed count must be in [1, 100000], got " + seeds.dump());
       for (int64_t s = 1; s <= count; ++s) grid_.seeds.push_back(s);
       return;
     }
@@ -255,7 +259,8 @@ class GridParser {
     for (size_t i = 0; i < seeds.size(); ++i) {
       std::string path = PathJoin("/seeds", i);
       int64_t seed = CheckValue(spec, json::parse(seeds[i].dump()), source_, path).get<int64_t>();
-      if (!unique.insert(seed).second) Fail(path, "seed " + std::to_string(seed) + " is listed twice");
+      if (!unique.insert(seed).second)
+        Fail(path, "seed " + std::to_string(seed) + " is listed twice");
       grid_.seeds.push_back(seed);
     }
   }
@@ -295,7 +300,8 @@ bool Matches(const json& params, const json& partial) {
 
 std::string Describe(const json& params, const std::vector<std::string>& names) {
   std::string out;
-  for (const auto& n : names) out += (out.empty() ? "" : ", ") + n + "=" + CanonicalText(params.at(n));
+  for (const auto& n : names)
+    out += (out.empty() ? "" : ", ") + n + "=" + CanonicalText(params.at(n));
   return out;
 }
 
@@ -333,7 +339,8 @@ GridSpec LoadGrid(const std::string& path) {
 std::string RunKey(const json& params) {
   // nlohmann::json objects iterate in sorted key order, so the text is independent of file order.
   std::string canonical;
-  for (const auto& [name, value] : params.items()) canonical += name + "=" + CanonicalText(value) + "\n";
+  for (const auto& [name, value] : params.items())
+    canonical += name + "=" + CanonicalText(value) + "\n";
   return Sha256Hex(canonical).substr(0, 16);
 }
 
@@ -399,7 +406,8 @@ RunSpec LoadRunConfig(const json& params, const std::string& source) {
     std::string path = PathJoin("", name);
     const ParamSpec* spec = FindParam(name);
     if (spec == nullptr) {
-      throw InputError(source, path, "unknown parameter \"" + name + "\"" + DidYouMean(SuggestParams(name)));
+      throw InputError(source, path,
+                       "unknown parameter \"" + name + "\"" + DidYouMean(SuggestParams(name)));
     }
     full[name] = CheckValue(*spec, value, source, path);
   }

@@ -22,8 +22,10 @@ ParamSpec Float(std::string name, double def, std::optional<double> min, std::op
   return {std::move(name), ParamType::kFloat, def, min, max, min_exclusive, {}, std::move(help)};
 }
 
-ParamSpec String(std::string name, std::string def, std::vector<std::string> choices, std::string help) {
-  return {std::move(name), ParamType::kString, def, {}, {}, false, std::move(choices), std::move(help)};
+ParamSpec String(std::string name, std::string def, std::vector<std::string> choices,
+                 std::string help) {
+  return {std::move(name),    ParamType::kString, def, {}, {}, false,
+          std::move(choices), std::move(help)};
 }
 
 // Defaults are the paper's BERT-BASE baseline (Liu et al. 2019, section 2 and Table 9), so a grid
@@ -34,9 +36,10 @@ std::vector<ParamSpec> BuildTable() {
       Int("seed", 1, 0, 2147483647, "random seed of the run (initialization, data order, masks)"),
       String("data.corpus", "books", {},
              "training corpus: a corpus name (books, mixture) or a directory of text"),
-      String("data.tokenizer", "gpt2", {},
-             "gpt2 = GPT-2's 50K byte-level BPE; bpe-N = a byte-level BPE of N units trained on the "
-             "corpus (bpe-N@CORPUS: on another corpus); or a directory with encoder.json + vocab.bpe"),
+      String(
+          "data.tokenizer", "gpt2", {},
+          "gpt2 = GPT-2's 50K byte-level BPE; bpe-N = a byte-level BPE of N units trained on the "
+          "corpus (bpe-N@CORPUS: on another corpus); or a directory with encoder.json + vocab.bpe"),
       String("data.format", "SEGMENT-PAIR+NSP",
              {"SEGMENT-PAIR+NSP", "SENTENCE-PAIR+NSP", "FULL-SENTENCES", "DOC-SENTENCES"},
              "input format (paper section 4.2)"),
@@ -143,7 +146,8 @@ std::vector<std::string> ClosestNames(std::string_view name,
   std::vector<std::pair<size_t, std::string>> scored;
   for (const auto& candidate : candidates) {
     size_t distance = EditDistance(name, candidate);
-    if (distance * 3 <= std::max(name.size(), candidate.size())) scored.emplace_back(distance, candidate);
+    if (distance * 3 <= std::max(name.size(), candidate.size()))
+      scored.emplace_back(distance, candidate);
   }
   std::stable_sort(scored.begin(), scored.end(),
                    [](const auto& a, const auto& b) { return a.first < b.first; });
@@ -188,7 +192,8 @@ json CheckValue(const ParamSpec& spec, const json& value, const std::string& sou
   auto check_range = [&](double x) {
     bool low = spec.min && (spec.min_exclusive ? x <= *spec.min : x < *spec.min);
     bool high = spec.max && x > *spec.max;
-    if (low || high || !std::isfinite(x)) fail(std::string(TypeName(spec.type)) + " in " + spec.RangeText());
+    if (low || high || !std::isfinite(x))
+      fail(std::string(TypeName(spec.type)) + " in " + spec.RangeText());
   };
   switch (spec.type) {
     case ParamType::kInt: {
@@ -198,9 +203,9 @@ json CheckValue(const ParamSpec& spec, const json& value, const std::string& sou
         return fail("an integer");
       }
       check_range(x);
-      return value.is_number_unsigned() ? json(static_cast<int64_t>(value.get<uint64_t>()))
-                                        : json(value.is_number_float() ? static_cast<int64_t>(x)
-                                                                       : value.get<int64_t>());
+      return value.is_number_unsigned()
+                 ? json(static_cast<int64_t>(value.get<uint64_t>()))
+                 : json(value.is_number_float() ? static_cast<int64_t>(x) : value.get<int64_t>());
     }
     case ParamType::kFloat: {
       if (!value.is_number()) return fail("a number");

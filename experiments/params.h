@@ -4,7 +4,6 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
-
 #include <optional>
 #include <string>
 #include <string_view>
@@ -40,7 +39,8 @@ std::vector<std::string> SuggestParams(std::string_view name);
 
 // The candidates closest to `name` by edit distance (ties kept, at most three), counting only
 // those that differ in at most a third of their characters.
-std::vector<std::string> ClosestNames(std::string_view name, const std::vector<std::string>& candidates);
+std::vector<std::string> ClosestNames(std::string_view name,
+                                      const std::vector<std::string>& candidates);
 
 // " (did you mean \"a\"?)" or "" — ready to append to an error message.
 std::string DidYouMean(const std::vector<std::string>& candidates);

@@ -20,8 +20,10 @@ ordered_json ValueSchema(const ParamSpec& spec) {
       break;
     case ParamType::kString:
       s["type"] = "string";
-      if (!spec.choices.empty()) s["enum"] = spec.choices;
-      else s["minLength"] = 1;
+      if (!spec.choices.empty())
+        s["enum"] = spec.choices;
+      else
+        s["minLength"] = 1;
       break;
     case ParamType::kBool:
       s["type"] = "boolean";
@@ -83,9 +85,11 @@ ordered_json GridJsonSchema() {
   ordered_json partial = ObjectOf(FlatParams(false), 1);
   ordered_json seeds;
   seeds["description"] = "a count N (seeds 1..N) or a list of seeds; seeds vary innermost";
-  seeds["oneOf"] = ordered_json::array(
-      {{{"type", "integer"}, {"minimum", 1}},
-       {{"type", "array"}, {"minItems", 1}, {"uniqueItems", true}, {"items", {{"type", "integer"}, {"minimum", 0}}}}});
+  seeds["oneOf"] = ordered_json::array({{{"type", "integer"}, {"minimum", 1}},
+                                        {{"type", "array"},
+                                         {"minItems", 1},
+                                         {"uniqueItems", true},
+                                         {"items", {{"type", "integer"}, {"minimum", 0}}}}});
 
   ordered_json props;
   props["$schema"] = {{"type", "string"}};
@@ -102,7 +106,8 @@ ordered_json GridJsonSchema() {
                      {"description", "groups of equal-length lists that move together"}};
   props["seeds"] = seeds;
   props["exclude"] = {{"type", "array"}, {"items", partial}, {"description", "points to drop"}};
-  props["include"] = {{"type", "array"}, {"items", partial}, {"description", "extra points over base"}};
+  props["include"] = {
+      {"type", "array"}, {"items", partial}, {"description", "extra points over base"}};
 
   ordered_json schema;
   schema["$schema"] = "https://json-schema.org/draft/2020-12/schema";

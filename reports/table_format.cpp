@@ -128,8 +128,9 @@ TableFormat ParseTableFormat(std::string_view text, const std::string& option) {
   if (text == "csv") return TableFormat::kCsv;
   if (text == "json") return TableFormat::kJson;
   if (text == "markdown" || text == "md") return TableFormat::kMarkdown;
-  throw InputError("", option,
-                   "unknown format \"" + std::string(text) + "\": expected table, csv, json or markdown");
+  throw InputError(
+      "", option,
+      "unknown format \"" + std::string(text) + "\": expected table, csv, json or markdown");
 }
 
 std::string CellText(const Value& value) {

@@ -407,9 +407,9 @@ ClaimedRun Store::StartRun(const std::string& experiment, const std::string& key
     throw InputError(db.path(), "", "no run " + key + " in experiment " + experiment);
   }
   if (find.ColumnText(1) == "running") {
-    throw InputError(db.path(), "", "run " + key + " is already running (host " +
-                                        find.ColumnText(2) + ", pid " +
-                                        std::to_string(find.ColumnInt(3)) + ")");
+    throw InputError(db.path(), "",
+                     "run " + key + " is already running (host " + find.ColumnText(2) + ", pid " +
+                         std::to_string(find.ColumnInt(3)) + ")");
   }
   ClaimedRun claimed;
   claimed.run_id = find.ColumnInt(0);
@@ -445,7 +445,8 @@ std::vector<RunningRun> Store::RunningRuns() const {
       "WHERE status = 'running' ORDER BY id");
   std::vector<RunningRun> out;
   while (select.Step()) {
-    out.push_back({select.ColumnInt(0), select.ColumnText(1), select.ColumnInt(2), select.ColumnDouble(3)});
+    out.push_back(
+        {select.ColumnInt(0), select.ColumnText(1), select.ColumnInt(2), select.ColumnDouble(3)});
   }
   return out;
 }
@@ -453,8 +454,9 @@ std::vector<RunningRun> Store::RunningRuns() const {
 bool Store::RequeueRunning(int64_t run_id, const std::string& reason) {
   Transaction transaction(*connection_);
   connection_
-      ->Prepare("UPDATE runs SET status = 'queued', error = ?2, pid = NULL WHERE id = ?1 AND "
-                "status = 'running'")
+      ->Prepare(
+          "UPDATE runs SET status = 'queued', error = ?2, pid = NULL WHERE id = ?1 AND "
+          "status = 'running'")
       .BindInt(1, run_id)
       .BindText(2, reason)
       .Run();
@@ -468,8 +470,9 @@ int Store::Requeue(const std::string& experiment, const std::vector<std::string>
   int total = 0;
   for (const auto& status : statuses) {
     connection_
-        ->Prepare("UPDATE runs SET status = 'queued' WHERE status = ?2 AND experiment_id = "
-                  "(SELECT id FROM experiments WHERE name = ?1)")
+        ->Prepare(
+            "UPDATE runs SET status = 'queued' WHERE status = ?2 AND experiment_id = "
+            "(SELECT id FROM experiments WHERE name = ?1)")
         .BindText(1, experiment)
         .BindText(2, status)
         .Run();
@@ -496,8 +499,9 @@ void Store::RecordSlurmArray(const std::string& experiment, const std::string& j
                              const std::string& log_dir) {
   Transaction transaction(*connection_);
   connection_
-      ->Prepare("INSERT INTO slurm_arrays (experiment_id, job_id, tasks, log_dir, submitted_at) "
-                "SELECT id, ?2, ?3, ?4, ?5 FROM experiments WHERE name = ?1")
+      ->Prepare(
+          "INSERT INTO slurm_arrays (experiment_id, job_id, tasks, log_dir, submitted_at) "
+          "SELECT id, ?2, ?3, ?4, ?5 FROM experiments WHERE name = ?1")
       .BindText(1, experiment)
       .BindText(2, job_id)
       .BindInt(3, tasks)

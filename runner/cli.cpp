@@ -57,7 +57,8 @@ nlohmann::json ReadRunConfigFile(const std::string& path) {
     throw InputError(path, "", std::string("malformed JSON: ") + e.what());
   }
   // Accept one element of `ablate expand --format json` as well as its bare "params".
-  if (params.is_object() && params.contains("params") && params.contains("key")) return params["params"];
+  if (params.is_object() && params.contains("params") && params.contains("key"))
+    return params["params"];
   return params;
 }
 

@@ -4,7 +4,6 @@
 
 #include <boost/program_options.hpp>
 #include <nlohmann/json.hpp>
-
 #include <optional>
 #include <string>
 #include <vector>

@@ -54,18 +54,18 @@ int Prepare(const Args& args) {
   options.add_options()("corpus", po::value<std::string>()->required(), "corpus name or directory")(
       "tokenizer", po::value<std::string>()->default_value("gpt2"), "gpt2, bpe-N or a directory")(
       "data-dir", po::value<std::string>()->default_value(""), "data directory");
-  auto vm = ParseOptions(args, "ablate data prepare --corpus NAME [--tokenizer gpt2|bpe-N|DIR]", options);
+  auto vm =
+      ParseOptions(args, "ablate data prepare --corpus NAME [--tokenizer gpt2|bpe-N|DIR]", options);
   if (!vm) return 0;
   auto prepared = core::PrepareCorpus(core::ResolveDataDir((*vm)["data-dir"].as<std::string>()),
                                       (*vm)["corpus"].as<std::string>(),
                                       (*vm)["tokenizer"].as<std::string>(), Log);
   const auto& train = prepared.train.corpus();
   const auto& valid = prepared.valid.corpus();
-  std::cout << prepared.name << " / " << prepared.tokenizer_name << ": train "
-            << train.TokenCount() << " tokens, " << train.SentenceCount() << " sentences, "
-            << train.DocumentCount() << " documents; held out " << valid.TokenCount()
-            << " tokens, " << valid.DocumentCount() << " documents; vocabulary "
-            << prepared.tokenizer.vocab_size() << "\n";
+  std::cout << prepared.name << " / " << prepared.tokenizer_name << ": train " << train.TokenCount()
+            << " tokens, " << train.SentenceCount() << " sentences, " << train.DocumentCount()
+            << " documents; held out " << valid.TokenCount() << " tokens, " << valid.DocumentCount()
+            << " documents; vocabulary " << prepared.tokenizer.vocab_size() << "\n";
   return 0;
 }
 
@@ -77,14 +77,16 @@ std::string Show(core::BpeTokenizer& tok, int32_t id) {
 
 int Preview(const Args& args) {
   po::options_description options("options");
-  options.add_options()("config", po::value<std::string>()->required(),
-                        "a run's params as JSON (an element's \"params\" of `ablate expand --format json`)")(
+  options.add_options()(
+      "config", po::value<std::string>()->required(),
+      "a run's params as JSON (an element's \"params\" of `ablate expand --format json`)")(
       "n,n", po::value<int>()->default_value(4), "sequences to show")(
       "epoch", po::value<uint64_t>()->default_value(0), "epoch to show")(
       "format", po::value<std::string>()->default_value("text"), "text or json")(
       "data-dir", po::value<std::string>()->default_value(""), "data directory");
-  auto vm = ParseOptions(args, "ablate data preview --config RUN.json [-n N] [--epoch E] [--format text|json]",
-                         options);
+  auto vm = ParseOptions(
+      args, "ablate data preview --config RUN.json [-n N] [--epoch E] [--format text|json]",
+      options);
   if (!vm) return 0;
   std::string format = (*vm)["format"].as<std::string>();
   if (format != "text" && format != "json") {
@@ -117,13 +119,14 @@ int Preview(const Args& args) {
             masked.push_back({{"position", i}, {"original", labels[i]}, {"input", ids[i]}});
           }
         }
-        out.push_back({{"index", shown},
-                       {"epoch", epoch},
-                       {"ids", std::vector<int32_t>(ids, ids + length)},
-                       {"segment_ids", std::vector<int>(segments, segments + length)},
-                       {"labels", std::vector<int32_t>(labels, labels + length)},
-                       {"nsp", b.nsp_labels[r] == core::kNoNspLabel ? json() : json(b.nsp_labels[r])},
-                       {"masked", masked}});
+        out.push_back(
+            {{"index", shown},
+             {"epoch", epoch},
+             {"ids", std::vector<int32_t>(ids, ids + length)},
+             {"segment_ids", std::vector<int>(segments, segments + length)},
+             {"labels", std::vector<int32_t>(labels, labels + length)},
+             {"nsp", b.nsp_labels[r] == core::kNoNspLabel ? json() : json(b.nsp_labels[r])},
+             {"masked", masked}});
         continue;
       }
       int predictions = 0;
@@ -131,7 +134,9 @@ int Preview(const Args& args) {
       std::cout << "#" << shown << "  epoch " << epoch << "  " << length << " tokens  "
                 << predictions << " masked";
       if (b.nsp_labels[r] != core::kNoNspLabel) {
-        std::cout << "  NSP: " << (b.nsp_labels[r] == 1 ? "B follows A (IsNext)" : "B from another document (NotNext)");
+        std::cout << "  NSP: "
+                  << (b.nsp_labels[r] == 1 ? "B follows A (IsNext)"
+                                           : "B from another document (NotNext)");
       }
       std::cout << "\n";
       std::string text;
@@ -141,7 +146,8 @@ int Preview(const Args& args) {
           text += Show(tok, ids[i]);
         } else {
           // [original→what the model reads]: <mask>, a random token, or = when kept.
-          text += "[" + Show(tok, labels[i]) + "→" + (ids[i] == labels[i] ? "=" : Show(tok, ids[i])) + "]";
+          text += "[" + Show(tok, labels[i]) + "→" +
+                  (ids[i] == labels[i] ? "=" : Show(tok, ids[i])) + "]";
         }
       }
       std::cout << "  " << text << "\n\n";

@@ -16,7 +16,8 @@ namespace {
 std::vector<std::string> VaryingParams(const experiments::GridSpec& grid,
                                        const std::vector<experiments::RunSpec>& runs) {
   std::vector<std::string> order;
-  for (const auto& dim : grid.dimensions) order.insert(order.end(), dim.names.begin(), dim.names.end());
+  for (const auto& dim : grid.dimensions)
+    order.insert(order.end(), dim.names.begin(), dim.names.end());
   order.push_back("seed");
   for (const auto& spec : experiments::ParamTable()) order.push_back(spec.name);
   std::vector<std::string> varying;

@@ -35,9 +35,9 @@ pid_t SpawnWorker(const std::vector<std::string>& args) {
 }
 
 void PrintExperimentStatus(const std::string& db, const std::string& experiment) {
-  auto sets = results::RunReadOnlyQuery(db,
-      "SELECT status, COUNT(*) AS runs FROM run_info WHERE experiment = '" + experiment +
-      "' GROUP BY status ORDER BY status");
+  auto sets = results::RunReadOnlyQuery(
+      db, "SELECT status, COUNT(*) AS runs FROM run_info WHERE experiment = '" + experiment +
+              "' GROUP BY status ORDER BY status");
   reports::WriteTable(std::cout, sets.at(0), reports::TableFormat::kTable);
 }
 
@@ -47,17 +47,24 @@ int SubmitToSlurm(const WorkerOptions& worker, const std::string& experiment, in
                   const std::string& slurm_args) {
   namespace fs = std::filesystem;
   // Inside the batch script /proc/self/exe is bash: name this binary by its real path.
-  std::vector<std::string> argv = {fs::read_symlink("/proc/self/exe").string(), "worker",
-                                   "--db", fs::absolute(worker.db).string(), "--experiment",
-                                   experiment, "--runs-dir", fs::absolute(worker.runs_dir).string(),
-                                   "--data-dir", fs::absolute(worker.data_dir).string(),
-                                   "--device", worker.device};
+  std::vector<std::string> argv = {fs::read_symlink("/proc/self/exe").string(),
+                                   "worker",
+                                   "--db",
+                                   fs::absolute(worker.db).string(),
+                                   "--experiment",
+                                   experiment,
+                                   "--runs-dir",
+                                   fs::absolute(worker.runs_dir).string(),
+                                   "--data-dir",
+                                   fs::absolute(worker.data_dir).string(),
+                                   "--device",
+                                   worker.device};
   if (worker.threads > 0) {
     argv.push_back("--threads");
     argv.push_back(std::to_string(worker.threads));
   }
   const fs::path log_dir = fs::absolute(worker.runs_dir) / experiment / "slurm";
-  SlurmSubmission submission{"ablate-" + experiment, jobs, argv, slurm_args, log_dir.string(),
+  SlurmSubmission submission{"ablate-" + experiment,     jobs, argv, slurm_args, log_dir.string(),
                              fs::current_path().string()};
   const std::string job_id = SubmitArray(submission);
   results::Store::Open(worker.db).RecordSlurmArray(experiment, job_id, jobs, log_dir.string());
@@ -76,19 +83,22 @@ int CmdRun(const Args& args) {
       "rerun-failed", po::bool_switch(), "queue failed and diverged runs again")(
       "backend", po::value<std::string>()->default_value("local"),
       "local: worker processes here; slurm: one job array of --jobs workers")(
-      "slurm-args", po::value<std::string>()->default_value(""), "extra sbatch options, e.g. \"-p gpu --gres=gpu:1\"");
+      "slurm-args", po::value<std::string>()->default_value(""),
+      "extra sbatch options, e.g. \"-p gpu --gres=gpu:1\"");
   AddWorkerOptions(options);
-  auto vm = ParseOptions(args,
-                         "ablate run GRID --db FILE [--jobs N] [--device cpu|cuda] [--rerun-failed] "
-                         "[--max-runs K]",
-                         options, {"grid"});
+  auto vm =
+      ParseOptions(args,
+                   "ablate run GRID --db FILE [--jobs N] [--device cpu|cuda] [--rerun-failed] "
+                   "[--max-runs K]",
+                   options, {"grid"});
   if (!vm) return 0;
   WorkerOptions worker = WorkerOptionsFrom(*vm);
   const int jobs = (*vm)["jobs"].as<int>();
   if (jobs < 1) throw InputError("", "--jobs", "must be at least 1");
   const std::string backend = (*vm)["backend"].as<std::string>();
   if (backend != "local" && backend != "slurm") {
-    throw InputError("", "--backend", "unknown backend \"" + backend + "\": expected local or slurm");
+    throw InputError("", "--backend",
+                     "unknown backend \"" + backend + "\": expected local or slurm");
   }
 
   // Validate everything before the database is touched.
@@ -101,44 +111,51 @@ int CmdRun(const Args& args) {
     auto submitted = store.Submit(submission);
     // Interrupted runs were stopped on purpose and continue; failures only when asked.
     int requeued = store.Requeue(grid.name, {"interrupted"});
-    if ((*vm)["rerun-failed"].as<bool>()) requeued += store.Requeue(grid.name, {"failed", "diverged"});
+    if ((*vm)["rerun-failed"].as<bool>())
+      requeued += store.Requeue(grid.name, {"failed", "diverged"});
     std::cout << grid.name << ": " << runs.size() << " runs (" << submitted.added << " new";
     if (requeued > 0) std::cout << ", " << requeued << " requeued";
     std::cout << ")" << std::endl;
   }
   RequeueAbandonedRuns(worker.db);
   worker.experiment = grid.name;
-  if (backend == "slurm") return SubmitToSlurm(worker, grid.name, jobs, (*vm)["slurm-args"].as<std::string>());
+  if (backend == "slurm")
+    return SubmitToSlurm(worker, grid.name, jobs, (*vm)["slurm-args"].as<std::string>());
 
   InstallStopHandlers();
   int exit_code = 0;
   if (jobs == 1) {
     worker.live_progress = isatty(STDERR_FILENO) != 0;
     auto summary = RunWorker(worker);
-    if (summary.stopped) exit_code = 130;
-    else if (summary.failed > 0) exit_code = 1;
+    if (summary.stopped)
+      exit_code = 130;
+    else if (summary.failed > 0)
+      exit_code = 1;
   } else {
     // Threads are shared out so the workers together use the machine, not N times it.
-    int threads = worker.threads > 0 ? worker.threads
-                                     : std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / jobs);
+    int threads = worker.threads > 0
+                      ? worker.threads
+                      : std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / jobs);
     std::vector<pid_t> children;
     for (int i = 0; i < jobs; ++i) {
-      int64_t max_runs = worker.max_runs == 0 ? 0 : worker.max_runs / jobs + (i < worker.max_runs % jobs ? 1 : 0);
+      int64_t max_runs =
+          worker.max_runs == 0 ? 0 : worker.max_runs / jobs + (i < worker.max_runs % jobs ? 1 : 0);
       if (worker.max_runs != 0 && max_runs == 0) continue;
-      children.push_back(SpawnWorker({"worker", "--db", worker.db, "--experiment", grid.name,
-                                      "--runs-dir", worker.runs_dir.string(), "--data-dir",
-                                      worker.data_dir.string(), "--device", worker.device,
-                                      "--threads", std::to_string(threads), "--max-runs",
-                                      std::to_string(max_runs), "--label",
-                                      "worker " + std::to_string(i + 1)}));
+      children.push_back(
+          SpawnWorker({"worker", "--db", worker.db, "--experiment", grid.name, "--runs-dir",
+                       worker.runs_dir.string(), "--data-dir", worker.data_dir.string(), "--device",
+                       worker.device, "--threads", std::to_string(threads), "--max-runs",
+                       std::to_string(max_runs), "--label", "worker " + std::to_string(i + 1)}));
     }
     for (pid_t child : children) {
       int status = 0;
       while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
       }
       int code = WIFEXITED(status) ? WEXITSTATUS(status) : 1;
-      if (code == 130) exit_code = 130;
-      else if (code != 0 && exit_code == 0) exit_code = 1;
+      if (code == 130)
+        exit_code = 130;
+      else if (code != 0 && exit_code == 0)
+        exit_code = 1;
     }
   }
   PrintExperimentStatus(worker.db, grid.name);

@@ -12,7 +12,8 @@ namespace ablate::runner {
 int CmdSql(const Args& args) {
   po::options_description options("options");
   options.add_options()("db", po::value<std::string>()->required(), "results database")(
-      "query", po::value<std::string>(), "SQL (one or more ;-separated statements); - or none: stdin")(
+      "query", po::value<std::string>(),
+      "SQL (one or more ;-separated statements); - or none: stdin")(
       "format", po::value<std::string>()->default_value("table"), "table, csv, json or markdown");
   auto vm = ParseOptions(args, "ablate sql --db FILE \"QUERY\" [--format table|csv|json|markdown]",
                          options, {"query"});

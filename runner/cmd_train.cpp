@@ -32,15 +32,18 @@ class StoppableRecorder : public RunRecorder {
 
 int CmdTrain(const Args& args) {
   po::options_description options("options");
-  options.add_options()("config", po::value<std::string>()->required(),
-                        "a run's params as JSON (an element, or its \"params\", of `ablate expand --format json`)")(
+  options.add_options()(
+      "config", po::value<std::string>()->required(),
+      "a run's params as JSON (an element, or its \"params\", of `ablate expand --format json`)")(
       "db", po::value<std::string>(), "record the run in this results database")(
       "run-dir", po::value<std::string>(), "checkpoints and logs (default: runs/train/<key>)")(
-      "data-dir", po::value<std::string>()->default_value(""), "data directory (default: $ABLATE_DATA_DIR or ./data)")(
+      "data-dir", po::value<std::string>()->default_value(""),
+      "data directory (default: $ABLATE_DATA_DIR or ./data)")(
       "device", po::value<std::string>()->default_value("cpu"), "cpu or cuda")(
       "threads", po::value<int>()->default_value(0), "CPU threads (0 = LibTorch's default)");
-  auto vm = ParseOptions(args, "ablate train --config RUN.json [--db FILE] [--run-dir DIR] [--device cpu|cuda]",
-                         options);
+  auto vm = ParseOptions(
+      args, "ablate train --config RUN.json [--db FILE] [--run-dir DIR] [--device cpu|cuda]",
+      options);
   if (!vm) return 0;
   std::string path = (*vm)["config"].as<std::string>();
   auto run = experiments::LoadRunConfig(ReadRunConfigFile(path), path);
@@ -56,12 +59,14 @@ int CmdTrain(const Args& args) {
   int64_t run_id = 0;
   if (vm->count("db")) {
     store.emplace(results::Store::Open((*vm)["db"].as<std::string>()));
-    json grid = {{"name", kTrainExperiment}, {"description", "runs trained one at a time with ablate train"}};
+    json grid = {{"name", kTrainExperiment},
+                 {"description", "runs trained one at a time with ablate train"}};
     store->Submit({kTrainExperiment, grid["description"], grid.dump(), {{run.key, run.params}}});
     run_id = store->StartRun(kTrainExperiment, run.key, HostName(), ::getpid()).run_id;
     store->AddArtifact(run_id, "run_dir", fs::absolute(run_dir).string(), std::nullopt);
     store->SetProvenance(run_id, ABLATE_GIT_COMMIT, core::LibTorchVersion(), config.device);
-    store->AddArtifact(run_id, "config", fs::absolute(run_dir / "config.json").string(), std::nullopt);
+    store->AddArtifact(run_id, "config", fs::absolute(run_dir / "config.json").string(),
+                       std::nullopt);
   }
 
   InstallStopHandlers();
@@ -81,15 +86,18 @@ int CmdTrain(const Args& args) {
   switch (result.outcome) {
     case core::TrainOutcome::kCompleted:
       if (store) store->Finish(run_id, "completed");
-      std::cout << "completed " << run.key << " after " << result.step << " steps (" << run_dir.string() << ")\n";
+      std::cout << "completed " << run.key << " after " << result.step << " steps ("
+                << run_dir.string() << ")\n";
       return 0;
     case core::TrainOutcome::kDiverged:
       if (store) store->Finish(run_id, "diverged", result.reason);
       std::cout << "diverged " << run.key << ": " << result.reason << "\n";
       return 1;
     case core::TrainOutcome::kInterrupted:
-      if (store) store->Finish(run_id, "interrupted", "stopped at step " + std::to_string(result.step));
-      std::cout << "interrupted " << run.key << " at step " << result.step << "; run again to resume\n";
+      if (store)
+        store->Finish(run_id, "interrupted", "stopped at step " + std::to_string(result.step));
+      std::cout << "interrupted " << run.key << " at step " << result.step
+                << "; run again to resume\n";
       return 130;
   }
   return 1;

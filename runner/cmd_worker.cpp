@@ -17,10 +17,13 @@ namespace ablate::runner {
 void AddWorkerOptions(po::options_description& options) {
   options.add_options()("runs-dir", po::value<std::string>()->default_value("runs"),
                         "run directories go to DIR/<experiment>/<key>")(
-      "data-dir", po::value<std::string>()->default_value(""), "data directory (default: $ABLATE_DATA_DIR or ./data)")(
+      "data-dir", po::value<std::string>()->default_value(""),
+      "data directory (default: $ABLATE_DATA_DIR or ./data)")(
       "device", po::value<std::string>()->default_value("cpu"), "cpu or cuda")(
-      "threads", po::value<int>()->default_value(0), "CPU threads per worker (0 = LibTorch's default)")(
-      "max-runs", po::value<int64_t>()->default_value(0), "stop after K runs (0 = until none is queued)");
+      "threads", po::value<int>()->default_value(0),
+      "CPU threads per worker (0 = LibTorch's default)")(
+      "max-runs", po::value<int64_t>()->default_value(0),
+      "stop after K runs (0 = until none is queued)");
 }
 
 WorkerOptions WorkerOptionsFrom(const po::variables_map& vm) {

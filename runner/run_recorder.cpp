@@ -8,7 +8,7 @@ namespace ablate::runner {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-constexpr auto kPrintEvery = std::chrono::seconds(10);      // plain log lines
+constexpr auto kPrintEvery = std::chrono::seconds(10);         // plain log lines
 constexpr auto kRedrawEvery = std::chrono::milliseconds(200);  // the live line
 constexpr auto kHeartbeatEvery = std::chrono::seconds(15);
 
@@ -42,7 +42,9 @@ RunRecorder::~RunRecorder() {
 void RunRecorder::OnStart(const core::TrainStart& start) {
   start_ = start;
   started_ = last_print_ = last_heartbeat_ = Clock::now();
-  out_ << label_ << ": " << (start.start_step > 0 ? "resuming at step " + std::to_string(start.start_step) : "starting")
+  out_ << label_ << ": "
+       << (start.start_step > 0 ? "resuming at step " + std::to_string(start.start_step)
+                                : "starting")
        << ", " << start.total_steps << " steps, " << start.parameters << " parameters, "
        << start.examples_per_epoch << " sequences per epoch\n";
 }
@@ -77,11 +79,14 @@ void RunRecorder::OnEval(const core::EvalMetrics& m, bool final) {
     if (final) {
       store_->SetFinalMetric(run_id_, "valid/loss", m.mlm_loss, m.step);
       store_->SetFinalMetric(run_id_, "valid/ppl", m.perplexity, m.step);
-      if (!std::isnan(m.nsp_accuracy)) store_->SetFinalMetric(run_id_, "valid/nsp_acc", m.nsp_accuracy, m.step);
+      if (!std::isnan(m.nsp_accuracy))
+        store_->SetFinalMetric(run_id_, "valid/nsp_acc", m.nsp_accuracy, m.step);
       if (last_) {
         store_->SetFinalMetric(run_id_, "train/loss", last_->loss, last_->step);
-        store_->SetFinalMetric(run_id_, "train/tokens_seen", static_cast<double>(last_->tokens_seen), last_->step);
-        store_->SetFinalMetric(run_id_, "train/sequences_seen", static_cast<double>(last_->sequences_seen), last_->step);
+        store_->SetFinalMetric(run_id_, "train/tokens_seen",
+                               static_cast<double>(last_->tokens_seen), last_->step);
+        store_->SetFinalMetric(run_id_, "train/sequences_seen",
+                               static_cast<double>(last_->sequences_seen), last_->step);
       }
       store_->SetFinalMetric(run_id_, "train/steps", static_cast<double>(m.step), m.step);
     }
@@ -100,7 +105,9 @@ void RunRecorder::OnCheckpoint(const std::filesystem::path& path, int64_t step) 
   Flush();
   // One artifact row per run: checkpoint.json always names the newest checkpoint file (older
   // files are deleted), and re-adding the same path updates the row's step.
-  store_->AddArtifact(run_id_, "checkpoint", std::filesystem::absolute(path.parent_path() / "checkpoint.json").string(), step);
+  store_->AddArtifact(run_id_, "checkpoint",
+                      std::filesystem::absolute(path.parent_path() / "checkpoint.json").string(),
+                      step);
 }
 
 void RunRecorder::Flush() {
@@ -113,12 +120,15 @@ void RunRecorder::Progress(const core::StepMetrics& m, bool force) {
   last_print_ = now;
   double elapsed = std::chrono::duration<double>(now - started_).count();
   int64_t done = m.step - start_.start_step;
-  double eta = done > 0 ? elapsed / static_cast<double>(done) * static_cast<double>(start_.total_steps - m.step) : NAN;
+  double eta = done > 0 ? elapsed / static_cast<double>(done) *
+                              static_cast<double>(start_.total_steps - m.step)
+                        : NAN;
   char line[200];
-  std::snprintf(line, sizeof line, "%s: step %lld/%lld (%.0f%%)  loss %.4f  lr %.2e  %.0f tok/s  ETA %s",
-                label_.c_str(), static_cast<long long>(m.step), static_cast<long long>(start_.total_steps),
-                100.0 * static_cast<double>(m.step) / static_cast<double>(start_.total_steps), m.loss, m.lr,
-                m.tokens_per_second, Duration(eta).c_str());
+  std::snprintf(
+      line, sizeof line, "%s: step %lld/%lld (%.0f%%)  loss %.4f  lr %.2e  %.0f tok/s  ETA %s",
+      label_.c_str(), static_cast<long long>(m.step), static_cast<long long>(start_.total_steps),
+      100.0 * static_cast<double>(m.step) / static_cast<double>(start_.total_steps), m.loss, m.lr,
+      m.tokens_per_second, Duration(eta).c_str());
   if (live_) {
     out_ << "\r" << line << "\x1b[K" << std::flush;
   } else {

@@ -1,8 +1,9 @@
 #include "runner/signals.h"
 
+#include <unistd.h>
+
 #include <csignal>
 #include <cstdlib>
-#include <unistd.h>
 
 namespace ablate::runner {
 namespace {
@@ -12,7 +13,8 @@ volatile std::sig_atomic_t g_stop = 0;
 void OnSignal(int signal) {
   if (g_stop != 0 && signal == SIGINT) _exit(130);
   g_stop = 1;
-  static const char kMessage[] = "\nablate: stopping after this step (checkpointing); Ctrl-C again quits now\n";
+  static const char kMessage[] =
+      "\nablate: stopping after this step (checkpointing); Ctrl-C again quits now\n";
   ssize_t ignored = write(STDERR_FILENO, kMessage, sizeof kMessage - 1);
   (void)ignored;
 }

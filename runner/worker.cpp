@@ -48,7 +48,8 @@ int RequeueAbandonedRuns(const std::string& db) {
     if (run.host == host && !ProcessExists(run.pid)) {
       reason = "worker process " + std::to_string(run.pid) + " on " + host + " died";
     } else if (now - run.heartbeat_at > kStaleHeartbeatSeconds) {
-      reason = "no heartbeat from " + run.host + " for " + std::to_string(int(now - run.heartbeat_at)) + " s";
+      reason = "no heartbeat from " + run.host + " for " +
+               std::to_string(int(now - run.heartbeat_at)) + " s";
     } else {
       continue;
     }
@@ -77,7 +78,8 @@ WorkerSummary RunWorker(const WorkerOptions& options) {
     fs::create_directories(run_dir);
     std::ofstream(run_dir / "config.json") << claimed->params.dump(2) << "\n";
     store.AddArtifact(claimed->run_id, "run_dir", fs::absolute(run_dir).string(), std::nullopt);
-    store.SetProvenance(claimed->run_id, ABLATE_GIT_COMMIT, core::LibTorchVersion(), options.device);
+    store.SetProvenance(claimed->run_id, ABLATE_GIT_COMMIT, core::LibTorchVersion(),
+                        options.device);
     const std::string label = (options.label.empty() ? "" : options.label + ": ") +
                               claimed->experiment + "/" + claimed->key;
     std::string status = "completed", reason;
@@ -85,7 +87,8 @@ WorkerSummary RunWorker(const WorkerOptions& options) {
     try {
       // Params come back from the database: validate them as a run config again (defaults that a
       // newer ablate added are filled in, and bad values fail the run, not the worker).
-      auto run = experiments::LoadRunConfig(claimed->params, claimed->experiment + "/" + claimed->key);
+      auto run =
+          experiments::LoadRunConfig(claimed->params, claimed->experiment + "/" + claimed->key);
       auto config = experiments::TrainConfigFromParams(run.params);
       config.device = options.device;
       config.threads = options.threads;

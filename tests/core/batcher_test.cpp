@@ -25,7 +25,8 @@ OwnedTokenCorpus RandomCorpus(int docs, uint64_t seed) {
   return c;
 }
 
-BatchOptions Options(InputFormat format, uint64_t batch_size, MaskingMode mode = MaskingMode::kDynamic) {
+BatchOptions Options(InputFormat format, uint64_t batch_size,
+                     MaskingMode mode = MaskingMode::kDynamic) {
   BatchOptions o;
   o.format = {format, 64, 0.1, 5};
   o.masking.mode = mode;

@@ -72,15 +72,16 @@ TEST_CASE("a directory corpus is split, sentence-split, tokenized and cached", "
   }
   // Held-out documents never appear in training.
   for (const auto& id : prepared.valid.document_ids()) {
-    CHECK(std::find(prepared.train.document_ids().begin(), prepared.train.document_ids().end(), id) ==
-          prepared.train.document_ids().end());
+    CHECK(std::find(prepared.train.document_ids().begin(), prepared.train.document_ids().end(),
+                    id) == prepared.train.document_ids().end());
   }
 
   // A second preparation reuses the cache; a changed source rebuilds.
   log.clear();
   PrepareCorpus(s.dir / "data", (s.dir / "corpus").string(), "bpe-300", record);
   CHECK(log.empty());
-  std::ofstream(s.dir / "corpus" / "sense.txt", std::ios::app) << "\nA new paragraph. Two sentences.\n";
+  std::ofstream(s.dir / "corpus" / "sense.txt", std::ios::app)
+      << "\nA new paragraph. Two sentences.\n";
   auto rebuilt = PrepareCorpus(s.dir / "data", (s.dir / "corpus").string(), "bpe-300", record);
   CHECK(!log.empty());
   CHECK(rebuilt.train.corpus().SentenceCount() + rebuilt.valid.corpus().SentenceCount() == 17);
@@ -94,10 +95,12 @@ TEST_CASE("bpe-N@CORPUS shares one trained vocabulary across corpora", "[corpus]
   std::string trained_on = (s.dir / "corpus").string();
   auto a = PrepareCorpus(s.dir / "data", trained_on, "bpe-300");
   auto b = PrepareCorpus(s.dir / "data", (s.dir / "other").string(), "bpe-300@" + trained_on);
-  CHECK(b.tokenizer.Encode("Emma Woodhouse, handsome") == a.tokenizer.Encode("Emma Woodhouse, handsome"));
+  CHECK(b.tokenizer.Encode("Emma Woodhouse, handsome") ==
+        a.tokenizer.Encode("Emma Woodhouse, handsome"));
   // Trained on the other corpus alone, the vocabulary differs.
   auto own = PrepareCorpus(s.dir / "data", (s.dir / "other").string(), "bpe-300");
-  CHECK(own.tokenizer.Encode("Emma Woodhouse, handsome") != a.tokenizer.Encode("Emma Woodhouse, handsome"));
+  CHECK(own.tokenizer.Encode("Emma Woodhouse, handsome") !=
+        a.tokenizer.Encode("Emma Woodhouse, handsome"));
 }
 
 TEST_CASE("data.max_tokens keeps a prefix cut at a sentence boundary", "[corpus]") {

@@ -32,7 +32,8 @@ OwnedTokenCorpus Corpus(const std::vector<std::vector<int>>& documents) {
 
 std::vector<int32_t> Ids(std::initializer_list<int32_t> ids) { return ids; }
 
-std::vector<int32_t> Materialize(const TokenCorpus& corpus, const Example& e, const FormatOptions& o,
+std::vector<int32_t> Materialize(const TokenCorpus& corpus, const Example& e,
+                                 const FormatOptions& o,
                                  std::vector<int8_t>* segments_out = nullptr) {
   std::vector<int32_t> tokens;
   std::vector<int8_t> segments;

@@ -24,7 +24,8 @@ MaskingOptions Options(MaskingMode mode) {
 
 std::vector<int32_t> Sequence(size_t ordinary, size_t pads, uint64_t salt) {
   std::vector<int32_t> s = {kBos};
-  for (size_t i = 0; i < ordinary; ++i) s.push_back(10 + static_cast<int32_t>((i * 37 + salt) % 1000));
+  for (size_t i = 0; i < ordinary; ++i)
+    s.push_back(10 + static_cast<int32_t>((i * 37 + salt) % 1000));
   s.push_back(kEos);
   s.insert(s.end(), pads, kPad);
   return s;

@@ -65,18 +65,19 @@ TEST_CASE("exclude drops matching points and include adds points over base", "[g
       "exclude": [{"data.format": "SEGMENT-PAIR+NSP", "data.masking": "dynamic"}],
       "include": [{"data.format": "DOC-SENTENCES", "train.steps": 200}], "seeds": [1, 2]})");
   REQUIRE(runs.size() == 8);
-  CHECK(Column(runs, "data.format") ==
-        std::vector<json>{"SEGMENT-PAIR+NSP", "SEGMENT-PAIR+NSP", "FULL-SENTENCES",
-                          "FULL-SENTENCES", "FULL-SENTENCES", "FULL-SENTENCES", "DOC-SENTENCES",
-                          "DOC-SENTENCES"});
-  CHECK(Column(runs, "data.masking") ==
-        std::vector<json>{"static", "static", "static", "static", "dynamic", "dynamic", "static",
-                          "static"});
+  CHECK(Column(runs, "data.format") == std::vector<json>{"SEGMENT-PAIR+NSP", "SEGMENT-PAIR+NSP",
+                                                         "FULL-SENTENCES", "FULL-SENTENCES",
+                                                         "FULL-SENTENCES", "FULL-SENTENCES",
+                                                         "DOC-SENTENCES", "DOC-SENTENCES"});
+  CHECK(Column(runs, "data.masking") == std::vector<json>{"static", "static", "static", "static",
+                                                          "dynamic", "dynamic", "static",
+                                                          "static"});
   CHECK(Column(runs, "train.steps") == std::vector<json>{100, 100, 100, 100, 100, 100, 200, 200});
 }
 
 TEST_CASE("points with equal parameters are one run", "[grid]") {
-  // The include repeats an axis point (seed 1 and 2 included): no new runs; one with seed 3 adds one.
+  // The include repeats an axis point (seed 1 and 2 included): no new runs; one with seed 3 adds
+  // one.
   auto runs = Expand(R"({"name": "t", "axes": {"data.masking": ["static", "dynamic"]},
       "seeds": 2, "include": [{"data.masking": "static"}, {"data.masking": "dynamic", "seed": 3}]})");
   REQUIRE(runs.size() == 5);

@@ -72,9 +72,11 @@ TEST_CASE("table 3 links batch size, steps and lr as the paper's rows, at equal 
   auto runs = Runs("table3_batch_size.json");
   std::set<std::tuple<json, json, json>> got, want;
   for (const auto& r : runs) {
-    got.insert(std::make_tuple(r.params["train.batch_size"], r.params["train.steps"], r.params["optim.lr"]));
+    got.insert(std::make_tuple(r.params["train.batch_size"], r.params["train.steps"],
+                               r.params["optim.lr"]));
     // Sequences seen stay within 1% of BERT's 256 x 1M.
-    double sequences = r.params["train.batch_size"].get<double>() * r.params["train.steps"].get<double>();
+    double sequences =
+        r.params["train.batch_size"].get<double>() * r.params["train.steps"].get<double>();
     CHECK(sequences == Approx(256.0 * 1e6).epsilon(0.01));
   }
   for (const auto& row : rows) {

@@ -27,11 +27,25 @@ std::string CheckError(const std::string& name, const json& value) {
 }  // namespace
 
 TEST_CASE("the parameter table declares the names the paper's ablations need", "[params]") {
-  for (const char* name : {"data.corpus", "data.format", "data.masking", "data.seq_len",
-                           "data.static_copies", "model.layers", "model.hidden", "model.heads",
-                           "model.ffn", "model.dropout", "model.attention_dropout",
-                           "train.batch_size", "train.steps", "optim.lr", "optim.beta1",
-                           "optim.beta2", "optim.eps", "optim.weight_decay", "optim.warmup_steps",
+  for (const char* name : {"data.corpus",
+                           "data.format",
+                           "data.masking",
+                           "data.seq_len",
+                           "data.static_copies",
+                           "model.layers",
+                           "model.hidden",
+                           "model.heads",
+                           "model.ffn",
+                           "model.dropout",
+                           "model.attention_dropout",
+                           "train.batch_size",
+                           "train.steps",
+                           "optim.lr",
+                           "optim.beta1",
+                           "optim.beta2",
+                           "optim.eps",
+                           "optim.weight_decay",
+                           "optim.warmup_steps",
                            "seed"}) {
     INFO(name);
     CHECK(ex::FindParam(name) != nullptr);
@@ -71,8 +85,9 @@ TEST_CASE("values are checked and canonicalized by type", "[params]") {
   CHECK(Check("optim.lr", 1e-4) == json(0.0001));
   CHECK(Check("data.masking", "dynamic") == json("dynamic"));
 
-  CHECK(CheckError("train.batch_size", 2.5) ==
-        "grid.json: /base/train.batch_size: train.batch_size = 2.5 is invalid: expected an integer");
+  CHECK(
+      CheckError("train.batch_size", 2.5) ==
+      "grid.json: /base/train.batch_size: train.batch_size = 2.5 is invalid: expected an integer");
   CHECK(CheckError("train.batch_size", "256") ==
         "grid.json: /base/train.batch_size: train.batch_size = \"256\" is invalid: expected an "
         "integer");

@@ -27,7 +27,8 @@ TEST_CASE("the schema is generated from the parameter table", "[schema]") {
   CHECK(axes.size() == ex::ParamTable().size());
   CHECK(axes["data.format"]["items"]["enum"].size() == 4);
   CHECK(axes["optim.lr"]["items"]["exclusiveMinimum"] == 0.0);
-  CHECK(schema["properties"]["base"]["properties"]["optim"]["properties"]["lr"]["type"] == "number");
+  CHECK(schema["properties"]["base"]["properties"]["optim"]["properties"]["lr"]["type"] ==
+        "number");
   CHECK(schema["required"] == nlohmann::json::array({"name"}));
 }
 

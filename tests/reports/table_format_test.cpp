@@ -39,7 +39,8 @@ TEST_CASE("aligned tables right-align numbers and left-align text", "[table]") {
 
 TEST_CASE("CSV quotes fields per RFC 4180", "[table]") {
   CHECK(Render(Sample(), rp::TableFormat::kCsv) ==
-        "format,ppl,steps,note\r\nFULL-SENTENCES,3.68,125000,\r\nDOC|SENT,0.0001,31000,\"a, \"\"b\"\"\"\r\n");
+        "format,ppl,steps,note\r\nFULL-SENTENCES,3.68,125000,\r\nDOC|SENT,0.0001,31000,\"a, "
+        "\"\"b\"\"\"\r\n");
 }
 
 TEST_CASE("JSON keeps types and maps NULL and NaN to null", "[table]") {

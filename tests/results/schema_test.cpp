@@ -48,18 +48,16 @@ TEST_CASE("schema v1 has the documented tables and views", "[results][schema]") 
         Names{"id", "name", "description", "grid_json", "grid_sha256", "created_at", "updated_at"});
   CHECK(Columns(db, "runs") == Names{"id", "experiment_id", "key", "status", "created_at",
                                      "started_at", "finished_at", "heartbeat_at", "host", "pid",
-                                     "attempts", "error", "git_commit", "torch_version",
-                                     "device"});
+                                     "attempts", "error", "git_commit", "torch_version", "device"});
   CHECK(Columns(db, "params") == Names{"run_id", "name", "value", "type"});
   CHECK(Columns(db, "metrics") == Names{"run_id", "name", "step", "value", "time"});
   CHECK(Columns(db, "final_metrics") == Names{"run_id", "name", "value", "step", "time"});
   CHECK(Columns(db, "artifacts") == Names{"id", "run_id", "kind", "path", "step", "created_at"});
   CHECK(Columns(db, "slurm_arrays") ==
         Names{"id", "experiment_id", "job_id", "tasks", "log_dir", "submitted_at"});
-  const Names run_info = {"run_id",     "experiment", "key",         "status",
-                          "created_at", "started_at", "finished_at", "heartbeat_at",
-                          "host",       "attempts",   "error",       "device",
-                          "git_commit", "torch_version"};
+  const Names run_info = {"run_id",     "experiment",  "key",          "status",       "created_at",
+                          "started_at", "finished_at", "heartbeat_at", "host",         "attempts",
+                          "error",      "device",      "git_commit",   "torch_version"};
   CHECK(Columns(db, "run_info") == run_info);
   CHECK(Columns(db, "runs_wide") == run_info);
   CHECK(Columns(db, "run_params") ==

@@ -30,8 +30,8 @@ std::string Slurp(const fs::path& p) {
 class TempDir {
  public:
   TempDir() {
-    path_ = fs::temp_directory_path() / ("ablate_cli_" + std::to_string(::getpid()) + "_" +
-                                         std::to_string(counter_++));
+    path_ = fs::temp_directory_path() /
+            ("ablate_cli_" + std::to_string(::getpid()) + "_" + std::to_string(counter_++));
     fs::remove_all(path_);
     fs::create_directories(path_);
   }
@@ -136,13 +136,16 @@ TEST_CASE("submit registers runs once; sql reads them with typed params", "[cli]
   REQUIRE(again.code == 0);
   CHECK_THAT(again.out, Catch::Contains("12 runs, 0 new, 12 already registered"));
 
-  auto count = Ablate(dir, "sql --db " + db + " \"SELECT status, COUNT(*) AS n FROM runs GROUP BY status\" --format csv");
+  auto count =
+      Ablate(dir, "sql --db " + db +
+                      " \"SELECT status, COUNT(*) AS n FROM runs GROUP BY status\" --format csv");
   REQUIRE(count.code == 0);
   CHECK(count.out == "status,n\r\nqueued,12\r\n");
 
   // Numbers compare as numbers: 7e-4 > 1e-4 > 5e-5 although "1e-4" > "7e-4" as text.
   auto typed = Ablate(dir, "sql --db " + db +
-                               " \"SELECT COUNT(*) AS n FROM params WHERE name = 'optim.lr' AND value > 0.0005\" --format json");
+                               " \"SELECT COUNT(*) AS n FROM params WHERE name = 'optim.lr' AND "
+                               "value > 0.0005\" --format json");
   REQUIRE(typed.code == 0);
   CHECK(json::parse(typed.out) == json::parse(R"([{"n": 6}])"));
 
@@ -152,7 +155,10 @@ TEST_CASE("submit registers runs once; sql reads them with typed params", "[cli]
         "experiment,queued,running,completed,failed,diverged,interrupted,total\r\n"
         "masking,12,0,0,0,0,0,12\r\n");
 
-  auto md = Ablate(dir, "sql --db " + db + " \"SELECT name, COUNT(*) AS runs FROM experiments JOIN runs ON runs.experiment_id = experiments.id GROUP BY name\" --format markdown");
+  auto md =
+      Ablate(dir, "sql --db " + db +
+                      " \"SELECT name, COUNT(*) AS runs FROM experiments JOIN runs ON "
+                      "runs.experiment_id = experiments.id GROUP BY name\" --format markdown");
   REQUIRE(md.code == 0);
   CHECK(md.out == "| name | runs |\n| --- | ---: |\n| masking | 12 |\n");
 }
@@ -178,7 +184,8 @@ TEST_CASE("bad input never changes a database", "[cli]") {
   REQUIRE(Ablate(dir, "submit " + Q(dir / "g.json") + " --db " + db).code == 0);
   auto before = Ablate(dir, "sql --db " + db + " 'SELECT * FROM runs' --format json").out;
 
-  dir.Write("bad.json", R"({"name": "masking", "axes": {"data.masking": ["static", "sometimes"]}})");
+  dir.Write("bad.json",
+            R"({"name": "masking", "axes": {"data.masking": ["static", "sometimes"]}})");
   auto bad = Ablate(dir, "submit " + Q(dir / "bad.json") + " --db " + db);
   CHECK(bad.code == 2);
   CHECK(Lines(bad.err) == 1);
@@ -255,13 +262,14 @@ TEST_CASE("data preview shows a run's first sequences with masks and NSP labels"
   dir.Write("run.json", R"({"data.corpus": ")" + corpus + R"(", "data.tokenizer": "bpe-300",
       "data.format": "SEGMENT-PAIR+NSP", "data.seq_len": 48, "train.batch_size": 2})");
   auto data_dir = " --data-dir " + Q(dir / "data");
-  auto js = Ablate(dir, "data preview --config " + Q(dir / "run.json") + " -n 3 --format json" + data_dir);
+  auto js = Ablate(
+      dir, "data preview --config " + Q(dir / "run.json") + " -n 3 --format json" + data_dir);
   REQUIRE(js.code == 0);
   auto rows = json::parse(js.out);
   REQUIRE(rows.size() == 3);
   for (const auto& row : rows) {
     const auto& ids = row["ids"];
-    CHECK(ids[0] == 300);  // <s> follows the 300 BPE units
+    CHECK(ids[0] == 300);      // <s> follows the 300 BPE units
     CHECK(ids.back() == 302);  // </s>
     CHECK(ids.size() <= 48);
     CHECK((row["nsp"] == 0 || row["nsp"] == 1));
@@ -285,9 +293,11 @@ TEST_CASE("data preview shows a run's first sequences with masks and NSP labels"
 
 TEST_CASE("tokenize prints GPT-2's ids for stdin", "[cli][data]") {
   TempDir dir;
-  // scripts/fetch-data puts GPT-2's files under $ABLATE_DATA_DIR, by default the repository's data/.
+  // scripts/fetch-data puts GPT-2's files under $ABLATE_DATA_DIR, by default the repository's
+  // data/.
   const char* env = std::getenv("ABLATE_DATA_DIR");
-  fs::path data = env != nullptr && *env != '\0' ? fs::path(env) : fs::path(ABLATE_SOURCE_DIR) / "data";
+  fs::path data =
+      env != nullptr && *env != '\0' ? fs::path(env) : fs::path(ABLATE_SOURCE_DIR) / "data";
   auto r = Ablate(dir, "tokenize --tokenizer gpt2 --data-dir " + Q(data), "Hello world!");
   REQUIRE(r.code == 0);
   CHECK(r.out == "15496 995 0\n");

@@ -26,19 +26,25 @@ struct Scratch {
   }
   ~Scratch() { fs::remove_all(dir); }
   std::string Path(const std::string& name) const { return (dir / name).string(); }
-  void Write(const std::string& name, const std::string& text) const { std::ofstream(dir / name) << text; }
+  void Write(const std::string& name, const std::string& text) const {
+    std::ofstream(dir / name) << text;
+  }
 };
 
 // A grid of tiny runs on the small corpus with a 300-unit BPE: no downloads, a second or so each.
-std::string Grid(const std::string& name, const std::string& axes, int steps, int checkpoint_every) {
+std::string Grid(const std::string& name, const std::string& axes, int steps,
+                 int checkpoint_every) {
   return R"({"name": ")" + name + R"(", "base": {
-      "data": {"corpus": ")" + std::string(ABLATE_SOURCE_DIR) + R"(/tests/data/corpus_small",
+      "data": {"corpus": ")" +
+         std::string(ABLATE_SOURCE_DIR) + R"(/tests/data/corpus_small",
                "tokenizer": "bpe-300", "format": "FULL-SENTENCES", "seq_len": 32},
       "model": {"layers": 2, "hidden": 16, "heads": 2, "ffn": 32},
-      "train": {"batch_size": 4, "steps": )" + std::to_string(steps) + R"(, "checkpoint_every": )" +
-         std::to_string(checkpoint_every) + R"(},
+      "train": {"batch_size": 4, "steps": )" +
+         std::to_string(steps) + R"(, "checkpoint_every": )" + std::to_string(checkpoint_every) +
+         R"(},
       "optim": {"lr": 1e-3, "warmup_steps": 2}, "eval": {"every": 0, "sequences": 16}},
-    "axes": )" + axes + "}";
+    "axes": )" +
+         axes + "}";
 }
 
 int Shell(const std::string& command) {
@@ -68,14 +74,17 @@ std::string Slurp(const fs::path& p) {
 
 TEST_CASE("three workers on one database run twelve runs exactly once", "[runner][slow]") {
   Scratch s;
-  s.Write("g.json", Grid("twelve", R"({"optim.lr": [1e-3, 2e-3, 3e-3], "seed": [1, 2, 3, 4]})", 6, 0));
+  s.Write("g.json",
+          Grid("twelve", R"({"optim.lr": [1e-3, 2e-3, 3e-3], "seed": [1, 2, 3, 4]})", 6, 0));
   // Prepare the corpus once so the workers race on runs, not on building the shards.
   REQUIRE(Shell(std::string(ABLATE_BINARY) + " data prepare --corpus " + ABLATE_SOURCE_DIR +
-                "/tests/data/corpus_small --tokenizer bpe-300 --data-dir " + s.Path("data") + " >/dev/null 2>&1") == 0);
-  REQUIRE(Shell(std::string(ABLATE_BINARY) + " submit " + s.Path("g.json") + " --db " + s.Path("r.db") + " >/dev/null") == 0);
+                "/tests/data/corpus_small --tokenizer bpe-300 --data-dir " + s.Path("data") +
+                " >/dev/null 2>&1") == 0);
+  REQUIRE(Shell(std::string(ABLATE_BINARY) + " submit " + s.Path("g.json") + " --db " +
+                s.Path("r.db") + " >/dev/null") == 0);
   std::string worker = Ablate(s, "worker --db " + s.Path("r.db"));
-  int code = Shell("(" + worker + " 2>" + s.Path("w1.err") + " & " + worker + " 2>" + s.Path("w2.err") +
-                   " & " + worker + " 2>" + s.Path("w3.err") + " & wait)");
+  int code = Shell("(" + worker + " 2>" + s.Path("w1.err") + " & " + worker + " 2>" +
+                   s.Path("w2.err") + " & " + worker + " 2>" + s.Path("w3.err") + " & wait)");
   REQUIRE(code == 0);
   auto runs = Query(s, "SELECT status, attempts, COUNT(*) FROM runs GROUP BY status, attempts");
   REQUIRE(runs.rows.size() == 1);
@@ -88,7 +97,8 @@ TEST_CASE("three workers on one database run twelve runs exactly once", "[runner
     CHECK(Slurp(s.dir / err).find("locked") == std::string::npos);
   }
   // Running the grid again finds nothing to do.
-  CHECK(Shell(Ablate(s, "run " + s.Path("g.json") + " --db " + s.Path("r.db")) + " >" + s.Path("again.out") + " 2>&1") == 0);
+  CHECK(Shell(Ablate(s, "run " + s.Path("g.json") + " --db " + s.Path("r.db")) + " >" +
+              s.Path("again.out") + " 2>&1") == 0);
   CHECK(Slurp(s.dir / "again.out").find("12 runs (0 new)") != std::string::npos);
 }
 
@@ -97,9 +107,11 @@ TEST_CASE("a worker killed mid-run is requeued and resumes from its checkpoint",
   const int kSteps = 60;
   s.Write("g.json", Grid("killed", R"({"seed": [7]})", kSteps, 10));
   s.Write("ref.json", Grid("reference", R"({"seed": [7]})", kSteps, 10));
-  REQUIRE(Shell(Ablate(s, "run " + s.Path("ref.json") + " --db " + s.Path("ref.db")) + " >/dev/null 2>&1") == 0);
+  REQUIRE(Shell(Ablate(s, "run " + s.Path("ref.json") + " --db " + s.Path("ref.db")) +
+                " >/dev/null 2>&1") == 0);
 
-  REQUIRE(Shell(std::string(ABLATE_BINARY) + " submit " + s.Path("g.json") + " --db " + s.Path("r.db") + " >/dev/null") == 0);
+  REQUIRE(Shell(std::string(ABLATE_BINARY) + " submit " + s.Path("g.json") + " --db " +
+                s.Path("r.db") + " >/dev/null") == 0);
   pid_t child = fork();
   if (child == 0) {
     std::string cmd = Ablate(s, "worker --db " + s.Path("r.db")) + " >/dev/null 2>&1";
@@ -122,21 +134,28 @@ TEST_CASE("a worker killed mid-run is requeued and resumes from its checkpoint",
   CHECK(Int(mid.rows[0][1]) < kSteps);
 
   // A new worker on the same host sees the dead pid, requeues the run and resumes it.
-  REQUIRE(Shell(Ablate(s, "worker --db " + s.Path("r.db")) + " >/dev/null 2>" + s.Path("w.err")) == 0);
+  REQUIRE(Shell(Ablate(s, "worker --db " + s.Path("r.db")) + " >/dev/null 2>" + s.Path("w.err")) ==
+          0);
   auto done = Query(s, "SELECT status, attempts FROM runs");
   CHECK(std::get<std::string>(done.rows[0][0]) == "completed");
   CHECK(Int(done.rows[0][1]) == 2);
   CHECK(Slurp(s.dir / "w.err").find("resuming from") != std::string::npos);
   // The history has every step once: no gap, no duplicate.
-  auto history = Query(s, "SELECT COUNT(*), COUNT(DISTINCT step), MIN(step), MAX(step) FROM metrics WHERE name = 'train/loss'");
+  auto history = Query(s,
+                       "SELECT COUNT(*), COUNT(DISTINCT step), MIN(step), MAX(step) FROM metrics "
+                       "WHERE name = 'train/loss'");
   CHECK(Int(history.rows[0][0]) == kSteps);
   CHECK(Int(history.rows[0][1]) == kSteps);
   CHECK(Int(history.rows[0][2]) == 1);
   CHECK(Int(history.rows[0][3]) == kSteps);
   // And it ends where an uninterrupted run ends (same key: same parameters, same seed).
   auto final_loss = [&](const std::string& db) {
-    return std::get<double>(ablate::results::RunReadOnlyQuery(s.Path(db),
-        "SELECT value FROM final_metrics WHERE name = 'valid/loss'").at(0).rows.at(0).at(0));
+    return std::get<double>(
+        ablate::results::RunReadOnlyQuery(
+            s.Path(db), "SELECT value FROM final_metrics WHERE name = 'valid/loss'")
+            .at(0)
+            .rows.at(0)
+            .at(0));
   };
   CHECK(final_loss("r.db") == final_loss("ref.db"));
   auto key = std::get<std::string>(Query(s, "SELECT key FROM runs").rows[0][0]);
@@ -153,10 +172,13 @@ TEST_CASE("a run that fails or diverges is recorded and the grid carries on", "[
   grid.insert(grid.rfind('}'), R"(, "include": [{"optim.lr": 10, "optim.weight_decay": 10},
                                                 {"data.corpus": "/nonexistent/corpus"}])");
   s.Write("g.json", grid);
-  int code = Shell(Ablate(s, "run " + s.Path("g.json") + " --db " + s.Path("r.db")) + " >/dev/null 2>&1");
+  int code =
+      Shell(Ablate(s, "run " + s.Path("g.json") + " --db " + s.Path("r.db")) + " >/dev/null 2>&1");
   CHECK(code == 1);  // a failed run makes `ablate run` exit 1, after the others ran
-  auto rows = Query(s, "SELECT r.status, r.error, p.value FROM runs r JOIN params p ON p.run_id = r.id "
-                       "AND p.name = 'optim.lr' ORDER BY r.id");
+  auto rows =
+      Query(s,
+            "SELECT r.status, r.error, p.value FROM runs r JOIN params p ON p.run_id = r.id "
+            "AND p.name = 'optim.lr' ORDER BY r.id");
   REQUIRE(rows.rows.size() == 3);
   CHECK(std::get<std::string>(rows.rows[0][0]) == "completed");
   CHECK(std::get<std::string>(rows.rows[1][0]) == "diverged");

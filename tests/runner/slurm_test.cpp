@@ -330,7 +330,8 @@ TEST_CASE("a small grid runs to completion through ablate run --backend slurm",
   TempDir dir;
   const std::string corpus = std::string(ABLATE_SOURCE_DIR) + "/tests/data/corpus_small";
   std::ofstream(dir / "g.json") << R"({"name": "slurm-grid", "base": {
-      "data": {"corpus": ")" << corpus << R"(", "tokenizer": "bpe-300", "seq_len": 32},
+      "data": {"corpus": ")" << corpus
+                                << R"(", "tokenizer": "bpe-300", "seq_len": 32},
       "model": {"layers": 1, "hidden": 16, "heads": 2, "ffn": 32},
       "train": {"batch_size": 4, "steps": 5, "checkpoint_every": 0},
       "optim": {"warmup_steps": 1}, "eval": {"every": 0, "sequences": 8}},
@@ -344,7 +345,8 @@ TEST_CASE("a small grid runs to completion through ablate run --backend slurm",
                              " --runs-dir " + q(dir / "runs");
   // Tokenize once before the workers start, as a user would with a shared filesystem.
   REQUIRE(Shell(std::string(ABLATE_BINARY) + " data prepare --corpus " + q(corpus) +
-                " --tokenizer bpe-300 --data-dir " + q(dir / "data")).code == 0);
+                " --tokenizer bpe-300 --data-dir " + q(dir / "data"))
+              .code == 0);
   auto submitted = Shell(std::string(ABLATE_BINARY) + " run " + q(dir / "g.json") + common +
                          " --backend slurm --jobs 2 --threads 1");
   INFO(submitted.output);
@@ -356,7 +358,8 @@ TEST_CASE("a small grid runs to completion through ablate run --backend slurm",
   CancelOnExit cancel(job_id);
   WaitForArray(job_id, 2, 180s);
 
-  auto status = Shell(std::string(ABLATE_BINARY) + " status --db " + q(dir / "r.db") + " --format csv");
+  auto status =
+      Shell(std::string(ABLATE_BINARY) + " status --db " + q(dir / "r.db") + " --format csv");
   INFO(status.output);
   CHECK(status.output.find("slurm-grid,0,0,4,0,0,0,4") != std::string::npos);
   CHECK(status.output.find("slurm array " + job_id + " (slurm-grid): ") != std::string::npos);
