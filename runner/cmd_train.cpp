@@ -22,12 +22,6 @@ using nlohmann::json;
 // `ablate train` runs are filed under one experiment of this name.
 constexpr const char* kTrainExperiment = "train";
 
-class StoppableRecorder : public RunRecorder {
- public:
-  using RunRecorder::RunRecorder;
-  bool StopRequested() override { return StopSignalled(); }
-};
-
 }  // namespace
 
 int CmdTrain(const Args& args) {
@@ -70,8 +64,8 @@ int CmdTrain(const Args& args) {
   }
 
   InstallStopHandlers();
-  StoppableRecorder recorder(store ? &*store : nullptr, run_id, "run " + run.key, std::cerr,
-                             isatty(STDERR_FILENO) != 0);
+  RunRecorder recorder(store ? &*store : nullptr, run_id, "run " + run.key, std::cerr,
+                       isatty(STDERR_FILENO) != 0);
   auto log = [](const std::string& line) { std::cerr << "ablate train: " << line << "\n"; };
   core::TrainResult result;
   try {

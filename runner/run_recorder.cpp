@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <ostream>
 
+#include "runner/signals.h"
+
 namespace ablate::runner {
 namespace {
 
@@ -109,6 +111,8 @@ void RunRecorder::OnCheckpoint(const std::filesystem::path& path, int64_t step) 
                       std::filesystem::absolute(path.parent_path() / "checkpoint.json").string(),
                       step);
 }
+
+bool RunRecorder::StopRequested() { return StopSignalled(); }
 
 void RunRecorder::Flush() {
   if (writer_) writer_->Flush();

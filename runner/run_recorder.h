@@ -27,6 +27,8 @@ class RunRecorder : public core::TrainObserver {
   void OnStep(const core::StepMetrics& m) override;
   void OnEval(const core::EvalMetrics& m, bool final) override;
   void OnCheckpoint(const std::filesystem::path& path, int64_t step) override;
+  // A SIGINT/SIGTERM (signals.h) asks the trainer to checkpoint and stop.
+  bool StopRequested() override;
 
   // Writes buffered metrics now (also done on every checkpoint and evaluation).
   void Flush();

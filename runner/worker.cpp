@@ -20,12 +20,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-class WorkerRecorder : public RunRecorder {
- public:
-  using RunRecorder::RunRecorder;
-  bool StopRequested() override { return StopSignalled(); }
-};
-
 bool ProcessExists(int64_t pid) {
   return pid > 0 && (::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM);
 }
@@ -83,7 +77,7 @@ WorkerSummary RunWorker(const WorkerOptions& options) {
     const std::string label = (options.label.empty() ? "" : options.label + ": ") +
                               claimed->experiment + "/" + claimed->key;
     std::string status = "completed", reason;
-    WorkerRecorder recorder(&store, claimed->run_id, label, std::cerr, options.live_progress);
+    RunRecorder recorder(&store, claimed->run_id, label, std::cerr, options.live_progress);
     try {
       // Params come back from the database: validate them as a run config again (defaults that a
       // newer ablate added are filled in, and bad values fail the run, not the worker).

@@ -59,7 +59,9 @@ class Recorder : public TrainObserver {
   void OnStep(const StepMetrics& m) override { losses[m.step] = m.loss; }
   void OnEval(const EvalMetrics& m, bool final) override { evals.emplace_back(m, final); }
   void OnCheckpoint(const fs::path&, int64_t step) override { checkpoints.push_back(step); }
-  bool StopRequested() override { return stop_after >= 0 && !losses.empty() && losses.rbegin()->first >= stop_after; }
+  bool StopRequested() override {
+    return stop_after >= 0 && !losses.empty() && losses.rbegin()->first >= stop_after;
+  }
 };
 
 void Collect(torch::serialize::InputArchive& archive, const std::string& prefix,
@@ -137,7 +139,8 @@ TEST_CASE("checkpoints, validation and final metrics follow the schedule", "[tra
   CHECK(final_eval.nsp_accuracy <= 1.0);
   // Only the newest checkpoint is kept.
   int files = 0;
-  for (const auto& e : fs::directory_iterator(s.dir / "run")) files += e.path().extension() == ".pt";
+  for (const auto& e : fs::directory_iterator(s.dir / "run"))
+    files += e.path().extension() == ".pt";
   CHECK(files == 1);
 
   // Another seed and format score the same held-out masked tokens (the validation set is fixed).
@@ -185,5 +188,6 @@ TEST_CASE("an unknown device is bad input", "[trainer]") {
   Recorder r;
   auto config = TinyConfig(InputFormat::kFullSentences);
   config.device = "tpu";
-  CHECK_THROWS_WITH(Train(config, s.dir / "data", s.dir / "run", r), Catch::Contains("unknown device"));
+  CHECK_THROWS_WITH(Train(config, s.dir / "data", s.dir / "run", r),
+                    Catch::Contains("unknown device"));
 }
