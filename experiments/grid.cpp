@@ -7,6 +7,8 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "core/json_text.h"
+#include "core/suggest.h"
 #include "core/hash.h"
 #include "experiments/params.h"
 
@@ -82,27 +84,7 @@ class GridParser {
   }
 
  private:
-  ordered_json ParseText(const std::string& text) {
-    try {
-      return ordered_json::parse(text);
-    } catch (const ordered_json::parse_error& e) {
-      // Report line:column of the byte where parsing stopped, and nlohmann's reason without its
-      // own prefix.
-      size_t line = 1, column = 1;
-      for (size_t i = 0; i + 1 < e.byte && i < text.size(); ++i) {
-        if (text[i] == '\n') {
-          ++line;
-          column = 1;
-        } else {
-          ++column;
-        }
-      }
-      std::string reason = e.what();
-      if (auto pos = reason.find(": "); pos != std::string::npos) reason = reason.substr(pos + 2);
-      throw InputError(source_ + ":" + std::to_string(line) + ":" + std::to_string(column), "",
-                       "malformed JSON: " + reason);
-    }
-  }
+  ordered_json ParseText(const std::string& text) { return ParseJsonText(text, source_); }
 
   [[noreturn]] void Fail(const std::string& path, const std::string& message) const {
     throw InputError(source_, path.empty() ? "/" : path, message);

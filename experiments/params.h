@@ -37,14 +37,6 @@ const ParamSpec* FindParam(std::string_view name);
 // The closest known names (edit distance), for "did you mean" hints; empty when nothing is close.
 std::vector<std::string> SuggestParams(std::string_view name);
 
-// The candidates closest to `name` by edit distance (ties kept, at most three), counting only
-// those that differ in at most a third of their characters.
-std::vector<std::string> ClosestNames(std::string_view name,
-                                      const std::vector<std::string>& candidates);
-
-// " (did you mean \"a\"?)" or "" — ready to append to an error message.
-std::string DidYouMean(const std::vector<std::string>& candidates);
-
 // Checks one value against its spec and returns it in canonical form: ints as JSON integers (an
 // integral float such as 256.0 or 1e3 is accepted), floats as JSON floats, strings and bools as
 // given. Throws InputError(source, path, ...) naming the value and what was expected.

@@ -4,6 +4,7 @@
 #include <set>
 
 #include "core/error.h"
+#include "core/suggest.h"
 
 using ablate::InputError;
 using nlohmann::json;
@@ -119,7 +120,7 @@ TEST_CASE("unknown names get a did-you-mean", "[params]") {
   CHECK(ex::SuggestParams("data.maskin") == std::vector<std::string>{"data.masking"});
   CHECK(ex::SuggestParams("batch_size") == std::vector<std::string>{"train.batch_size"});
   CHECK(ex::SuggestParams("completely.unrelated").empty());
-  CHECK(ex::DidYouMean({"a"}) == " (did you mean \"a\"?)");
-  CHECK(ex::DidYouMean({"a", "b"}) == " (did you mean \"a\" or \"b\"?)");
-  CHECK(ex::DidYouMean({}).empty());
+  CHECK(ablate::DidYouMean({"a"}) == " (did you mean \"a\"?)");
+  CHECK(ablate::DidYouMean({"a", "b"}) == " (did you mean \"a\" or \"b\"?)");
+  CHECK(ablate::DidYouMean({}).empty());
 }
