@@ -1,5 +1,7 @@
 #include "core/batch_tensors.h"
 
+#include <torch/cuda.h>
+
 #include <algorithm>
 #include <string>
 
@@ -32,6 +34,17 @@ void CheckShape(const Batch& batch) {
 }
 
 }  // namespace
+
+torch::Device ResolveDevice(const std::string& name) {
+  if (name == "cpu") return torch::kCPU;
+  if (name == "cuda") {
+    if (!torch::cuda::is_available()) {
+      throw InputError("", "--device", "cuda requested, but this LibTorch has no CUDA device");
+    }
+    return torch::kCUDA;
+  }
+  throw InputError("", "--device", "unknown device \"" + name + "\": expected cpu or cuda");
+}
 
 BatchTensors ToTensors(const Batch& batch, torch::Device device) {
   CheckShape(batch);

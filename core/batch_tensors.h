@@ -6,6 +6,7 @@
 #include <torch/types.h>
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "core/batcher.h"
@@ -24,6 +25,10 @@ struct BatchTensors {
   int64_t nsp_rows = 0;            // rows with an NSP label
   bool padded = false;             // some row is shorter than T, so attention needs a mask
 };
+
+// The device a config names: "cpu", or "cuda" when this LibTorch has one. Throws InputError
+// (path --device) otherwise.
+torch::Device ResolveDevice(const std::string& name);
 
 // Copies `batch` into int64 tensors on `device`. Rows must hold at least one token.
 BatchTensors ToTensors(const Batch& batch, torch::Device device);

@@ -194,15 +194,18 @@ void SaveCheckpointState(const std::string& path, const torch::nn::Module& model
   std::filesystem::rename(temporary, path);
 }
 
-void LoadCheckpointState(const std::string& path, torch::nn::Module& model, AdamW& optimizer) {
+namespace {
+
+// Loads the checkpoint at `path` into `model`, then hands its optimizer archive to `optimizer`
+// (when given). Errors name the file.
+void LoadState(const std::string& path, torch::nn::Module& model, AdamW* optimizer) {
   const auto parameters = model.parameters();
   std::vector<std::vector<int64_t>> shapes;
   for (const auto& p : parameters) shapes.push_back(p.sizes().vec());
   try {
-    torch::serialize::InputArchive archive, model_archive, optimizer_archive;
+    torch::serialize::InputArchive archive, model_archive;
     archive.load_from(path, parameters.empty() ? torch::kCPU : parameters[0].device());
     archive.read("model", model_archive);
-    archive.read("optimizer", optimizer_archive);
     model.load(model_archive);
     // Module::load swaps in the stored tensors whatever their shape; a different config shows here.
     for (size_t i = 0; i < parameters.size(); ++i) {
@@ -210,12 +213,26 @@ void LoadCheckpointState(const std::string& path, torch::nn::Module& model, Adam
         throw InputError("", "model", "parameter shapes differ from the model's (another config?)");
       }
     }
-    optimizer.Load(optimizer_archive);
+    if (optimizer) {
+      torch::serialize::InputArchive optimizer_archive;
+      archive.read("optimizer", optimizer_archive);
+      optimizer->Load(optimizer_archive);
+    }
   } catch (const InputError& e) {
     throw InputError(path, e.path(), e.message());
   } catch (const c10::Error& e) {
     throw InputError(path, "", e.what_without_backtrace());
   }
+}
+
+}  // namespace
+
+void LoadCheckpointState(const std::string& path, torch::nn::Module& model, AdamW& optimizer) {
+  LoadState(path, model, &optimizer);
+}
+
+void LoadModelState(const std::string& path, torch::nn::Module& model) {
+  LoadState(path, model, nullptr);
 }
 
 }  // namespace ablate::core

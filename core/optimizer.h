@@ -83,5 +83,7 @@ void SaveCheckpointState(const std::string& path, const torch::nn::Module& model
                          const AdamW& optimizer);
 // Restores what SaveCheckpointState wrote into an identically built model and optimizer.
 void LoadCheckpointState(const std::string& path, torch::nn::Module& model, AdamW& optimizer);
+// Restores only the model's part, e.g. the pretrained encoder that fine-tuning starts from.
+void LoadModelState(const std::string& path, torch::nn::Module& model);
 
 }  // namespace ablate::core

@@ -28,33 +28,6 @@ constexpr uint64_t kDropoutDomain = 0x64726f70;  // "drop"
 // With train.micro_batch = 0: as many sequences as keep a micro-batch near this many tokens.
 constexpr int64_t kAutoMicroBatchTokens = 16384;
 
-torch::Device ResolveDevice(const std::string& name) {
-  if (name == "cpu") return torch::kCPU;
-  if (name == "cuda") {
-    if (!torch::cuda::is_available()) {
-      throw InputError("", "--device", "cuda requested, but this LibTorch has no CUDA device");
-    }
-    return torch::kCUDA;
-  }
-  throw InputError("", "--device", "unknown device \"" + name + "\": expected cpu or cuda");
-}
-
-ModelOptions MakeModelOptions(const TrainConfig& c, const BpeTokenizer& tok) {
-  ModelOptions o;
-  o.vocab_size = tok.vocab_size();
-  o.max_positions = c.data.seq_len;
-  o.hidden = c.hidden;
-  o.layers = c.layers;
-  o.heads = c.heads;
-  o.ffn = c.ffn;
-  o.dropout = c.dropout;
-  o.attention_dropout = c.attention_dropout;
-  o.type_vocab_size = HasNsp(c.data.format) ? 2 : 0;
-  o.pad_id = tok.pad_id();
-  o.Validate();
-  return o;
-}
-
 // A fixed sample of held-out sequences, masked once: FULL-SENTENCES packing for the MLM
 // perplexity (comparable across input formats) and, for NSP formats, pairs in the run's format.
 std::vector<Batch> ValidationBatches(const DataPipeline& data, InputFormat format, int64_t rows,
@@ -148,6 +121,22 @@ EvalMetrics Evaluate(BertModel& model, const std::vector<Batch>& mlm, const std:
 }  // namespace
 
 std::string LibTorchVersion() { return TORCH_VERSION; }
+
+ModelOptions MakeModelOptions(const TrainConfig& c, const BpeTokenizer& tok) {
+  ModelOptions o;
+  o.vocab_size = tok.vocab_size();
+  o.max_positions = c.data.seq_len;
+  o.hidden = c.hidden;
+  o.layers = c.layers;
+  o.heads = c.heads;
+  o.ffn = c.ffn;
+  o.dropout = c.dropout;
+  o.attention_dropout = c.attention_dropout;
+  o.type_vocab_size = HasNsp(c.data.format) ? 2 : 0;
+  o.pad_id = tok.pad_id();
+  o.Validate();
+  return o;
+}
 
 std::optional<CheckpointInfo> LatestCheckpoint(const fs::path& run_dir) {
   std::ifstream in(run_dir / "checkpoint.json");

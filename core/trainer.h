@@ -85,6 +85,11 @@ TrainResult Train(const TrainConfig& config, const std::filesystem::path& data_d
                   const std::filesystem::path& run_dir, TrainObserver& observer,
                   const Log& log = {});
 
+struct ModelOptions;
+// The model a config trains: sizes from the config; vocabulary, positions and segments from the
+// tokenizer, data.seq_len and data.format. Throws InputError for inconsistent sizes.
+ModelOptions MakeModelOptions(const TrainConfig& config, const BpeTokenizer& tokenizer);
+
 // The LibTorch version this build links ("1.13.0"), for run provenance.
 std::string LibTorchVersion();
 

@@ -7,10 +7,12 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "core/hash.h"
 #include "core/json_text.h"
 #include "core/suggest.h"
-#include "core/hash.h"
+#include "core/task_data.h"
 #include "experiments/params.h"
+#include "experiments/run_config.h"
 
 namespace ablate::experiments {
 namespace {
@@ -301,6 +303,14 @@ void CheckRun(const json& params, const std::string& source, const std::string& 
   }
   if (get("train.micro_batch") > get("train.batch_size")) {
     fail({"train.micro_batch", "train.batch_size"}, "a micro-batch cannot exceed the batch");
+  }
+  // Fine-tuning runs after pretraining: a typo in its settings should fail the grid, not the run
+  // an hour later. Built-in task names need no data directory to be recognized.
+  try {
+    FinetuneConfigFromParams(params);
+    core::ParseTaskSpecs(params.at("eval.tasks").get<std::string>(), "");
+  } catch (const InputError& e) {
+    fail({e.path()}, e.message());
   }
 }
 

@@ -29,6 +29,13 @@ ParamSpec String(std::string name, std::string def, std::vector<std::string> cho
           std::move(choices), std::move(help)};
 }
 
+// A string that may be empty, where "" means none or the usual rule.
+ParamSpec OptionalString(std::string name, std::string help) {
+  ParamSpec spec = String(std::move(name), "", {}, std::move(help));
+  spec.allow_empty = true;
+  return spec;
+}
+
 // Defaults are the paper's BERT-BASE baseline (Liu et al. 2019, section 2 and Table 9), so a grid
 // that only names what it varies reproduces the paper's setting.
 std::vector<ParamSpec> BuildTable() {
@@ -79,6 +86,32 @@ std::vector<ParamSpec> BuildTable() {
       Int("eval.every", 10000, 0, kHuge, "validate every N updates (0 = only at the end)"),
       Int("eval.sequences", 512, 0, kHuge,
           "held-out sequences scored at each validation, the same for every run (0 = all)"),
+      OptionalString(
+          "eval.tasks",
+          "downstream tasks fine-tuned after pretraining, comma-separated (\"\" = none): the "
+          "built-ins uci-sentiment, reuters-grain, reuters-corn (scripts/fetch-data), or "
+          "NAME=FORMAT:PATH with FORMAT sst2, topic (SST-2's layout scored by F1), cola, mnli, "
+          "mnli-mm, qnli, qqp, rte, mrpc, wnli, "
+          "squad1, squad2 or race; scores are final metrics eval/NAME/METRIC in percent"),
+      OptionalString("eval.lrs",
+                     "fine-tuning learning rates searched, comma-separated; the best median "
+                     "counts (\"\" = the paper's: 1e-5,2e-5,3e-5; SQuAD 1.5e-5; RACE 1e-5)"),
+      Int("eval.batch_size", 0, 0, kHuge,
+          "fine-tuning examples per update (0 = the paper's: 32; SQuAD 48; RACE 16)"),
+      Int("eval.epochs", 0, 0, 1000,
+          "fine-tuning epochs; the best epoch's dev score counts (0 = the paper's: 10; SQuAD 2; "
+          "RACE 4)"),
+      Float("eval.weight_decay", -1, -1, 10, false,
+            "fine-tuning weight decay (-1 = the paper's: 0.1; SQuAD 0.01)"),
+      Int("eval.seeds", 5, 1, 1000,
+          "fine-tuning runs per learning rate, each from the same checkpoint; the median counts "
+          "(the paper's 5)"),
+      Int("eval.max_train_examples", 0, 0, kHuge,
+          "fine-tune on a fixed random sample of this many training examples (0 = all)"),
+      Int("eval.max_dev_examples", 0, 0, kHuge,
+          "score a fixed random sample of this many dev examples (0 = all)"),
+      Int("eval.seq_len", 0, 0, 65536,
+          "fine-tuning sequence length in tokens (0 = data.seq_len, which is also the most)"),
   };
 }
 
@@ -104,7 +137,7 @@ std::string ParamSpec::RangeText() const {
     for (const auto& c : choices) out += (out.empty() ? "" : " | ") + c;
     return out;
   }
-  if (!min && !max) return type == ParamType::kString ? "non-empty" : "any";
+  if (!min && !max) return type == ParamType::kString && !allow_empty ? "non-empty" : "any";
   auto text = [&](double x) {
     return type == ParamType::kInt ? std::to_string(static_cast<int64_t>(x)) : ShortestText(x);
   };
@@ -178,7 +211,7 @@ json CheckValue(const ParamSpec& spec, const json& value, const std::string& sou
           std::find(spec.choices.begin(), spec.choices.end(), s) == spec.choices.end()) {
         return fail("one of " + spec.RangeText());
       }
-      if (s.empty()) return fail("a non-empty string");
+      if (s.empty() && !spec.allow_empty) return fail("a non-empty string");
       return value;
     }
     case ParamType::kBool:

@@ -24,6 +24,7 @@ struct ParamSpec {
   bool min_exclusive = false;
   std::vector<std::string> choices;  // for strings: the allowed values (empty = any non-empty)
   std::string help;
+  bool allow_empty = false;  // a string whose empty value means "none" or "the usual rule"
 
   // "> 0", "[0, 1)", "static | dynamic", ... for listings.
   std::string RangeText() const;

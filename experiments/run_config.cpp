@@ -1,5 +1,10 @@
 #include "experiments/run_config.h"
 
+#include <algorithm>
+#include <cstdlib>
+
+#include "core/error.h"
+
 namespace ablate::experiments {
 
 core::DataConfig DataConfigFromParams(const nlohmann::json& params) {
@@ -40,6 +45,50 @@ core::TrainConfig TrainConfigFromParams(const nlohmann::json& params) {
   c.checkpoint_every = params.at("train.checkpoint_every").get<int64_t>();
   c.eval_every = params.at("eval.every").get<int64_t>();
   c.eval_sequences = params.at("eval.sequences").get<int64_t>();
+  return c;
+}
+
+core::FinetuneConfig FinetuneConfigFromParams(const nlohmann::json& params) {
+  core::FinetuneConfig c;
+  const auto lrs = params.at("eval.lrs").get<std::string>();
+  for (size_t begin = 0; !lrs.empty() && begin <= lrs.size();) {
+    size_t end = std::min(lrs.find(',', begin), lrs.size());
+    const std::string item = lrs.substr(begin, end - begin);
+    char* stop = nullptr;
+    const double lr = std::strtod(item.c_str(), &stop);
+    while (*stop == ' ') ++stop;
+    if (item.empty() || *stop != '\0' || !(lr > 0)) {
+      throw InputError(
+          "", "eval.lrs",
+          "\"" + lrs + "\": expected positive numbers separated by commas, got \"" + item + "\"");
+    }
+    c.lrs.push_back(lr);
+    begin = end + 1;
+  }
+  c.batch_size = params.at("eval.batch_size").get<int64_t>();
+  c.epochs = params.at("eval.epochs").get<int64_t>();
+  const double weight_decay = params.at("eval.weight_decay").get<double>();
+  if (weight_decay < 0 && weight_decay != -1) {
+    throw InputError(
+        "", "eval.weight_decay",
+        "must be -1 (the paper's) or at least 0, got " + params.at("eval.weight_decay").dump());
+  }
+  if (weight_decay >= 0) c.weight_decay = weight_decay;
+  c.seeds = params.at("eval.seeds").get<int64_t>();
+  c.max_train_examples = params.at("eval.max_train_examples").get<int64_t>();
+  c.max_dev_examples = params.at("eval.max_dev_examples").get<int64_t>();
+  c.seq_len = params.at("eval.seq_len").get<int64_t>();
+  if (c.seq_len > params.at("data.seq_len").get<int64_t>()) {
+    throw InputError("", "eval.seq_len",
+                     std::to_string(c.seq_len) + " exceeds data.seq_len " +
+                         params.at("data.seq_len").dump() +
+                         " (the model has no positions beyond it)");
+  }
+  try {
+    c.Validate();
+  } catch (const InputError& e) {
+    throw InputError("", "eval." + e.path(), e.message());
+  }
   return c;
 }
 

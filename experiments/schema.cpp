@@ -22,7 +22,7 @@ ordered_json ValueSchema(const ParamSpec& spec) {
       s["type"] = "string";
       if (!spec.choices.empty())
         s["enum"] = spec.choices;
-      else
+      else if (!spec.allow_empty)
         s["minLength"] = 1;
       break;
     case ParamType::kBool:

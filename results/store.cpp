@@ -351,6 +351,14 @@ void Store::SetFinalMetric(int64_t run_id, const std::string& name, double value
   CommitKeepingWideView(transaction, {}, {name});
 }
 
+std::set<std::string> Store::FinalMetricNames(int64_t run_id) const {
+  Statement select = connection_->Prepare("SELECT name FROM final_metrics WHERE run_id = ?1");
+  select.BindInt(1, run_id);
+  std::set<std::string> names;
+  while (select.Step()) names.insert(select.ColumnText(0));
+  return names;
+}
+
 void Store::AddArtifact(int64_t run_id, const std::string& kind, const std::string& path,
                         std::optional<int64_t> step) {
   Transaction transaction(*connection_);

@@ -87,6 +87,8 @@ class Store {
 
   // Replaces any earlier final value of `name` for the run.
   void SetFinalMetric(int64_t run_id, const std::string& name, double value, int64_t step);
+  // The names of the run's final metrics, e.g. to skip a stage whose results are recorded.
+  std::set<std::string> FinalMetricNames(int64_t run_id) const;
 
   // Re-adding the same (run, kind, path) updates its step and time.
   void AddArtifact(int64_t run_id, const std::string& kind, const std::string& path,

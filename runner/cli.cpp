@@ -16,6 +16,7 @@ const std::vector<Command>& Commands() {
       {"worker", "train queued runs of a database until none is left", CmdWorker},
       {"status", "runs per status per experiment", CmdStatus},
       {"sql", "query a results database (read-only)", CmdSql},
+      {"report", "the paper-style tables and learning curves of a report spec", CmdReport},
       {"params", "list every run parameter", CmdParams},
       {"schema", "print the JSON Schema of the grid format", CmdSchema},
       {"data", "corpora, tokenized shards, and previews of training sequences", CmdData},

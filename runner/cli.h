@@ -35,6 +35,7 @@ std::optional<po::variables_map> ParseOptions(const Args& args, const std::strin
 int CmdExpand(const Args& args);
 int CmdSubmit(const Args& args);
 int CmdSql(const Args& args);
+int CmdReport(const Args& args);
 int CmdStatus(const Args& args);
 int CmdParams(const Args& args);
 int CmdSchema(const Args& args);

@@ -1,5 +1,6 @@
 // ablate train --config RUN.json [--db FILE]: trains one run outside any grid, resuming from its
-// run directory's checkpoint, and records it (when --db is given) like a grid run.
+// run directory's checkpoint, then fine-tunes it on its eval.tasks, and records it (when --db is
+// given) like a grid run.
 #include <unistd.h>
 
 #include <fstream>
@@ -10,6 +11,7 @@
 #include "experiments/run_config.h"
 #include "results/store.h"
 #include "runner/cli.h"
+#include "runner/finetune_stage.h"
 #include "runner/run_recorder.h"
 #include "runner/signals.h"
 
@@ -67,11 +69,16 @@ int CmdTrain(const Args& args) {
   RunRecorder recorder(store ? &*store : nullptr, run_id, "run " + run.key, std::cerr,
                        isatty(STDERR_FILENO) != 0);
   auto log = [](const std::string& line) { std::cerr << "ablate train: " << line << "\n"; };
+  const fs::path data_dir = core::ResolveDataDir((*vm)["data-dir"].as<std::string>());
   core::TrainResult result;
+  FinetuneStageResult stage;
   try {
-    result = core::Train(config, core::ResolveDataDir((*vm)["data-dir"].as<std::string>()), run_dir,
-                         recorder, log);
+    result = core::Train(config, data_dir, run_dir, recorder, log);
     recorder.Flush();
+    if (result.outcome == core::TrainOutcome::kCompleted) {
+      stage = RunFinetuneStage(run.params, config, data_dir, run_dir, store ? &*store : nullptr,
+                               run_id, "run " + run.key, std::cerr);
+    }
   } catch (const std::exception& e) {
     recorder.Flush();
     if (store) store->Finish(run_id, "failed", e.what());
@@ -79,6 +86,12 @@ int CmdTrain(const Args& args) {
   }
   switch (result.outcome) {
     case core::TrainOutcome::kCompleted:
+      if (stage.interrupted) {
+        if (store) store->Finish(run_id, "interrupted", "stopped while fine-tuning " + stage.task);
+        std::cout << "interrupted " << run.key << " while fine-tuning " << stage.task
+                  << "; run again to resume\n";
+        return 130;
+      }
       if (store) store->Finish(run_id, "completed");
       std::cout << "completed " << run.key << " after " << result.step << " steps ("
                 << run_dir.string() << ")\n";

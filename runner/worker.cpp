@@ -12,6 +12,7 @@
 #include "experiments/run_config.h"
 #include "results/clock.h"
 #include "results/store.h"
+#include "runner/finetune_stage.h"
 #include "runner/run_recorder.h"
 #include "runner/signals.h"
 
@@ -95,6 +96,11 @@ WorkerSummary RunWorker(const WorkerOptions& options) {
       } else if (result.outcome == core::TrainOutcome::kInterrupted) {
         status = "interrupted";
         reason = "stopped at step " + std::to_string(result.step) + "; resumes when run again";
+      } else if (auto stage = RunFinetuneStage(run.params, config, options.data_dir, run_dir,
+                                               &store, claimed->run_id, label, std::cerr);
+                 stage.interrupted) {
+        status = "interrupted";
+        reason = "stopped while fine-tuning " + stage.task + "; resumes when run again";
       }
     } catch (const std::exception& e) {
       recorder.Flush();

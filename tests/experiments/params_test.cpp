@@ -118,7 +118,8 @@ TEST_CASE("unknown names get a did-you-mean", "[params]") {
   CHECK(ex::SuggestParams("optim.lrr") == std::vector<std::string>{"optim.lr"});
   CHECK(ex::SuggestParams("lr") == std::vector<std::string>{"optim.lr"});
   CHECK(ex::SuggestParams("data.maskin") == std::vector<std::string>{"data.masking"});
-  CHECK(ex::SuggestParams("batch_size") == std::vector<std::string>{"train.batch_size"});
+  CHECK(ex::SuggestParams("batch_size") ==
+        std::vector<std::string>{"train.batch_size", "eval.batch_size"});
   CHECK(ex::SuggestParams("completely.unrelated").empty());
   CHECK(ablate::DidYouMean({"a"}) == " (did you mean \"a\"?)");
   CHECK(ablate::DidYouMean({"a", "b"}) == " (did you mean \"a\" or \"b\"?)");

@@ -303,3 +303,41 @@ TEST_CASE("tokenize prints GPT-2's ids for stdin", "[cli][data]") {
   CHECK(r.out == "15496 995 0\n");
   CHECK(Ablate(dir, "tokenize --tokenizer nope --data-dir " + Q(dir / "data"), "x").code == 2);
 }
+
+TEST_CASE("report builds the tables of a spec; a bad spec is exit 2", "[cli][report]") {
+  TempDir dir;
+  dir.Write("g.json", kGrid);
+  auto db = Q(dir / "r.db");
+  REQUIRE(Ablate(dir, "submit " + Q(dir / "g.json") + " --db " + db).code == 0);
+  dir.Write("spec.json", R"({"tables": [{"id": "masking", "caption": "Masking",
+    "runs": {"experiment": "masking", "where": {"train.batch_size": 16}},
+    "rows": {"by": "data.masking"},
+    "columns": [{"label": "ppl", "metric": "valid/ppl", "better": "lower"},
+                {"label": "lr", "param": "optim.lr"}]}]})");
+  auto report = Ablate(dir, "report " + Q(dir / "spec.json") + " --db " + db);
+  REQUIRE(report.code == 0);
+  CHECK_THAT(report.out, Catch::StartsWith("## Masking\n\n"
+                                           "|  | ppl | lr |\n| :-- | --: | --: |\n"
+                                           "| dynamic | – | – |\n| static | – | – |\n\n"
+                                           "Medians over seeds (0 completed runs per row) of "
+                                           "experiment `masking` (6 runs in the table). Held "
+                                           "fixed in this slice of the grid: optim.lr = 0.0001, "
+                                           "train.batch_size = 16.\n\n"));
+  CHECK_THAT(report.out, Catch::Contains("data.tokenizer = gpt2, eval.batch_size = 0"));
+  CHECK_THAT(report.out, Catch::Contains("eval.tasks = \"\""));
+  CHECK_THAT(report.out, Catch::EndsWith("> Row \"dynamic\": 3 runs queued, not included.\n"
+                                         "> Row \"static\": 3 runs queued, not included.\n\n"));
+  auto written = Ablate(dir, "report " + Q(dir / "spec.json") + " --db " + db + " -o " +
+                                 Q(dir / "out.md") + " --format latex");
+  REQUIRE(written.code == 0);
+  CHECK_THAT(Slurp(dir / "out.md"), Catch::Contains("\\toprule"));
+
+  dir.Write("bad.json", R"({"tables": [{"id": "x", "runs": {"experiment": "masking"},
+    "rows": {"by": "data.maskng"}, "columns": [{"metric": "valid/ppl"}]}]})");
+  auto bad = Ablate(dir, "report " + Q(dir / "bad.json") + " --db " + db);
+  CHECK(bad.code == 2);
+  CHECK_THAT(bad.err,
+             Catch::Contains("/tables/0/rows/by/0: no run of experiment \"masking\" has "
+                             "parameter \"data.maskng\" (did you mean \"data.masking\"?)"));
+  CHECK(Ablate(dir, "report " + Q(dir / "spec.json") + " --db " + db + " --format pdf").code == 2);
+}

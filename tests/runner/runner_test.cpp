@@ -1,5 +1,5 @@
 // `ablate run` and `ablate worker` end to end on a small real-text corpus: several workers on one
-// database, a worker killed mid-run, and runs that fail or diverge.
+// database, a worker killed mid-run, runs that fail or diverge, and the fine-tuning stage.
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "results/query.h"
+#include "results/store.h"
 
 namespace fs = std::filesystem;
 
@@ -185,4 +186,63 @@ TEST_CASE("a run that fails or diverges is recorded and the grid carries on", "[
   CHECK_THAT(std::get<std::string>(rows.rows[1][1]), Catch::Contains("at step"));
   CHECK(std::get<std::string>(rows.rows[2][0]) == "failed");
   CHECK_THAT(std::get<std::string>(rows.rows[2][1]), Catch::Contains("/nonexistent/corpus"));
+}
+
+TEST_CASE("a run fine-tunes on eval.tasks after pretraining, and a resumed run does not again",
+          "[runner][slow]") {
+  Scratch s;
+  // Two seeds of two epochs on the three-sentence SST-2 fixture: the plumbing, not the score.
+  std::string grid = Grid("evaluated", R"({"seed": [5]})", 6, 0);
+  const std::string eval = R"("eval": {"every": 0, "sequences": 16})";
+  grid.replace(grid.find(eval), eval.size(),
+               R"("eval": {"every": 0, "sequences": 16, "tasks": "sst=sst2:)" +
+                   std::string(ABLATE_SOURCE_DIR) +
+                   R"(/tests/data/tasks/sst2", "lrs": "1e-3", "epochs": 2, "seeds": 2,
+                               "batch_size": 2})");
+  s.Write("g.json", grid);
+  REQUIRE(Shell(Ablate(s, "run " + s.Path("g.json") + " --db " + s.Path("r.db")) +
+                " >/dev/null 2>" + s.Path("first.err")) == 0);
+  auto first = Query(s, "SELECT value, time FROM final_metrics WHERE name = 'eval/sst/acc'");
+  REQUIRE(first.rows.size() == 1);
+  const double acc = std::get<double>(first.rows[0][0]);
+  CHECK(acc >= 0);
+  CHECK(acc <= 100);
+  CHECK(Query(s, "SELECT value FROM final_metrics WHERE name = 'valid/loss'").rows.size() == 1);
+  const std::string log = Slurp(s.dir / "first.err");
+  CHECK(log.find("eval sst 2/2: lr 0.001 seed 2") != std::string::npos);
+  auto key = std::get<std::string>(Query(s, "SELECT key FROM runs").rows[0][0]);
+  const fs::path units = s.dir / "runs" / "evaluated" / key / "finetune" / "sst";
+  CHECK(fs::exists(units / "lr0.001-seed1.json"));
+  CHECK(fs::exists(units / "lr0.001-seed2.json"));
+
+  // As if a stop came after the scores were recorded: the resumed run skips both stages.
+  {
+    auto store = ablate::results::Store::Open(s.Path("r.db"));
+    auto run = store.StartRun("evaluated", key, "test", ::getpid());
+    store.Finish(run.run_id, "interrupted", "stopped");
+  }
+  REQUIRE(Shell(Ablate(s, "run " + s.Path("g.json") + " --db " + s.Path("r.db")) +
+                " >/dev/null 2>" + s.Path("again.err")) == 0);
+  const std::string again = Slurp(s.dir / "again.err");
+  CHECK(again.find("eval sst: skipped") != std::string::npos);
+  CHECK(again.find("eval sst 1/2") == std::string::npos);
+  auto second = Query(s, "SELECT value, time FROM final_metrics WHERE name = 'eval/sst/acc'");
+  CHECK(std::get<double>(second.rows[0][1]) == std::get<double>(first.rows[0][1]));
+  CHECK(std::get<std::string>(Query(s, "SELECT status FROM runs").rows[0][0]) == "completed");
+}
+
+TEST_CASE("a task that cannot be loaded fails the run and keeps its pretraining results",
+          "[runner][slow]") {
+  Scratch s;
+  std::string grid = Grid("unfetched", R"({"seed": [5]})", 4, 0);
+  const std::string eval = R"("eval": {"every": 0, "sequences": 16})";
+  grid.replace(grid.find(eval), eval.size(),
+               R"("eval": {"every": 0, "sequences": 16, "tasks": "gone=sst2:/nonexistent/task"})");
+  s.Write("g.json", grid);
+  CHECK(Shell(Ablate(s, "run " + s.Path("g.json") + " --db " + s.Path("r.db")) +
+              " >/dev/null 2>&1") == 1);
+  auto run = Query(s, "SELECT status, error FROM runs");
+  CHECK(std::get<std::string>(run.rows[0][0]) == "failed");
+  CHECK_THAT(std::get<std::string>(run.rows[0][1]), Catch::Contains("/nonexistent/task"));
+  CHECK(Query(s, "SELECT value FROM final_metrics WHERE name = 'valid/loss'").rows.size() == 1);
 }

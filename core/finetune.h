@@ -1,0 +1,78 @@
+// Downstream evaluation of a pretrained run with the paper's protocol (Liu et al. 2019, Table 10):
+// fine-tunes the run's final checkpoint on a task (task_data.h) over a grid of learning rates and
+// seeds, scores the dev set after every epoch, and reports the median over seeds of the best epoch
+// at the best learning rate. Each finished (lr, seed) unit is kept as a file, so an interrupted
+// evaluation resumes. It does not read task files or write to a database.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/finetune_config.h"
+#include "core/task_data.h"
+#include "core/trainer.h"
+
+namespace ablate::core {
+
+// One (lr, seed) fine-tuning run: the dev metrics (percent) of each epoch, and its best epoch by
+// the task's primary metric (early stopping, as the paper).
+struct FinetuneUnit {
+  double lr = 0;
+  int64_t seed = 0;
+  std::vector<std::map<std::string, double>> epochs;
+  int64_t best_epoch = 0;  // from 1
+  double seconds = 0;
+  bool cached = false;  // read back from an earlier run's file
+
+  const std::map<std::string, double>& best() const { return epochs.at(best_epoch - 1); }
+};
+
+struct FinetuneProgress {
+  std::string task;
+  double lr = 0;
+  int64_t seed = 0;
+  int64_t epoch = 0, epochs = 0;  // epoch from 1
+  int64_t step = 0, steps = 0;    // updates of this unit, step from 1
+  double loss = 0;
+};
+
+class FinetuneObserver {
+ public:
+  virtual ~FinetuneObserver() = default;
+  // After every update: cheap, for heartbeats and live progress.
+  virtual void OnUpdate(const FinetuneProgress&) {}
+  // Each unit, computed or read back; `index` of `count` units of the task, from 1.
+  virtual void OnUnit(const std::string& /*task*/, const FinetuneUnit&, int64_t /*index*/,
+                      int64_t /*count*/) {}
+  // Polled between updates; true stops the evaluation (finished units stay on disk).
+  virtual bool StopRequested() { return false; }
+};
+
+enum class FinetuneOutcome { kCompleted, kInterrupted };
+
+struct FinetuneResult {
+  FinetuneOutcome outcome = FinetuneOutcome::kCompleted;
+  // At the chosen lr: each metric's median over seeds, each seed at its best epoch (percent).
+  std::map<std::string, double> metrics;
+  double lr = 0;  // the chosen learning rate
+  // Every lr's median of the primary metric.
+  std::map<double, double> primary_by_lr;
+  std::vector<FinetuneUnit> units;
+};
+
+// Fine-tunes the final checkpoint of the run in `run_dir`, pretrained with `pretrain` (its
+// data.corpus and data.tokenizer name the tokenizer, prepared under `data_dir`), on `task`. Units
+// are kept in <run_dir>/finetune/<task.name>/ and reused when their settings match. Throws
+// InputError when the run has no final checkpoint, the config is invalid or the task is empty.
+FinetuneResult Finetune(const Task& task, const FinetuneConfig& config, const TrainConfig& pretrain,
+                        const std::filesystem::path& data_dir, const std::filesystem::path& run_dir,
+                        FinetuneObserver& observer, const Log& log = {});
+
+// The median of `values` (the mean of the middle two for an even count); NaN when empty.
+double Median(std::vector<double> values);
+
+}  // namespace ablate::core

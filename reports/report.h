@@ -1,0 +1,73 @@
+// Builds a report from a spec and a results database: picks each table's runs, groups them into
+// rows, aggregates final metrics over seeds (completed runs only), marks the best value of each
+// column, adds reference rows and says what is held fixed and what was left out. It reads through
+// the database's views and renders nothing; report_render.h turns a Report into text.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "reports/report_spec.h"
+
+namespace ablate::reports {
+
+// One number of a cell (a combined cell has several), already formatted.
+struct CellPart {
+  std::string text;  // "84.3", "84.3 ± 0.2", "–" when missing
+  bool missing = true;
+  bool bold = false;
+  bool numeric = false;  // `value` holds the number shown (false for text and lists of values)
+  double value = 0;      // the aggregate (after the column's scale), when numeric
+  int64_t count = 0;     // runs behind it
+};
+
+struct ReportCell {
+  std::vector<CellPart> parts;
+  std::string note;  // "n=3" when fewer or more runs stand behind it than behind most cells
+};
+
+struct ReportRow {
+  std::string label, group;
+  bool reference = false;
+  std::vector<ReportCell> cells;  // one per shown column
+  std::vector<int64_t> run_ids;   // completed runs aggregated (ours only)
+};
+
+struct ReportTable {
+  const TableSpec* spec = nullptr;
+  std::vector<const ColumnSpec*> columns;  // shown (optional columns without data are dropped)
+  std::vector<ReportRow> rows;             // ours first, then the reference rows
+  std::string experiment;                  // the source used; empty when no run matched
+  std::string reference_header;
+  std::string summary;  // what the numbers are: aggregate, runs per row
+  std::string fixed;    // "data.corpus = books, ..." — parameters equal across all its runs
+  int fixed_count = 0;
+  std::string fixed_key;           // those of them that vary elsewhere in the experiment
+  std::vector<std::string> notes;  // runs left out (running, failed, ...), missing sources
+};
+
+struct Report {
+  const ReportSpec* spec = nullptr;
+  std::vector<ReportTable> tables;
+};
+
+// Throws InputError (naming the spec and JSON path) when a spec names a parameter that none of the
+// chosen experiment's runs has, and for database errors that are the user's (missing file).
+Report BuildReport(const ReportSpec& spec, const std::string& db_path);
+
+// A learning curve of one row: the median over its runs at each step they share, against the
+// median tokens seen by that step.
+struct CurveLine {
+  std::string label;
+  std::vector<double> tokens, values;
+};
+struct TableCurves {
+  std::vector<CurveLine> loss;        // train/loss
+  std::vector<CurveLine> perplexity;  // valid/ppl
+};
+// By table id, for the tables whose spec wants curves.
+std::map<std::string, TableCurves> ReadCurves(const Report& report, const std::string& db_path);
+
+}  // namespace ablate::reports

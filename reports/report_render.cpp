@@ -1,0 +1,314 @@
+#include "reports/report_render.h"
+
+#include <nlohmann/json.hpp>
+
+#include "core/error.h"
+
+namespace ablate::reports {
+namespace {
+
+using nlohmann::ordered_json;
+
+std::string Replace(std::string text, const std::string& from, const std::string& to) {
+  for (size_t pos = text.find(from); pos != std::string::npos;
+       pos = text.find(from, pos + to.size())) {
+    text.replace(pos, from.size(), to);
+  }
+  return text;
+}
+
+// The first column's heading; captions fall back to the table id.
+std::string Caption(const ReportTable& table) {
+  return table.spec->caption.empty() ? table.spec->id : table.spec->caption;
+}
+
+std::string DefaultReferenceHeader(const ReportTable& table) {
+  return table.reference_header.empty() ? "Reference" : table.reference_header;
+}
+
+// --- markdown ---
+
+std::string MdEscape(const std::string& text) { return Replace(text, "|", "\\|"); }
+
+std::string MdCell(const ReportCell& cell) {
+  std::string out;
+  for (size_t p = 0; p < cell.parts.size(); ++p) {
+    if (p > 0) out += "/";
+    const auto& part = cell.parts[p];
+    out += part.bold ? "**" + part.text + "**" : part.text;
+  }
+  if (!cell.note.empty()) out += " (" + cell.note + ")";
+  return MdEscape(out);
+}
+
+void MdRow(std::ostream& out, const std::vector<std::string>& cells) {
+  out << "|";
+  for (const auto& c : cells) out << " " << c << " |";
+  out << "\n";
+}
+
+void WriteMarkdown(std::ostream& out, const Report& report,
+                   const std::map<std::string, PlotLinks>& plots) {
+  if (!report.spec->title.empty()) out << "# " << report.spec->title << "\n\n";
+  bool any_reference = false;
+  for (const auto& table : report.tables) {
+    out << "## " << Caption(table) << "\n\n";
+    const size_t width = table.columns.size() + 1;
+    std::vector<std::string> header{MdEscape(table.spec->row_header)};
+    for (const auto* column : table.columns) header.push_back(MdEscape(column->label));
+    MdRow(out, header);
+    std::vector<std::string> rule{":--"};
+    rule.resize(width, "--:");
+    MdRow(out, rule);
+    auto group_line = [&](const std::string& text) {
+      std::vector<std::string> cells{"*" + MdEscape(text) + "*"};
+      cells.resize(width, "");
+      MdRow(out, cells);
+    };
+    std::string group;
+    bool in_reference = false;
+    for (const auto& row : table.rows) {
+      if (row.reference && !in_reference) {
+        in_reference = true;
+        any_reference = true;
+        group_line(DefaultReferenceHeader(table));
+      } else if (!row.reference && !row.group.empty() && row.group != group) {
+        group_line(row.group);
+      }
+      if (!row.reference) group = row.group;
+      std::vector<std::string> cells{MdEscape(row.label)};
+      for (const auto& cell : row.cells) cells.push_back(MdCell(cell));
+      MdRow(out, cells);
+    }
+    out << "\n";
+    std::string text = table.summary;
+    if (!table.fixed_key.empty())
+      text += " Held fixed in this slice of the grid: " + table.fixed_key + ".";
+    if (!text.empty()) out << text << "\n\n";
+    if (!table.fixed.empty()) {
+      out << "<details><summary>All " << table.fixed_count << " parameters held fixed</summary>\n\n"
+          << MdEscape(table.fixed) << "\n\n</details>\n\n";
+    }
+    for (const auto& note : table.notes) out << "> " << note << "\n";
+    if (!table.notes.empty()) out << "\n";
+    if (auto it = plots.find(table.spec->id); it != plots.end()) {
+      const std::string caption = Caption(table);
+      if (!it->second.loss.empty()) {
+        out << "![Training loss, " << caption << "](" << it->second.loss << ")";
+      }
+      if (!it->second.perplexity.empty()) {
+        out << (it->second.loss.empty() ? "" : " ") << "![Validation perplexity, " << caption
+            << "](" << it->second.perplexity << ")";
+      }
+      out << "\n\n";
+    }
+  }
+  if (any_reference && !report.spec->reference_source.empty()) {
+    out << "Reference rows: " << report.spec->reference_source << "\n";
+  }
+}
+
+// --- LaTeX (booktabs) ---
+
+std::string TexEscape(const std::string& text) {
+  std::string out;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    switch (c) {
+      case '\\':
+        out += "\\textbackslash{}";
+        break;
+      case '&':
+      case '%':
+      case '$':
+      case '#':
+      case '_':
+      case '{':
+      case '}':
+        out += std::string("\\") + c;
+        break;
+      case '~':
+        out += "\\textasciitilde{}";
+        break;
+      case '^':
+        out += "\\textasciicircum{}";
+        break;
+      default:
+        out += c;
+    }
+  }
+  out = Replace(out, "–", "--");
+  return Replace(out, "±", "$\\pm$");
+}
+
+std::string TexCell(const ReportCell& cell) {
+  std::string out;
+  for (size_t p = 0; p < cell.parts.size(); ++p) {
+    if (p > 0) out += "/";
+    const auto& part = cell.parts[p];
+    out += part.bold ? "\\textbf{" + TexEscape(part.text) + "}" : TexEscape(part.text);
+  }
+  if (!cell.note.empty()) out += " {\\scriptsize(" + TexEscape(cell.note) + ")}";
+  return out;
+}
+
+void WriteLatex(std::ostream& out, const Report& report) {
+  out << "% Generated by ablate report; needs \\usepackage{booktabs}.\n";
+  for (const auto& table : report.tables) {
+    const size_t width = table.columns.size() + 1;
+    out << "\\begin{table}[t]\n\\centering\n\\caption{" << TexEscape(Caption(table)) << "}\n";
+    out << "\\label{tab:" << table.spec->id << "}\n";
+    out << "\\begin{tabular}{l" << std::string(table.columns.size(), 'r') << "}\n\\toprule\n";
+    out << TexEscape(table.spec->row_header);
+    for (const auto* column : table.columns) out << " & " << TexEscape(column->label);
+    out << " \\\\\n\\midrule\n";
+    auto group_line = [&](const std::string& text) {
+      out << "\\multicolumn{" << width << "}{l}{\\textit{" << TexEscape(text) << "}} \\\\\n";
+    };
+    std::string group;
+    bool in_reference = false;
+    for (const auto& row : table.rows) {
+      if (row.reference && !in_reference) {
+        in_reference = true;
+        out << "\\midrule\n";
+        group_line(DefaultReferenceHeader(table));
+      } else if (!row.reference && !row.group.empty() && row.group != group) {
+        group_line(row.group);
+      }
+      if (!row.reference) group = row.group;
+      out << TexEscape(row.label);
+      for (const auto& cell : row.cells) out << " & " << TexCell(cell);
+      out << " \\\\\n";
+    }
+    out << "\\bottomrule\n\\end{tabular}\n";
+    std::string text = table.summary;
+    if (!table.fixed.empty())
+      text += (text.empty() ? "" : " ") + std::string("Held fixed: ") + table.fixed + ".";
+    for (const auto& note : table.notes) text += " " + note;
+    if (!text.empty())
+      out << "\\par\\smallskip{\\footnotesize " << TexEscape(Replace(text, "`", "")) << "}\n";
+    out << "\\end{table}\n\n";
+  }
+}
+
+// --- CSV: one line per cell part ---
+
+std::string CsvField(const std::string& text) {
+  if (text.find_first_of(",\"\n\r") == std::string::npos) return text;
+  return "\"" + Replace(text, "\"", "\"\"") + "\"";
+}
+
+void WriteCsv(std::ostream& out, const Report& report) {
+  out << "table,section,group,row,column,metric,value,text,runs,bold\r\n";
+  for (const auto& table : report.tables) {
+    for (const auto& row : table.rows) {
+      for (size_t c = 0; c < table.columns.size(); ++c) {
+        const ColumnSpec& column = *table.columns[c];
+        for (size_t p = 0; p < row.cells[c].parts.size(); ++p) {
+          const CellPart& part = row.cells[c].parts[p];
+          const std::string metric = column.param.empty() ? column.metrics[p] : column.param;
+          std::string value;
+          if (part.numeric) {
+            char buf[32];
+            std::snprintf(buf, sizeof buf, "%.17g", part.value);
+            value = buf;
+          }
+          out << CsvField(table.spec->id) << "," << (row.reference ? "reference" : "ours") << ","
+              << CsvField(row.reference ? DefaultReferenceHeader(table) : row.group) << ","
+              << CsvField(row.label) << "," << CsvField(column.label) << "," << CsvField(metric)
+              << "," << value << "," << CsvField(part.text) << ","
+              << (row.reference ? "" : std::to_string(part.count)) << "," << (part.bold ? 1 : 0)
+              << "\r\n";
+        }
+      }
+    }
+  }
+}
+
+// --- JSON ---
+
+void WriteJson(std::ostream& out, const Report& report,
+               const std::map<std::string, PlotLinks>& plots) {
+  ordered_json doc = {{"title", report.spec->title}, {"tables", ordered_json::array()}};
+  if (!report.spec->reference_source.empty()) doc["reference"] = report.spec->reference_source;
+  for (const auto& table : report.tables) {
+    ordered_json t = {{"id", table.spec->id},
+                      {"caption", table.spec->caption},
+                      {"experiment", table.experiment},
+                      {"aggregate", AggregateName(table.spec->aggregate)},
+                      {"columns", ordered_json::array()},
+                      {"rows", ordered_json::array()},
+                      {"summary", table.summary},
+                      {"fixed", table.fixed},
+                      {"notes", table.notes}};
+    for (const auto* column : table.columns) {
+      ordered_json c = {{"label", column->label}};
+      if (column->param.empty()) {
+        c["metrics"] = column->metrics;
+        c["better"] = column->better == Better::kHigher  ? "higher"
+                      : column->better == Better::kLower ? "lower"
+                                                         : "";
+      } else {
+        c["param"] = column->param;
+      }
+      t["columns"].push_back(c);
+    }
+    for (const auto& row : table.rows) {
+      ordered_json r = {{"label", row.label},
+                        {"group", row.reference ? DefaultReferenceHeader(table) : row.group},
+                        {"reference", row.reference},
+                        {"runs", row.run_ids},
+                        {"cells", ordered_json::array()}};
+      for (size_t c = 0; c < row.cells.size(); ++c) {
+        ordered_json parts = ordered_json::array();
+        for (const auto& part : row.cells[c].parts) {
+          ordered_json p = {{"text", part.text}, {"bold", part.bold}};
+          p["value"] = part.numeric   ? ordered_json(part.value)
+                       : part.missing ? ordered_json(nullptr)
+                                      : ordered_json(part.text);
+          if (!row.reference) p["runs"] = part.count;
+          parts.push_back(p);
+        }
+        r["cells"].push_back({{"parts", parts}, {"note", row.cells[c].note}});
+      }
+      t["rows"].push_back(r);
+    }
+    if (auto it = plots.find(table.spec->id); it != plots.end()) {
+      t["plots"] = {{"loss", it->second.loss}, {"perplexity", it->second.perplexity}};
+    }
+    doc["tables"].push_back(t);
+  }
+  out << doc.dump(2) << "\n";
+}
+
+}  // namespace
+
+ReportFormat ParseReportFormat(std::string_view text, const std::string& option) {
+  if (text == "markdown" || text == "md") return ReportFormat::kMarkdown;
+  if (text == "latex" || text == "tex") return ReportFormat::kLatex;
+  if (text == "csv") return ReportFormat::kCsv;
+  if (text == "json") return ReportFormat::kJson;
+  throw InputError(
+      "", option,
+      "unknown format \"" + std::string(text) + "\": expected markdown, latex, csv or json");
+}
+
+void RenderReport(std::ostream& out, const Report& report, ReportFormat format,
+                  const std::map<std::string, PlotLinks>& plots) {
+  switch (format) {
+    case ReportFormat::kMarkdown:
+      WriteMarkdown(out, report, plots);
+      break;
+    case ReportFormat::kLatex:
+      WriteLatex(out, report);
+      break;
+    case ReportFormat::kCsv:
+      WriteCsv(out, report);
+      break;
+    case ReportFormat::kJson:
+      WriteJson(out, report, plots);
+      break;
+  }
+}
+
+}  // namespace ablate::reports

@@ -1,0 +1,99 @@
+// A report spec: the tables a study wants, written in JSON — which runs each table covers, its
+// rows and row groups, its columns (final metrics or parameters, combined cells), how seeds are
+// aggregated, and which reference rows (a paper's numbers) to set beside ours. Parsing and
+// validation only: reading the database and rendering live in report.h.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace ablate::reports {
+
+enum class Aggregate { kMedian, kMean, kMeanStd };
+enum class Better { kNone, kHigher, kLower };
+
+// Parameter constraints: a run matches when each named parameter equals the value, or one of the
+// values of a list. Numbers compare as numbers (256 matches 256.0).
+using ParamFilter = std::map<std::string, std::vector<nlohmann::json>>;
+
+// Where a table's runs come from. A table lists alternatives; the first with any matching run in
+// the database is used, so one spec serves both the paper-scale grids and a micro grid.
+struct RunSource {
+  std::string experiment;
+  ParamFilter where;
+  std::string path;  // JSON path in the spec, for errors found against the data
+};
+
+struct RowSpec {
+  std::string label;
+  std::string group;  // consecutive rows with the same group share one header line
+  ParamFilter where;
+  std::string path;
+};
+
+// Rows made from the distinct values that the runs take on some parameters.
+struct GeneratedRows {
+  std::vector<std::string> by;
+  std::string label;  // template: "{data.corpus}, {train.steps} steps"
+  std::string group;
+  std::map<std::string, std::vector<nlohmann::json>> order;  // listed values first, in this order
+  std::string path;
+};
+
+struct ColumnSpec {
+  std::string label;
+  // Exactly one of: final metrics (several make a combined cell "90.4/78.7") or one parameter.
+  std::vector<std::string> metrics;
+  std::string param;
+  int decimals = 1;  // metrics only; parameters print in their shortest exact form
+  double scale = 1;  // metrics are multiplied by this (100 for fractions shown as percent)
+  Better better = Better::kNone;
+  bool optional = false;               // dropped when no row of ours has a value for it
+  std::vector<std::string> reference;  // the reference table's column(s) for this column's parts
+  std::string path;
+};
+
+struct ReferenceSpec {
+  std::string table;                          // key in the reference file
+  std::string header;                         // the group header shown above the reference rows
+  std::vector<std::string> rows;              // names of the rows to show, in order (empty = all)
+  std::map<std::string, std::string> labels;  // display names by row name
+};
+
+struct TableSpec {
+  std::string id;  // names the plot files
+  std::string caption;
+  std::string row_header;  // heading of the first column
+  std::vector<RunSource> runs;
+  std::vector<RowSpec> rows;               // explicit rows, or
+  std::optional<GeneratedRows> generated;  // rows from the data
+  std::vector<ColumnSpec> columns;
+  Aggregate aggregate = Aggregate::kMedian;
+  std::optional<ReferenceSpec> reference;
+  bool curves = true;
+  std::string path;
+};
+
+struct ReportSpec {
+  std::string title;
+  std::string source;  // the spec file, for messages
+  // Reference numbers: the parsed file (tables keyed by name, each {columns, rows}) and what it
+  // says about itself ("source"), shown under the tables.
+  nlohmann::json reference;
+  std::string reference_source;
+  std::vector<TableSpec> tables;
+};
+
+// Parses and validates a spec; `source` names it in errors, relative reference paths resolve
+// against `base_dir`. Throws InputError naming the JSON path of the first problem.
+ReportSpec ParseReportSpec(const nlohmann::ordered_json& spec, const std::string& source,
+                           const std::filesystem::path& base_dir);
+ReportSpec ReadReportSpec(const std::filesystem::path& path);
+
+std::string AggregateName(Aggregate aggregate);
+
+}  // namespace ablate::reports

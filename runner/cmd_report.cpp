@@ -1,0 +1,126 @@
+// ablate report SPEC --db FILE [-o FILE] [--format markdown|latex|csv|json]: the tables of a
+// report spec, made from the results database, and each table's learning curves as SVG next to
+// the output file.
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "core/error.h"
+#include "reports/report.h"
+#include "reports/report_render.h"
+#include "reports/report_spec.h"
+#include "reports/svg_plot.h"
+#include "runner/cli.h"
+
+namespace ablate::runner {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Written beside, then renamed over, so a reader never sees half a file.
+void WriteFileAtomically(const fs::path& path, const std::string& text) {
+  const fs::path temp = path.string() + ".tmp";
+  {
+    std::ofstream out(temp, std::ios::binary);
+    if (!out) throw InputError(path.string(), "", "cannot write the file");
+    out << text;
+    if (!out.flush()) throw std::runtime_error("writing " + temp.string() + " failed");
+  }
+  fs::rename(temp, path);
+}
+
+std::vector<reports::PlotSeries> Series(const std::vector<reports::CurveLine>& lines) {
+  std::vector<reports::PlotSeries> series;
+  for (const auto& line : lines) series.push_back({line.label, line.tokens, line.values});
+  return series;
+}
+
+bool HasPoints(const std::vector<reports::CurveLine>& lines) {
+  for (const auto& line : lines) {
+    if (!line.tokens.empty()) return true;
+  }
+  return false;
+}
+
+// Writes <stem>-<table>-loss.svg and -ppl.svg beside `out` for each table with curves; returns
+// the links the document shows.
+std::map<std::string, reports::PlotLinks> WritePlots(const reports::Report& report,
+                                                     const std::string& db, const fs::path& out) {
+  std::map<std::string, reports::PlotLinks> links;
+  const fs::path dir = out.parent_path();
+  const std::string stem = out.stem().string();
+  const auto all_curves = reports::ReadCurves(report, db);
+  for (const auto& table : report.tables) {
+    if (!all_curves.count(table.spec->id)) continue;
+    const reports::TableCurves& curves = all_curves.at(table.spec->id);
+    const std::string caption = table.spec->caption.empty() ? table.spec->id : table.spec->caption;
+    reports::PlotLinks link;
+    if (HasPoints(curves.loss)) {
+      reports::PlotOptions options;
+      options.title = caption + ": training loss";
+      options.x_label = "tokens seen";
+      options.y_label = "training loss (MLM + NSP)";
+      link.loss = stem + "-" + table.spec->id + "-loss.svg";
+      WriteFileAtomically(dir / link.loss, reports::RenderLinePlot(Series(curves.loss), options));
+    }
+    if (HasPoints(curves.perplexity)) {
+      reports::PlotOptions options;
+      options.title = caption + ": validation perplexity";
+      options.x_label = "tokens seen";
+      options.y_label = "held-out MLM perplexity (log scale)";
+      options.log_y = true;
+      link.perplexity = stem + "-" + table.spec->id + "-ppl.svg";
+      WriteFileAtomically(dir / link.perplexity,
+                          reports::RenderLinePlot(Series(curves.perplexity), options));
+    }
+    if (!link.loss.empty() || !link.perplexity.empty()) links[table.spec->id] = link;
+  }
+  return links;
+}
+
+}  // namespace
+
+int CmdReport(const Args& args) {
+  po::options_description options("options");
+  options.add_options()("spec", po::value<std::string>()->required(), "report spec (JSON)")(
+      "db", po::value<std::string>()->required(), "results database")(
+      "output,o", po::value<std::string>(),
+      "write here (default: stdout); learning curves go beside it as SVG")(
+      "format", po::value<std::string>()->default_value("markdown"),
+      "markdown, latex, csv or json")("no-plots", "do not write the learning-curve SVGs");
+  auto vm = ParseOptions(
+      args, "ablate report SPEC --db FILE [-o FILE] [--format markdown|latex|csv|json]", options,
+      {"spec"});
+  if (!vm) return 0;
+  const auto format = reports::ParseReportFormat((*vm)["format"].as<std::string>(), "--format");
+  const std::string db = (*vm)["db"].as<std::string>();
+  const reports::ReportSpec spec = reports::ReadReportSpec((*vm)["spec"].as<std::string>());
+  const reports::Report report = reports::BuildReport(spec, db);
+
+  if (!vm->count("output")) {
+    reports::RenderReport(std::cout, report, format);
+    return 0;
+  }
+  const fs::path out = (*vm)["output"].as<std::string>();
+  if (!out.parent_path().empty() && !fs::is_directory(out.parent_path())) {
+    throw InputError("", "--output", "no such directory: " + out.parent_path().string());
+  }
+  std::map<std::string, reports::PlotLinks> plots;
+  const bool plots_wanted = !vm->count("no-plots") && (format == reports::ReportFormat::kMarkdown ||
+                                                       format == reports::ReportFormat::kJson);
+  if (plots_wanted) plots = WritePlots(report, db, out);
+  std::ostringstream text;
+  reports::RenderReport(text, report, format, plots);
+  WriteFileAtomically(out, text.str());
+  std::cerr << "ablate report: wrote " << out.string();
+  for (const auto& [id, link] : plots) {
+    for (const auto& file : {link.loss, link.perplexity}) {
+      if (!file.empty()) std::cerr << ", " << file;
+    }
+  }
+  std::cerr << "\n";
+  return 0;
+}
+
+}  // namespace ablate::runner

@@ -1,0 +1,100 @@
+#include "runner/finetune_stage.h"
+
+#include <chrono>
+#include <cstdio>
+#include <ostream>
+
+#include "core/finetune.h"
+#include "core/number_text.h"
+#include "experiments/run_config.h"
+#include "runner/signals.h"
+
+namespace ablate::runner {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr auto kHeartbeatEvery = std::chrono::seconds(15);
+
+std::string Metrics(const std::map<std::string, double>& metrics) {
+  std::string out;
+  char value[32];
+  for (const auto& [name, v] : metrics) {
+    std::snprintf(value, sizeof value, "%.2f", v);
+    out += (out.empty() ? "" : "  ") + name + " " + value;
+  }
+  return out;
+}
+
+// Heartbeats while fine-tuning, a line per finished unit, and SIGINT/SIGTERM as a stop request.
+class FinetuneRecorder : public core::FinetuneObserver {
+ public:
+  FinetuneRecorder(results::Store* store, int64_t run_id, const std::string& label,
+                   std::ostream& out)
+      : store_(store), run_id_(run_id), label_(label), out_(out) {}
+
+  void OnUpdate(const core::FinetuneProgress&) override {
+    if (store_ && Clock::now() - last_heartbeat_ > kHeartbeatEvery) {
+      store_->Heartbeat(run_id_);
+      last_heartbeat_ = Clock::now();
+    }
+  }
+
+  void OnUnit(const std::string& task, const core::FinetuneUnit& unit, int64_t index,
+              int64_t count) override {
+    char timing[48];
+    std::snprintf(timing, sizeof timing, "%.1f s", unit.seconds);
+    out_ << label_ << ": eval " << task << " " << index << "/" << count << ": lr "
+         << ShortestText(unit.lr) << " seed " << unit.seed << ": " << Metrics(unit.best())
+         << " at epoch " << unit.best_epoch << "/" << unit.epochs.size() << " ("
+         << (unit.cached ? std::string("done before") : std::string(timing)) << ")\n"
+         << std::flush;
+  }
+
+  bool StopRequested() override { return StopSignalled(); }
+
+ private:
+  results::Store* store_;
+  int64_t run_id_;
+  std::string label_;
+  std::ostream& out_;
+  Clock::time_point last_heartbeat_ = Clock::now();
+};
+
+}  // namespace
+
+FinetuneStageResult RunFinetuneStage(const nlohmann::json& params, const core::TrainConfig& train,
+                                     const std::filesystem::path& data_dir,
+                                     const std::filesystem::path& run_dir, results::Store* store,
+                                     int64_t run_id, const std::string& label,
+                                     std::ostream& progress) {
+  auto specs = core::ParseTaskSpecs(params.at("eval.tasks").get<std::string>(), data_dir);
+  if (specs.empty()) return {};
+  auto config = experiments::FinetuneConfigFromParams(params);
+  config.device = train.device;
+  config.threads = train.threads;
+  auto log = [&](const std::string& line) { progress << label << ": " << line << "\n"; };
+  FinetuneRecorder recorder(store, run_id, label, progress);
+  for (const auto& spec : specs) {
+    const core::Task task = core::LoadTask(spec);
+    const std::string prefix = "eval/" + task.name + "/";
+    if (store && store->FinalMetricNames(run_id).count(prefix + task.primary_metric) > 0) {
+      log("eval " + task.name + ": skipped (its scores are recorded)");
+      continue;
+    }
+    auto result = core::Finetune(task, config, train, data_dir, run_dir, recorder, log);
+    if (result.outcome == core::FinetuneOutcome::kInterrupted) return {true, task.name};
+    log("eval " + task.name + ": " + Metrics(result.metrics) + " (lr " + ShortestText(result.lr) +
+        ", median of " + std::to_string(config.seeds) + " seeds)");
+    if (!store) continue;
+    // The primary metric goes last: its presence says the task's scores are all recorded.
+    for (const auto& [name, value] : result.metrics) {
+      if (name != task.primary_metric)
+        store->SetFinalMetric(run_id, prefix + name, value, train.steps);
+    }
+    store->SetFinalMetric(run_id, prefix + task.primary_metric,
+                          result.metrics.at(task.primary_metric), train.steps);
+  }
+  return {};
+}
+
+}  // namespace ablate::runner

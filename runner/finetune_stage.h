@@ -1,0 +1,33 @@
+// The downstream-evaluation stage of a run, after its pretraining completed: fine-tunes the final
+// checkpoint on each task of eval.tasks (core/finetune.h) and records the scores as final metrics
+// eval/<task>/<metric>, with progress lines and heartbeats like pretraining's. A task whose
+// primary metric is recorded already is skipped. It does not pretrain.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <iosfwd>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "core/trainer.h"
+#include "results/store.h"
+
+namespace ablate::runner {
+
+struct FinetuneStageResult {
+  bool interrupted = false;
+  std::string task;  // the task being fine-tuned when interrupted
+};
+
+// `params` are the run's complete parameters, `train` the config they pretrained with (device and
+// threads are used for fine-tuning too). `store` may be null (no database): then nothing is
+// skipped, but finished fine-tuning units are read back from the run directory. Throws InputError
+// when a task cannot be loaded (e.g. its data is not fetched) and std::runtime_error on failures.
+FinetuneStageResult RunFinetuneStage(const nlohmann::json& params, const core::TrainConfig& train,
+                                     const std::filesystem::path& data_dir,
+                                     const std::filesystem::path& run_dir, results::Store* store,
+                                     int64_t run_id, const std::string& label,
+                                     std::ostream& progress);
+
+}  // namespace ablate::runner
