@@ -91,6 +91,7 @@ FinetuneStageResult RunFinetuneStage(const nlohmann::json& params, const core::T
       if (name != task.primary_metric)
         store->SetFinalMetric(run_id, prefix + name, value, train.steps);
     }
+    store->SetFinalMetric(run_id, prefix + "lr", result.lr, train.steps);
     store->SetFinalMetric(run_id, prefix + task.primary_metric,
                           result.metrics.at(task.primary_metric), train.steps);
   }

@@ -11,6 +11,7 @@
 #include "core/error.h"
 #include "reports/report_render.h"
 #include "reports/report_spec.h"
+#include "results/query.h"
 #include "results/store.h"
 #include "tests/results/helpers.h"
 
@@ -341,4 +342,31 @@ TEST_CASE("the shipped paper report spec and the README's example spec are valid
   const rp::ReportSpec spec =
       rp::ParseReportSpec(example, "README.md", root / "experiments" / "roberta");
   CHECK(spec.tables.at(0).columns.size() == 4);
+}
+
+TEST_CASE("the README's example SQL runs against a results database", "[report][docs]") {
+  ablate::results::test::TempDir dir;
+  const std::string db = dir.File("r.db");
+  {
+    Store store = Store::Open(db);
+    AddExperiment(
+        store, "roberta-micro",
+        {json{{"seed", 1},
+              {"data.masking", "static"},
+              {"data.format", "FULL-SENTENCES"},
+              {"train.batch_size", 16},
+              {"optim.lr", 1e-3}}},
+        {"completed"},
+        {{{"valid/ppl", 9.5}, {"eval/uci-sentiment/acc", 70}, {"eval/reuters-grain/f1", 40}}});
+  }
+  const std::string readme = ReadFile(fs::path(ABLATE_SOURCE_DIR) / "README.md");
+  const size_t intro = readme.find("Example queries");
+  REQUIRE(intro != std::string::npos);
+  const size_t begin = readme.find("```sql\n", intro) + 7;
+  const std::string sql = readme.substr(begin, readme.find("```", begin) - begin);
+  const auto sets = ablate::results::RunReadOnlyQuery(db, sql);
+  CHECK(sets.size() == 6);
+  // The downstream query finds the run's scores.
+  REQUIRE(sets.at(3).rows.size() == 1);
+  CHECK(std::get<double>(sets.at(3).rows[0][1]) == 70);
 }
