@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "tests/support.h"
 
 namespace {
 
@@ -40,15 +41,7 @@ const BpeTokenizer& Gpt2() {
   return tokenizer;
 }
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    path =
-        fs::temp_directory_path() / ("ablate-bpe-test-" + std::to_string(std::random_device{}()));
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
+using ablate::test::TempDir;
 
 // Bytes as C-style text for failure messages: printable ASCII as is, everything else as \xNN.
 std::string Escaped(std::string_view bytes) {
@@ -175,16 +168,16 @@ TEST_CASE("RoBERTa's specials follow GPT-2's 50257 tokens", "[bpe]") {
 
 TEST_CASE("saving GPT-2's vocabulary reproduces its files byte for byte", "[bpe]") {
   TempDir dir;
-  Gpt2().Save(dir.path);
-  CHECK(ReadFile(dir.path / "encoder.json") == ReadFile(DataDir() / "gpt2/encoder.json"));
-  CHECK(ReadFile(dir.path / "vocab.bpe") == ReadFile(DataDir() / "gpt2/vocab.bpe"));
+  Gpt2().Save(dir.path());
+  CHECK(ReadFile(dir.path() / "encoder.json") == ReadFile(DataDir() / "gpt2/encoder.json"));
+  CHECK(ReadFile(dir.path() / "vocab.bpe") == ReadFile(DataDir() / "gpt2/vocab.bpe"));
 }
 
 TEST_CASE("loading names the file and line of what is wrong", "[bpe]") {
   TempDir dir;
   auto load_error = [&] {
     try {
-      BpeTokenizer::Load(dir.path);
+      BpeTokenizer::Load(dir.path());
     } catch (const ablate::InputError& e) {
       return std::string(e.what());
     }
@@ -194,21 +187,21 @@ TEST_CASE("loading names the file and line of what is wrong", "[bpe]") {
   CHECK_THAT(load_error(), Contains("encoder.json") && Contains("cannot open"));
 
   BpeTokenizer::FromMerges(std::vector<std::pair<std::string, std::string>>{{"a", "b"}})
-      .Save(dir.path);
-  REQUIRE_NOTHROW(BpeTokenizer::Load(dir.path));
+      .Save(dir.path());
+  REQUIRE_NOTHROW(BpeTokenizer::Load(dir.path()));
 
-  WriteFile(dir.path / "vocab.bpe", "a b\n");
+  WriteFile(dir.path() / "vocab.bpe", "a b\n");
   CHECK_THAT(load_error(), Contains("vocab.bpe") && Contains("line 1") && Contains("#version"));
-  WriteFile(dir.path / "vocab.bpe", "#version: 0.2\na b\nab c\n");
+  WriteFile(dir.path() / "vocab.bpe", "#version: 0.2\na b\nab c\n");
   CHECK_THAT(load_error(), Contains("line 3") && Contains("not in encoder.json"));
-  WriteFile(dir.path / "vocab.bpe", "#version: 0.2\na  b\n");
+  WriteFile(dir.path() / "vocab.bpe", "#version: 0.2\na  b\n");
   CHECK_THAT(load_error(), Contains("line 2") && Contains("one space"));
 
-  WriteFile(dir.path / "vocab.bpe", "#version: 0.2\n");
-  WriteFile(dir.path / "encoder.json", "{\"a\": 0,");
+  WriteFile(dir.path() / "vocab.bpe", "#version: 0.2\n");
+  WriteFile(dir.path() / "encoder.json", "{\"a\": 0,");
   CHECK_THAT(load_error(), Contains("encoder.json") && Contains("not valid JSON"));
-  WriteFile(dir.path / "encoder.json", "{\"a\": 0, \"b\": 7}");
+  WriteFile(dir.path() / "encoder.json", "{\"a\": 0, \"b\": 7}");
   CHECK_THAT(load_error(), Contains("/b") && Contains("expected an id in [0, 2)"));
-  WriteFile(dir.path / "encoder.json", "{\"a\": 0, \"b\": 1}");
+  WriteFile(dir.path() / "encoder.json", "{\"a\": 0, \"b\": 1}");
   CHECK_THAT(load_error(), Contains("has no token for byte"));
 }

@@ -7,6 +7,7 @@
 
 #include "core/data_pipeline.h"
 #include "core/error.h"
+#include "tests/support.h"
 
 namespace fs = std::filesystem;
 using namespace ablate::core;
@@ -15,14 +16,12 @@ namespace {
 
 const fs::path kSmall = fs::path(ABLATE_SOURCE_DIR) / "tests/data/corpus_small";
 
-struct Scratch {
-  fs::path dir = fs::temp_directory_path() / ("ablate_corpus_" + std::to_string(::getpid()));
-  Scratch() {
-    fs::remove_all(dir);
+struct Scratch : ablate::test::TempDir {
+  fs::path dir = path();
+  Scratch() : TempDir("ablate_corpus_") {
     fs::create_directories(dir / "data");
     fs::copy(kSmall, dir / "corpus");
   }
-  ~Scratch() { fs::remove_all(dir); }
 };
 
 // The text a document's ids must decode to: paragraphs' lines joined by single spaces.

@@ -11,19 +11,16 @@
 #include "core/rng.h"
 #include "experiments/grid.h"
 #include "experiments/run_config.h"
+#include "tests/support.h"
 
 namespace fs = std::filesystem;
 using namespace ablate::core;
 
 namespace {
 
-struct Scratch {
-  fs::path dir = fs::temp_directory_path() / ("ablate_finetune_" + std::to_string(::getpid()));
-  Scratch() {
-    fs::remove_all(dir);
-    fs::create_directories(dir / "data");
-  }
-  ~Scratch() { fs::remove_all(dir); }
+struct Scratch : ablate::test::TempDir {
+  fs::path dir = path();
+  Scratch() : TempDir("ablate_finetune_") { fs::create_directories(dir / "data"); }
 };
 
 // A tiny encoder pretrained for a few steps on the small corpus with a 300-unit BPE.

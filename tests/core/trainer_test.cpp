@@ -9,19 +9,16 @@
 #include <map>
 
 #include "core/model.h"
+#include "tests/support.h"
 
 namespace fs = std::filesystem;
 using namespace ablate::core;
 
 namespace {
 
-struct Scratch {
-  fs::path dir = fs::temp_directory_path() / ("ablate_trainer_" + std::to_string(::getpid()));
-  Scratch() {
-    fs::remove_all(dir);
-    fs::create_directories(dir / "data");
-  }
-  ~Scratch() { fs::remove_all(dir); }
+struct Scratch : ablate::test::TempDir {
+  fs::path dir = path();
+  Scratch() : TempDir("ablate_trainer_") { fs::create_directories(dir / "data"); }
 };
 
 TrainConfig TinyConfig(InputFormat format) {

@@ -10,30 +10,11 @@
 #include <string>
 
 #include "results/sqlite.h"
+#include "tests/support.h"
 
 namespace ablate::results::test {
 
-// A fresh directory, removed with its contents when the test ends; each test gets its own, so
-// tests may run in parallel.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "ablate-test-XXXXXX").string();
-    if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-
-  std::string File(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  std::filesystem::path path_;
-};
+using ablate::test::TempDir;
 
 inline int64_t QueryInt(const Connection& connection, const std::string& sql) {
   Statement statement = connection.Prepare(sql);

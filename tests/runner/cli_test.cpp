@@ -9,6 +9,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "tests/support.h"
+
 namespace fs = std::filesystem;
 using nlohmann::json;
 
@@ -27,24 +29,7 @@ std::string Slurp(const fs::path& p) {
   return s.str();
 }
 
-class TempDir {
- public:
-  TempDir() {
-    path_ = fs::temp_directory_path() /
-            ("ablate_cli_" + std::to_string(::getpid()) + "_" + std::to_string(counter_++));
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() { fs::remove_all(path_); }
-  fs::path operator/(const std::string& name) const { return path_ / name; }
-  void Write(const std::string& name, const std::string& text) const {
-    std::ofstream(path_ / name, std::ios::binary) << text;
-  }
-
- private:
-  static inline int counter_ = 0;
-  fs::path path_;
-};
+using ablate::test::TempDir;
 
 // Runs `ablate ARGS` through the shell with stdout/stderr captured.
 Result Ablate(const TempDir& dir, const std::string& args, const std::string& stdin_text = "") {

@@ -14,22 +14,16 @@
 
 #include "results/query.h"
 #include "results/store.h"
+#include "tests/support.h"
 
 namespace fs = std::filesystem;
 
 namespace {
 
-struct Scratch {
-  fs::path dir = fs::temp_directory_path() / ("ablate_runner_" + std::to_string(::getpid()));
-  Scratch() {
-    fs::remove_all(dir);
-    fs::create_directories(dir / "data");
-  }
-  ~Scratch() { fs::remove_all(dir); }
-  std::string Path(const std::string& name) const { return (dir / name).string(); }
-  void Write(const std::string& name, const std::string& text) const {
-    std::ofstream(dir / name) << text;
-  }
+struct Scratch : ablate::test::TempDir {
+  fs::path dir = path();
+  Scratch() : TempDir("ablate_runner_") { fs::create_directories(dir / "data"); }
+  std::string Path(const std::string& name) const { return File(name); }
 };
 
 // A grid of tiny runs on the small corpus with a 300-unit BPE: no downloads, a second or so each.

@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "core/error.h"
+#include "tests/support.h"
 
 namespace fs = std::filesystem;
 using ablate::InputError;
@@ -32,22 +33,9 @@ std::string Slurp(const fs::path& p) {
   return s.str();
 }
 
-// A fresh directory whose name holds a space, a quote and a '%': every path handed to Slurm must
-// survive all three.
-class TempDir {
- public:
-  TempDir() {
-    path_ = fs::temp_directory_path() / ("ablate slurm it's 100% " + std::to_string(::getpid()) +
-                                         "_" + std::to_string(counter_++));
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() { fs::remove_all(path_); }
-  fs::path operator/(const std::string& name) const { return path_ / name; }
-
- private:
-  static inline int counter_ = 0;
-  fs::path path_;
+// Every path handed to Slurm must survive a space, a quote and a '%' in it.
+struct TempDir : ablate::test::TempDir {
+  TempDir() : ablate::test::TempDir("ablate slurm it's 100% ") {}
 };
 
 struct ShellResult {
