@@ -436,6 +436,10 @@ std::vector<double> LogTicks(double lo, double hi) {
     for (int e = e_lo; e <= e_hi; e += stride) ticks.push_back(Scaled(1, e));
     return ticks;
   }
+  if (hi / lo < 3) {
+    std::vector<double> linear = LinearTicks(lo, hi);
+    if (!linear.empty() && linear.front() > 0) return linear;
+  }
   static constexpr double kMantissas[] = {1, 2, 5};
   int e = FloorLog10(lo);
   size_t m = 0;

@@ -54,7 +54,9 @@ std::vector<double> LinearTicks(double lo, double hi, int target = 6);
 // Log ticks covering [lo, hi] (0 < lo <= hi). When hi / lo spans 2 decades or more: the powers of
 // ten from the one at or below lo to the one at or above hi (every second, third, ... power when
 // more than ten decades, so at most 11 ticks). Under 2 decades: the 1, 2, 5 x 10^k values from
-// the largest at or below lo to the smallest at or above hi. lo == hi is padded to lo/2 .. 2*hi.
+// the largest at or below lo to the smallest at or above hi, unless hi / lo < 3, where those would
+// give two or three ticks for the whole axis: then LinearTicks(lo, hi), when all of them are
+// positive. lo == hi is padded to lo/2 .. 2*hi.
 // Empty when lo <= 0 or a bound is not finite.
 std::vector<double> LogTicks(double lo, double hi);
 

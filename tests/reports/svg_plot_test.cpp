@@ -95,6 +95,9 @@ TEST_CASE("log ticks are powers of ten, with 2 and 5 under two decades", "[svg_p
   CHECK(rp::LogTicks(0.003, 0.04) == std::vector<double>{0.002, 0.005, 0.01, 0.02, 0.05});
   // 100 -> [50, 200].
   CHECK(rp::LogTicks(100, 100) == std::vector<double>{50, 100, 200});
+  // A narrow range (a perplexity between 1100 and 1400) gets linear steps, not just 1k and 2k.
+  CHECK(rp::LogTicks(1100, 1400) == std::vector<double>{1100, 1150, 1200, 1250, 1300, 1350, 1400});
+  CHECK(rp::LogTicks(0.5, 1.2) == std::vector<double>{0.4, 0.6, 0.8, 1, 1.2});
   // Twenty decades: every second power.
   CHECK(rp::LogTicks(1e-10, 1e10) ==
         std::vector<double>{1e-10, 1e-8, 1e-6, 1e-4, 1e-2, 1, 1e2, 1e4, 1e6, 1e8, 1e10});
