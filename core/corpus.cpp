@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "core/atomic_file.h"
 #include "core/bpe_trainer.h"
 #include "core/documents.h"
 #include "core/error.h"
@@ -268,10 +269,7 @@ PreparedCorpus PrepareCorpus(const fs::path& data_dir, const std::string& corpus
         {"tokenizer", tokenizer_name},         {"train_tokens", train.tokens.size()},
         {"valid_tokens", valid.tokens.size()}, {"train_documents", train_ids.size()},
         {"valid_documents", valid_ids.size()}};
-    fs::path temp = meta;
-    temp += ".tmp" + std::to_string(::getpid());
-    std::ofstream(temp) << m.dump(2) << "\n";
-    fs::rename(temp, meta);
+    WriteFileAtomically(meta, m.dump(2) + "\n");
     if (log) {
       log(corpus + ": " + std::to_string(train.tokens.size()) + " training tokens in " +
           std::to_string(train_ids.size()) + " documents, " + std::to_string(valid.tokens.size()) +

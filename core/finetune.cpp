@@ -11,6 +11,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
+#include "core/atomic_file.h"
 #include "core/batch_tensors.h"
 #include "core/error.h"
 #include "core/fused_ops.h"
@@ -572,10 +573,7 @@ void WriteUnit(const fs::path& file, const nlohmann::json& settings, const Finet
   nlohmann::json j = {{"lr", unit.lr},           {"seed", unit.seed},
                       {"epochs", unit.epochs},   {"best_epoch", unit.best_epoch},
                       {"seconds", unit.seconds}, {"settings", settings}};
-  fs::path temp = file;
-  temp += ".tmp";
-  std::ofstream(temp) << j.dump(2) << "\n";
-  fs::rename(temp, file);
+  WriteFileAtomically(file, j.dump(2) + "\n");
 }
 
 // An epoch's batches as fairseq's loader builds them for fine-tuning: the items shuffled, sorted
@@ -689,13 +687,6 @@ void Aggregate(const Task& task, const FinetuneConfig& c, FinetuneResult& result
 }
 
 }  // namespace
-
-double Median(std::vector<double> values) {
-  if (values.empty()) return std::numeric_limits<double>::quiet_NaN();
-  std::sort(values.begin(), values.end());
-  const size_t mid = values.size() / 2;
-  return values.size() % 2 == 1 ? values[mid] : (values[mid - 1] + values[mid]) / 2;
-}
 
 FinetuneResult Finetune(const Task& task, const FinetuneConfig& config, const TrainConfig& pretrain,
                         const fs::path& data_dir, const fs::path& run_dir,

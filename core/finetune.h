@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/finetune_config.h"
+#include "core/statistics.h"
 #include "core/task_data.h"
 #include "core/trainer.h"
 
@@ -71,8 +72,5 @@ struct FinetuneResult {
 FinetuneResult Finetune(const Task& task, const FinetuneConfig& config, const TrainConfig& pretrain,
                         const std::filesystem::path& data_dir, const std::filesystem::path& run_dir,
                         FinetuneObserver& observer, const Log& log = {});
-
-// The median of `values` (the mean of the middle two for an even count); NaN when empty.
-double Median(std::vector<double> values);
 
 }  // namespace ablate::core

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "core/atomic_file.h"
 #include "core/batch_tensors.h"
 #include "core/error.h"
 #include "core/model.h"
@@ -69,9 +70,7 @@ void WriteCheckpoint(const fs::path& run_dir, BertModel& model, const AdamW& opt
                       {"sequences_seen", s.sequences_seen},
                       {"tokens_seen", s.tokens_seen}};
   // The pointer moves only after the new checkpoint is complete; then older ones can go.
-  fs::path temp = run_dir / "checkpoint.json.tmp";
-  std::ofstream(temp) << j.dump(2) << "\n";
-  fs::rename(temp, run_dir / "checkpoint.json");
+  WriteFileAtomically(run_dir / "checkpoint.json", j.dump(2) + "\n");
   for (const auto& entry : fs::directory_iterator(run_dir)) {
     auto name = entry.path().filename().string();
     if (name.rfind("checkpoint-", 0) == 0 && entry.path() != file) fs::remove(entry.path());

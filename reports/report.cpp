@@ -13,12 +13,15 @@
 
 #include "core/error.h"
 #include "core/number_text.h"
+#include "core/statistics.h"
 #include "core/suggest.h"
 #include "results/sqlite.h"
 
 namespace ablate::reports {
 namespace {
 
+using core::Median;
+using core::MedianInPlace;
 using nlohmann::json;
 using results::Connection;
 using results::Statement;
@@ -138,20 +141,6 @@ std::string Fixed(double value, int decimals) {
   // "-0.0" reads as a sign error in a table.
   if (buf[0] == '-' && std::strspn(buf + 1, "0.") == std::strlen(buf + 1)) return buf + 1;
   return buf;
-}
-
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const size_t n = v.size();
-  return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
-// The median of values[0, n), reordering them (n >= 1).
-double MedianInPlace(double* values, size_t n) {
-  std::nth_element(values, values + n / 2, values + n);
-  const double upper = values[n / 2];
-  if (n % 2 == 1) return upper;
-  return (*std::max_element(values, values + n / 2) + upper) / 2;
 }
 
 double Mean(const std::vector<double>& v) {

@@ -2,10 +2,10 @@
 // report spec, made from the results database, and each table's learning curves as SVG next to
 // the output file.
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <sstream>
 
+#include "core/atomic_file.h"
 #include "core/error.h"
 #include "reports/report.h"
 #include "reports/report_render.h"
@@ -18,16 +18,13 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// Written beside, then renamed over, so a reader never sees half a file.
-void WriteFileAtomically(const fs::path& path, const std::string& text) {
-  const fs::path temp = path.string() + ".tmp";
-  {
-    std::ofstream out(temp, std::ios::binary);
-    if (!out) throw InputError(path.string(), "", "cannot write the file");
-    out << text;
-    if (!out.flush()) throw std::runtime_error("writing " + temp.string() + " failed");
+// The user's output paths: a file that cannot be written there is bad input (exit 2).
+void WriteOutput(const fs::path& path, const std::string& text) {
+  try {
+    WriteFileAtomically(path, text);
+  } catch (const std::runtime_error&) {
+    throw InputError(path.string(), "", "cannot write the file");
   }
-  fs::rename(temp, path);
 }
 
 std::vector<reports::PlotSeries> Series(const std::vector<reports::CurveLine>& lines) {
@@ -62,7 +59,7 @@ std::map<std::string, reports::PlotLinks> WritePlots(const reports::Report& repo
       options.x_label = "tokens seen";
       options.y_label = "training loss (MLM + NSP)";
       link.loss = stem + "-" + table.spec->id + "-loss.svg";
-      WriteFileAtomically(dir / link.loss, reports::RenderLinePlot(Series(curves.loss), options));
+      WriteOutput(dir / link.loss, reports::RenderLinePlot(Series(curves.loss), options));
     }
     if (HasPoints(curves.perplexity)) {
       reports::PlotOptions options;
@@ -71,8 +68,8 @@ std::map<std::string, reports::PlotLinks> WritePlots(const reports::Report& repo
       options.y_label = "held-out MLM perplexity (log scale)";
       options.log_y = true;
       link.perplexity = stem + "-" + table.spec->id + "-ppl.svg";
-      WriteFileAtomically(dir / link.perplexity,
-                          reports::RenderLinePlot(Series(curves.perplexity), options));
+      WriteOutput(dir / link.perplexity,
+                  reports::RenderLinePlot(Series(curves.perplexity), options));
     }
     if (!link.loss.empty() || !link.perplexity.empty()) links[table.spec->id] = link;
   }
@@ -112,7 +109,7 @@ int CmdReport(const Args& args) {
   if (plots_wanted) plots = WritePlots(report, db, out);
   std::ostringstream text;
   reports::RenderReport(text, report, format, plots);
-  WriteFileAtomically(out, text.str());
+  WriteOutput(out, text.str());
   std::cerr << "ablate report: wrote " << out.string();
   for (const auto& [id, link] : plots) {
     for (const auto& file : {link.loss, link.perplexity}) {
