@@ -23,9 +23,12 @@ BatchStream::BatchStream(const TokenCorpus& corpus, BatchOptions options, DataPo
 }
 
 void BatchStream::StartEpoch(uint64_t epoch) {
-  // NSP formats draw new pairs per data version (each static copy, or each epoch when dynamic);
-  // the packed formats are the same every epoch, so build them once.
-  uint64_t version = HasNsp(options_.format.format) ? MaskVersion(options_.masking, epoch) : 0;
+  // Everything but the masks follows the static copy index in both masking modes: the NSP formats
+  // draw their pairs (and negatives, and truncations) per copy, as BERT's duplicated data did, so
+  // a static and a dynamic run of one seed see the same unmasked sequences in the same order and
+  // differ only in their masks. The packed formats are the same every epoch: build them once.
+  const uint64_t copies = static_cast<uint64_t>(std::max(options_.masking.static_copies, 1));
+  const uint64_t version = HasNsp(options_.format.format) ? epoch % copies : 0;
   if (version != built_version_) {
     examples_ = BuildExamples(corpus_, options_.format, version);
     built_version_ = version;
@@ -36,47 +39,64 @@ void BatchStream::StartEpoch(uint64_t epoch) {
   for (size_t i = order_.size(); i > 1; --i) std::swap(order_[i - 1], order_[rng.Below(i)]);
 }
 
+double BatchStream::Epochs() const {
+  return static_cast<double>(position_.epoch) +
+         static_cast<double>(position_.cursor) / static_cast<double>(examples_.size());
+}
+
+std::vector<BatchStream::Row> BatchStream::TakeRows() {
+  // A fixed count of rows, or as many as bring the tokens nearest the budget (at least one).
+  const uint64_t budget = options_.token_budget;
+  std::vector<Row> rows;
+  uint64_t tokens = 0;
+  while (true) {
+    if (budget == 0 && rows.size() == options_.batch_size) break;
+    if (position_.cursor == examples_.size()) {
+      position_ = {position_.epoch + 1, 0};
+      StartEpoch(position_.epoch);
+    }
+    const uint32_t index = order_[position_.cursor];
+    const Example& example = examples_[index];
+    const uint64_t length = ExampleLength(corpus_, example);
+    // Stop when this sequence would overshoot the budget by more than the batch falls short.
+    if (budget > 0 && !rows.empty() && tokens + length > budget &&
+        tokens + length - budget > budget - tokens) {
+      break;
+    }
+    rows.push_back({example, position_.epoch, index, length});
+    tokens += length;
+    ++position_.cursor;
+    if (budget > 0 && tokens >= budget) break;
+  }
+  return rows;
+}
+
 Batch BatchStream::Next() {
-  if (position_.cursor == examples_.size()) {
-    position_ = {position_.epoch + 1, 0};
-    StartEpoch(position_.epoch);
-  }
-  // Choose the rows: a fixed count, or as many as the token budget holds (at least one).
-  const bool by_tokens = BatchesByTokens(options_.format.format);
-  const uint64_t budget = options_.batch_size * static_cast<uint64_t>(options_.format.seq_len);
-  uint64_t first = position_.cursor, last = first, budget_used = 0, longest = 0;
-  while (last < examples_.size()) {
-    if (!by_tokens && last - first == options_.batch_size) break;
-    uint64_t length = ExampleLength(corpus_, examples_[order_[last]]);
-    if (by_tokens && last > first && budget_used + length > budget) break;
-    budget_used += length;
-    longest = std::max(longest, length);
-    ++last;
-  }
+  const std::vector<Row> rows = TakeRows();
+  uint64_t longest = 0;
+  for (const Row& row : rows) longest = std::max(longest, row.length);
 
   Batch batch;
-  batch.epoch = position_.epoch;
-  batch.rows = static_cast<int64_t>(last - first);
+  batch.epoch = rows.front().epoch;
+  batch.rows = static_cast<int64_t>(rows.size());
   batch.cols = static_cast<int64_t>(longest);
   const size_t cells = static_cast<size_t>(batch.rows * batch.cols);
   batch.input_ids.assign(cells, options_.ids.pad);
   batch.labels.assign(cells, kIgnoreLabel);
   batch.segment_ids.assign(cells, 0);
-  for (uint64_t i = first; i < last; ++i) {
-    const uint32_t index = order_[i];
-    const Example& example = examples_[index];
-    MaterializeExample(corpus_, example, options_.format, options_.ids, tokens_, segments_);
-    MaskSequence(tokens_, options_.masking, options_.format.seed, position_.epoch, index, masked_);
-    const size_t row = static_cast<size_t>(i - first) * static_cast<size_t>(batch.cols);
-    std::copy(masked_.inputs.begin(), masked_.inputs.end(), batch.input_ids.begin() + row);
-    std::copy(masked_.labels.begin(), masked_.labels.end(), batch.labels.begin() + row);
-    std::copy(segments_.begin(), segments_.end(), batch.segment_ids.begin() + row);
+  for (size_t r = 0; r < rows.size(); ++r) {
+    const Row& row = rows[r];
+    MaterializeExample(corpus_, row.example, options_.format, options_.ids, tokens_, segments_);
+    MaskSequence(tokens_, options_.masking, options_.format.seed, row.epoch, row.index, masked_);
+    const size_t offset = r * static_cast<size_t>(batch.cols);
+    std::copy(masked_.inputs.begin(), masked_.inputs.end(), batch.input_ids.begin() + offset);
+    std::copy(masked_.labels.begin(), masked_.labels.end(), batch.labels.begin() + offset);
+    std::copy(segments_.begin(), segments_.end(), batch.segment_ids.begin() + offset);
     batch.lengths.push_back(static_cast<int32_t>(tokens_.size()));
-    batch.nsp_labels.push_back(example.nsp);
+    batch.nsp_labels.push_back(row.example.nsp);
     batch.tokens += static_cast<int64_t>(tokens_.size());
     batch.predictions += static_cast<int64_t>(masked_.positions.size());
   }
-  position_.cursor = last;
   return batch;
 }
 

@@ -1,7 +1,8 @@
 // Turns a tokenized corpus into the stream of masked training batches a run sees: the examples
 // of each epoch (input_format.h) in a seeded order, grouped into batches by sequence count or by
-// token budget, materialized, padded and masked (masking.h). The stream's position is two numbers,
-// so a checkpoint can resume it exactly. It knows nothing of tensors or models.
+// token budget, materialized, padded and masked (masking.h). The stream runs on across epochs, so
+// every batch is full whatever the corpus size. Its position is two numbers, so a checkpoint can
+// resume it exactly. It knows nothing of tensors or models.
 #pragma once
 
 #include <cstdint>
@@ -24,7 +25,7 @@ struct Batch {
   std::vector<int8_t> nsp_labels;  // per row; kNoNspLabel for formats without NSP
   int64_t tokens = 0;              // sum of lengths
   int64_t predictions = 0;         // masked positions in the batch
-  uint64_t epoch = 0;
+  uint64_t epoch = 0;              // the epoch of the batch's first row
 };
 
 struct DataPosition {
@@ -37,23 +38,36 @@ struct BatchOptions {
   FormatOptions format;
   MaskingOptions masking;
   SpecialIds ids;
-  // Sequences per batch. For formats that batch by tokens, the budget is batch_size * seq_len
-  // tokens: the number of sequences rises when they are short (the paper's rule for
-  // SENTENCE-PAIR+NSP and DOC-SENTENCES).
+  // Sequences per batch, unless token_budget is set.
   uint64_t batch_size = 1;
+  // > 0: a batch takes sequences until it holds this many tokens, ending on the sequence that
+  // brings it nearest the budget (the paper's rule for SENTENCE-PAIR+NSP and DOC-SENTENCES, whose
+  // batches grow when sequences are short). DataPipeline sets it from a measured reference.
+  uint64_t token_budget = 0;
 };
 
 class BatchStream {
  public:
   BatchStream(const TokenCorpus& corpus, BatchOptions options, DataPosition start = {});
 
-  // The next batch; epochs roll over at their end (a batch never spans two epochs).
+  // The next batch. A batch that reaches the end of an epoch takes its tail from the next epoch,
+  // which is shuffled (and for static masking, masked) as that epoch, so no update is short.
   Batch Next();
   DataPosition position() const { return position_; }
   uint64_t ExamplesPerEpoch() const { return examples_.size(); }
+  // Epochs consumed so far, fractional: epoch + cursor / examples of that epoch.
+  double Epochs() const;
 
  private:
+  // One row of a batch before it is materialized: its example and where it came from.
+  struct Row {
+    Example example;
+    uint64_t epoch = 0;
+    uint32_t index = 0;  // the example's index in its epoch's examples (names its mask)
+    uint64_t length = 0;
+  };
   void StartEpoch(uint64_t epoch);
+  std::vector<Row> TakeRows();
 
   TokenCorpus corpus_;
   BatchOptions options_;

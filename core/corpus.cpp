@@ -119,17 +119,11 @@ void TokenizeDocument(const Document& document, BpeTokenizer& tokenizer, OwnedTo
   if (!sentences.empty()) out.AddDocument(sentences);
 }
 
-BpeTokenizer LoadTokenizer(const fs::path& data_dir, const std::string& corpus,
-                           const std::string& name, fs::path& tokenizer_dir, const Log& log) {
-  if (name == "gpt2") {
-    tokenizer_dir = data_dir / "gpt2";
-    if (!fs::exists(tokenizer_dir / "encoder.json")) {
-      throw InputError(
-          "", "data.tokenizer",
-          "the GPT-2 vocabulary is missing from " + tokenizer_dir.string() + ": " + FetchHint());
-    }
-    return BpeTokenizer::Load(tokenizer_dir);
-  }
+// Where a tokenizer's encoder.json + vocab.bpe live, without loading or training it.
+// `bpe_units` is set (> 0) for bpe-N names, with `bpe_corpus` the corpus it trains on.
+fs::path TokenizerDir(const fs::path& data_dir, const std::string& corpus, const std::string& name,
+                      long* bpe_units = nullptr, std::string* bpe_corpus = nullptr) {
+  if (name == "gpt2") return data_dir / "gpt2";
   if (name.rfind("bpe-", 0) == 0) {
     // bpe-N trains on the run's own corpus; bpe-N@CORPUS on another, so runs on different corpora
     // can share one vocabulary.
@@ -145,35 +139,72 @@ BpeTokenizer LoadTokenizer(const fs::path& data_dir, const std::string& corpus,
           "", "data.tokenizer",
           "\"" + name + "\": expected bpe-N or bpe-N@CORPUS with N from 256 to 1000000");
     }
-    tokenizer_dir = data_dir / "tokenizers" / (CacheName(train_corpus) + "-bpe-" + spec);
-    if (fs::exists(tokenizer_dir / "vocab.bpe")) return BpeTokenizer::Load(tokenizer_dir);
-    if (log) log("training a " + std::to_string(units) + "-unit byte-level BPE on " + train_corpus);
-    auto documents = LoadDocuments(SourceFiles(data_dir, train_corpus));
-    std::vector<std::string> texts;
-    auto held_out = HeldOutIds(documents);
-    for (const auto& d : documents) {
-      if (held_out.count(d.id) != 0) continue;  // held-out text never shapes the vocabulary either
-      std::string text;
-      for (const auto& p : d.paragraphs) text += (text.empty() ? "" : " ") + p;
-      texts.push_back(std::move(text));
-    }
-    auto tokenizer = TrainBpe(texts, static_cast<int>(units));
-    fs::path temp = tokenizer_dir;
-    temp += ".tmp" + std::to_string(::getpid());
-    tokenizer.Save(temp);
-    fs::create_directories(tokenizer_dir.parent_path());
-    std::error_code ignored;
-    fs::rename(temp, tokenizer_dir, ignored);  // another process may have won the race: fine
-    fs::remove_all(temp, ignored);
-    return BpeTokenizer::Load(tokenizer_dir);
+    if (bpe_units) *bpe_units = units;
+    if (bpe_corpus) *bpe_corpus = train_corpus;
+    return data_dir / "tokenizers" / (CacheName(train_corpus) + "-bpe-" + spec);
   }
-  tokenizer_dir = name;
-  if (!fs::is_directory(tokenizer_dir)) {
+  if (!fs::is_directory(name)) {
     throw InputError(
         "", "data.tokenizer",
         "\"" + name + "\" is not gpt2, bpe-N or a directory with encoder.json + vocab.bpe");
   }
+  return name;
+}
+
+BpeTokenizer LoadTokenizer(const fs::path& data_dir, const std::string& corpus,
+                           const std::string& name, fs::path& tokenizer_dir, const Log& log) {
+  long units = 0;
+  std::string train_corpus;
+  tokenizer_dir = TokenizerDir(data_dir, corpus, name, &units, &train_corpus);
+  if (name == "gpt2" && !fs::exists(tokenizer_dir / "encoder.json")) {
+    throw InputError(
+        "", "data.tokenizer",
+        "the GPT-2 vocabulary is missing from " + tokenizer_dir.string() + ": " + FetchHint());
+  }
+  if (units == 0 || fs::exists(tokenizer_dir / "vocab.bpe"))
+    return BpeTokenizer::Load(tokenizer_dir);
+  if (log) log("training a " + std::to_string(units) + "-unit byte-level BPE on " + train_corpus);
+  auto documents = LoadDocuments(SourceFiles(data_dir, train_corpus));
+  std::vector<std::string> texts;
+  auto held_out = HeldOutIds(documents);
+  for (const auto& d : documents) {
+    if (held_out.count(d.id) != 0) continue;  // held-out text never shapes the vocabulary either
+    std::string text;
+    for (const auto& p : d.paragraphs) text += (text.empty() ? "" : " ") + p;
+    texts.push_back(std::move(text));
+  }
+  auto tokenizer = TrainBpe(texts, static_cast<int>(units));
+  fs::path temp = tokenizer_dir;
+  temp += ".tmp" + std::to_string(::getpid());
+  tokenizer.Save(temp);
+  fs::create_directories(tokenizer_dir.parent_path());
+  std::error_code ignored;
+  fs::rename(temp, tokenizer_dir, ignored);  // another process may have won the race: fine
+  fs::remove_all(temp, ignored);
   return BpeTokenizer::Load(tokenizer_dir);
+}
+
+// The shard directory of a corpus under a tokenizer, and the fingerprint its meta.json must hold
+// for the shards to be current.
+struct ShardLocation {
+  fs::path dir;
+  std::string fingerprint;
+};
+
+ShardLocation LocateShards(const fs::path& data_dir, const std::string& corpus,
+                           const std::vector<fs::path>& files, const fs::path& tokenizer_dir) {
+  std::vector<fs::path> inputs = files;
+  inputs.push_back(tokenizer_dir / "encoder.json");
+  inputs.push_back(tokenizer_dir / "vocab.bpe");
+  return {data_dir / "shards" / CacheName(corpus) / tokenizer_dir.filename(), Fingerprint(inputs)};
+}
+
+bool ShardsCurrent(const ShardLocation& where) {
+  fs::path meta = where.dir / "meta.json";
+  return fs::exists(meta) && fs::exists(where.dir / "train.shard") &&
+         fs::exists(where.dir / "valid.shard") &&
+         nlohmann::json::parse(ReadText(meta), nullptr, false).value("fingerprint", "") ==
+             where.fingerprint;
 }
 
 }  // namespace
@@ -227,17 +258,10 @@ PreparedCorpus PrepareCorpus(const fs::path& data_dir, const std::string& corpus
   fs::path tokenizer_dir;
   auto tokenizer = LoadTokenizer(data_dir, corpus, tokenizer_name, tokenizer_dir, log);
 
-  std::vector<fs::path> inputs = files;
-  inputs.push_back(tokenizer_dir / "encoder.json");
-  inputs.push_back(tokenizer_dir / "vocab.bpe");
-  std::string fingerprint = Fingerprint(inputs);
-  fs::path dir = data_dir / "shards" / CacheName(corpus) /
-                 (tokenizer_dir.filename().string() == "gpt2" ? std::string("gpt2")
-                                                              : tokenizer_dir.filename().string());
+  const ShardLocation where = LocateShards(data_dir, corpus, files, tokenizer_dir);
+  const fs::path& dir = where.dir;
   fs::path meta = dir / "meta.json";
-  bool fresh =
-      fs::exists(meta) && fs::exists(dir / "train.shard") && fs::exists(dir / "valid.shard") &&
-      nlohmann::json::parse(ReadText(meta), nullptr, false).value("fingerprint", "") == fingerprint;
+  const bool fresh = ShardsCurrent(where);
   if (!fresh) {
     auto documents = LoadDocuments(files);
     if (log)
@@ -265,7 +289,7 @@ PreparedCorpus PrepareCorpus(const fs::path& data_dir, const std::string& corpus
     WriteShard(dir / "valid.shard", valid, valid_ids,
                static_cast<uint32_t>(tokenizer.vocab_size()));
     nlohmann::json m = {
-        {"fingerprint", fingerprint},          {"corpus", corpus},
+        {"fingerprint", where.fingerprint},    {"corpus", corpus},
         {"tokenizer", tokenizer_name},         {"train_tokens", train.tokens.size()},
         {"valid_tokens", valid.tokens.size()}, {"train_documents", train_ids.size()},
         {"valid_documents", valid_ids.size()}};
@@ -276,8 +300,35 @@ PreparedCorpus PrepareCorpus(const fs::path& data_dir, const std::string& corpus
           " held-out tokens in " + std::to_string(valid_ids.size()));
     }
   }
-  return {corpus, tokenizer_name, std::move(tokenizer), Shard::Open(dir / "train.shard"),
-          Shard::Open(dir / "valid.shard")};
+  return {corpus,
+          tokenizer_name,
+          std::move(tokenizer),
+          Shard::Open(dir / "train.shard"),
+          Shard::Open(dir / "valid.shard"),
+          dir};
+}
+
+std::optional<PreparedCorpus> OpenPreparedCorpus(const fs::path& data_dir,
+                                                 const std::string& corpus,
+                                                 const std::string& tokenizer_name) {
+  auto files = SourceFiles(data_dir, corpus);
+  const fs::path tokenizer_dir = TokenizerDir(data_dir, corpus, tokenizer_name);
+  if (!fs::exists(tokenizer_dir / "encoder.json") || !fs::exists(tokenizer_dir / "vocab.bpe"))
+    return std::nullopt;
+  const ShardLocation where = LocateShards(data_dir, corpus, files, tokenizer_dir);
+  if (!ShardsCurrent(where)) return std::nullopt;
+  return PreparedCorpus{corpus,
+                        tokenizer_name,
+                        BpeTokenizer::Load(tokenizer_dir),
+                        Shard::Open(where.dir / "train.shard"),
+                        Shard::Open(where.dir / "valid.shard"),
+                        where.dir};
+}
+
+std::string SharedTokenizerName(const std::string& tokenizer, const std::string& corpus) {
+  if (tokenizer.rfind("bpe-", 0) == 0 && tokenizer.find('@') == std::string::npos)
+    return tokenizer + "@" + corpus;
+  return tokenizer;
 }
 
 TokenCorpus LimitTokens(const TokenCorpus& corpus, uint64_t max_tokens,

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -42,6 +43,7 @@ struct PreparedCorpus {
   BpeTokenizer tokenizer;
   Shard train;
   Shard valid;
+  std::filesystem::path dir;  // where the shards live; small caches derived from them go beside
 };
 
 using Log = std::function<void(const std::string&)>;
@@ -52,6 +54,16 @@ using Log = std::function<void(const std::string&)>;
 // InputError when the corpus or tokenizer is unknown or its files are missing.
 PreparedCorpus PrepareCorpus(const std::filesystem::path& data_dir, const std::string& corpus,
                              const std::string& tokenizer, const Log& log = {});
+
+// The prepared corpus when its tokenizer and current shards already exist; nullopt when anything
+// would have to be trained or tokenized first. Builds nothing; throws InputError as PrepareCorpus.
+std::optional<PreparedCorpus> OpenPreparedCorpus(const std::filesystem::path& data_dir,
+                                                 const std::string& corpus,
+                                                 const std::string& tokenizer);
+
+// The tokenizer name that gives `corpus`'s tokenizer when another corpus is read with it: bpe-N
+// (trained on the run's own corpus) becomes bpe-N@CORPUS; every other name is already absolute.
+std::string SharedTokenizerName(const std::string& tokenizer, const std::string& corpus);
 
 // The first `max_tokens` tokens of a corpus, cut at a sentence boundary (documents in a shard are
 // in a fixed pseudo-random order, so a prefix is a random sample of documents). `storage` holds

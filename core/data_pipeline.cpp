@@ -1,10 +1,70 @@
 #include "core/data_pipeline.h"
 
+#include <algorithm>
+#include <set>
+
+#include "core/data_stats.h"
+#include "core/error.h"
+
 namespace ablate::core {
+namespace {
+
+// Every run is scored on the same held-out sequences with the same masks: the seed of the
+// validation pairs and masks is fixed, not the run's.
+constexpr uint64_t kEvalSeed = 20190726;
+
+// A run must never train on a document it is scored on. Held-out documents are chosen by a hash
+// of their id, so a document held out in one corpus is held out in every corpus that contains
+// it; only the small-corpus fallback of HeldOutIds can break that, and then the run is refused.
+void CheckHeldOutNotTrained(const PreparedCorpus& train, const PreparedCorpus& eval) {
+  const auto& held = eval.valid.document_ids();
+  const std::set<std::string> held_out(held.begin(), held.end());
+  for (const auto& id : train.train.document_ids()) {
+    if (held_out.count(id) != 0) {
+      throw InputError("", "eval.corpus",
+                       "document \"" + id + "\" is held out for validation in corpus \"" +
+                           eval.name + "\" but is a training document of corpus \"" + train.name +
+                           "\": choose an eval.corpus whose held-out documents " + train.name +
+                           " does not train on");
+    }
+  }
+}
+
+}  // namespace
+
+DataPlan PlanData(const PreparedCorpus& prepared, const TokenCorpus& train,
+                  const DataConfig& config) {
+  const std::string corpus_key = "max_tokens=" + std::to_string(config.max_tokens);
+  FormatOptions format{config.format, config.seq_len, config.short_seq_prob, config.seed};
+  const FormatStats own = CachedFormatStats(prepared.dir, corpus_key, train, format);
+  DataPlan plan;
+  plan.sequences_per_epoch = own.sequences;
+  plan.tokens_per_sequence = own.mean_length;
+  const auto batch = static_cast<double>(config.batch_size);
+  if (BatchesByTokens(config.format)) {
+    // The budget is what batch_size sequences of the reference format hold on this very corpus
+    // view, measured, not batch_size x seq_len: the reference formats' sequences fall short of
+    // seq_len (short chunks, document ends), and the token formats must match what they hold.
+    format.format = ReferenceFormat(config.format);
+    const FormatStats reference = CachedFormatStats(prepared.dir, corpus_key, train, format);
+    plan.token_budget = std::max<uint64_t>(1, TokenBudget(reference, config.batch_size));
+    plan.tokens_per_update = static_cast<double>(plan.token_budget);
+    plan.sequences_per_update = own.mean_length > 0 ? plan.tokens_per_update / own.mean_length : 0;
+  } else {
+    plan.sequences_per_update = batch;
+    plan.tokens_per_update = batch * own.mean_length;
+  }
+  return plan;
+}
 
 DataPipeline::DataPipeline(const std::filesystem::path& data_dir, const DataConfig& config,
                            const Log& log)
     : prepared_(PrepareCorpus(data_dir, config.corpus, config.tokenizer, log)) {
+  if (!config.eval_corpus.empty() && config.eval_corpus != config.corpus) {
+    eval_ = PrepareCorpus(data_dir, config.eval_corpus,
+                          SharedTokenizerName(config.tokenizer, config.corpus), log);
+    CheckHeldOutNotTrained(prepared_, *eval_);
+  }
   train_ = LimitTokens(prepared_.train.corpus(), config.max_tokens, limit_storage_);
   const BpeTokenizer& tok = prepared_.tokenizer;
   options_.format = {config.format, config.seq_len, config.short_seq_prob, config.seed};
@@ -16,6 +76,24 @@ DataPipeline::DataPipeline(const std::filesystem::path& data_dir, const DataConf
   options_.masking.end_ordinary = tok.bpe_vocab_size();
   options_.ids = {tok.bos_id(), tok.eos_id(), tok.pad_id()};
   options_.batch_size = config.batch_size;
+  plan_ = PlanData(prepared_, train_, config);
+  options_.token_budget = plan_.token_budget;
+}
+
+const TokenCorpus& DataPipeline::valid() const {
+  return eval_ ? eval_->valid.corpus() : prepared_.valid.corpus();
+}
+
+Batch DataPipeline::ValidationSample(InputFormat format, int64_t limit) const {
+  BatchOptions options = options_;
+  options.format.format = format;
+  options.format.seed = kEvalSeed;
+  options.masking.mode = MaskingMode::kDynamic;
+  options.token_budget = 0;
+  options.batch_size = 1;
+  const uint64_t total = BatchStream(valid(), options).ExamplesPerEpoch();
+  options.batch_size = limit > 0 ? std::min(static_cast<uint64_t>(limit), total) : total;
+  return BatchStream(valid(), options).Next();
 }
 
 }  // namespace ablate::core

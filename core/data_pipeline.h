@@ -1,11 +1,13 @@
 // The training data of one run, end to end: a typed data config goes in; the prepared corpus
-// (tokenizer + shards), the optional data-size limit and the batch stream options come out.
-// It wires corpus.h to batcher.h and owns what the stream views; it does no training.
+// (tokenizer + shards), the optional data-size limit, the held-out documents the run is scored on
+// and the batch stream options (with the measured token budget) come out. It wires corpus.h and
+// data_stats.h to batcher.h and owns what the stream views; it does no training.
 #pragma once
 
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,11 +24,26 @@ struct DataConfig {
   int static_copies = 10;
   double mask_prob = 0.15;
   int seq_len = 512;
-  double short_seq_prob = 0.1;
-  uint64_t max_tokens = 0;  // 0 = the whole training split
+  double short_seq_prob = 0;  // RoBERTa trains on full-length sequences only; BERT used 0.1
+  uint64_t max_tokens = 0;    // 0 = the whole training split
+  // The corpus whose held-out documents every run is scored on ("" = the training corpus), so
+  // runs on different corpora can be compared on one text.
+  std::string eval_corpus;
   uint64_t batch_size = 256;
   uint64_t seed = 1;
 };
+
+// What one update and one epoch of a run's data hold, measured on its (limited) training corpus
+// and cached beside the shards (data_stats.h).
+struct DataPlan {
+  uint64_t sequences_per_epoch = 0;  // examples of the run's format in one epoch (version 0)
+  double tokens_per_sequence = 0;    // their mean real length
+  uint64_t token_budget = 0;         // token-filled formats: tokens per update; 0 for the others
+  double sequences_per_update = 0;   // batch_size, or the budget over tokens_per_sequence
+  double tokens_per_update = 0;      // the budget, or batch_size x tokens_per_sequence
+};
+DataPlan PlanData(const PreparedCorpus& prepared, const TokenCorpus& train,
+                  const DataConfig& config);
 
 class DataPipeline {
  public:
@@ -40,14 +57,24 @@ class DataPipeline {
   // The training split after data.max_tokens.
   const TokenCorpus& train() const { return train_; }
   const BatchOptions& batch_options() const { return options_; }
+  const DataPlan& plan() const { return plan_; }
+  // The held-out documents runs are scored on: those of data.eval_corpus, else the training
+  // corpus's. Never trained on: a training corpus holding one of them is refused.
+  const TokenCorpus& valid() const;
+  // The fixed validation sample: exactly `limit` held-out sequences (all when 0 or when fewer
+  // exist) of `format`, masked once, in one batch. Its texts and masks depend on the held-out
+  // documents only, never on the run's seed, masking, batch or micro-batch sizes.
+  Batch ValidationSample(InputFormat format, int64_t limit) const;
 
   BatchStream Stream(DataPosition start = {}) const { return BatchStream(train_, options_, start); }
 
  private:
   PreparedCorpus prepared_;
+  std::optional<PreparedCorpus> eval_;  // set when data.eval_corpus names another corpus
   std::vector<uint64_t> limit_storage_;
   TokenCorpus train_;
   BatchOptions options_;
+  DataPlan plan_;
 };
 
 }  // namespace ablate::core

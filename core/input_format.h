@@ -34,8 +34,8 @@ struct SpecialIds {
 
 struct FormatOptions {
   InputFormat format = InputFormat::kFullSentences;
-  int seq_len = 512;            // including the special tokens
-  double short_seq_prob = 0.1;  // SEGMENT-PAIR+NSP: chance of a random shorter target length
+  int seq_len = 512;          // including the special tokens
+  double short_seq_prob = 0;  // SEGMENT-PAIR+NSP: chance of a random shorter target length
   uint64_t seed = 0;
 };
 

@@ -22,41 +22,25 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// Every run of a grid is scored on the same held-out sequences with the same masks: the seed of
-// the validation masks and pairs is fixed, not the run's.
-constexpr uint64_t kEvalSeed = 20190726;
 constexpr uint64_t kDropoutDomain = 0x64726f70;  // "drop"
 // With train.micro_batch = 0: as many sequences as keep a micro-batch near this many tokens.
 constexpr int64_t kAutoMicroBatchTokens = 16384;
 
-// A fixed sample of held-out sequences, masked once: FULL-SENTENCES packing for the MLM
-// perplexity (comparable across input formats) and, for NSP formats, pairs in the run's format.
+// The validation sample (DataPipeline::ValidationSample) in micro-batches of at most `rows`:
+// FULL-SENTENCES packing for the MLM perplexity (comparable across input formats) and, for NSP
+// formats, pairs in the run's format.
 std::vector<Batch> ValidationBatches(const DataPipeline& data, InputFormat format, int64_t rows,
                                      int64_t limit) {
-  BatchOptions options = data.batch_options();
-  options.format.format = format;
-  options.format.seed = kEvalSeed;
-  options.masking.mode = MaskingMode::kDynamic;
-  options.batch_size = static_cast<uint64_t>(rows);
-  const TokenCorpus& valid = data.prepared().valid.corpus();
-  if (HasNsp(format) && valid.DocumentCount() < 2) return {};
-  BatchStream stream(valid, options);
-  std::vector<Batch> batches;
-  int64_t taken = 0;
-  const int64_t total = static_cast<int64_t>(stream.ExamplesPerEpoch());
-  const int64_t wanted = limit > 0 ? std::min(limit, total) : total;
-  while (taken < wanted) {
-    Batch b = stream.Next();
-    taken += b.rows;
-    batches.push_back(std::move(b));
-  }
-  return batches;
+  if (HasNsp(format) && data.valid().DocumentCount() < 2) return {};
+  const Batch sample = data.ValidationSample(format, limit);
+  return SplitBatch(sample, (sample.rows + rows - 1) / rows);
 }
 
 struct CheckpointState {
   int64_t step = 0;
   DataPosition position;
   int64_t sequences_seen = 0, tokens_seen = 0;
+  double epochs = 0;
 };
 
 void WriteCheckpoint(const fs::path& run_dir, BertModel& model, const AdamW& optimizer,
@@ -68,7 +52,8 @@ void WriteCheckpoint(const fs::path& run_dir, BertModel& model, const AdamW& opt
                       {"epoch", s.position.epoch},
                       {"cursor", s.position.cursor},
                       {"sequences_seen", s.sequences_seen},
-                      {"tokens_seen", s.tokens_seen}};
+                      {"tokens_seen", s.tokens_seen},
+                      {"epochs", s.epochs}};
   // The pointer moves only after the new checkpoint is complete; then older ones can go.
   WriteFileAtomically(run_dir / "checkpoint.json", j.dump(2) + "\n");
   for (const auto& entry : fs::directory_iterator(run_dir)) {
@@ -87,6 +72,7 @@ std::optional<CheckpointState> ReadCheckpointState(const fs::path& run_dir) {
   s.position = {j.value("epoch", uint64_t{0}), j.value("cursor", uint64_t{0})};
   s.sequences_seen = j.value("sequences_seen", int64_t{0});
   s.tokens_seen = j.value("tokens_seen", int64_t{0});
+  s.epochs = j.value("epochs", 0.0);
   return s;
 }
 
@@ -235,9 +221,11 @@ TrainResult Train(const TrainConfig& config, const fs::path& data_dir, const fs:
     state.step = step;
     state.sequences_seen += batch.rows;
     state.tokens_seen += batch.tokens;
+    state.epochs = stream.Epochs();
     StepMetrics m;
     m.step = step;
     m.epoch = batch.epoch;
+    m.epochs = state.epochs;
     m.loss = stats.loss;
     m.mlm_loss = stats.mlm_loss;
     if (HasNsp(config.data.format)) m.nsp_loss = stats.nsp_loss;

@@ -27,7 +27,7 @@ struct TrainConfig {
   double grad_clip = 0;              // 0 = off
   int64_t checkpoint_every = 10000;  // 0 = only at the end
   int64_t eval_every = 10000;        // 0 = only at the end
-  int64_t eval_sequences = 512;      // held-out sequences scored (0 = all)
+  int64_t eval_sequences = 512;      // held-out sequences scored, exactly (0 = all)
   std::string device = "cpu";        // "cpu" or "cuda"
   int threads = 0;                   // CPU threads for LibTorch (0 = its default)
 };
@@ -35,8 +35,9 @@ struct TrainConfig {
 constexpr double kNoValue = std::numeric_limits<double>::quiet_NaN();
 
 struct StepMetrics {
-  int64_t step = 0;  // updates done, from 1
-  uint64_t epoch = 0;
+  int64_t step = 0;    // updates done, from 1
+  uint64_t epoch = 0;  // of the update's first sequence
+  double epochs = 0;   // passes over the training data so far, fractional
   double loss = 0, mlm_loss = 0, nsp_loss = kNoValue;
   double lr = 0, grad_norm = 0;
   double step_seconds = 0, tokens_per_second = 0;

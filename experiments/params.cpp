@@ -58,8 +58,9 @@ std::vector<ParamSpec> BuildTable() {
           "number of differently-masked copies for static masking; epoch e uses copy e mod K"),
       Float("data.mask_prob", 0.15, 0.0, 1.0, true, "fraction of tokens selected for prediction"),
       Int("data.seq_len", 512, 8, 65536, "maximum sequence length in tokens"),
-      Float("data.short_seq_prob", 0.1, 0.0, 1.0, false,
-            "SEGMENT-PAIR+NSP: probability of a shorter target length (BERT's rule)"),
+      Float("data.short_seq_prob", 0.0, 0.0, 1.0, false,
+            "SEGMENT-PAIR+NSP: probability of a random shorter target length (0 = RoBERTa's "
+            "full-length sequences, section 3.1; 0.1 = BERT's rule)"),
       Int("data.max_tokens", 0, 0, kHuge,
           "use only the first N training tokens of the corpus (0 = all), for data-size axes"),
       Int("model.layers", 12, 1, 256, "transformer layers"),
@@ -85,7 +86,12 @@ std::vector<ParamSpec> BuildTable() {
           "linear warmup to optim.lr over N updates, then linear decay to 0 at train.steps"),
       Int("eval.every", 10000, 0, kHuge, "validate every N updates (0 = only at the end)"),
       Int("eval.sequences", 512, 0, kHuge,
-          "held-out sequences scored at each validation, the same for every run (0 = all)"),
+          "held-out sequences scored at each validation, exactly, the same for every run (0 = "
+          "all)"),
+      OptionalString("eval.corpus",
+                     "corpus whose held-out documents every run is scored on (\"\" = the "
+                     "training corpus); set it when runs train on different corpora, so their "
+                     "perplexities are measured on the same text"),
       OptionalString(
           "eval.tasks",
           "downstream tasks fine-tuned after pretraining, comma-separated (\"\" = none): the "

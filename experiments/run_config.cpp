@@ -21,6 +21,7 @@ core::DataConfig DataConfigFromParams(const nlohmann::json& params) {
   c.max_tokens = params.at("data.max_tokens").get<uint64_t>();
   c.batch_size = params.at("train.batch_size").get<uint64_t>();
   c.seed = params.at("seed").get<uint64_t>();
+  c.eval_corpus = params.at("eval.corpus").get<std::string>();
   return c;
 }
 

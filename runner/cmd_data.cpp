@@ -101,6 +101,8 @@ int Preview(const Args& args) {
   auto& tok = data.tokenizer();
   uint64_t epoch = (*vm)["epoch"].as<uint64_t>();
   auto stream = data.Stream({epoch, 0});
+  // Batches run on into the next epoch; show this epoch's sequences only.
+  n = static_cast<int>(std::min<uint64_t>(static_cast<uint64_t>(n), stream.ExamplesPerEpoch()));
 
   json out = json::array();
   int shown = 0;

@@ -12,6 +12,7 @@
 #include "results/query.h"
 #include "results/store.h"
 #include "runner/cli.h"
+#include "runner/grid_plan.h"
 #include "runner/signals.h"
 #include "runner/slurm.h"
 #include "runner/worker.h"
@@ -104,6 +105,8 @@ int CmdRun(const Args& args) {
   // Validate everything before the database is touched.
   auto grid = experiments::LoadGrid((*vm)["grid"].as<std::string>());
   auto runs = experiments::ExpandGrid(grid);
+  // The plan's warnings once, before anything trains (ablate expand --plan shows the figures).
+  PrintPlanWarnings(std::cerr, PlanOnPreparedData(grid, runs, worker.data_dir));
   {
     auto store = results::Store::Open(worker.db);
     results::ExperimentSubmission submission{grid.name, grid.description, grid.text, {}};

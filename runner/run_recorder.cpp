@@ -63,6 +63,7 @@ void RunRecorder::OnStep(const core::StepMetrics& m) {
     writer_->Add(run_id_, "train/step_seconds", m.step, m.step_seconds);
     writer_->Add(run_id_, "train/sequences_seen", m.step, static_cast<double>(m.sequences_seen));
     writer_->Add(run_id_, "train/tokens_seen", m.step, static_cast<double>(m.tokens_seen));
+    writer_->Add(run_id_, "train/epochs", m.step, m.epochs);
     if (Clock::now() - last_heartbeat_ > kHeartbeatEvery) {
       Flush();
       store_->Heartbeat(run_id_);
@@ -89,6 +90,12 @@ void RunRecorder::OnEval(const core::EvalMetrics& m, bool final) {
                                static_cast<double>(last_->tokens_seen), last_->step);
         store_->SetFinalMetric(run_id_, "train/sequences_seen",
                                static_cast<double>(last_->sequences_seen), last_->step);
+        store_->SetFinalMetric(run_id_, "train/epochs", last_->epochs, last_->step);
+        // What makes the rows of a table comparable in compute: the mean over all updates.
+        store_->SetFinalMetric(
+            run_id_, "train/tokens_per_update",
+            static_cast<double>(last_->tokens_seen) / static_cast<double>(last_->step),
+            last_->step);
       }
       store_->SetFinalMetric(run_id_, "train/steps", static_cast<double>(m.step), m.step);
     }

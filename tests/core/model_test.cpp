@@ -19,6 +19,7 @@
 #include "core/batch_tensors.h"
 #include "core/error.h"
 #include "core/fused_ops.h"
+#include "core/model_size.h"
 #include "core/optimizer.h"
 #include "core/rng.h"
 
@@ -335,6 +336,12 @@ TEST_CASE("model sizes match BERT's parameter counts", "[model]") {
   // 109.48M for BertModel (with pooler) + MLM transform and bias + NSP classifier.
   const int64_t bert = 109482240 + (768 * 768 + 768) + 2 * 768 + 30522 + (768 * 2 + 2);
   CHECK(model->ParameterCount() == bert);
+  // The count plans are made with (no model built) agrees, with and without the NSP parts.
+  CHECK(ModelParameterCount({30522, base.max_positions, 12, 768, 3072, true}) == bert);
+  ModelOptions tiny = ModelOptions::Tiny();
+  tiny.type_vocab_size = 0;
+  CHECK(ModelParameterCount({tiny.vocab_size, tiny.max_positions, tiny.layers, tiny.hidden,
+                             tiny.ffn, false}) == BertModel(tiny)->ParameterCount());
   CHECK_THROWS_AS(BertModel([] {
                     ModelOptions o = ModelOptions::Tiny();
                     o.heads = 3;

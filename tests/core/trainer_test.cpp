@@ -48,12 +48,16 @@ class Recorder : public TrainObserver {
  public:
   int64_t stop_after = -1;
   std::map<int64_t, double> losses;
+  StepMetrics last;
   std::vector<std::pair<EvalMetrics, bool>> evals;
   std::vector<int64_t> checkpoints;
   TrainStart start;
 
   void OnStart(const TrainStart& s) override { start = s; }
-  void OnStep(const StepMetrics& m) override { losses[m.step] = m.loss; }
+  void OnStep(const StepMetrics& m) override {
+    losses[m.step] = m.loss;
+    last = m;
+  }
   void OnEval(const EvalMetrics& m, bool final) override { evals.emplace_back(m, final); }
   void OnCheckpoint(const fs::path&, int64_t step) override { checkpoints.push_back(step); }
   bool StopRequested() override {
@@ -83,12 +87,9 @@ std::map<std::string, torch::Tensor> Parameters(const fs::path& checkpoint) {
   return out;
 }
 
-}  // namespace
-
-TEST_CASE("20 steps straight equal 10 steps, a stop, and 10 resumed steps", "[trainer]") {
-  Scratch s;
-  auto config = TinyConfig(InputFormat::kSegmentPair);  // dropout on, NSP on, accumulation on
-  Recorder straight;
+// Trains `config` for its 20 steps straight, and again as 10 steps, a stop and 10 resumed steps;
+// both must log the same losses and end on the same weights.
+void CheckResumeIsExact(const TrainConfig& config, const Scratch& s, Recorder& straight) {
   auto a = Train(config, s.dir / "data", s.dir / "straight", straight);
   REQUIRE(a.outcome == TrainOutcome::kCompleted);
   REQUIRE(a.step == 20);
@@ -103,6 +104,8 @@ TEST_CASE("20 steps straight equal 10 steps, a stop, and 10 resumed steps", "[tr
   REQUIRE(b2.outcome == TrainOutcome::kCompleted);
   CHECK(second.start.start_step == 10);
   CHECK(second.losses.begin()->first == 11);
+  CHECK(second.last.sequences_seen == straight.last.sequences_seen);
+  CHECK(second.last.epochs == straight.last.epochs);
 
   // The resumed half logs exactly the losses of the straight run, and ends on the same weights.
   for (const auto& [step, loss] : second.losses) {
@@ -117,6 +120,34 @@ TEST_CASE("20 steps straight equal 10 steps, a stop, and 10 resumed steps", "[tr
     INFO(name);
     CHECK(torch::equal(tensor, pb.at(name)));
   }
+}
+
+}  // namespace
+
+TEST_CASE("20 steps straight equal 10 steps, a stop, and 10 resumed steps", "[trainer]") {
+  Scratch s;
+  Recorder straight;
+  // Dropout on, NSP on, accumulation on.
+  CheckResumeIsExact(TinyConfig(InputFormat::kSegmentPair), s, straight);
+}
+
+TEST_CASE("batches larger than the epoch train on exactly batch x steps sequences, and resume",
+          "[trainer]") {
+  Scratch s;
+  auto config = TinyConfig(InputFormat::kSegmentPair);
+  config.data.masking = MaskingMode::kStatic;
+  config.data.static_copies = 3;
+  // A batch of the epoch's sequences and 3 more: every update crosses into the next epoch.
+  const uint64_t per_epoch = DataPipeline(s.dir / "data", config.data).Stream().ExamplesPerEpoch();
+  config.data.batch_size = per_epoch + 3;
+  config.micro_batch = 16;
+  Recorder straight;
+  // Step 10 ends inside an epoch that its batch started in another: the stop falls mid-epoch.
+  CheckResumeIsExact(config, s, straight);
+  const auto batch = static_cast<int64_t>(config.data.batch_size);
+  CHECK(straight.last.sequences_seen == batch * 20);
+  CHECK(straight.last.sequences == batch);
+  CHECK(straight.last.epochs > 20.0);
 }
 
 TEST_CASE("checkpoints, validation and final metrics follow the schedule", "[trainer]") {

@@ -83,6 +83,32 @@ TEST_CASE("table 3 links batch size, steps and lr as the paper's rows, at equal 
     want.insert(std::make_tuple(row["values"][0], row["values"][1], row["values"][2]));
   }
   CHECK(got == want);
+  // Section 3.1: beta2 = 0.98 for large batches; the 256 row keeps BERT's 0.999.
+  const auto hyper = Reference()["pretraining_hyperparameters"];
+  for (const auto& r : runs) {
+    INFO(r.params["train.batch_size"]);
+    CHECK(r.params["optim.beta2"] == (r.params["train.batch_size"] == 256
+                                          ? hyper["bert_baseline"]["beta2"]
+                                          : hyper["roberta_changes"]["beta2_large_batch"]));
+  }
+}
+
+TEST_CASE("every paper grid trains on full-length sequences only (section 3.1)", "[paper]") {
+  for (const char* file : {"table1_masking.json", "table2_input_format.json",
+                           "table3_batch_size.json", "table4_data_steps.json", "micro.json"}) {
+    INFO(file);
+    CHECK(Distinct(Runs(file), "data.short_seq_prob") == std::set<json>{0.0});
+  }
+}
+
+TEST_CASE("every row of Table 4 is scored on the same held-out text", "[paper]") {
+  CHECK(Distinct(Runs("table4_data_steps.json"), "eval.corpus") == std::set<json>{"mixture"});
+  // The micro grid's data-size rows (those on the mixture, and books at the same batch size).
+  std::set<json> scored_on;
+  for (const auto& r : Runs("micro.json")) {
+    if (r.params["train.batch_size"] == 32) scored_on.insert(r.params["eval.corpus"]);
+  }
+  CHECK(scored_on == std::set<json>{"mixture"});
 }
 
 TEST_CASE("table 4 adds data, then steps, on BERT-LARGE with batch 8K", "[paper]") {
@@ -97,6 +123,10 @@ TEST_CASE("table 4 adds data, then steps, on BERT-LARGE with batch 8K", "[paper]
     CHECK(r.params["model.ffn"] == large["ffn"]);
     CHECK(r.params["train.batch_size"] == 8192);
     CHECK(r.params["optim.beta2"] == large["beta2"]);
+    CHECK(r.params["optim.lr"] == large["peak_lr"]);
+    CHECK(r.params["optim.warmup_steps"] == large["warmup_steps"]);
+    CHECK(r.params["optim.eps"] == large["eps"]);
+    CHECK(r.params["optim.weight_decay"] == large["weight_decay"]);
     if (r.params["seed"] == 1) got.emplace_back(r.params["data.corpus"], r.params["train.steps"]);
   }
   // The four RoBERTa rows: 16GB/100K, then 160GB at 100K, 300K, 500K steps.

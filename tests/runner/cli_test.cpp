@@ -241,6 +241,71 @@ TEST_CASE("README's parameter table is what `ablate params` prints", "[cli][docs
   CHECK(readme.substr(begin, end - begin) == Ablate(dir, "params --format markdown").out);
 }
 
+TEST_CASE(
+    "expand --plan shows what each run spends and warns about grids that cannot show their "
+    "ablation",
+    "[cli][plan]") {
+  TempDir dir;
+  const std::string corpus = std::string(ABLATE_SOURCE_DIR) + "/tests/data/corpus_small";
+  const std::string data = " --data-dir " + Q(dir / "data");
+  auto grid = [&](const std::string& name, const std::string& rest) {
+    dir.Write(name, R"({"name": ")" + name + R"(", "base": {"data.corpus": ")" + corpus +
+                        R"(", "data.tokenizer": "bpe-300", "data.seq_len": 32,
+        "data.format": "FULL-SENTENCES", "model.layers": 1, "model.hidden": 16,
+        "model.heads": 2, "model.ffn": 32, "optim.warmup_steps": 1, "eval.sequences": 4,
+        "train.checkpoint_every": 0, "eval.every": 0)" +
+                        rest);
+    return Q(dir / name);
+  };
+  const auto quiet = grid("quiet.json", R"(, "train.batch_size": 4, "train.steps": 10}})");
+  // Not prepared yet: every figure is "?", and nothing is built to find out.
+  auto unknown = Ablate(dir, "expand " + quiet + " --plan" + data);
+  REQUIRE(unknown.code == 0);
+  CHECK_THAT(unknown.out, Catch::Contains("tokens/update"));
+  CHECK_THAT(unknown.out, Catch::Contains("?"));
+  CHECK(unknown.err.empty());
+  CHECK(!fs::exists(dir / "data" / "shards"));
+
+  REQUIRE(Ablate(dir, "data prepare --corpus " + Q(corpus) + " --tokenizer bpe-300" + data).code ==
+          0);
+  auto ok = Ablate(dir, "expand " + quiet + " --plan --format json" + data);
+  REQUIRE(ok.code == 0);
+  CHECK(ok.err.empty());
+  const auto plan = json::parse(ok.out).at(0).at("plan");
+  CHECK(plan.at("tokens_per_update").get<double>() > 4 * 2);
+  CHECK(plan.at("total_tokens").get<double>() == plan.at("tokens_per_update").get<double>() * 10);
+  CHECK(plan.at("epochs").get<double>() > 0);
+  CHECK(plan.at("flops").get<double>() ==
+        6 * plan.at("parameters").get<double>() * plan.at("total_tokens").get<double>());
+
+  auto unequal =
+      Ablate(dir, "expand " + grid("unequal.json", R"(}, "linked": [{"train.batch_size": [4, 8],
+                                 "train.steps": [10, 10]}]})") +
+                      " --plan" + data);
+  CHECK(unequal.code == 0);
+  CHECK_THAT(unequal.err, Catch::Contains("warning: /linked/0 varies train.batch_size, but its "
+                                          "runs are not at equal compute"));
+  auto long_run = Ablate(
+      dir, "expand " + grid("epochs.json", R"(, "train.batch_size": 8, "train.steps": 5000}})") +
+               " --plan" + data);
+  CHECK(long_run.code == 0);
+  CHECK_THAT(long_run.err, Catch::Contains("would go through their corpus more than 100 times"));
+  const auto masking = grid("masking.json", R"(, "train.batch_size": 2, "train.steps": 2,
+      "data.static_copies": 10}, "axes": {"data.masking": ["static", "dynamic"]}})");
+  auto same = Ablate(dir, "expand " + masking + " --plan" + data);
+  CHECK(same.code == 0);
+  CHECK_THAT(same.err, Catch::Contains("warning: the grid varies data.masking, but 1 of 1 static "
+                                       "runs end within data.static_copies epochs"));
+  // `ablate run` says it once before it trains, and trains anyway.
+  auto run = Ablate(
+      dir, "run " + masking + " --db " + Q(dir / "r.db") + " --runs-dir " + Q(dir / "runs") + data);
+  CHECK(run.code == 0);
+  const std::string warning = "warning: the grid varies data.masking";
+  const auto first = run.err.find(warning);
+  CHECK(first != std::string::npos);
+  CHECK(run.err.find(warning, first + 1) == std::string::npos);
+}
+
 TEST_CASE("data preview shows a run's first sequences with masks and NSP labels", "[cli][data]") {
   TempDir dir;
   std::string corpus = std::string(ABLATE_SOURCE_DIR) + "/tests/data/corpus_small";
