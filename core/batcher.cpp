@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <numeric>
+#include <string>
 
 #include "core/error.h"
 #include "core/rng.h"
@@ -54,6 +55,8 @@ std::vector<BatchStream::Row> BatchStream::TakeRows() {
     if (position_.cursor == examples_.size()) {
       position_ = {position_.epoch + 1, 0};
       StartEpoch(position_.epoch);
+      ABLATE_CHECK(!examples_.empty(),
+                   "epoch " + std::to_string(position_.epoch) + " of the data yields no sequences");
     }
     const uint32_t index = order_[position_.cursor];
     const Example& example = examples_[index];

@@ -40,7 +40,6 @@ struct CheckpointState {
   int64_t step = 0;
   DataPosition position;
   int64_t sequences_seen = 0, tokens_seen = 0;
-  double epochs = 0;
 };
 
 void WriteCheckpoint(const fs::path& run_dir, BertModel& model, const AdamW& optimizer,
@@ -52,8 +51,7 @@ void WriteCheckpoint(const fs::path& run_dir, BertModel& model, const AdamW& opt
                       {"epoch", s.position.epoch},
                       {"cursor", s.position.cursor},
                       {"sequences_seen", s.sequences_seen},
-                      {"tokens_seen", s.tokens_seen},
-                      {"epochs", s.epochs}};
+                      {"tokens_seen", s.tokens_seen}};
   // The pointer moves only after the new checkpoint is complete; then older ones can go.
   WriteFileAtomically(run_dir / "checkpoint.json", j.dump(2) + "\n");
   for (const auto& entry : fs::directory_iterator(run_dir)) {
@@ -72,7 +70,6 @@ std::optional<CheckpointState> ReadCheckpointState(const fs::path& run_dir) {
   s.position = {j.value("epoch", uint64_t{0}), j.value("cursor", uint64_t{0})};
   s.sequences_seen = j.value("sequences_seen", int64_t{0});
   s.tokens_seen = j.value("tokens_seen", int64_t{0});
-  s.epochs = j.value("epochs", 0.0);
   return s;
 }
 
@@ -221,11 +218,10 @@ TrainResult Train(const TrainConfig& config, const fs::path& data_dir, const fs:
     state.step = step;
     state.sequences_seen += batch.rows;
     state.tokens_seen += batch.tokens;
-    state.epochs = stream.Epochs();
     StepMetrics m;
     m.step = step;
     m.epoch = batch.epoch;
-    m.epochs = state.epochs;
+    m.epochs = stream.Epochs();
     m.loss = stats.loss;
     m.mlm_loss = stats.mlm_loss;
     if (HasNsp(config.data.format)) m.nsp_loss = stats.nsp_loss;
