@@ -149,30 +149,57 @@ double Mean(const std::vector<double>& v) {
   return sum / static_cast<double>(v.size());
 }
 
-// Sample standard deviation (n - 1), 0 for a single value.
-double StdDev(const std::vector<double>& v) {
-  if (v.size() < 2) return 0;
-  const double mean = Mean(v);
-  double ss = 0;
-  for (double x : v) ss += (x - mean) * (x - mean);
-  return std::sqrt(ss / static_cast<double>(v.size() - 1));
+// The baseline metric of a downstream metric: eval/<task>/<m> -> eval/<task>/baseline/<m>.
+std::string BaselineMetric(const std::string& metric) {
+  if (metric.rfind("eval/", 0) != 0) return "";
+  const size_t slash = metric.rfind('/');
+  if (slash <= 5 || (slash >= 9 && metric.compare(slash - 9, 9, "/baseline") == 0)) return "";
+  return metric.substr(0, slash) + "/baseline" + metric.substr(slash);
 }
 
-CellPart AggregatePart(const std::vector<double>& values, const ColumnSpec& column,
-                       Aggregate aggregate) {
+// p-values as a reader wants them: two significant digits, or "< 0.001".
+std::string PText(double p) {
+  if (p < 0.001) return "< 0.001";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "= %.2g", p);
+  return buf;
+}
+
+CellPart AggregatePart(const std::vector<double>& values, const std::vector<std::string>& keys,
+                       const ColumnSpec& column, Aggregate aggregate, Spread spread) {
   CellPart part;
   part.count = static_cast<int64_t>(values.size());
   if (values.empty()) {
     part.text = kMissing;
     return part;
   }
-  std::vector<double> scaled;
-  for (double v : values) scaled.push_back(v * column.scale);
+  for (double v : values) part.values.push_back(v * column.scale);
+  part.keys = keys;
   part.missing = false;
   part.numeric = true;
+  const std::vector<double>& scaled = part.values;
   part.value = aggregate == Aggregate::kMedian ? Median(scaled) : Mean(scaled);
   part.text = Fixed(part.value, column.decimals);
-  if (aggregate == Aggregate::kMeanStd) part.text += " ± " + Fixed(StdDev(scaled), column.decimals);
+  if (aggregate == Aggregate::kMeanStd) {
+    part.text += " ± " + Fixed(core::SampleStdDev(scaled), column.decimals);
+  } else if (scaled.size() >= 2) {
+    const int d = column.decimals;
+    switch (spread) {
+      case Spread::kRange:
+        part.spread = "(" + Fixed(*std::min_element(scaled.begin(), scaled.end()), d) + "–" +
+                      Fixed(*std::max_element(scaled.begin(), scaled.end()), d) + ")";
+        break;
+      case Spread::kIqr:
+        part.spread = "(IQR " + Fixed(core::Quantile(scaled, 0.25), d) + "–" +
+                      Fixed(core::Quantile(scaled, 0.75), d) + ")";
+        break;
+      case Spread::kStd:
+        part.spread = "± " + Fixed(core::SampleStdDev(scaled), d);
+        break;
+      case Spread::kNone:
+        break;
+    }
+  }
   return part;
 }
 
@@ -187,6 +214,19 @@ std::vector<ParamValue> Distinct(const std::vector<const RunData*>& runs, const 
 
 std::string Plural(int64_t n, const std::string& word) {
   return std::to_string(n) + " " + word + (n == 1 ? "" : "s");
+}
+
+// 3 significant digits with an SI suffix: 2034 -> "2.03k", 1.2e7 -> "12.0M".
+std::string Compact(double x) {
+  static const char* const kSuffixes[] = {"", "k", "M", "G", "T", "P"};
+  int power = 0;
+  while (std::abs(x) >= 999.5 && power < 5) {
+    x /= 1000;
+    ++power;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, power == 0 ? "%.0f%s" : "%.3g%s", x, kSuffixes[power]);
+  return buf;
 }
 
 class TableBuilder {
@@ -239,18 +279,216 @@ class TableBuilder {
     MarkBest(out);
     MarkCounts(out);
 
-    Runs all;
-    for (const auto& [row, row_runs] : rows)
+    Runs all, completed;
+    for (const auto& [row, row_runs] : rows) {
       all.insert(all.end(), row_runs.begin(), row_runs.end());
+      for (const RunData* run : Completed(row_runs)) completed.push_back(run);
+    }
+    AddBaselineRow(completed, out);
     out.summary = Summary(out, all);
     FixedParams(all, source ? SourceExperimentRuns(*source) : Runs{}, out);
+    out.caption = ResolveCaption(completed);
     LeftOut(rows, out.notes);
-    AddReferenceRows(out);
+    Footnotes(rows, completed, out);
+    AddReferenceRows(completed, out);
+    TestClaims(out);
     return out;
   }
 
  private:
   using Runs = std::vector<const RunData*>;
+
+  // The caption with each {parameter} replaced by the value(s) the table's runs take.
+  std::string ResolveCaption(const Runs& runs) const {
+    std::string caption = table_.caption;
+    for (size_t pos = caption.find('{'); pos != std::string::npos;
+         pos = caption.find('{', pos + 1)) {
+      const size_t end = caption.find('}', pos);
+      if (end == std::string::npos) break;
+      const std::string name = caption.substr(pos + 1, end - pos - 1);
+      std::string text;
+      for (const auto& v : Distinct(runs, name)) text += (text.empty() ? "" : ", ") + v.Display();
+      if (text.empty()) text = "?";
+      caption.replace(pos, end - pos + 1, text);
+      pos += text.size() - 1;
+    }
+    return caption;
+  }
+
+  // The tasks' trivial baselines (recorded by fine-tuning as eval/<task>/baseline/<metric>, on
+  // the dev examples the runs were scored on) as one row, so a reader sees whether fine-tuning
+  // learned anything.
+  void AddBaselineRow(const Runs& runs, ReportTable& out) const {
+    ReportRow row;
+    row.baseline = true;
+    row.group = "Trivial baseline (the same dev examples):";
+    row.label = "constant prediction";
+    bool any = false;
+    for (const ColumnSpec* column : out.columns) {
+      ReportCell cell;
+      const size_t parts = column->param.empty() ? column->metrics.size() : 1;
+      for (size_t p = 0; p < parts; ++p) {
+        CellPart part;
+        part.text = kMissing;
+        const std::string metric = column->param.empty() ? BaselineMetric(column->metrics[p]) : "";
+        std::vector<double> values;
+        for (const RunData* run : runs) {
+          if (auto it = run->finals.find(metric); !metric.empty() && it != run->finals.end())
+            values.push_back(it->second * column->scale);
+        }
+        if (!values.empty()) {
+          part.missing = false;
+          part.numeric = true;
+          part.value = Median(values);
+          part.text = Fixed(part.value, column->decimals);
+          any = true;
+        }
+        cell.parts.push_back(part);
+      }
+      row.cells.push_back(std::move(cell));
+    }
+    if (any) out.rows.push_back(std::move(row));
+  }
+
+  // What the numbers are, in words; the rule behind the bold; the compute each row got; and the
+  // columns' own notes.
+  void Footnotes(const std::vector<std::pair<RowSpec, Runs>>& rows, const Runs& completed,
+                 ReportTable& out) const {
+    bool downstream = false;
+    for (const ColumnSpec* column : out.columns) {
+      for (const auto& m : column->metrics) downstream = downstream || m.rfind("eval/", 0) == 0;
+    }
+    if (downstream && !completed.empty()) {
+      std::string seeds, lrs;
+      for (const auto& v : Distinct(completed, "eval.seeds"))
+        seeds += (seeds.empty() ? "" : ", ") + v.Display();
+      for (const auto& v : Distinct(completed, "eval.lrs")) {
+        const std::string list = v.is_number ? v.Display() : v.text;
+        const size_t count =
+            list.empty() ? 0 : 1 + static_cast<size_t>(std::count(list.begin(), list.end(), ','));
+        lrs +=
+            (lrs.empty() ? "" : ", ") +
+            (count == 0 ? std::string("the paper's learning rates (Table 10)")
+                        : Plural(static_cast<int64_t>(count), "learning rate") + " (" + list + ")");
+      }
+      if (!seeds.empty()) {
+        out.footnotes.push_back("Downstream scores: each run's is the median over " + seeds +
+                                (seeds == "1" ? " fine-tuning seed" : " fine-tuning seeds") +
+                                ", each at its best epoch, at the best of " +
+                                (lrs.empty() ? std::string("its learning rates") : lrs) + ".");
+      }
+    }
+    if (tested_) {
+      char alpha[32];
+      std::snprintf(alpha, sizeof alpha, "%g", table_.alpha);
+      out.footnotes.push_back(
+          std::string("**Bold**: the column's best row, separated from the runner-up by a "
+                      "two-sided Mann–Whitney test on their per-run values, p ≤ ") +
+          alpha + " (" +
+          (exact_ ? "exact permutation distribution"
+                  : "exact for up to 50 runs, normal approximation beyond") +
+          "). *Italic*: the best by the " +
+          (table_.aggregate == Aggregate::kMedian ? "median" : "mean") +
+          " but not separable from the runner-up at that level. The smallest p a test can reach is "
+          "0.1 for 3 runs against 3 and 0.029 for 4 against 4.");
+    }
+    // Compute per row, from the runs' final metrics: equal compute is visible, not assumed.
+    std::string per_update, total;
+    for (const auto& [row, row_runs] : rows) {
+      std::vector<double> update, seen;
+      for (const RunData* run : Completed(row_runs)) {
+        if (auto it = run->finals.find("train/tokens_per_update"); it != run->finals.end())
+          update.push_back(it->second);
+        if (auto it = run->finals.find("train/tokens_seen"); it != run->finals.end())
+          seen.push_back(it->second);
+      }
+      if (update.empty() || seen.empty()) continue;
+      per_update += (per_update.empty() ? "" : ", ") + row.label + " " + Compact(Mean(update));
+      total += (total.empty() ? "" : ", ") + row.label + " " + Compact(Mean(seen));
+    }
+    if (!per_update.empty()) {
+      out.footnotes.push_back("Compute (means over each row's runs): tokens per update " +
+                              per_update + "; training tokens " + total + ".");
+    }
+    for (const ColumnSpec* column : out.columns) {
+      if (!column->note.empty()) out.footnotes.push_back(column->label + ": " + column->note);
+    }
+  }
+
+  // Each claim of the paper against the runs: a one-sided Mann-Whitney test in the paper's
+  // direction on the pooled per-run values of its rows, per column.
+  void TestClaims(ReportTable& out) const {
+    std::vector<std::string> labels;
+    for (const auto& row : out.rows) {
+      if (!row.reference && !row.baseline) labels.push_back(row.label);
+    }
+    for (const auto& claim : table_.claims) {
+      auto find_rows = [&](const std::vector<std::string>& wanted, const std::string& key) {
+        std::vector<const ReportRow*> found;
+        for (size_t i = 0; i < wanted.size(); ++i) {
+          const ReportRow* match = nullptr;
+          for (const auto& row : out.rows) {
+            if (!row.reference && !row.baseline && row.label == wanted[i]) match = &row;
+          }
+          if (match == nullptr) {
+            throw InputError(spec_.source, claim.path + "/" + key + "/" + std::to_string(i),
+                             "\"" + wanted[i] + "\" is not a row of this table" +
+                                 DidYouMean(ClosestNames(wanted[i], labels)));
+          }
+          found.push_back(match);
+        }
+        return found;
+      };
+      const auto better = find_rows(claim.better, "better");
+      const auto than = find_rows(claim.than, "than");
+      ClaimLine line;
+      line.spec = &claim;
+      for (size_t c = 0; c < out.columns.size(); ++c) {
+        const ColumnSpec& column = *out.columns[c];
+        if (column.better == Better::kNone || !column.param.empty()) continue;
+        if (!claim.columns.empty() && std::find(claim.columns.begin(), claim.columns.end(),
+                                                column.label) == claim.columns.end()) {
+          continue;
+        }
+        for (size_t p = 0; p < column.metrics.size(); ++p) {
+          auto pool = [&](const std::vector<const ReportRow*>& rows) {
+            std::vector<double> values;
+            for (const ReportRow* row : rows) {
+              const auto& v = row->cells[c].parts[p].values;
+              values.insert(values.end(), v.begin(), v.end());
+            }
+            return values;
+          };
+          ClaimResult result;
+          result.column = column.label + (column.metrics.size() > 1 ? " [" + column.metrics[p] + "]"
+                                                                    : std::string());
+          const auto a = pool(better), b = pool(than);
+          if (a.empty() || b.empty()) {
+            result.verdict = "no data";
+          } else {
+            const auto test = core::MannWhitney(a, b);
+            const bool higher = column.better == Better::kHigher;
+            result.p = higher ? test.p_greater : test.p_less;
+            const double against = higher ? test.p_less : test.p_greater;
+            result.verdict = result.p <= table_.alpha            ? "reproduced"
+                             : against <= table_.alpha           ? "reversed"
+                             : claim.kind == ClaimKind::kAtLeast ? "consistent"
+                                                                 : "not separable";
+          }
+          line.results.push_back(result);
+        }
+      }
+      line.text = "Claim: " + claim.text + ". Here: ";
+      for (size_t i = 0; i < line.results.size(); ++i) {
+        const auto& r = line.results[i];
+        line.text += (i > 0 ? "; " : "") + r.column + ": **" + r.verdict + "**";
+        if (r.p >= 0) line.text += " (one-sided p " + PText(r.p) + ")";
+      }
+      if (line.results.empty()) line.text += "no column to test";
+      line.text += ".";
+      out.claims.push_back(std::move(line));
+    }
+  }
 
   const RunSource* ChooseSource() {
     for (const auto& source : table_.runs) {
@@ -297,6 +535,20 @@ class TableBuilder {
     }
     for (const auto& column : table_.columns) {
       if (!column.param.empty()) check(column.param, column.path + "/param");
+    }
+    // Only now, with every parameter known to exist: a placeholder outside "by" is the label's
+    // own mistake, not a misspelt parameter.
+    if (table_.generated) {
+      const GeneratedRows& g = *table_.generated;
+      for (size_t pos = g.label.find('{'); pos != std::string::npos;
+           pos = g.label.find('{', pos + 1)) {
+        const std::string name = g.label.substr(pos + 1, g.label.find('}', pos) - pos - 1);
+        if (std::find(g.by.begin(), g.by.end(), name) == g.by.end()) {
+          throw InputError(spec_.source, g.path + "/label",
+                           "{" + name + "} is not one of the \"by\" parameters" +
+                               DidYouMean(ClosestNames(name, g.by)));
+        }
+      }
     }
   }
 
@@ -366,6 +618,7 @@ class TableBuilder {
   }
 
   ReportCell OurCell(const ColumnSpec& column, const Runs& runs) const {
+    const Spread spread = column.spread.value_or(table_.spread);
     ReportCell cell;
     if (!column.param.empty()) {
       std::vector<ParamValue> values = Distinct(runs, column.param);
@@ -383,20 +636,23 @@ class TableBuilder {
     }
     for (const auto& metric : column.metrics) {
       std::vector<double> values;
+      std::vector<std::string> keys;
       for (const RunData* run : runs) {
         if (auto it = run->finals.find(metric);
             it != run->finals.end() && std::isfinite(it->second)) {
           values.push_back(it->second);
+          keys.push_back(run->key);
         }
       }
-      cell.parts.push_back(AggregatePart(values, column, table_.aggregate));
+      cell.parts.push_back(AggregatePart(values, keys, column, table_.aggregate, spread));
     }
     return cell;
   }
 
-  // Bold: per column and part, the best of our rows as printed (ties all bold), when at least
-  // two rows have a value to compare.
-  static void MarkBest(ReportTable& table) {
+  // Per column and part, the best of our rows by its aggregate (as printed; ties share it). It is
+  // bold only when a two-sided Mann-Whitney test on the per-run values separates it from the
+  // runner-up at the table's alpha; otherwise it is marked best but not bold.
+  void MarkBest(ReportTable& table) const {
     for (size_t c = 0; c < table.columns.size(); ++c) {
       const ColumnSpec& column = *table.columns[c];
       if (column.better == Better::kNone || !column.param.empty()) continue;
@@ -404,18 +660,24 @@ class TableBuilder {
         std::vector<CellPart*> parts;
         for (auto& row : table.rows) {
           CellPart& part = row.cells[c].parts[p];
-          if (!part.missing) parts.push_back(&part);
+          if (!row.reference && !row.baseline && !part.missing) parts.push_back(&part);
         }
         if (parts.size() < 2) continue;
         auto rounded = [&](const CellPart* part) {
           return std::stod(Fixed(part->value, column.decimals));
         };
-        double best = rounded(parts[0]);
-        for (const CellPart* part : parts) {
-          best = column.better == Better::kHigher ? std::max(best, rounded(part))
-                                                  : std::min(best, rounded(part));
-        }
-        for (CellPart* part : parts) part->bold = rounded(part) == best;
+        const bool higher = column.better == Better::kHigher;
+        std::stable_sort(parts.begin(), parts.end(), [&](const CellPart* a, const CellPart* b) {
+          return higher ? rounded(a) > rounded(b) : rounded(a) < rounded(b);
+        });
+        if (rounded(parts[0]) == rounded(parts[1])) continue;  // a tie has no best
+        CellPart& best = *parts[0];
+        best.best = true;
+        const auto test = core::MannWhitney(best.values, parts[1]->values);
+        best.p_value = test.p_two_sided;
+        best.bold = test.p_two_sided <= table_.alpha;
+        exact_ = exact_ && test.exact;
+        tested_ = true;
       }
     }
   }
@@ -460,10 +722,24 @@ class TableBuilder {
       counts = std::to_string(per_row.begin()->first) + "–" +
                std::to_string(per_row.rbegin()->first) + " completed runs per row";
     }
-    const std::string what = table_.aggregate == Aggregate::kMedian ? "Medians"
-                             : table_.aggregate == Aggregate::kMean ? "Means"
-                                                                    : "Means ± standard deviation";
-    return what + " over seeds (" + counts + ") of experiment `" + table.experiment + "` (" +
+    const std::string what = table_.aggregate == Aggregate::kMedian ? "the median"
+                             : table_.aggregate == Aggregate::kMean ? "the mean"
+                                                                    : "the mean ± sample std";
+    std::string spread;
+    bool any_spread = false;
+    for (const auto& row : table.rows) {
+      for (const auto& cell : row.cells) {
+        for (const auto& part : cell.parts) any_spread = any_spread || !part.spread.empty();
+      }
+    }
+    if (any_spread) {
+      spread = table_.spread == Spread::kRange ? "; in brackets their range"
+               : table_.spread == Spread::kIqr ? "; in brackets their interquartile range"
+               : table_.spread == Spread::kStd ? "; after ± their sample standard deviation"
+                                               : "";
+    }
+    return "Each cell is " + what + " over its row's pretraining seeds (" + counts + spread +
+           ") of experiment `" + table.experiment + "` (" +
            Plural(static_cast<int64_t>(all.size()), "run") + " in the table).";
   }
 
@@ -513,18 +789,52 @@ class TableBuilder {
     }
   }
 
-  void AddReferenceRows(ReportTable& out) const {
+  // How the reference table's conditions ("conditions": {parameter: value}) differ from the
+  // runs': "model.layers 12 (here 2)". `blocking` collects those that make an intrinsic metric
+  // (perplexity) incomparable: the model and the vocabulary.
+  static std::vector<std::string> ConditionDifferences(const json& conditions, const Runs& runs,
+                                                       std::vector<std::string>& blocking) {
+    std::vector<std::string> out;
+    if (!conditions.is_object() || runs.empty()) return out;
+    for (const auto& [name, wanted] : conditions.items()) {
+      const auto values = Distinct(runs, name);
+      if (values.empty()) continue;  // not a parameter of these runs
+      if (values.size() == 1 && Matches(values[0], wanted)) continue;
+      std::string ours;
+      for (const auto& v : values) ours += (ours.empty() ? "" : ", ") + v.Display();
+      const std::string text = name + " " +
+                               (wanted.is_string() ? wanted.get<std::string>() : wanted.dump()) +
+                               " (here " + ours + ")";
+      out.push_back(text);
+      if (name.rfind("model.", 0) == 0 || name == "data.tokenizer" || name == "data.seq_len")
+        blocking.push_back(text);
+    }
+    return out;
+  }
+
+  static std::string Join(const std::vector<std::string>& items) {
+    std::string out;
+    for (const auto& item : items) out += (out.empty() ? "" : ", ") + item;
+    return out;
+  }
+
+  void AddReferenceRows(const Runs& runs, ReportTable& out) const {
     if (!table_.reference) return;
     const ReferenceSpec& ref = *table_.reference;
     out.reference_header = ref.header;
     const json& table = spec_.reference.at(ref.table);
     const json& columns = table.at("columns");
+    std::vector<std::string> blocking;
+    const auto differences =
+        ConditionDifferences(table.value("conditions", json()), runs, blocking);
     auto column_index = [&](const std::string& name) -> size_t {
       for (size_t i = 0; i < columns.size(); ++i) {
         if (columns[i] == name) return i;
       }
       return columns.size();
     };
+    std::vector<std::string> withheld;
+    size_t added = 0;
     for (const auto& name : ref.rows) {
       const json* row = nullptr;
       for (const auto& r : table.at("rows")) {
@@ -538,13 +848,18 @@ class TableBuilder {
       for (const ColumnSpec* column : out.columns) {
         ReportCell cell;
         const size_t parts = column->param.empty() ? column->metrics.size() : 1;
+        // A published perplexity under another model or vocabulary is not the same quantity.
+        const bool withhold = column->Intrinsic() && !blocking.empty();
         for (size_t p = 0; p < parts; ++p) {
           CellPart part;
           part.text = kMissing;
           if (p < column->reference.size()) {
             const size_t i = column_index(column->reference[p]);
             const json& values = row->at("values");
-            if (i < values.size() && !values[i].is_null()) {
+            if (i < values.size() && !values[i].is_null() && withhold) {
+              if (std::find(withheld.begin(), withheld.end(), column->label) == withheld.end())
+                withheld.push_back(column->label);
+            } else if (i < values.size() && !values[i].is_null()) {
               const json& v = values[i];
               part.missing = false;
               if (v.is_number()) {
@@ -563,13 +878,31 @@ class TableBuilder {
         out_row.cells.push_back(std::move(cell));
       }
       // A reference row with no result under the metric columns shown says nothing here.
-      if (any) out.rows.push_back(std::move(out_row));
+      if (any) {
+        out.rows.push_back(std::move(out_row));
+        ++added;
+      }
+    }
+    if (!withheld.empty()) {
+      out.footnotes.push_back("The published " + Join(withheld) +
+                              " is left out: it was measured under other conditions (" +
+                              Join(blocking) + "), so it is not the same quantity as ours.");
+    }
+    if (added > 0 && !differences.empty()) {
+      out.footnotes.push_back(
+          "The reported rows are the paper's numbers under its conditions, "
+          "which differ from these runs in " +
+          Join(differences) +
+          ": compare the direction of the differences, not the values. "
+          "Reported rows never take part in the bold.");
     }
   }
 
   const ReportSpec& spec_;
   const TableSpec& table_;
   const std::vector<RunData>& runs_;
+  mutable bool tested_ = false;  // some column's best was tested
+  mutable bool exact_ = true;    // every test used the exact distribution
 };
 
 }  // namespace
@@ -581,8 +914,14 @@ Report BuildReport(const ReportSpec& spec, const std::string& db_path) {
   for (const auto& table : spec.tables) {
     for (const auto& source : table.runs) experiments.insert(source.experiment);
     for (const auto& column : table.columns)
-      metrics.insert(column.metrics.begin(), column.metrics.end());
+      for (const auto& metric : column.metrics) {
+        metrics.insert(metric);
+        if (const std::string baseline = BaselineMetric(metric); !baseline.empty())
+          metrics.insert(baseline);
+      }
   }
+  // What every table's footnote reports of each row's compute.
+  metrics.insert({"train/tokens_per_update", "train/tokens_seen"});
   const std::vector<RunData> runs = ReadRuns(db, experiments, metrics);
   Report report;
   report.spec = &spec;
@@ -600,7 +939,8 @@ std::map<std::string, TableCurves> ReadCurves(const Report& report, const std::s
   }
   // Per run, the three series as (step, value), each sorted by step.
   using Series = std::vector<std::pair<int64_t, double>>;
-  const std::array<std::string, 3> names = {"train/loss", "valid/ppl", "train/tokens_seen"};
+  // The MLM loss alone, so the NSP formats (whose train/loss adds the NSP loss) share an axis.
+  const std::array<std::string, 3> names = {"train/mlm_loss", "valid/ppl", "train/tokens_seen"};
   std::unordered_map<int64_t, std::array<Series, 3>> series;
   if (!ids.empty()) {
     const Connection db = Connection::Open(db_path, Connection::Mode::kReadOnly);

@@ -1,7 +1,10 @@
 // Builds a report from a spec and a results database: picks each table's runs, groups them into
-// rows, aggregates final metrics over seeds (completed runs only), marks the best value of each
-// column, adds reference rows and says what is held fixed and what was left out. It reads through
-// the database's views and renders nothing; report_render.h turns a Report into text.
+// rows, aggregates final metrics over seeds (completed runs only) keeping the per-run values and
+// their spread, marks each column's best (bold only when a rank test separates it from the
+// runner-up), adds trivial-baseline and reference rows (published numbers only where their
+// conditions match ours), tests the paper's claims, and says in footnotes what the numbers are,
+// what is held fixed and what was left out. It reads through the database's views and renders
+// nothing; report_render.h turns a Report into text.
 #pragma once
 
 #include <cstdint>
@@ -16,11 +19,16 @@ namespace ablate::reports {
 // One number of a cell (a combined cell has several), already formatted.
 struct CellPart {
   std::string text;  // "84.3", "84.3 ± 0.2", "–" when missing
+  std::string spread;  // beside the text: "(83.1–85.0)", "(IQR 83.5–84.6)", "± 0.4"; "" for n < 2
   bool missing = true;
-  bool bold = false;
+  bool bold = false;     // the column's best, separated from the runner-up by the rank test
+  bool best = false;     // the column's best by its aggregate, bold or not
   bool numeric = false;  // `value` holds the number shown (false for text and lists of values)
   double value = 0;      // the aggregate (after the column's scale), when numeric
   int64_t count = 0;     // runs behind it
+  std::vector<double> values;     // ours: the per-run values behind it (after the scale)
+  std::vector<std::string> keys;  // their runs' keys, in the same order
+  double p_value = -1;            // the best part: two-sided p against the runner-up (-1: none)
 };
 
 struct ReportCell {
@@ -31,12 +39,26 @@ struct ReportCell {
 struct ReportRow {
   std::string label, group;
   bool reference = false;
+  bool baseline = false;  // the tasks' trivial baselines on the same dev examples, not a model
   std::vector<ReportCell> cells;  // one per shown column
   std::vector<int64_t> run_ids;   // completed runs aggregated (ours only)
 };
 
+// What the runs say about one of the paper's claims, on one column.
+struct ClaimResult {
+  std::string column;
+  std::string verdict;  // "reproduced", "consistent", "not separable", "reversed", "no data"
+  double p = -1;        // one-sided p in the paper's direction (-1: no data)
+};
+struct ClaimLine {
+  const ClaimSpec* spec = nullptr;
+  std::vector<ClaimResult> results;
+  std::string text;  // the generated line
+};
+
 struct ReportTable {
   const TableSpec* spec = nullptr;
+  std::string caption;  // the spec's, with {parameter} replaced by the value its runs share
   std::vector<const ColumnSpec*> columns;  // shown (optional columns without data are dropped)
   std::vector<ReportRow> rows;             // ours first, then the reference rows
   std::string experiment;                  // the source used; empty when no run matched
@@ -44,8 +66,10 @@ struct ReportTable {
   std::string summary;  // what the numbers are: aggregate, runs per row
   std::string fixed;    // "data.corpus = books, ..." — parameters equal across all its runs
   int fixed_count = 0;
-  std::string fixed_key;           // those of them that vary elsewhere in the experiment
-  std::vector<std::string> notes;  // runs left out (running, failed, ...), missing sources
+  std::string fixed_key;               // those of them that vary elsewhere in the experiment
+  std::vector<std::string> notes;      // runs left out (running, failed, ...), missing sources
+  std::vector<std::string> footnotes;  // the bold rule, what the numbers are, compute, references
+  std::vector<ClaimLine> claims;
 };
 
 struct Report {
@@ -64,7 +88,7 @@ struct CurveLine {
   std::vector<double> tokens, values;
 };
 struct TableCurves {
-  std::vector<CurveLine> loss;        // train/loss
+  std::vector<CurveLine> loss;        // train/mlm_loss: the NSP formats' NSP loss left out
   std::vector<CurveLine> perplexity;  // valid/ppl
 };
 // By table id, for the tables whose spec wants curves.

@@ -19,7 +19,7 @@ std::string Replace(std::string text, const std::string& from, const std::string
 
 // The first column's heading; captions fall back to the table id.
 std::string Caption(const ReportTable& table) {
-  return table.spec->caption.empty() ? table.spec->id : table.spec->caption;
+  return table.caption.empty() ? table.spec->id : table.caption;
 }
 
 std::string DefaultReferenceHeader(const ReportTable& table) {
@@ -30,12 +30,14 @@ std::string DefaultReferenceHeader(const ReportTable& table) {
 
 std::string MdEscape(const std::string& text) { return Replace(text, "|", "\\|"); }
 
+// Bold: the tested best; italic: the best that the test could not separate from the runner-up.
 std::string MdCell(const ReportCell& cell) {
   std::string out;
   for (size_t p = 0; p < cell.parts.size(); ++p) {
     if (p > 0) out += "/";
     const auto& part = cell.parts[p];
-    out += part.bold ? "**" + part.text + "**" : part.text;
+    out += part.bold ? "**" + part.text + "**" : part.best ? "*" + part.text + "*" : part.text;
+    if (!part.spread.empty()) out += " " + part.spread;
   }
   if (!cell.note.empty()) out += " (" + cell.note + ")";
   return MdEscape(out);
@@ -85,6 +87,10 @@ void WriteMarkdown(std::ostream& out, const Report& report,
     if (!table.fixed_key.empty())
       text += " Held fixed in this slice of the grid: " + table.fixed_key + ".";
     if (!text.empty()) out << text << "\n\n";
+    for (const auto& claim : table.claims) out << "- " << claim.text << "\n";
+    if (!table.claims.empty()) out << "\n";
+    for (const auto& note : table.footnotes) out << "- " << note << "\n";
+    if (!table.footnotes.empty()) out << "\n";
     if (!table.fixed.empty()) {
       out << "<details><summary>All " << table.fixed_count << " parameters held fixed</summary>\n\n"
           << MdEscape(table.fixed) << "\n\n</details>\n\n";
@@ -94,7 +100,7 @@ void WriteMarkdown(std::ostream& out, const Report& report,
     if (auto it = plots.find(table.spec->id); it != plots.end()) {
       const std::string caption = Caption(table);
       if (!it->second.loss.empty()) {
-        out << "![Training loss, " << caption << "](" << it->second.loss << ")";
+        out << "![Training MLM loss, " << caption << "](" << it->second.loss << ")";
       }
       if (!it->second.perplexity.empty()) {
         out << (it->second.loss.empty() ? "" : " ") << "![Validation perplexity, " << caption
@@ -146,9 +152,34 @@ std::string TexCell(const ReportCell& cell) {
   for (size_t p = 0; p < cell.parts.size(); ++p) {
     if (p > 0) out += "/";
     const auto& part = cell.parts[p];
-    out += part.bold ? "\\textbf{" + TexEscape(part.text) + "}" : TexEscape(part.text);
+    out += part.bold   ? "\\textbf{" + TexEscape(part.text) + "}"
+           : part.best ? "\\textit{" + TexEscape(part.text) + "}"
+                       : TexEscape(part.text);
+    if (!part.spread.empty()) out += "\\,{\\scriptsize " + TexEscape(part.spread) + "}";
   }
   if (!cell.note.empty()) out += " {\\scriptsize(" + TexEscape(cell.note) + ")}";
+  return out;
+}
+
+// Escaped text with markdown's **bold** and *italic* turned into \\textbf and \\textit.
+std::string TexInline(const std::string& text) {
+  std::string out;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    const bool strong = text.compare(pos, 2, "**") == 0;
+    const size_t marker = strong ? 2 : text[pos] == '*' ? 1 : 0;
+    const size_t close =
+        marker == 0 ? std::string::npos : text.find(std::string(marker, '*'), pos + marker);
+    if (marker == 0 || close == std::string::npos) {
+      const size_t next = text.find('*', pos + 1);
+      out += TexEscape(text.substr(pos, next == std::string::npos ? next : next - pos));
+      pos = next == std::string::npos ? text.size() : next;
+      continue;
+    }
+    out += (strong ? "\\textbf{" : "\\textit{") +
+           TexEscape(text.substr(pos + marker, close - pos - marker)) + "}";
+    pos = close + marker;
+  }
   return out;
 }
 
@@ -185,8 +216,10 @@ void WriteLatex(std::ostream& out, const Report& report) {
     if (!table.fixed.empty())
       text += (text.empty() ? "" : " ") + std::string("Held fixed: ") + table.fixed + ".";
     for (const auto& note : table.notes) text += " " + note;
+    for (const auto& claim : table.claims) text += " " + claim.text;
+    for (const auto& note : table.footnotes) text += " " + note;
     if (!text.empty())
-      out << "\\par\\smallskip{\\footnotesize " << TexEscape(Replace(text, "`", "")) << "}\n";
+      out << "\\par\\smallskip{\\footnotesize " << TexInline(Replace(text, "`", "")) << "}\n";
     out << "\\end{table}\n\n";
   }
 }
@@ -199,7 +232,7 @@ std::string CsvField(const std::string& text) {
 }
 
 void WriteCsv(std::ostream& out, const Report& report) {
-  out << "table,section,group,row,column,metric,value,text,runs,bold\r\n";
+  out << "table,section,group,row,column,metric,value,text,runs,bold,best,spread,p,values,keys\r\n";
   for (const auto& table : report.tables) {
     for (const auto& row : table.rows) {
       for (size_t c = 0; c < table.columns.size(); ++c) {
@@ -213,12 +246,30 @@ void WriteCsv(std::ostream& out, const Report& report) {
             std::snprintf(buf, sizeof buf, "%.17g", part.value);
             value = buf;
           }
-          out << CsvField(table.spec->id) << "," << (row.reference ? "reference" : "ours") << ","
-              << CsvField(row.reference ? DefaultReferenceHeader(table) : row.group) << ","
+          std::string values, keys;
+          for (size_t i = 0; i < part.values.size(); ++i) {
+            char buf[32];
+            std::snprintf(buf, sizeof buf, "%.17g", part.values[i]);
+            values += (i > 0 ? ";" : "") + std::string(buf);
+            keys += (i > 0 ? ";" : "") + part.keys[i];
+          }
+          std::string p_text;
+          if (part.p_value >= 0) {
+            char buf[32];
+            std::snprintf(buf, sizeof buf, "%.6g", part.p_value);
+            p_text = buf;
+          }
+          const bool ours = !row.reference && !row.baseline;
+          out << CsvField(table.spec->id) << ","
+              << (row.reference  ? "reference"
+                  : row.baseline ? "baseline"
+                                 : "ours")
+              << "," << CsvField(row.reference ? DefaultReferenceHeader(table) : row.group) << ","
               << CsvField(row.label) << "," << CsvField(column.label) << "," << CsvField(metric)
               << "," << value << "," << CsvField(part.text) << ","
-              << (row.reference ? "" : std::to_string(part.count)) << "," << (part.bold ? 1 : 0)
-              << "\r\n";
+              << (ours ? std::to_string(part.count) : "") << "," << (part.bold ? 1 : 0) << ","
+              << (part.best ? 1 : 0) << "," << CsvField(part.spread) << "," << p_text << ","
+              << values << "," << keys << "\r\n";
         }
       }
     }
@@ -233,14 +284,31 @@ void WriteJson(std::ostream& out, const Report& report,
   if (!report.spec->reference_source.empty()) doc["reference"] = report.spec->reference_source;
   for (const auto& table : report.tables) {
     ordered_json t = {{"id", table.spec->id},
-                      {"caption", table.spec->caption},
+                      {"caption", table.caption},
                       {"experiment", table.experiment},
                       {"aggregate", AggregateName(table.spec->aggregate)},
                       {"columns", ordered_json::array()},
                       {"rows", ordered_json::array()},
                       {"summary", table.summary},
                       {"fixed", table.fixed},
-                      {"notes", table.notes}};
+                      {"notes", table.notes},
+                      {"footnotes", table.footnotes},
+                      {"alpha", table.spec->alpha},
+                      {"spread", SpreadName(table.spec->spread)},
+                      {"claims", ordered_json::array()}};
+    for (const auto& claim : table.claims) {
+      ordered_json results = ordered_json::array();
+      for (const auto& r : claim.results) {
+        results.push_back({{"column", r.column},
+                           {"verdict", r.verdict},
+                           {"p_one_sided", r.p >= 0 ? ordered_json(r.p) : ordered_json(nullptr)}});
+      }
+      t["claims"].push_back(
+          {{"claim", claim.spec->text},
+           {"kind", claim.spec->kind == ClaimKind::kAtLeast ? "at-least" : "better"},
+           {"results", results},
+           {"text", claim.text}});
+    }
     for (const auto* column : table.columns) {
       ordered_json c = {{"label", column->label}};
       if (column->param.empty()) {
@@ -257,16 +325,24 @@ void WriteJson(std::ostream& out, const Report& report,
       ordered_json r = {{"label", row.label},
                         {"group", row.reference ? DefaultReferenceHeader(table) : row.group},
                         {"reference", row.reference},
+                        {"baseline", row.baseline},
                         {"runs", row.run_ids},
                         {"cells", ordered_json::array()}};
       for (size_t c = 0; c < row.cells.size(); ++c) {
         ordered_json parts = ordered_json::array();
         for (const auto& part : row.cells[c].parts) {
-          ordered_json p = {{"text", part.text}, {"bold", part.bold}};
+          ordered_json p = {{"text", part.text}, {"bold", part.bold}, {"best", part.best}};
           p["value"] = part.numeric   ? ordered_json(part.value)
                        : part.missing ? ordered_json(nullptr)
                                       : ordered_json(part.text);
-          if (!row.reference) p["runs"] = part.count;
+          if (!row.reference && !row.baseline) {
+            p["runs"] = part.count;
+            p["n"] = part.values.size();
+            p["values"] = part.values;
+            p["keys"] = part.keys;
+            p["spread"] = part.spread;
+          }
+          if (part.p_value >= 0) p["p"] = part.p_value;
           parts.push_back(p);
         }
         r["cells"].push_back({{"parts", parts}, {"note", row.cells[c].note}});

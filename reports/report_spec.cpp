@@ -23,10 +23,15 @@ class SpecParser {
     ReportSpec spec;
     spec.source = source_;
     Expect(root, "", "an object", root.is_object());
-    Keys(root, "", {"$schema", "title", "description", "reference", "aggregate", "tables"});
+    Keys(
+        root, "",
+        {"$schema", "title", "description", "reference", "aggregate", "spread", "alpha", "tables"});
     spec.title = String(root, "", "title", "");
-    Aggregate aggregate = Aggregate::kMedian;
-    if (root.contains("aggregate")) aggregate = ParseAggregate(root["aggregate"], "/aggregate");
+    TableSpec defaults;
+    if (root.contains("aggregate"))
+      defaults.aggregate = ParseAggregate(root["aggregate"], "/aggregate");
+    if (root.contains("spread")) defaults.spread = ParseSpread(root["spread"], "/spread");
+    if (root.contains("alpha")) defaults.alpha = ParseAlpha(root["alpha"], "/alpha");
     if (root.contains("reference")) {
       const auto& ref = root["reference"];
       Expect(ref, "/reference", "a file name (string)", ref.is_string() && !ref.empty());
@@ -45,7 +50,7 @@ class SpecParser {
     std::set<std::string> ids;
     for (size_t i = 0; i < root["tables"].size(); ++i) {
       const std::string path = "/tables/" + std::to_string(i);
-      TableSpec table = ParseTable(root["tables"][i], path, aggregate);
+      TableSpec table = ParseTable(root["tables"][i], path, defaults);
       if (!ids.insert(table.id).second)
         Fail(path + "/id", "duplicate table id \"" + table.id + "\"");
       spec.tables.push_back(std::move(table));
@@ -54,13 +59,16 @@ class SpecParser {
   }
 
  private:
-  TableSpec ParseTable(const ordered_json& t, const std::string& path, Aggregate aggregate) {
+  TableSpec ParseTable(const ordered_json& t, const std::string& path, const TableSpec& defaults) {
     Expect(t, path, "an object", t.is_object());
     Keys(t, path,
-         {"id", "caption", "row_header", "runs", "rows", "columns", "aggregate", "reference",
-          "curves"});
+         {"id", "caption", "row_header", "runs", "rows", "columns", "aggregate", "spread", "alpha",
+          "claims", "reference", "curves"});
     TableSpec table;
     table.path = path;
+    table.spread =
+        t.contains("spread") ? ParseSpread(t["spread"], path + "/spread") : defaults.spread;
+    table.alpha = t.contains("alpha") ? ParseAlpha(t["alpha"], path + "/alpha") : defaults.alpha;
     table.id = String(t, path, "id", "");
     if (table.id.empty()) Fail(path + "/id", "missing: every table needs an id (names its plots)");
     for (char c : table.id) {
@@ -70,8 +78,8 @@ class SpecParser {
     }
     table.caption = String(t, path, "caption", "");
     table.row_header = String(t, path, "row_header", "");
-    table.aggregate =
-        t.contains("aggregate") ? ParseAggregate(t["aggregate"], path + "/aggregate") : aggregate;
+    table.aggregate = t.contains("aggregate") ? ParseAggregate(t["aggregate"], path + "/aggregate")
+                                              : defaults.aggregate;
     if (t.contains("curves")) {
       Expect(t["curves"], path + "/curves", "true or false", t["curves"].is_boolean());
       table.curves = t["curves"].get<bool>();
@@ -109,7 +117,82 @@ class SpecParser {
     if (t.contains("reference")) {
       table.reference = ParseReference(t["reference"], path + "/reference", table.columns);
     }
+    if (t.contains("claims")) {
+      Expect(t["claims"], path + "/claims", "an array of claims", t["claims"].is_array());
+      for (size_t i = 0; i < t["claims"].size(); ++i) {
+        table.claims.push_back(
+            ParseClaim(t["claims"][i], path + "/claims/" + std::to_string(i), table.columns));
+      }
+    }
     return table;
+  }
+
+  ClaimSpec ParseClaim(const ordered_json& c, const std::string& path,
+                       const std::vector<ColumnSpec>& columns) {
+    Expect(c, path, "an object {\"claim\", \"better\", \"than\", \"kind\", \"columns\"}",
+           c.is_object());
+    Keys(c, path, {"claim", "better", "than", "kind", "columns"});
+    ClaimSpec claim;
+    claim.path = path;
+    claim.text = String(c, path, "claim", "");
+    if (claim.text.empty()) Fail(path + "/claim", "missing: say the paper's claim in words");
+    claim.better = Labels(c, path, "better");
+    claim.than = Labels(c, path, "than");
+    const std::string kind = String(c, path, "kind", "better");
+    if (kind == "better") {
+      claim.kind = ClaimKind::kBetter;
+    } else if (kind == "at-least") {
+      claim.kind = ClaimKind::kAtLeast;
+    } else {
+      Fail(path + "/kind", "\"" + kind + "\" is not \"better\" or \"at-least\"");
+    }
+    std::vector<std::string> tested;
+    for (const auto& column : columns) {
+      if (column.better != Better::kNone && column.param.empty()) tested.push_back(column.label);
+    }
+    if (c.contains("columns")) {
+      claim.columns = Labels(c, path, "columns");
+      for (size_t i = 0; i < claim.columns.size(); ++i) {
+        if (std::find(tested.begin(), tested.end(), claim.columns[i]) == tested.end()) {
+          Fail(path + "/columns/" + std::to_string(i),
+               "\"" + claim.columns[i] + "\" is not a metric column with \"better\"" +
+                   DidYouMean(ClosestNames(claim.columns[i], tested)));
+        }
+      }
+    }
+    return claim;
+  }
+
+  // A label or a non-empty array of labels.
+  std::vector<std::string> Labels(const ordered_json& c, const std::string& path,
+                                  const std::string& key) {
+    const auto& v = Get(c, key);
+    std::vector<std::string> out;
+    if (v.is_string() && !v.get<std::string>().empty()) {
+      out.push_back(v.get<std::string>());
+    } else if (v.is_array() && !v.empty()) {
+      for (const auto& item : v) {
+        Expect(v, path + "/" + key, "a row label or an array of them",
+               item.is_string() && !item.get<std::string>().empty());
+        out.push_back(item.get<std::string>());
+      }
+    }
+    Expect(v, path + "/" + key, "a row label or an array of them", !out.empty());
+    return out;
+  }
+
+  Spread ParseSpread(const ordered_json& s, const std::string& path) {
+    if (s == "range") return Spread::kRange;
+    if (s == "iqr") return Spread::kIqr;
+    if (s == "std") return Spread::kStd;
+    if (s == "none") return Spread::kNone;
+    Fail(path, s.dump() + " is not one of \"range\", \"iqr\", \"std\", \"none\"");
+  }
+
+  double ParseAlpha(const ordered_json& a, const std::string& path) {
+    Expect(a, path, "a significance level between 0 and 1",
+           a.is_number() && a.get<double>() > 0 && a.get<double>() < 1);
+    return a.get<double>();
   }
 
   RunSource ParseSource(const ordered_json& s, const std::string& path) {
@@ -163,11 +246,6 @@ class SpecParser {
       const size_t end = rows.label.find('}', pos);
       if (end == std::string::npos)
         Fail(path + "/label", "unclosed \"{\" in \"" + rows.label + "\"");
-      const std::string name = rows.label.substr(pos + 1, end - pos - 1);
-      if (std::find(rows.by.begin(), rows.by.end(), name) == rows.by.end()) {
-        Fail(path + "/label", "{" + name + "} is not one of the \"by\" parameters" +
-                                  DidYouMean(ClosestNames(name, rows.by)));
-      }
     }
     rows.group = String(g, path, "group", "");
     if (g.contains("order")) {
@@ -186,7 +264,7 @@ class SpecParser {
     Expect(c, path, "an object", c.is_object());
     Keys(c, path,
          {"label", "metric", "metrics", "param", "decimals", "scale", "better", "optional",
-          "reference"});
+          "reference", "spread", "note"});
     ColumnSpec column;
     column.path = path;
     const int sources = c.contains("metric") + c.contains("metrics") + c.contains("param");
@@ -238,6 +316,8 @@ class SpecParser {
       Expect(c["optional"], path + "/optional", "true or false", c["optional"].is_boolean());
       column.optional = c["optional"].get<bool>();
     }
+    if (c.contains("spread")) column.spread = ParseSpread(c["spread"], path + "/spread");
+    column.note = String(c, path, "note", "");
     if (c.contains("reference")) {
       const auto& r = c["reference"];
       const size_t parts = column.param.empty() ? column.metrics.size() : 1;
@@ -399,6 +479,27 @@ ReportSpec ParseReportSpec(const ordered_json& spec, const std::string& source,
 
 ReportSpec ReadReportSpec(const std::filesystem::path& path) {
   return ParseReportSpec(ReadJsonFile(path.string()), path.string(), path.parent_path());
+}
+
+bool ColumnSpec::Intrinsic() const {
+  for (const auto& metric : metrics) {
+    if (metric.rfind("valid/", 0) == 0) return true;
+  }
+  return false;
+}
+
+std::string SpreadName(Spread spread) {
+  switch (spread) {
+    case Spread::kRange:
+      return "range";
+    case Spread::kIqr:
+      return "iqr";
+    case Spread::kStd:
+      return "std";
+    case Spread::kNone:
+      return "none";
+  }
+  return "";
 }
 
 std::string AggregateName(Aggregate aggregate) {

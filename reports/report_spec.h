@@ -1,7 +1,8 @@
 // A report spec: the tables a study wants, written in JSON — which runs each table covers, its
 // rows and row groups, its columns (final metrics or parameters, combined cells), how seeds are
-// aggregated, and which reference rows (a paper's numbers) to set beside ours. Parsing and
-// validation only: reading the database and rendering live in report.h.
+// aggregated and their spread shown, the significance level of the tested best, the paper's claims
+// to test, and which reference rows (a paper's numbers) to set beside ours. Parsing and validation
+// only: reading the database and rendering live in report.h.
 #pragma once
 
 #include <filesystem>
@@ -15,6 +16,9 @@ namespace ablate::reports {
 
 enum class Aggregate { kMedian, kMean, kMeanStd };
 enum class Better { kNone, kHigher, kLower };
+// What is printed beside an aggregate of two or more runs: their range, interquartile range,
+// sample standard deviation, or nothing.
+enum class Spread { kRange, kIqr, kStd, kNone };
 
 // Parameter constraints: a run matches when each named parameter equals the value, or one of the
 // values of a list. Numbers compare as numbers (256 matches 256.0).
@@ -54,6 +58,24 @@ struct ColumnSpec {
   Better better = Better::kNone;
   bool optional = false;               // dropped when no row of ours has a value for it
   std::vector<std::string> reference;  // the reference table's column(s) for this column's parts
+  std::optional<Spread> spread;        // unset: the table's
+  std::string note;                    // a footnote on what the column measures
+  std::string path;
+
+  // Perplexity and held-out loss depend on the vocabulary and the model, so a published value is
+  // comparable only under the same conditions (downstream scores are shown with a note instead).
+  bool Intrinsic() const;
+};
+
+// A claim of the paper that a table can test: the rows `better` (pooled) against the rows `than`,
+// on each metric column with a direction. kBetter claims "better than"; kAtLeast "at least as
+// good as" (matches or improves).
+enum class ClaimKind { kBetter, kAtLeast };
+struct ClaimSpec {
+  std::string text;
+  std::vector<std::string> better, than;  // row labels
+  std::vector<std::string> columns;       // column labels; empty = every column with "better"
+  ClaimKind kind = ClaimKind::kBetter;
   std::string path;
 };
 
@@ -73,6 +95,9 @@ struct TableSpec {
   std::optional<GeneratedRows> generated;  // rows from the data
   std::vector<ColumnSpec> columns;
   Aggregate aggregate = Aggregate::kMedian;
+  Spread spread = Spread::kRange;
+  double alpha = 0.05;  // significance level of the tested best and of the claims
+  std::vector<ClaimSpec> claims;
   std::optional<ReferenceSpec> reference;
   bool curves = true;
   std::string path;
@@ -95,5 +120,6 @@ ReportSpec ParseReportSpec(const nlohmann::ordered_json& spec, const std::string
 ReportSpec ReadReportSpec(const std::filesystem::path& path);
 
 std::string AggregateName(Aggregate aggregate);
+std::string SpreadName(Spread spread);
 
 }  // namespace ablate::reports

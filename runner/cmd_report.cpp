@@ -51,13 +51,13 @@ std::map<std::string, reports::PlotLinks> WritePlots(const reports::Report& repo
   for (const auto& table : report.tables) {
     if (!all_curves.count(table.spec->id)) continue;
     const reports::TableCurves& curves = all_curves.at(table.spec->id);
-    const std::string caption = table.spec->caption.empty() ? table.spec->id : table.spec->caption;
+    const std::string caption = table.caption.empty() ? table.spec->id : table.caption;
     reports::PlotLinks link;
     if (HasPoints(curves.loss)) {
       reports::PlotOptions options;
-      options.title = caption + ": training loss";
+      options.title = caption + ": training MLM loss";
       options.x_label = "tokens seen";
-      options.y_label = "training loss (MLM + NSP)";
+      options.y_label = "training MLM loss (without NSP)";
       link.loss = stem + "-" + table.spec->id + "-loss.svg";
       WriteOutput(dir / link.loss, reports::RenderLinePlot(Series(curves.loss), options));
     }
