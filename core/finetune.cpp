@@ -207,7 +207,40 @@ class TaskData {
   virtual torch::Tensor Loss(FinetuneModel& model, const std::vector<int64_t>& items) = 0;
   // Dev metrics in percent; the model is in eval mode and gradients are off.
   virtual std::map<std::string, double> Evaluate(FinetuneModel& model) = 0;
+  // The dev metrics of a trivial constant prediction on the same dev examples, so a score can
+  // be read against what learning nothing gets.
+  virtual std::map<std::string, double> Baseline() const = 0;
 };
+
+// The most frequent label (the smallest on a tie).
+int Majority(const std::vector<int>& labels) {
+  std::map<int, int64_t> counts;
+  for (int label : labels) ++counts[label];
+  int best = 0;
+  int64_t most = -1;
+  for (const auto& [label, n] : counts) {
+    if (n > most) {
+      best = label;
+      most = n;
+    }
+  }
+  return best;
+}
+
+// Classification baselines: the training set's majority class for every metric, except F1 (of
+// class 1), where always predicting the positive class is the informative constant (the majority
+// class of a rare topic scores an F1 of 0).
+std::map<std::string, double> ConstantBaseline(const std::vector<int>& train_labels,
+                                               const std::vector<int>& dev_labels,
+                                               const std::vector<std::string>& metrics) {
+  auto scores = ScoreClassification(
+      dev_labels, std::vector<int>(dev_labels.size(), Majority(train_labels)), metrics);
+  if (scores.count("f1") != 0) {
+    scores["f1"] =
+        ScoreClassification(dev_labels, std::vector<int>(dev_labels.size(), 1), {"f1"}).at("f1");
+  }
+  return scores;
+}
 
 struct Context {
   BpeTokenizer* tokenizer;
@@ -266,6 +299,10 @@ class ClassificationData : public TaskData {
             static_cast<int>(best[static_cast<int64_t>(k - begin)].item<int64_t>());
     }
     return ScoreClassification(dev_labels_, predicted, metrics_);
+  }
+
+  std::map<std::string, double> Baseline() const override {
+    return ConstantBaseline(train_labels_, dev_labels_, metrics_);
   }
 
  private:
@@ -341,6 +378,11 @@ class SpanData : public TaskData {
       predictions.push_back(none ? "" : Answer(dev_examples_[i].context, c));
     }
     return ScoreSpans(dev_examples_, predictions);
+  }
+
+  // Always answering nothing: 0 on SQuAD 1.1, the share of unanswerable questions on 2.0.
+  std::map<std::string, double> Baseline() const override {
+    return ScoreSpans(dev_examples_, std::vector<std::string>(dev_examples_.size()));
   }
 
  private:
@@ -480,6 +522,14 @@ class ChoiceData : public TaskData {
       }
     }
     return ScoreClassification(gold, predicted, metrics_);
+  }
+
+  // Always the option position most often right in training.
+  std::map<std::string, double> Baseline() const override {
+    std::vector<int> train, dev;
+    for (const auto& q : train_) train.push_back(q.label);
+    for (const auto& q : dev_) dev.push_back(q.label);
+    return ConstantBaseline(train, dev, metrics_);
   }
 
  private:
@@ -770,6 +820,7 @@ FinetuneResult Finetune(const Task& task, const FinetuneConfig& config, const Tr
     }
   }
   Aggregate(task, c, result);
+  result.baseline = data->Baseline();
   return result;
 }
 

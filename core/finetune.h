@@ -63,6 +63,9 @@ struct FinetuneResult {
   // Every lr's median of the primary metric.
   std::map<double, double> primary_by_lr;
   std::vector<FinetuneUnit> units;
+  // The task's trivial baseline on the same dev examples (percent): a constant prediction (the
+  // training set's majority class; for F1, always the positive class; no answer for spans).
+  std::map<std::string, double> baseline;
 };
 
 // Fine-tunes the final checkpoint of the run in `run_dir`, pretrained with `pretrain` (its

@@ -92,6 +92,8 @@ FinetuneStageResult RunFinetuneStage(const nlohmann::json& params, const core::T
         store->SetFinalMetric(run_id, prefix + name, value, train.steps);
     }
     store->SetFinalMetric(run_id, prefix + "lr", result.lr, train.steps);
+    for (const auto& [name, value] : result.baseline)
+      store->SetFinalMetric(run_id, prefix + "baseline/" + name, value, train.steps);
     store->SetFinalMetric(run_id, prefix + task.primary_metric,
                           result.metrics.at(task.primary_metric), train.steps);
   }

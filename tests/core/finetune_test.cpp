@@ -110,6 +110,16 @@ TEST_CASE("a classification head learns a rule on the second text of a pair", "[
   REQUIRE(result.outcome == FinetuneOutcome::kCompleted);
   CHECK(result.metrics.at("acc") > 90);  // chance is 50
   CHECK(result.metrics.count("f1") == 1);
+  // The trivial baseline on the same 100 dev examples, counted by hand from the task's labels.
+  const Task task = AppleTask(320, 100);
+  int64_t train_ones = 0, dev_ones = 0;
+  for (const auto& e : task.train.classification) train_ones += e.label;
+  for (const auto& e : task.dev.classification) dev_ones += e.label;
+  const double majority_acc = train_ones * 2 > 320 ? dev_ones : 100 - dev_ones;  // percent of 100
+  CHECK(result.baseline.at("acc") == Approx(majority_acc));
+  // F1 of always answering 1: precision dev_ones / 100, recall 1.
+  const double p = dev_ones / 100.0;
+  CHECK(result.baseline.at("f1") == Approx(100 * 2 * p / (p + 1)));
   CHECK(counter.computed == 1);
   CHECK(counter.updates == 6 * 20);
   REQUIRE(result.units.size() == 1);
@@ -153,6 +163,11 @@ TEST_CASE("a span head finds a marked word across windows and says when there is
   // Always answering nothing scores 25; always answering, at most 75.
   CHECK(result.metrics.at("em") > 80);
   CHECK(result.metrics.at("f1") >= result.metrics.at("em"));
+  // Answering nothing scores the share of unanswerable dev questions.
+  int64_t impossible = 0;
+  for (const auto& e : t.dev.spans) impossible += e.impossible;
+  CHECK(result.baseline.at("em") == Approx(impossible));  // of 100 dev questions
+  CHECK(result.baseline.at("f1") == Approx(impossible));
 }
 
 TEST_CASE("a multiple-choice head scores each option and learns which is right", "[finetune]") {
@@ -179,6 +194,12 @@ TEST_CASE("a multiple-choice head scores each option and learns which is right",
   auto result = Finetune(t, Quick(3e-3, 3), pretrain, s.dir / "data", s.dir / "run", counter);
   REQUIRE(result.outcome == FinetuneOutcome::kCompleted);
   CHECK(result.metrics.at("acc") > 90);  // chance is 25
+  // Always the most frequent right position of the training questions.
+  std::vector<int> train(4, 0), dev(4, 0);
+  for (const auto& e : t.train.choices) ++train[e.label];
+  for (const auto& e : t.dev.choices) ++dev[e.label];
+  const auto most = std::max_element(train.begin(), train.end()) - train.begin();
+  CHECK(result.baseline.at("acc") == Approx(100.0 * dev[most] / 80));
 }
 
 TEST_CASE("finished units are kept, reused and reproduced; a stop resumes", "[finetune]") {

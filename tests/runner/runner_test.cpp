@@ -202,6 +202,10 @@ TEST_CASE("a run fine-tunes on eval.tasks after pretraining, and a resumed run d
   CHECK(acc >= 0);
   CHECK(acc <= 100);
   CHECK(Query(s, "SELECT value FROM final_metrics WHERE name = 'valid/loss'").rows.size() == 1);
+  // The trivial baseline beside it: the training majority (0, 2 of 3) on the dev set's 1 of 3.
+  auto baseline = Query(s, "SELECT value FROM final_metrics WHERE name = 'eval/sst/baseline/acc'");
+  REQUIRE(baseline.rows.size() == 1);
+  CHECK(std::get<double>(baseline.rows[0][0]) == Approx(100.0 / 3));
   const std::string log = Slurp(s.dir / "first.err");
   CHECK(log.find("eval sst 2/2: lr 0.001 seed 2") != std::string::npos);
   auto key = std::get<std::string>(Query(s, "SELECT key FROM runs").rows[0][0]);
