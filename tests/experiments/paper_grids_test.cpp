@@ -2,6 +2,7 @@
 // paper_reference.json, copied from Liu et al. 2019).
 #include <catch2/catch.hpp>
 #include <fstream>
+#include <map>
 #include <set>
 
 #include "experiments/grid.h"
@@ -103,10 +104,11 @@ TEST_CASE("every paper grid trains on full-length sequences only (section 3.1)",
 
 TEST_CASE("every row of Table 4 is scored on the same held-out text", "[paper]") {
   CHECK(Distinct(Runs("table4_data_steps.json"), "eval.corpus") == std::set<json>{"mixture"});
-  // The micro grid's data-size rows (those on the mixture, and books at the same batch size).
+  // The micro grid's data-size rows: the books slice and every mixture run.
   std::set<json> scored_on;
   for (const auto& r : Runs("micro.json")) {
-    if (r.params["train.batch_size"] == 32) scored_on.insert(r.params["eval.corpus"]);
+    if (r.params["data.corpus"] == "mixture" || r.params["data.max_tokens"] == 150000)
+      scored_on.insert(r.params["eval.corpus"]);
   }
   CHECK(scored_on == std::set<json>{"mixture"});
 }
@@ -136,4 +138,30 @@ TEST_CASE("table 4 adds data, then steps, on BERT-LARGE with batch 8K", "[paper]
     CHECK(got[i].second == rows[i]["values"][2]);
     CHECK(got[i].first == (rows[i]["values"][0] == "16GB" ? "books" : "mixture"));
   }
+}
+
+TEST_CASE("the micro grid gives every row runs enough to test: 4 seeds, 50 updates, short warmup",
+          "[paper]") {
+  const auto runs = Runs("micro.json");
+  std::map<json, int> seeds_per_row;
+  for (const auto& r : runs) {
+    json row = r.params;
+    row.erase("seed");
+    ++seeds_per_row[row];
+    INFO(r.key);
+    CHECK(r.params["train.steps"].get<int64_t>() >= 50);
+    CHECK(r.params["optim.warmup_steps"].get<double>() <=
+          0.1 * r.params["train.steps"].get<double>());
+  }
+  for (const auto& [row, seeds] : seeds_per_row) CHECK(seeds >= 4);
+  // Table 3's rows: equal training sequences, batch x updates.
+  std::set<double> sequences;
+  for (const auto& r : runs) {
+    if (r.params["data.corpus"] == "books" && r.params["data.max_tokens"] == 0 &&
+        r.params["data.format"] == "FULL-SENTENCES" && r.params["train.batch_size"] != 16) {
+      sequences.insert(r.params["train.batch_size"].get<double>() *
+                       r.params["train.steps"].get<double>());
+    }
+  }
+  CHECK(sequences == std::set<double>{6400});
 }
