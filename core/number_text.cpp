@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <cstdio>
 
 namespace ablate {
 
@@ -11,6 +12,18 @@ std::string ShortestText(double x) {
   char buf[64];
   auto [end, ec] = std::to_chars(buf, buf + sizeof buf, x, std::chars_format::general);
   return std::string(buf, end);
+}
+
+std::string SiText(double x) {
+  static const char* const kSuffixes[] = {"", "k", "M", "G", "T", "P", "E"};
+  int power = 0;
+  while (std::abs(x) >= 999.5 && power < 6) {
+    x /= 1000;
+    ++power;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3g%s", x, kSuffixes[power]);
+  return buf;
 }
 
 }  // namespace ablate

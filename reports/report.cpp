@@ -216,19 +216,6 @@ std::string Plural(int64_t n, const std::string& word) {
   return std::to_string(n) + " " + word + (n == 1 ? "" : "s");
 }
 
-// 3 significant digits with an SI suffix: 2034 -> "2.03k", 1.2e7 -> "12.0M".
-std::string Compact(double x) {
-  static const char* const kSuffixes[] = {"", "k", "M", "G", "T", "P"};
-  int power = 0;
-  while (std::abs(x) >= 999.5 && power < 5) {
-    x /= 1000;
-    ++power;
-  }
-  char buf[32];
-  std::snprintf(buf, sizeof buf, power == 0 ? "%.0f%s" : "%.3g%s", x, kSuffixes[power]);
-  return buf;
-}
-
 class TableBuilder {
  public:
   TableBuilder(const ReportSpec& spec, const TableSpec& table, const std::vector<RunData>& runs)
@@ -403,8 +390,8 @@ class TableBuilder {
           seen.push_back(it->second);
       }
       if (update.empty() || seen.empty()) continue;
-      per_update += (per_update.empty() ? "" : ", ") + row.label + " " + Compact(Mean(update));
-      total += (total.empty() ? "" : ", ") + row.label + " " + Compact(Mean(seen));
+      per_update += (per_update.empty() ? "" : ", ") + row.label + " " + SiText(Mean(update));
+      total += (total.empty() ? "" : ", ") + row.label + " " + SiText(Mean(seen));
     }
     if (!per_update.empty()) {
       out.footnotes.push_back("Compute (means over each row's runs): tokens per update " +
@@ -469,9 +456,9 @@ class TableBuilder {
             const auto test = core::MannWhitney(a, b);
             const bool higher = column.better == Better::kHigher;
             result.p = higher ? test.p_greater : test.p_less;
-            const double against = higher ? test.p_less : test.p_greater;
+            result.p_against = higher ? test.p_less : test.p_greater;
             result.verdict = result.p <= table_.alpha            ? "reproduced"
-                             : against <= table_.alpha           ? "reversed"
+                             : result.p_against <= table_.alpha  ? "reversed"
                              : claim.kind == ClaimKind::kAtLeast ? "consistent"
                                                                  : "not separable";
           }
@@ -482,7 +469,11 @@ class TableBuilder {
       for (size_t i = 0; i < line.results.size(); ++i) {
         const auto& r = line.results[i];
         line.text += (i > 0 ? "; " : "") + r.column + ": **" + r.verdict + "**";
-        if (r.p >= 0) line.text += " (one-sided p " + PText(r.p) + ")";
+        if (r.verdict == "reversed") {
+          line.text += " (one-sided p " + PText(r.p_against) + " against the claim)";
+        } else if (r.p >= 0) {
+          line.text += " (one-sided p " + PText(r.p) + ")";
+        }
       }
       if (line.results.empty()) line.text += "no column to test";
       line.text += ".";
@@ -714,7 +705,9 @@ class TableBuilder {
   std::string Summary(const ReportTable& table, const Runs& all) const {
     if (table.experiment.empty()) return "";
     std::map<int64_t, int> per_row;
-    for (const auto& row : table.rows) ++per_row[static_cast<int64_t>(row.run_ids.size())];
+    for (const auto& row : table.rows) {
+      if (!row.reference && !row.baseline) ++per_row[static_cast<int64_t>(row.run_ids.size())];
+    }
     std::string counts;
     if (per_row.size() == 1) {
       counts = Plural(per_row.begin()->first, "completed run") + " per row";

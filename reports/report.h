@@ -47,8 +47,9 @@ struct ReportRow {
 // What the runs say about one of the paper's claims, on one column.
 struct ClaimResult {
   std::string column;
-  std::string verdict;  // "reproduced", "consistent", "not separable", "reversed", "no data"
-  double p = -1;        // one-sided p in the paper's direction (-1: no data)
+  std::string verdict;    // "reproduced", "consistent", "not separable", "reversed", "no data"
+  double p = -1;          // one-sided p in the paper's direction (-1: no data)
+  double p_against = -1;  // one-sided p in the other direction
 };
 struct ClaimLine {
   const ClaimSpec* spec = nullptr;

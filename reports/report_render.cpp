@@ -299,9 +299,11 @@ void WriteJson(std::ostream& out, const Report& report,
     for (const auto& claim : table.claims) {
       ordered_json results = ordered_json::array();
       for (const auto& r : claim.results) {
-        results.push_back({{"column", r.column},
-                           {"verdict", r.verdict},
-                           {"p_one_sided", r.p >= 0 ? ordered_json(r.p) : ordered_json(nullptr)}});
+        results.push_back(
+            {{"column", r.column},
+             {"verdict", r.verdict},
+             {"p_one_sided", r.p >= 0 ? ordered_json(r.p) : ordered_json(nullptr)},
+             {"p_against", r.p_against >= 0 ? ordered_json(r.p_against) : ordered_json(nullptr)}});
       }
       t["claims"].push_back(
           {{"claim", claim.spec->text},

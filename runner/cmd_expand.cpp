@@ -7,6 +7,7 @@
 
 #include "core/corpus.h"
 #include "core/error.h"
+#include "core/number_text.h"
 #include "experiments/grid.h"
 #include "experiments/params.h"
 #include "reports/table_format.h"
@@ -39,23 +40,9 @@ std::vector<std::string> VaryingParams(const experiments::GridSpec& grid,
   return varying;
 }
 
-// 3 significant digits with an SI suffix: 131072 -> "131k", 1.31e11 -> "131G".
-std::string Compact(double x) {
-  static const char* const kSuffixes[] = {"", "k", "M", "G", "T", "P", "E"};
-  int power = 0;
-  while (std::abs(x) >= 999.5 && power < 6) {
-    x /= 1000;
-    ++power;
-  }
-  char buf[32];
-  std::snprintf(buf, sizeof buf, x >= 99.95 || power == 0 ? "%.0f%s" : "%.3g%s", x,
-                kSuffixes[power]);
-  return buf;
-}
-
 std::string Figure(const std::optional<double>& x, const char* format) {
   if (!x) return "?";
-  if (format == nullptr) return Compact(*x);
+  if (format == nullptr) return SiText(*x);
   char buf[32];
   std::snprintf(buf, sizeof buf, format, *x);
   return buf;
@@ -128,7 +115,7 @@ int CmdExpand(const Args& args) {
       row.push_back(Figure(p.tokens_per_update, nullptr));
       row.push_back(Figure(p.total_tokens, nullptr));
       row.push_back(Figure(p.epochs, "%.3g"));
-      row.push_back(p.parameters ? Compact(static_cast<double>(*p.parameters)) : "?");
+      row.push_back(p.parameters ? SiText(static_cast<double>(*p.parameters)) : "?");
       row.push_back(Figure(p.flops, "%.2e"));
     }
     set.rows.push_back(std::move(row));

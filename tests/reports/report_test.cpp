@@ -409,6 +409,7 @@ TEST_CASE(
   CHECK(t.claims[0].results[0].p == Approx(1.0 / 252));
   CHECK(t.claims[0].results[1].verdict == "consistent");
   CHECK(t.claims[1].results[0].verdict == "reversed");
+  CHECK(t.claims[1].results[0].p_against == Approx(1.0 / 252));
   CHECK(t.claims[1].results[1].verdict == "not separable");
   CHECK(t.claims[0].text.rfind(
             "Claim: dynamic masking is at least as good as static. Here: acc: **reproduced** "
@@ -420,8 +421,10 @@ TEST_CASE(
   CHECK(md.str().find("| dynamic | **82.0** (80.0–84.0) | *12.00* (10.00–14.00) |") !=
         std::string::npos);
   CHECK(md.str().find("| *Trivial baseline (the same dev examples):* |") != std::string::npos);
-  CHECK(md.str().find("- Claim: static masking beats dynamic. Here: acc: **reversed**") !=
-        std::string::npos);
+  CHECK(md.str().find("- Claim: static masking beats dynamic. Here: acc: **reversed** (one-sided p "
+                      "= 0.004 against the claim)") != std::string::npos);
+  // The summary counts our rows only, not the baseline or reference rows.
+  CHECK(t.summary.find("(5 completed runs per row;") != std::string::npos);
   // A claim naming a row the table lacks is bad input.
   auto bad = rp::ReadReportSpec(dir.File("spec.json"));
   bad.tables[0].claims[0].than = {"statik"};
@@ -523,15 +526,16 @@ TEST_CASE("the README's example SQL runs against a results database", "[report][
   const std::string db = dir.File("r.db");
   {
     Store store = Store::Open(db);
-    AddExperiment(
-        store, "roberta-micro",
-        {json{{"seed", 1},
-              {"data.masking", "static"},
-              {"data.format", "FULL-SENTENCES"},
-              {"train.batch_size", 16},
-              {"optim.lr", 1e-3}}},
-        {"completed"},
-        {{{"valid/ppl", 9.5}, {"eval/uci-sentiment/acc", 70}, {"eval/reuters-grain/f1", 40}}});
+    AddExperiment(store, "roberta-micro",
+                  {json{{"seed", 1},
+                        {"data.masking", "static"},
+                        {"data.format", "FULL-SENTENCES"},
+                        {"train.batch_size", 16},
+                        {"optim.lr", 1e-3}}},
+                  {"completed"},
+                  {{{"valid/ppl", 9.5},
+                    {"eval/uci-sentiment/acc", 70},
+                    {"eval/uci-sentiment/baseline/acc", 50}}});
   }
   const std::string readme = ReadFile(fs::path(ABLATE_SOURCE_DIR) / "README.md");
   const size_t intro = readme.find("Example queries");
