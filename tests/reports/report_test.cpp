@@ -7,6 +7,7 @@
 #include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
 
 #include "core/error.h"
@@ -213,6 +214,26 @@ TEST_CASE("medians take the middle value, or the mean of the two middle ones", "
   CHECK(formats.notes ==
         std::vector<std::string>{"Row \"SEGMENT-PAIR\": 1 run queued, not included.",
                                  "Row \"FULL-SENTENCES\": 1 run failed, not included."});
+}
+
+TEST_CASE("the spread beside a median: range, interquartile range, std, or none per column",
+          "[report]") {
+  Fixture f;
+  // SEGMENT-PAIR's SQuAD 1.1 runs: {80, 82, 90}.
+  auto squad1 = [&](rp::Spread table, std::optional<rp::Spread> column) {
+    f.spec.tables[0].spread = table;
+    f.spec.tables[0].columns[0].spread = column;
+    return rp::BuildReport(f.spec, f.db).tables[0].rows[0].cells[0].parts[0].spread;
+  };
+  CHECK(squad1(rp::Spread::kRange, std::nullopt) == "(80.0–90.0)");
+  // numpy.quantile([80, 82, 90], [0.25, 0.75]) = 81, 86
+  CHECK(squad1(rp::Spread::kIqr, std::nullopt) == "(IQR 81.0–86.0)");
+  // sqrt((16 + 4 + 36) / 2) = 5.29
+  CHECK(squad1(rp::Spread::kStd, std::nullopt) == "± 5.3");
+  CHECK(squad1(rp::Spread::kRange, rp::Spread::kNone).empty());
+  // One run has no spread: bsz 2048 of the second table.
+  const auto report = rp::BuildReport(f.spec, f.db);
+  CHECK(report.tables[1].rows[2].cells[1].parts[0].spread.empty());
 }
 
 TEST_CASE("generated rows follow the order list, then natural order", "[report]") {
