@@ -17,11 +17,12 @@
 #include "core/batch_tensors.h"
 #include "core/model.h"
 #include "core/optimizer.h"
-#include "core/rng.h"
+#include "base/rng.h"
 
 namespace {
 
 using namespace ablate::core;
+using ablate::Rng;
 using Clock = std::chrono::steady_clock;
 
 constexpr int64_t kSeqLen = 512, kMatmulSize = 8192, kWarmup = 3;

@@ -23,11 +23,12 @@
 #include "core/batch_tensors.h"
 #include "core/model.h"
 #include "core/optimizer.h"
-#include "core/rng.h"
+#include "base/rng.h"
 
 namespace {
 
 using namespace ablate::core;
+using ablate::Rng;
 using Clock = std::chrono::steady_clock;
 
 constexpr int64_t kRows = 32, kCols = 128, kMaskedPerRow = 19, kWarmup = 1;

@@ -20,7 +20,7 @@
 
 #include "core/bpe_tokenizer.h"
 #include "core/corpus.h"
-#include "core/hash.h"
+#include "base/hash.h"
 
 namespace {
 

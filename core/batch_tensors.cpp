@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <string>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "core/input_format.h"
 #include "core/masking.h"
 

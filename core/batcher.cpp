@@ -4,8 +4,8 @@
 #include <numeric>
 #include <string>
 
-#include "core/error.h"
-#include "core/rng.h"
+#include "base/error.h"
+#include "base/rng.h"
 
 namespace ablate::core {
 namespace {

@@ -6,11 +6,11 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "core/atomic_file.h"
+#include "base/atomic_file.h"
 #include "core/bpe_trainer.h"
 #include "core/documents.h"
-#include "core/error.h"
-#include "core/hash.h"
+#include "base/error.h"
+#include "base/hash.h"
 #include "core/sentence_splitter.h"
 
 namespace ablate::core {

@@ -4,7 +4,7 @@
 #include <set>
 
 #include "core/data_stats.h"
-#include "core/error.h"
+#include "base/error.h"
 
 namespace ablate::core {
 namespace {

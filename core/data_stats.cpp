@@ -5,8 +5,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "core/atomic_file.h"
-#include "core/number_text.h"
+#include "base/atomic_file.h"
+#include "base/number_text.h"
 
 namespace ablate::core {
 namespace fs = std::filesystem;

@@ -11,14 +11,14 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
-#include "core/atomic_file.h"
+#include "base/atomic_file.h"
 #include "core/batch_tensors.h"
-#include "core/error.h"
+#include "base/error.h"
 #include "core/fused_ops.h"
 #include "core/model.h"
-#include "core/number_text.h"
+#include "base/number_text.h"
 #include "core/optimizer.h"
-#include "core/rng.h"
+#include "base/rng.h"
 #include "core/task_metrics.h"
 
 namespace ablate::core {

@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "core/finetune_config.h"
-#include "core/statistics.h"
+#include "base/statistics.h"
 #include "core/task_data.h"
 #include "core/trainer.h"
 

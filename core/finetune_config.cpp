@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
-#include "core/error.h"
-#include "core/number_text.h"
+#include "base/error.h"
+#include "base/number_text.h"
 
 namespace ablate::core {
 namespace {

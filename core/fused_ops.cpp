@@ -10,7 +10,7 @@
 #include <cmath>
 #include <mutex>
 
-#include "core/rng.h"
+#include "base/rng.h"
 
 namespace ablate::core {
 namespace {

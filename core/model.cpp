@@ -8,7 +8,7 @@
 #include <limits>
 #include <string>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "core/fused_ops.h"
 #include "core/input_format.h"
 

@@ -7,7 +7,7 @@
 #include <filesystem>
 #include <unordered_set>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "core/fused_ops.h"
 
 namespace ablate::core {

@@ -8,7 +8,7 @@
 #include <cstring>
 #include <fstream>
 
-#include "core/error.h"
+#include "base/error.h"
 
 namespace ablate::core {
 namespace {

@@ -6,8 +6,8 @@
 #include <nlohmann/json.hpp>
 #include <string_view>
 
-#include "core/error.h"
-#include "core/suggest.h"
+#include "base/error.h"
+#include "base/suggest.h"
 
 namespace ablate::core {
 namespace {

@@ -7,7 +7,7 @@
 #include <cmath>
 #include <unordered_map>
 
-#include "core/error.h"
+#include "base/error.h"
 
 namespace ablate::core {
 namespace {

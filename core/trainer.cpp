@@ -9,12 +9,12 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "core/atomic_file.h"
+#include "base/atomic_file.h"
 #include "core/batch_tensors.h"
-#include "core/error.h"
+#include "base/error.h"
 #include "core/model.h"
 #include "core/optimizer.h"
-#include "core/rng.h"
+#include "base/rng.h"
 
 namespace ablate::core {
 namespace fs = std::filesystem;

@@ -6,10 +6,10 @@
 #include <set>
 #include <sstream>
 
-#include "core/error.h"
-#include "core/hash.h"
-#include "core/json_text.h"
-#include "core/suggest.h"
+#include "base/error.h"
+#include "base/hash.h"
+#include "base/json_text.h"
+#include "base/suggest.h"
 #include "core/task_data.h"
 #include "experiments/params.h"
 #include "experiments/run_config.h"

@@ -4,9 +4,9 @@
 #include <cmath>
 #include <limits>
 
-#include "core/error.h"
-#include "core/number_text.h"
-#include "core/suggest.h"
+#include "base/error.h"
+#include "base/number_text.h"
+#include "base/suggest.h"
 
 namespace ablate::experiments {
 namespace {

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cstdlib>
 
-#include "core/error.h"
+#include "base/error.h"
 
 namespace ablate::experiments {
 

@@ -11,17 +11,17 @@
 #include <set>
 #include <unordered_map>
 
-#include "core/error.h"
-#include "core/number_text.h"
-#include "core/statistics.h"
-#include "core/suggest.h"
+#include "base/error.h"
+#include "base/number_text.h"
+#include "base/statistics.h"
+#include "base/suggest.h"
 #include "results/sqlite.h"
 
 namespace ablate::reports {
 namespace {
 
-using core::Median;
-using core::MedianInPlace;
+using ablate::Median;
+using ablate::MedianInPlace;
 using nlohmann::json;
 using results::Connection;
 using results::Statement;
@@ -181,7 +181,7 @@ CellPart AggregatePart(const std::vector<double>& values, const std::vector<std:
   part.value = aggregate == Aggregate::kMedian ? Median(scaled) : Mean(scaled);
   part.text = Fixed(part.value, column.decimals);
   if (aggregate == Aggregate::kMeanStd) {
-    part.text += " ± " + Fixed(core::SampleStdDev(scaled), column.decimals);
+    part.text += " ± " + Fixed(SampleStdDev(scaled), column.decimals);
   } else if (scaled.size() >= 2) {
     const int d = column.decimals;
     switch (spread) {
@@ -190,11 +190,11 @@ CellPart AggregatePart(const std::vector<double>& values, const std::vector<std:
                       Fixed(*std::max_element(scaled.begin(), scaled.end()), d) + ")";
         break;
       case Spread::kIqr:
-        part.spread = "(IQR " + Fixed(core::Quantile(scaled, 0.25), d) + "–" +
-                      Fixed(core::Quantile(scaled, 0.75), d) + ")";
+        part.spread = "(IQR " + Fixed(Quantile(scaled, 0.25), d) + "–" +
+                      Fixed(Quantile(scaled, 0.75), d) + ")";
         break;
       case Spread::kStd:
-        part.spread = "± " + Fixed(core::SampleStdDev(scaled), d);
+        part.spread = "± " + Fixed(SampleStdDev(scaled), d);
         break;
       case Spread::kNone:
         break;
@@ -453,7 +453,7 @@ class TableBuilder {
           if (a.empty() || b.empty()) {
             result.verdict = "no data";
           } else {
-            const auto test = core::MannWhitney(a, b);
+            const auto test = MannWhitney(a, b);
             const bool higher = column.better == Better::kHigher;
             result.p = higher ? test.p_greater : test.p_less;
             result.p_against = higher ? test.p_less : test.p_greater;
@@ -664,7 +664,7 @@ class TableBuilder {
         if (rounded(parts[0]) == rounded(parts[1])) continue;  // a tie has no best
         CellPart& best = *parts[0];
         best.best = true;
-        const auto test = core::MannWhitney(best.values, parts[1]->values);
+        const auto test = MannWhitney(best.values, parts[1]->values);
         best.p_value = test.p_two_sided;
         best.bold = test.p_two_sided <= table_.alpha;
         exact_ = exact_ && test.exact;

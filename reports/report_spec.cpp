@@ -4,9 +4,9 @@
 #include <cctype>
 #include <set>
 
-#include "core/error.h"
-#include "core/json_text.h"
-#include "core/suggest.h"
+#include "base/error.h"
+#include "base/json_text.h"
+#include "base/suggest.h"
 
 namespace ablate::reports {
 namespace {

@@ -6,8 +6,8 @@
 #include <cstdint>
 #include <limits>
 
-#include "core/error.h"
-#include "core/number_text.h"
+#include "base/error.h"
+#include "base/number_text.h"
 
 namespace ablate::reports {
 namespace {

@@ -4,8 +4,8 @@
 #include <nlohmann/json.hpp>
 #include <vector>
 
-#include "core/error.h"
-#include "core/number_text.h"
+#include "base/error.h"
+#include "base/number_text.h"
 
 namespace ablate::reports {
 namespace {

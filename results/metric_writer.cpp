@@ -5,7 +5,7 @@
 #include <iostream>
 #include <numeric>
 
-#include "core/error.h"
+#include "base/error.h"
 
 namespace ablate::results {
 namespace {

@@ -4,7 +4,7 @@
 #include <optional>
 #include <string_view>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "results/sqlite.h"
 
 namespace ablate::results {

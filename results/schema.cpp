@@ -3,7 +3,7 @@
 #include <array>
 #include <string>
 
-#include "core/error.h"
+#include "base/error.h"
 
 namespace ablate::results {
 namespace {

@@ -5,7 +5,7 @@
 #include <thread>
 #include <utility>
 
-#include "core/error.h"
+#include "base/error.h"
 
 namespace ablate::results {
 namespace {

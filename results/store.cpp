@@ -8,8 +8,8 @@
 #include <string_view>
 #include <utility>
 
-#include "core/error.h"
-#include "core/hash.h"
+#include "base/error.h"
+#include "base/hash.h"
 #include "results/clock.h"
 #include "results/schema.h"
 

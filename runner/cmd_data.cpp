@@ -5,7 +5,7 @@
 #include <sstream>
 
 #include "core/data_pipeline.h"
-#include "core/error.h"
+#include "base/error.h"
 #include "experiments/grid.h"
 #include "experiments/run_config.h"
 #include "reports/table_format.h"

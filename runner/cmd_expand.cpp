@@ -6,8 +6,8 @@
 #include <set>
 
 #include "core/corpus.h"
-#include "core/error.h"
-#include "core/number_text.h"
+#include "base/error.h"
+#include "base/number_text.h"
 #include "experiments/grid.h"
 #include "experiments/params.h"
 #include "reports/table_format.h"

@@ -5,8 +5,8 @@
 #include <iostream>
 #include <sstream>
 
-#include "core/atomic_file.h"
-#include "core/error.h"
+#include "base/atomic_file.h"
+#include "base/error.h"
 #include "reports/report.h"
 #include "reports/report_render.h"
 #include "reports/report_spec.h"

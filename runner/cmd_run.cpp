@@ -6,7 +6,7 @@
 #include <iostream>
 #include <thread>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "experiments/grid.h"
 #include "reports/table_format.h"
 #include "results/query.h"

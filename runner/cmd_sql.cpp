@@ -2,7 +2,7 @@
 #include <iostream>
 #include <iterator>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "reports/table_format.h"
 #include "results/query.h"
 #include "runner/cli.h"

@@ -8,7 +8,7 @@
 
 #include "core/bpe_tokenizer.h"
 #include "core/corpus.h"
-#include "core/error.h"
+#include "base/error.h"
 #include "runner/cli.h"
 
 namespace ablate::runner {

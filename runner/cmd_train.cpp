@@ -6,7 +6,7 @@
 #include <fstream>
 #include <iostream>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "experiments/grid.h"
 #include "experiments/run_config.h"
 #include "results/store.h"

@@ -7,7 +7,7 @@
 #include <iostream>
 
 #include "core/corpus.h"
-#include "core/error.h"
+#include "base/error.h"
 #include "runner/cli.h"
 #include "runner/signals.h"
 #include "runner/worker.h"

@@ -5,7 +5,7 @@
 #include <ostream>
 
 #include "core/finetune.h"
-#include "core/number_text.h"
+#include "base/number_text.h"
 #include "experiments/run_config.h"
 #include "runner/signals.h"
 

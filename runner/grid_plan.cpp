@@ -4,7 +4,7 @@
 #include <memory>
 
 #include "core/corpus.h"
-#include "core/error.h"
+#include "base/error.h"
 #include "experiments/run_config.h"
 
 namespace ablate::runner {

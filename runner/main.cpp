@@ -2,7 +2,7 @@
 // (0 ok, 1 runtime failure, 2 bad input).
 #include <iostream>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "runner/cli.h"
 
 namespace {

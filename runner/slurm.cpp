@@ -19,7 +19,7 @@
 #include <sstream>
 #include <stdexcept>
 
-#include "core/error.h"
+#include "base/error.h"
 
 extern char** environ;
 

@@ -5,9 +5,10 @@
 #include <numeric>
 #include <tuple>
 
-#include "core/rng.h"
+#include "base/rng.h"
 
 using namespace ablate::core;
+using ablate::Rng;
 
 namespace {
 

@@ -8,7 +8,7 @@
 #include <random>
 #include <sstream>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "tests/support.h"
 
 namespace {

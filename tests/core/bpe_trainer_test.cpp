@@ -4,7 +4,7 @@
 #include <filesystem>
 #include <random>
 
-#include "core/error.h"
+#include "base/error.h"
 
 namespace {
 

@@ -6,7 +6,7 @@
 #include <fstream>
 
 #include "core/data_pipeline.h"
-#include "core/error.h"
+#include "base/error.h"
 #include "tests/support.h"
 
 namespace fs = std::filesystem;

@@ -10,7 +10,7 @@
 #include <set>
 
 #include "core/data_stats.h"
-#include "core/error.h"
+#include "base/error.h"
 #include "tests/support.h"
 
 namespace fs = std::filesystem;

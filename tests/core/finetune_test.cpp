@@ -7,14 +7,16 @@
 #include <catch2/catch.hpp>
 #include <fstream>
 
-#include "core/error.h"
-#include "core/rng.h"
+#include "base/error.h"
+#include "base/rng.h"
 #include "experiments/grid.h"
 #include "experiments/run_config.h"
 #include "tests/support.h"
 
 namespace fs = std::filesystem;
 using namespace ablate::core;
+using ablate::Median;
+using ablate::Rng;
 
 namespace {
 

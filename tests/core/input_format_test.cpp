@@ -3,10 +3,11 @@
 #include <catch2/catch.hpp>
 #include <numeric>
 
-#include "core/error.h"
-#include "core/rng.h"
+#include "base/error.h"
+#include "base/rng.h"
 
 using namespace ablate::core;
+using ablate::Rng;
 
 namespace {
 

@@ -17,13 +17,14 @@
 #include <string>
 
 #include "core/batch_tensors.h"
-#include "core/error.h"
+#include "base/error.h"
 #include "core/fused_ops.h"
 #include "core/model_size.h"
 #include "core/optimizer.h"
-#include "core/rng.h"
+#include "base/rng.h"
 
 using namespace ablate::core;
+using ablate::Rng;
 namespace fs = std::filesystem;
 
 namespace {

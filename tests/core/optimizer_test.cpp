@@ -12,7 +12,7 @@
 #include <filesystem>
 #include <string>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "core/model.h"
 
 using namespace ablate::core;

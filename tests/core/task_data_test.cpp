@@ -3,7 +3,7 @@
 #include <array>
 #include <catch2/catch.hpp>
 
-#include "core/error.h"
+#include "base/error.h"
 
 namespace fs = std::filesystem;
 using namespace ablate::core;

@@ -3,8 +3,8 @@
 #include <catch2/catch.hpp>
 #include <set>
 
-#include "core/error.h"
-#include "core/suggest.h"
+#include "base/error.h"
+#include "base/suggest.h"
 
 using ablate::InputError;
 using nlohmann::json;

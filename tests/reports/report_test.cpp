@@ -10,7 +10,7 @@
 #include <optional>
 #include <sstream>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "reports/report_render.h"
 #include "reports/report_spec.h"
 #include "results/query.h"

@@ -5,7 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "core/error.h"
+#include "base/error.h"
 
 namespace rp = ablate::reports;
 using ablate::results::ResultSet;

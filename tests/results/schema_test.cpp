@@ -3,7 +3,7 @@
 #include <catch2/catch.hpp>
 #include <vector>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "results/store.h"
 #include "tests/results/helpers.h"
 

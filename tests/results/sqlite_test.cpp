@@ -3,7 +3,7 @@
 #include <catch2/catch.hpp>
 #include <fstream>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "tests/results/helpers.h"
 
 namespace ablate::results {

@@ -16,7 +16,7 @@
 #include <sstream>
 #include <thread>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "tests/support.h"
 
 namespace fs = std::filesystem;

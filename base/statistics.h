@@ -6,7 +6,7 @@
 #include <cstddef>
 #include <vector>
 
-namespace ablate::core {
+namespace ablate {
 
 // The median of `values` (the mean of the middle two for an even count); NaN when empty.
 double Median(std::vector<double> values);
@@ -39,4 +39,4 @@ RankTest MannWhitney(const std::vector<double>& a, const std::vector<double>& b)
 // 2 / C(n_a + n_b, n_a). With 3 runs against 3 it is 0.1, so p <= 0.05 needs 4 a side.
 double MinimumTwoSidedP(size_t n_a, size_t n_b);
 
-}  // namespace ablate::core
+}  // namespace ablate

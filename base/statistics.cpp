@@ -1,11 +1,11 @@
-#include "core/statistics.h"
+#include "base/statistics.h"
 
 #include <algorithm>
 #include <cmath>
 #include <limits>
 #include <numeric>
 
-namespace ablate::core {
+namespace ablate {
 
 double Median(std::vector<double> values) { return MedianInPlace(values.data(), values.size()); }
 
@@ -114,4 +114,4 @@ double MinimumTwoSidedP(size_t n_a, size_t n_b) {
   return std::min(1.0, 2 / combinations);
 }
 
-}  // namespace ablate::core
+}  // namespace ablate

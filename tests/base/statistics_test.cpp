@@ -1,13 +1,13 @@
 // Medians, quantiles, spreads and the Mann-Whitney test on hand-worked cases, and the exact test
 // against a brute-force enumeration of every split of the pooled values.
-#include "core/statistics.h"
+#include "base/statistics.h"
 
 #include <catch2/catch.hpp>
 #include <cmath>
 
-#include "core/rng.h"
+#include "base/rng.h"
 
-using namespace ablate::core;
+using namespace ablate;
 
 TEST_CASE("quantiles interpolate between order statistics; the spread of one value is 0",
           "[statistics]") {

@@ -1,5 +1,5 @@
 // Number spellings: shortest round-trip text (run keys, tables) and SI sizes (plans, footnotes).
-#include "core/number_text.h"
+#include "base/number_text.h"
 
 #include <catch2/catch.hpp>
 

@@ -1,9 +1,9 @@
-#include "core/json_text.h"
+#include "base/json_text.h"
 
 #include <fstream>
 #include <sstream>
 
-#include "core/error.h"
+#include "base/error.h"
 
 namespace ablate {
 

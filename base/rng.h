@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <initializer_list>
 
-namespace ablate::core {
+namespace ablate {
 
 // The SplitMix64 finalizer: a bijective 64-bit mix.
 constexpr uint64_t Mix64(uint64_t x) {
@@ -43,4 +43,4 @@ class Rng {
   uint64_t state_;
 };
 
-}  // namespace ablate::core
+}  // namespace ablate
