@@ -8,6 +8,10 @@
 
 namespace ablate {
 
+// The seed of every fixed sample a grid shares, whatever its runs' seeds: the held-out sequences
+// and masks every run is scored on, and the fine-tuning train/dev example samples.
+constexpr uint64_t kFixedSampleSeed = 20190726;
+
 // The SplitMix64 finalizer: a bijective 64-bit mix.
 constexpr uint64_t Mix64(uint64_t x) {
   x ^= x >> 30;

@@ -14,10 +14,10 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "base/rng.h"
 #include "core/batch_tensors.h"
 #include "core/model.h"
 #include "core/optimizer.h"
-#include "base/rng.h"
 
 namespace {
 

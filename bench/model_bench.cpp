@@ -20,10 +20,10 @@
 #include <string>
 #include <vector>
 
+#include "base/rng.h"
 #include "core/batch_tensors.h"
 #include "core/model.h"
 #include "core/optimizer.h"
-#include "base/rng.h"
 
 namespace {
 

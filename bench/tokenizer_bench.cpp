@@ -18,9 +18,9 @@
 #include <string>
 #include <vector>
 
+#include "base/hash.h"
 #include "core/bpe_tokenizer.h"
 #include "core/corpus.h"
-#include "base/hash.h"
 
 namespace {
 

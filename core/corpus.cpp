@@ -7,10 +7,10 @@
 #include <sstream>
 
 #include "base/atomic_file.h"
-#include "core/bpe_trainer.h"
-#include "core/documents.h"
 #include "base/error.h"
 #include "base/hash.h"
+#include "core/bpe_trainer.h"
+#include "core/documents.h"
 #include "core/sentence_splitter.h"
 
 namespace ablate::core {

@@ -3,15 +3,12 @@
 #include <algorithm>
 #include <set>
 
-#include "core/data_stats.h"
 #include "base/error.h"
+#include "base/rng.h"
+#include "core/data_stats.h"
 
 namespace ablate::core {
 namespace {
-
-// Every run is scored on the same held-out sequences with the same masks: the seed of the
-// validation pairs and masks is fixed, not the run's.
-constexpr uint64_t kEvalSeed = 20190726;
 
 // A run must never train on a document it is scored on. Held-out documents are chosen by a hash
 // of their id, so a document held out in one corpus is held out in every corpus that contains
@@ -87,7 +84,7 @@ const TokenCorpus& DataPipeline::valid() const {
 Batch DataPipeline::ValidationSample(InputFormat format, int64_t limit) const {
   BatchOptions options = options_;
   options.format.format = format;
-  options.format.seed = kEvalSeed;
+  options.format.seed = kFixedSampleSeed;  // the same validation sample for every run
   options.masking.mode = MaskingMode::kDynamic;
   options.token_budget = 0;
   options.batch_size = 1;

@@ -10,11 +10,11 @@
 #include <sstream>
 
 #include "base/atomic_file.h"
-#include "core/batch_tensors.h"
 #include "base/error.h"
+#include "base/rng.h"
+#include "core/batch_tensors.h"
 #include "core/model.h"
 #include "core/optimizer.h"
-#include "base/rng.h"
 
 namespace ablate::core {
 namespace fs = std::filesystem;

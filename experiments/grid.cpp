@@ -10,7 +10,7 @@
 #include "base/hash.h"
 #include "base/json_text.h"
 #include "base/suggest.h"
-#include "core/task_data.h"
+#include "downstream/task_data.h"
 #include "experiments/params.h"
 #include "experiments/run_config.h"
 
@@ -308,7 +308,7 @@ void CheckRun(const json& params, const std::string& source, const std::string& 
   // an hour later. Built-in task names need no data directory to be recognized.
   try {
     FinetuneConfigFromParams(params);
-    core::ParseTaskSpecs(params.at("eval.tasks").get<std::string>(), "");
+    downstream::ParseTaskSpecs(params.at("eval.tasks").get<std::string>(), "");
   } catch (const InputError& e) {
     fail({e.path()}, e.message());
   }

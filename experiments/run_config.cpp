@@ -49,8 +49,8 @@ core::TrainConfig TrainConfigFromParams(const nlohmann::json& params) {
   return c;
 }
 
-core::FinetuneConfig FinetuneConfigFromParams(const nlohmann::json& params) {
-  core::FinetuneConfig c;
+downstream::FinetuneConfig FinetuneConfigFromParams(const nlohmann::json& params) {
+  downstream::FinetuneConfig c;
   const auto lrs = params.at("eval.lrs").get<std::string>();
   for (size_t begin = 0; !lrs.empty() && begin <= lrs.size();) {
     size_t end = std::min(lrs.find(',', begin), lrs.size());

@@ -5,8 +5,8 @@
 #include <nlohmann/json.hpp>
 
 #include "core/data_pipeline.h"
-#include "core/finetune.h"
 #include "core/trainer.h"
+#include "downstream/finetune_config.h"
 
 namespace ablate::experiments {
 
@@ -14,8 +14,8 @@ namespace ablate::experiments {
 core::DataConfig DataConfigFromParams(const nlohmann::json& params);
 // Everything but the execution settings (device, threads), which are not run parameters.
 core::TrainConfig TrainConfigFromParams(const nlohmann::json& params);
-// The eval.* fine-tuning settings, unset ones left for core::Resolve, likewise without the
+// The eval.* fine-tuning settings, unset ones left for downstream::Resolve, likewise without the
 // execution settings. Throws InputError naming the parameter (eval.lrs, ...) of a bad value.
-core::FinetuneConfig FinetuneConfigFromParams(const nlohmann::json& params);
+downstream::FinetuneConfig FinetuneConfigFromParams(const nlohmann::json& params);
 
 }  // namespace ablate::experiments

@@ -4,8 +4,8 @@
 #include <iostream>
 #include <sstream>
 
-#include "core/data_pipeline.h"
 #include "base/error.h"
+#include "core/data_pipeline.h"
 #include "experiments/grid.h"
 #include "experiments/run_config.h"
 #include "reports/table_format.h"

@@ -5,9 +5,9 @@
 #include <iostream>
 #include <set>
 
-#include "core/corpus.h"
 #include "base/error.h"
 #include "base/number_text.h"
+#include "core/corpus.h"
 #include "experiments/grid.h"
 #include "experiments/params.h"
 #include "reports/table_format.h"

@@ -6,9 +6,9 @@
 #include <string>
 #include <vector>
 
+#include "base/error.h"
 #include "core/bpe_tokenizer.h"
 #include "core/corpus.h"
-#include "base/error.h"
 #include "runner/cli.h"
 
 namespace ablate::runner {

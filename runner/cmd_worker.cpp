@@ -6,8 +6,8 @@
 #include <cstdlib>
 #include <iostream>
 
-#include "core/corpus.h"
 #include "base/error.h"
+#include "core/corpus.h"
 #include "runner/cli.h"
 #include "runner/signals.h"
 #include "runner/worker.h"

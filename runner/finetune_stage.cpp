@@ -4,8 +4,8 @@
 #include <cstdio>
 #include <ostream>
 
-#include "core/finetune.h"
 #include "base/number_text.h"
+#include "downstream/finetune.h"
 #include "experiments/run_config.h"
 #include "runner/signals.h"
 
@@ -26,20 +26,20 @@ std::string Metrics(const std::map<std::string, double>& metrics) {
 }
 
 // Heartbeats while fine-tuning, a line per finished unit, and SIGINT/SIGTERM as a stop request.
-class FinetuneRecorder : public core::FinetuneObserver {
+class FinetuneRecorder : public downstream::FinetuneObserver {
  public:
   FinetuneRecorder(results::Store* store, int64_t run_id, const std::string& label,
                    std::ostream& out)
       : store_(store), run_id_(run_id), label_(label), out_(out) {}
 
-  void OnUpdate(const core::FinetuneProgress&) override {
+  void OnUpdate(const downstream::FinetuneProgress&) override {
     if (store_ && Clock::now() - last_heartbeat_ > kHeartbeatEvery) {
       store_->Heartbeat(run_id_);
       last_heartbeat_ = Clock::now();
     }
   }
 
-  void OnUnit(const std::string& task, const core::FinetuneUnit& unit, int64_t index,
+  void OnUnit(const std::string& task, const downstream::FinetuneUnit& unit, int64_t index,
               int64_t count) override {
     char timing[48];
     std::snprintf(timing, sizeof timing, "%.1f s", unit.seconds);
@@ -67,7 +67,7 @@ FinetuneStageResult RunFinetuneStage(const nlohmann::json& params, const core::T
                                      const std::filesystem::path& run_dir, results::Store* store,
                                      int64_t run_id, const std::string& label,
                                      std::ostream& progress) {
-  auto specs = core::ParseTaskSpecs(params.at("eval.tasks").get<std::string>(), data_dir);
+  auto specs = downstream::ParseTaskSpecs(params.at("eval.tasks").get<std::string>(), data_dir);
   if (specs.empty()) return {};
   auto config = experiments::FinetuneConfigFromParams(params);
   config.device = train.device;
@@ -75,14 +75,14 @@ FinetuneStageResult RunFinetuneStage(const nlohmann::json& params, const core::T
   auto log = [&](const std::string& line) { progress << label << ": " << line << "\n"; };
   FinetuneRecorder recorder(store, run_id, label, progress);
   for (const auto& spec : specs) {
-    const core::Task task = core::LoadTask(spec);
+    const downstream::Task task = downstream::LoadTask(spec);
     const std::string prefix = "eval/" + task.name + "/";
     if (store && store->FinalMetricNames(run_id).count(prefix + task.primary_metric) > 0) {
       log("eval " + task.name + ": skipped (its scores are recorded)");
       continue;
     }
-    auto result = core::Finetune(task, config, train, data_dir, run_dir, recorder, log);
-    if (result.outcome == core::FinetuneOutcome::kInterrupted) return {true, task.name};
+    auto result = downstream::Finetune(task, config, train, data_dir, run_dir, recorder, log);
+    if (result.outcome == downstream::FinetuneOutcome::kInterrupted) return {true, task.name};
     log("eval " + task.name + ": " + Metrics(result.metrics) + " (lr " + ShortestText(result.lr) +
         ", median of " + std::to_string(config.seeds) + " seeds)");
     if (!store) continue;

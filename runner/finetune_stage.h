@@ -1,6 +1,6 @@
 // The downstream-evaluation stage of a run, after its pretraining completed: fine-tunes the final
-// checkpoint on each task of eval.tasks (core/finetune.h) and records the scores as final metrics
-// eval/<task>/<metric>, with progress lines and heartbeats like pretraining's. A task whose
+// checkpoint on each task of eval.tasks (downstream/finetune.h) and records the scores as final
+// metrics eval/<task>/<metric>, with progress lines and heartbeats like pretraining's. A task whose
 // primary metric is recorded already is skipped. It does not pretrain.
 #pragma once
 

@@ -3,8 +3,8 @@
 #include <map>
 #include <memory>
 
-#include "core/corpus.h"
 #include "base/error.h"
+#include "core/corpus.h"
 #include "experiments/run_config.h"
 
 namespace ablate::runner {

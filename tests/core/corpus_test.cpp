@@ -5,8 +5,8 @@
 #include <catch2/catch.hpp>
 #include <fstream>
 
-#include "core/data_pipeline.h"
 #include "base/error.h"
+#include "core/data_pipeline.h"
 #include "tests/support.h"
 
 namespace fs = std::filesystem;

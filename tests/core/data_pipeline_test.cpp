@@ -9,8 +9,8 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
-#include "core/data_stats.h"
 #include "base/error.h"
+#include "core/data_stats.h"
 #include "tests/support.h"
 
 namespace fs = std::filesystem;

@@ -16,12 +16,12 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "core/batch_tensors.h"
 #include "base/error.h"
+#include "base/rng.h"
+#include "core/batch_tensors.h"
 #include "core/fused_ops.h"
 #include "core/model_size.h"
 #include "core/optimizer.h"
-#include "base/rng.h"
 
 using namespace ablate::core;
 using ablate::Rng;

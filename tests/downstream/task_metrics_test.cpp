@@ -1,8 +1,8 @@
-#include "core/task_metrics.h"
+#include "downstream/task_metrics.h"
 
 #include <catch2/catch.hpp>
 
-using namespace ablate::core;
+using namespace ablate::downstream;
 using Catch::Matchers::WithinAbs;
 
 // Expected values are those of the official evaluate-v2.0 script's normalize_answer, compute_exact

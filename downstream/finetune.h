@@ -12,12 +12,12 @@
 #include <string>
 #include <vector>
 
-#include "core/finetune_config.h"
 #include "base/statistics.h"
-#include "core/task_data.h"
 #include "core/trainer.h"
+#include "downstream/finetune_config.h"
+#include "downstream/task_data.h"
 
-namespace ablate::core {
+namespace ablate::downstream {
 
 // One (lr, seed) fine-tuning run: the dev metrics (percent) of each epoch, and its best epoch by
 // the task's primary metric (early stopping, as the paper).
@@ -72,8 +72,9 @@ struct FinetuneResult {
 // data.corpus and data.tokenizer name the tokenizer, prepared under `data_dir`), on `task`. Units
 // are kept in <run_dir>/finetune/<task.name>/ and reused when their settings match. Throws
 // InputError when the run has no final checkpoint, the config is invalid or the task is empty.
-FinetuneResult Finetune(const Task& task, const FinetuneConfig& config, const TrainConfig& pretrain,
-                        const std::filesystem::path& data_dir, const std::filesystem::path& run_dir,
-                        FinetuneObserver& observer, const Log& log = {});
+FinetuneResult Finetune(const Task& task, const FinetuneConfig& config,
+                        const core::TrainConfig& pretrain, const std::filesystem::path& data_dir,
+                        const std::filesystem::path& run_dir, FinetuneObserver& observer,
+                        const core::Log& log = {});
 
-}  // namespace ablate::core
+}  // namespace ablate::downstream

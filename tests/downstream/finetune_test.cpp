@@ -1,6 +1,6 @@
 // Fine-tuning end to end on a briefly pretrained tiny model: each head learns a synthetic task
 // with a rule it can see, units resume, and configs fall back to the paper's values.
-#include "core/finetune.h"
+#include "downstream/finetune.h"
 
 #include <unistd.h>
 
@@ -15,6 +15,7 @@
 
 namespace fs = std::filesystem;
 using namespace ablate::core;
+using namespace ablate::downstream;
 using ablate::Median;
 using ablate::Rng;
 

@@ -1,4 +1,4 @@
-#include "core/task_data.h"
+#include "downstream/task_data.h"
 
 #include <array>
 #include <catch2/catch.hpp>
@@ -6,7 +6,7 @@
 #include "base/error.h"
 
 namespace fs = std::filesystem;
-using namespace ablate::core;
+using namespace ablate::downstream;
 using Catch::Matchers::Contains;
 
 namespace {

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-namespace ablate::core {
+namespace ablate::downstream {
 
 enum class TaskKind { kClassification, kSpan, kMultipleChoice };
 
@@ -83,4 +83,4 @@ std::vector<TaskSpec> ParseTaskSpecs(const std::string& text,
 // for a missing directory or file, or for malformed content.
 Task LoadTask(const TaskSpec& spec);
 
-}  // namespace ablate::core
+}  // namespace ablate::downstream

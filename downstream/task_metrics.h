@@ -8,9 +8,9 @@
 #include <string_view>
 #include <vector>
 
-#include "core/task_data.h"
+#include "downstream/task_data.h"
 
-namespace ablate::core {
+namespace ablate::downstream {
 
 // The official SQuAD normalisation: lower case, punctuation removed, articles (a, an, the) removed,
 // whitespace collapsed. As in the official script, punctuation is Python's string.punctuation
@@ -37,4 +37,4 @@ std::map<std::string, double> ScoreClassification(const std::vector<int>& gold,
                                                   const std::vector<int>& predicted,
                                                   const std::vector<std::string>& metrics);
 
-}  // namespace ablate::core
+}  // namespace ablate::downstream

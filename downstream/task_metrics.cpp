@@ -1,4 +1,4 @@
-#include "core/task_metrics.h"
+#include "downstream/task_metrics.h"
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
@@ -9,7 +9,7 @@
 
 #include "base/error.h"
 
-namespace ablate::core {
+namespace ablate::downstream {
 namespace {
 
 constexpr std::string_view kPunctuation = R"(!"#$%&'()*+,-./:;<=>?@[\]^_`{|}~)";
@@ -206,4 +206,4 @@ std::map<std::string, double> ScoreClassification(const std::vector<int>& gold,
   return out;
 }
 
-}  // namespace ablate::core
+}  // namespace ablate::downstream

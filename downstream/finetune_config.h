@@ -8,9 +8,9 @@
 #include <string>
 #include <vector>
 
-#include "core/task_data.h"
+#include "downstream/task_data.h"
 
-namespace ablate::core {
+namespace ablate::downstream {
 
 // Unset values (empty, 0, nullopt) take the paper's value for the task's kind; see Resolve.
 struct FinetuneConfig {
@@ -38,4 +38,4 @@ struct FinetuneConfig {
 // large GLUE tasks.
 FinetuneConfig Resolve(const FinetuneConfig& config, TaskKind kind);
 
-}  // namespace ablate::core
+}  // namespace ablate::downstream

@@ -1,4 +1,4 @@
-#include "core/finetune_config.h"
+#include "downstream/finetune_config.h"
 
 #include <algorithm>
 #include <cmath>
@@ -6,7 +6,7 @@
 #include "base/error.h"
 #include "base/number_text.h"
 
-namespace ablate::core {
+namespace ablate::downstream {
 namespace {
 
 void Require(bool ok, const std::string& field, const std::string& message) {
@@ -53,4 +53,4 @@ FinetuneConfig Resolve(const FinetuneConfig& config, TaskKind kind) {
   return c;
 }
 
-}  // namespace ablate::core
+}  // namespace ablate::downstream

@@ -1,4 +1,4 @@
-#include "core/task_data.h"
+#include "downstream/task_data.h"
 
 #include <algorithm>
 #include <array>
@@ -9,7 +9,7 @@
 #include "base/error.h"
 #include "base/suggest.h"
 
-namespace ablate::core {
+namespace ablate::downstream {
 namespace {
 
 namespace fs = std::filesystem;
@@ -522,4 +522,4 @@ Task LoadTask(const TaskSpec& spec) {
   return task;
 }
 
-}  // namespace ablate::core
+}  // namespace ablate::downstream
