@@ -75,7 +75,7 @@ void BuildDatabase(const std::string& path) {
     store.SetFinalMetric(claimed.run_id, "valid/ppl", 3.5 + noise(), kSteps);
     store.SetFinalMetric(claimed.run_id, "eval/mnli/acc", 84 + noise(), kSteps);
     store.SetFinalMetric(claimed.run_id, "eval/sst-2/acc", 92 + noise(), kSteps);
-    store.Finish(claimed.run_id, "completed");
+    store.Finish(claimed.run_id, ablate::results::RunStatus::kCompleted);
   }
   writer.Flush();
 }

@@ -15,6 +15,7 @@
 #include "base/number_text.h"
 #include "base/statistics.h"
 #include "base/suggest.h"
+#include "results/run_status.h"
 #include "results/sqlite.h"
 
 namespace ablate::reports {
@@ -603,7 +604,7 @@ class TableBuilder {
   static Runs Completed(const Runs& runs) {
     Runs out;
     for (const RunData* run : runs) {
-      if (run->status == "completed") out.push_back(run);
+      if (run->status == results::StatusName(results::RunStatus::kCompleted)) out.push_back(run);
     }
     return out;
   }
@@ -771,7 +772,8 @@ class TableBuilder {
     for (const auto& [row, runs] : rows) {
       std::map<std::string, int64_t> by_status;
       for (const RunData* run : runs) {
-        if (run->status != "completed") ++by_status[run->status];
+        if (run->status != results::StatusName(results::RunStatus::kCompleted))
+          ++by_status[run->status];
       }
       if (by_status.empty()) continue;
       std::string what;

@@ -414,7 +414,7 @@ ClaimedRun Store::StartRun(const std::string& experiment, const std::string& key
   if (!find.Step()) {
     throw InputError(db.path(), "", "no run " + key + " in experiment " + experiment);
   }
-  if (find.ColumnText(1) == "running") {
+  if (ParseStatus(find.ColumnText(1)) == RunStatus::kRunning) {
     throw InputError(db.path(), "",
                      "run " + key + " is already running (host " + find.ColumnText(2) + ", pid " +
                          std::to_string(find.ColumnInt(3)) + ")");
@@ -473,7 +473,7 @@ bool Store::RequeueRunning(int64_t run_id, const std::string& reason) {
   return changed;
 }
 
-int Store::Requeue(const std::string& experiment, const std::vector<std::string>& statuses) {
+int Store::Requeue(const std::string& experiment, const std::vector<RunStatus>& statuses) {
   Transaction transaction(*connection_);
   int total = 0;
   for (const auto& status : statuses) {
@@ -482,7 +482,7 @@ int Store::Requeue(const std::string& experiment, const std::vector<std::string>
             "UPDATE runs SET status = 'queued' WHERE status = ?2 AND experiment_id = "
             "(SELECT id FROM experiments WHERE name = ?1)")
         .BindText(1, experiment)
-        .BindText(2, status)
+        .BindText(2, std::string(StatusName(status)))
         .Run();
     total += connection_->Changes();
   }
@@ -531,11 +531,9 @@ void Store::Heartbeat(int64_t run_id) {
   transaction.Commit();
 }
 
-void Store::Finish(int64_t run_id, const std::string& status, const std::string& error) {
-  static constexpr std::array<std::string_view, 4> kFinal = {"completed", "failed", "diverged",
-                                                             "interrupted"};
-  ABLATE_CHECK(std::find(kFinal.begin(), kFinal.end(), status) != kFinal.end(),
-               "a run cannot finish with status '" + status + "'");
+void Store::Finish(int64_t run_id, RunStatus status, const std::string& error) {
+  ABLATE_CHECK(IsFinal(status),
+               "a run cannot finish with status '" + std::string(StatusName(status)) + "'");
   Transaction transaction(*connection_);
   const double now = UnixNow();
   connection_
@@ -543,7 +541,7 @@ void Store::Finish(int64_t run_id, const std::string& status, const std::string&
           "UPDATE runs SET status = ?2, finished_at = ?3, heartbeat_at = ?3, "
           "error = NULLIF(?4, '') WHERE id = ?1 AND status = 'running'")
       .BindInt(1, run_id)
-      .BindText(2, status)
+      .BindText(2, std::string(StatusName(status)))
       .BindDouble(3, now)
       .BindText(4, error)
       .Run();

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "results/metric_writer.h"
+#include "results/run_status.h"
 #include "results/sqlite.h"
 
 namespace ablate::results {
@@ -111,7 +112,7 @@ class Store {
   bool RequeueRunning(int64_t run_id, const std::string& reason);
   // Puts the runs of `experiment` with one of `statuses` (failed, diverged, interrupted) back in
   // the queue; returns how many.
-  int Requeue(const std::string& experiment, const std::vector<std::string>& statuses);
+  int Requeue(const std::string& experiment, const std::vector<RunStatus>& statuses);
 
   // Records where and with what a running run is trained (shown in run_info and runs_wide).
   void SetProvenance(int64_t run_id, const std::string& git_commit,
@@ -125,7 +126,7 @@ class Store {
   void Heartbeat(int64_t run_id);
   // Moves a running run to `status` (completed, failed, diverged or interrupted) with an optional
   // reason; an empty error stores NULL.
-  void Finish(int64_t run_id, const std::string& status, const std::string& error = "");
+  void Finish(int64_t run_id, RunStatus status, const std::string& error = "");
 
   const Connection& connection() const { return *connection_; }
 

@@ -35,11 +35,14 @@ pid_t SpawnWorker(const std::vector<std::string>& args) {
   return pid;
 }
 
+// Runs per status of one experiment, in lifecycle order.
 void PrintExperimentStatus(const std::string& db, const std::string& experiment) {
-  auto sets = results::RunReadOnlyQuery(
-      db, "SELECT status, COUNT(*) AS runs FROM run_info WHERE experiment = '" + experiment +
-              "' GROUP BY status ORDER BY status");
-  reports::WriteTable(std::cout, sets.at(0), reports::TableFormat::kTable);
+  results::ResultSet set;
+  set.columns = {"status", "runs"};
+  for (const auto& count : results::Store::Open(db).StatusCounts()) {
+    if (count.experiment == experiment) set.rows.push_back({count.status, count.count});
+  }
+  reports::WriteTable(std::cout, set, reports::TableFormat::kTable);
 }
 
 // One job array whose tasks each run `ablate worker` on this grid. The database and run
@@ -113,9 +116,10 @@ int CmdRun(const Args& args) {
     for (const auto& run : runs) submission.runs.push_back({run.key, run.params});
     auto submitted = store.Submit(submission);
     // Interrupted runs were stopped on purpose and continue; failures only when asked.
-    int requeued = store.Requeue(grid.name, {"interrupted"});
+    int requeued = store.Requeue(grid.name, {results::RunStatus::kInterrupted});
     if ((*vm)["rerun-failed"].as<bool>())
-      requeued += store.Requeue(grid.name, {"failed", "diverged"});
+      requeued +=
+          store.Requeue(grid.name, {results::RunStatus::kFailed, results::RunStatus::kDiverged});
     std::cout << grid.name << ": " << runs.size() << " runs (" << submitted.added << " new";
     if (requeued > 0) std::cout << ", " << requeued << " requeued";
     std::cout << ")" << std::endl;

@@ -11,8 +11,7 @@
 #include "experiments/run_config.h"
 #include "results/store.h"
 #include "runner/cli.h"
-#include "runner/finetune_stage.h"
-#include "runner/run_recorder.h"
+#include "runner/execute_run.h"
 #include "runner/signals.h"
 
 namespace ablate::runner {
@@ -20,6 +19,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
+using results::RunStatus;
 
 // `ablate train` runs are filed under one experiment of this name.
 constexpr const char* kTrainExperiment = "train";
@@ -42,14 +42,9 @@ int CmdTrain(const Args& args) {
       options);
   if (!vm) return 0;
   std::string path = (*vm)["config"].as<std::string>();
-  auto run = experiments::LoadRunConfig(ReadRunConfigFile(path), path);
-  auto config = experiments::TrainConfigFromParams(run.params);
-  config.device = (*vm)["device"].as<std::string>();
-  config.threads = (*vm)["threads"].as<int>();
-  fs::path run_dir = vm->count("run-dir") ? fs::path((*vm)["run-dir"].as<std::string>())
-                                          : fs::path("runs") / kTrainExperiment / run.key;
-  fs::create_directories(run_dir);
-  std::ofstream(run_dir / "config.json") << run.params.dump(2) << "\n";
+  const auto run = experiments::LoadRunConfig(ReadRunConfigFile(path), path);
+  const fs::path run_dir = vm->count("run-dir") ? fs::path((*vm)["run-dir"].as<std::string>())
+                                                : fs::path("runs") / kTrainExperiment / run.key;
 
   std::optional<results::Store> store;
   int64_t run_id = 0;
@@ -59,55 +54,39 @@ int CmdTrain(const Args& args) {
                  {"description", "runs trained one at a time with ablate train"}};
     store->Submit({kTrainExperiment, grid["description"], grid.dump(), {{run.key, run.params}}});
     run_id = store->StartRun(kTrainExperiment, run.key, HostName(), ::getpid()).run_id;
-    store->AddArtifact(run_id, "run_dir", fs::absolute(run_dir).string(), std::nullopt);
-    store->SetProvenance(run_id, ABLATE_GIT_COMMIT, core::LibTorchVersion(), config.device);
     store->AddArtifact(run_id, "config", fs::absolute(run_dir / "config.json").string(),
                        std::nullopt);
   }
 
   InstallStopHandlers();
-  RunRecorder recorder(store ? &*store : nullptr, run_id, "run " + run.key, std::cerr,
-                       isatty(STDERR_FILENO) != 0);
-  auto log = [](const std::string& line) { std::cerr << "ablate train: " << line << "\n"; };
-  const fs::path data_dir = core::ResolveDataDir((*vm)["data-dir"].as<std::string>());
-  core::TrainResult result;
-  FinetuneStageResult stage;
-  try {
-    result = core::Train(config, data_dir, run_dir, recorder, log);
-    recorder.Flush();
-    if (result.outcome == core::TrainOutcome::kCompleted) {
-      stage = RunFinetuneStage(run.params, config, data_dir, run_dir, store ? &*store : nullptr,
-                               run_id, "run " + run.key, std::cerr);
-    }
-  } catch (const std::exception& e) {
-    recorder.Flush();
-    if (store) store->Finish(run_id, "failed", e.what());
-    throw;
-  }
-  switch (result.outcome) {
-    case core::TrainOutcome::kCompleted:
-      if (stage.interrupted) {
-        if (store) store->Finish(run_id, "interrupted", "stopped while fine-tuning " + stage.task);
-        std::cout << "interrupted " << run.key << " while fine-tuning " << stage.task
-                  << "; run again to resume\n";
-        return 130;
-      }
-      if (store) store->Finish(run_id, "completed");
-      std::cout << "completed " << run.key << " after " << result.step << " steps ("
+  const ExecuteOptions execute{core::ResolveDataDir((*vm)["data-dir"].as<std::string>()),
+                               (*vm)["device"].as<std::string>(), (*vm)["threads"].as<int>(),
+                               "run " + run.key, isatty(STDERR_FILENO) != 0};
+  const RunOutcome outcome =
+      ExecuteRun(run, run_dir, store ? &*store : nullptr, run_id, execute, std::cerr);
+  switch (outcome.status) {
+    case RunStatus::kCompleted:
+      std::cout << "completed " << run.key << " after " << outcome.step << " steps ("
                 << run_dir.string() << ")\n";
       return 0;
-    case core::TrainOutcome::kDiverged:
-      if (store) store->Finish(run_id, "diverged", result.reason);
-      std::cout << "diverged " << run.key << ": " << result.reason << "\n";
+    case RunStatus::kDiverged:
+      std::cout << "diverged " << run.key << ": " << outcome.reason << "\n";
       return 1;
-    case core::TrainOutcome::kInterrupted:
-      if (store)
-        store->Finish(run_id, "interrupted", "stopped at step " + std::to_string(result.step));
-      std::cout << "interrupted " << run.key << " at step " << result.step
-                << "; run again to resume\n";
+    case RunStatus::kInterrupted:
+      if (!outcome.interrupted_task.empty()) {
+        std::cout << "interrupted " << run.key << " while fine-tuning " << outcome.interrupted_task
+                  << "; run again to resume\n";
+      } else {
+        std::cout << "interrupted " << run.key << " at step " << outcome.step
+                  << "; run again to resume\n";
+      }
       return 130;
+    case RunStatus::kFailed:
+      // Recorded as failed; the error itself reaches main(), which says it and picks the exit code.
+      std::rethrow_exception(outcome.error);
+    default:
+      return 1;
   }
-  return 1;
 }
 
 }  // namespace ablate::runner

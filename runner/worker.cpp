@@ -12,14 +12,14 @@
 #include "experiments/run_config.h"
 #include "results/clock.h"
 #include "results/store.h"
-#include "runner/finetune_stage.h"
-#include "runner/run_recorder.h"
+#include "runner/execute_run.h"
 #include "runner/signals.h"
 
 namespace ablate::runner {
 namespace {
 
 namespace fs = std::filesystem;
+using results::RunStatus;
 
 bool ProcessExists(int64_t pid) {
   return pid > 0 && (::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM);
@@ -70,49 +70,30 @@ WorkerSummary RunWorker(const WorkerOptions& options) {
     if (!claimed) break;
 
     const fs::path run_dir = options.runs_dir / claimed->experiment / claimed->key;
-    fs::create_directories(run_dir);
-    std::ofstream(run_dir / "config.json") << claimed->params.dump(2) << "\n";
-    store.AddArtifact(claimed->run_id, "run_dir", fs::absolute(run_dir).string(), std::nullopt);
-    store.SetProvenance(claimed->run_id, ABLATE_GIT_COMMIT, core::LibTorchVersion(),
-                        options.device);
     const std::string label = (options.label.empty() ? "" : options.label + ": ") +
                               claimed->experiment + "/" + claimed->key;
-    std::string status = "completed", reason;
-    RunRecorder recorder(&store, claimed->run_id, label, std::cerr, options.live_progress);
+    RunOutcome outcome;
     try {
       // Params come back from the database: validate them as a run config again (defaults that a
       // newer ablate added are filled in, and bad values fail the run, not the worker).
-      auto run =
+      const auto run =
           experiments::LoadRunConfig(claimed->params, claimed->experiment + "/" + claimed->key);
-      auto config = experiments::TrainConfigFromParams(run.params);
-      config.device = options.device;
-      config.threads = options.threads;
-      auto log = [&](const std::string& line) { std::cerr << label << ": " << line << "\n"; };
-      auto result = core::Train(config, options.data_dir, run_dir, recorder, log);
-      recorder.Flush();
-      if (result.outcome == core::TrainOutcome::kDiverged) {
-        status = "diverged";
-        reason = result.reason;
-      } else if (result.outcome == core::TrainOutcome::kInterrupted) {
-        status = "interrupted";
-        reason = "stopped at step " + std::to_string(result.step) + "; resumes when run again";
-      } else if (auto stage = RunFinetuneStage(run.params, config, options.data_dir, run_dir,
-                                               &store, claimed->run_id, label, std::cerr);
-                 stage.interrupted) {
-        status = "interrupted";
-        reason = "stopped while fine-tuning " + stage.task + "; resumes when run again";
-      }
+      outcome = ExecuteRun(
+          run, run_dir, &store, claimed->run_id,
+          {options.data_dir, options.device, options.threads, label, options.live_progress},
+          std::cerr);
     } catch (const std::exception& e) {
-      recorder.Flush();
-      status = "failed";
-      reason = e.what();
+      outcome.status = RunStatus::kFailed;
+      outcome.reason = e.what();
+      store.Finish(claimed->run_id, outcome.status, outcome.reason);
     }
-    store.Finish(claimed->run_id, status, reason);
-    if (status != "completed") std::cerr << label << ": " << status << ": " << reason << "\n";
-    if (status == "completed") ++summary.completed;
-    if (status == "failed") ++summary.failed;
-    if (status == "diverged") ++summary.diverged;
-    if (status == "interrupted") {
+    const RunStatus status = outcome.status;
+    if (status != RunStatus::kCompleted)
+      std::cerr << label << ": " << results::StatusName(status) << ": " << outcome.reason << "\n";
+    if (status == RunStatus::kCompleted) ++summary.completed;
+    if (status == RunStatus::kFailed) ++summary.failed;
+    if (status == RunStatus::kDiverged) ++summary.diverged;
+    if (status == RunStatus::kInterrupted) {
       ++summary.interrupted;
       summary.stopped = true;
       break;

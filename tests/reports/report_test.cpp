@@ -47,7 +47,8 @@ void AddExperiment(Store& store, const std::string& name, const std::vector<json
     for (const auto& [metric, value] : finals[i]) {
       store.SetFinalMetric(claimed.run_id, metric, value, 10);
     }
-    if (statuses[i] != "running") store.Finish(claimed.run_id, statuses[i]);
+    if (statuses[i] != "running")
+      store.Finish(claimed.run_id, *ablate::results::ParseStatus(statuses[i]));
   }
 }
 

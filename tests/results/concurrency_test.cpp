@@ -115,7 +115,7 @@ TEST_CASE("processes claiming from one queue never claim a run twice", "[results
     while (const std::optional<ClaimedRun> run = store.ClaimNext(std::nullopt, "host", getpid())) {
       usleep(1000);  // the "training", during which the other processes get the lock
       // Finish checks the run is still running: a second claimer would fail here.
-      store.Finish(run->run_id, "completed");
+      store.Finish(run->run_id, RunStatus::kCompleted);
     }
   });
   CHECK(codes == std::vector<int>(4, 0));

@@ -218,7 +218,7 @@ TEST_CASE("status counts list every experiment's non-empty statuses in lifecycle
   store.Submit(MaskingGrid());
   store.Submit({"second", "", "{}", {{"only", json::object()}}});
   const int64_t first = store.ClaimNext("masking", "h", 1)->run_id;
-  store.Finish(first, "failed", "boom");
+  store.Finish(first, RunStatus::kFailed, "boom");
   store.ClaimNext("masking", "h", 1);
 
   const std::vector<StatusCount> counts = store.StatusCounts();
@@ -252,12 +252,12 @@ TEST_CASE("a claimed run is running, owned by its host and pid, with typed param
 
   store.Heartbeat(claimed->run_id);
   CHECK(QueryInt(db, "SELECT heartbeat_at >= started_at" + where) == 1);
-  store.Finish(claimed->run_id, "diverged", "loss is nan at step 120");
+  store.Finish(claimed->run_id, RunStatus::kDiverged, "loss is nan at step 120");
   CHECK(QueryText(db, "SELECT status || ': ' || error" + where) ==
         "diverged: loss is nan at step 120");
   CHECK(QueryInt(db, "SELECT finished_at >= started_at" + where) == 1);
   CHECK_THROWS_AS(store.Heartbeat(claimed->run_id), InternalError);
-  CHECK_THROWS_AS(store.Finish(claimed->run_id, "completed"), InternalError);
+  CHECK_THROWS_AS(store.Finish(claimed->run_id, RunStatus::kCompleted), InternalError);
 }
 
 TEST_CASE("claims take queued runs oldest first, optionally from one experiment",
@@ -276,14 +276,14 @@ TEST_CASE("claims take queued runs oldest first, optionally from one experiment"
                        Catch::Message(store.connection().path() + ": no such experiment: typo"));
 
   // An interrupted run that is queued again starts over with its attempt count kept.
-  store.Finish(last->run_id, "interrupted", "preempted");
+  store.Finish(last->run_id, RunStatus::kInterrupted, "preempted");
   store.connection().Exec("UPDATE runs SET status = 'queued' WHERE key = 'dynamic-s1'");
   const std::optional<ClaimedRun> again = store.ClaimNext(std::nullopt, "h", 2);
   CHECK(again->attempts == 2);
   CHECK(QueryInt(store.connection(),
                  "SELECT error IS NULL AND finished_at IS NULL FROM runs WHERE key = "
                  "'dynamic-s1'") == 1);
-  CHECK_THROWS_AS(store.Finish(again->run_id, "queued"), InternalError);
+  CHECK_THROWS_AS(store.Finish(again->run_id, RunStatus::kQueued), InternalError);
 }
 
 TEST_CASE("a final metric is set once per run and name, replacing earlier values",

@@ -217,7 +217,7 @@ TEST_CASE("a run fine-tunes on eval.tasks after pretraining, and a resumed run d
   {
     auto store = ablate::results::Store::Open(s.Path("r.db"));
     auto run = store.StartRun("evaluated", key, "test", ::getpid());
-    store.Finish(run.run_id, "interrupted", "stopped");
+    store.Finish(run.run_id, ablate::results::RunStatus::kInterrupted, "stopped");
   }
   REQUIRE(Shell(Ablate(s, "run " + s.Path("g.json") + " --db " + s.Path("r.db")) +
                 " >/dev/null 2>" + s.Path("again.err")) == 0);

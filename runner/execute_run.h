@@ -1,0 +1,45 @@
+// One run's life after it is claimed, the same for a grid worker and `ablate train`: write its
+// config into the run directory, record the directory and provenance, pretrain (resuming from a
+// checkpoint), fine-tune on its eval.tasks, and record the outcome. It claims nothing and loops
+// over nothing (worker.h does); it reads no command line (cmd_train.cpp does).
+#pragma once
+
+#include <cstdint>
+#include <exception>
+#include <filesystem>
+#include <iosfwd>
+#include <string>
+
+#include "experiments/grid.h"
+#include "results/run_status.h"
+
+namespace ablate::results {
+class Store;
+}
+
+namespace ablate::runner {
+
+struct ExecuteOptions {
+  std::filesystem::path data_dir;
+  std::string device = "cpu";
+  int threads = 0;
+  std::string label;  // names the run in progress lines
+  bool live_progress = false;
+};
+
+struct RunOutcome {
+  results::RunStatus status = results::RunStatus::kCompleted;
+  std::string reason;            // why it did not complete
+  int64_t step = 0;              // pretraining updates done
+  std::string interrupted_task;  // set when a stop came while fine-tuning this task
+  std::exception_ptr error;      // what failed the run (status kFailed)
+};
+
+// Executes `run` in `run_dir`. With a store, `run_id` (a running run) records the run directory,
+// provenance, metrics and the final status; without one, nothing is recorded. A run that throws
+// is failed (recorded, and returned with its exception), never an exception out of here.
+RunOutcome ExecuteRun(const experiments::RunSpec& run, const std::filesystem::path& run_dir,
+                      results::Store* store, int64_t run_id, const ExecuteOptions& options,
+                      std::ostream& progress);
+
+}  // namespace ablate::runner
