@@ -1,10 +1,6 @@
 // ablate run GRID --db FILE [--jobs N]: submits the grid (idempotent) and trains its queued runs
 // with N local worker processes until none is left.
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <iostream>
-#include <thread>
 
 #include "base/error.h"
 #include "experiments/grid.h"
@@ -13,27 +9,13 @@
 #include "results/store.h"
 #include "runner/cli.h"
 #include "runner/grid_plan.h"
+#include "runner/local_backend.h"
 #include "runner/signals.h"
 #include "runner/slurm.h"
 #include "runner/worker.h"
 
 namespace ablate::runner {
 namespace {
-
-// Starts `ablate worker` as a child process with the given arguments.
-pid_t SpawnWorker(const std::vector<std::string>& args) {
-  std::vector<char*> argv;
-  static std::string self = "/proc/self/exe";
-  argv.push_back(self.data());
-  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  pid_t pid = fork();
-  if (pid == 0) {
-    execv("/proc/self/exe", argv.data());
-    _exit(127);
-  }
-  return pid;
-}
 
 // Runs per status of one experiment, in lifecycle order.
 void PrintExperimentStatus(const std::string& db, const std::string& experiment) {
@@ -51,22 +33,10 @@ int SubmitToSlurm(const WorkerOptions& worker, const std::string& experiment, in
                   const std::string& slurm_args) {
   namespace fs = std::filesystem;
   // Inside the batch script /proc/self/exe is bash: name this binary by its real path.
-  std::vector<std::string> argv = {fs::read_symlink("/proc/self/exe").string(),
-                                   "worker",
-                                   "--db",
-                                   fs::absolute(worker.db).string(),
-                                   "--experiment",
-                                   experiment,
-                                   "--runs-dir",
-                                   fs::absolute(worker.runs_dir).string(),
-                                   "--data-dir",
-                                   fs::absolute(worker.data_dir).string(),
-                                   "--device",
-                                   worker.device};
-  if (worker.threads > 0) {
-    argv.push_back("--threads");
-    argv.push_back(std::to_string(worker.threads));
-  }
+  std::vector<std::string> argv = {fs::read_symlink("/proc/self/exe").string()};
+  WorkerOptions task = worker;
+  task.max_runs = 0;  // each array task works until the queue is empty
+  for (auto& arg : WorkerArguments(task)) argv.push_back(std::move(arg));
   const fs::path log_dir = fs::absolute(worker.runs_dir) / experiment / "slurm";
   SlurmSubmission submission{"ablate-" + experiment,     jobs, argv, slurm_args, log_dir.string(),
                              fs::current_path().string()};
@@ -130,41 +100,7 @@ int CmdRun(const Args& args) {
     return SubmitToSlurm(worker, grid.name, jobs, (*vm)["slurm-args"].as<std::string>());
 
   InstallStopHandlers();
-  int exit_code = 0;
-  if (jobs == 1) {
-    worker.live_progress = isatty(STDERR_FILENO) != 0;
-    auto summary = RunWorker(worker);
-    if (summary.stopped)
-      exit_code = 130;
-    else if (summary.failed > 0)
-      exit_code = 1;
-  } else {
-    // Threads are shared out so the workers together use the machine, not N times it.
-    int threads = worker.threads > 0
-                      ? worker.threads
-                      : std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / jobs);
-    std::vector<pid_t> children;
-    for (int i = 0; i < jobs; ++i) {
-      int64_t max_runs =
-          worker.max_runs == 0 ? 0 : worker.max_runs / jobs + (i < worker.max_runs % jobs ? 1 : 0);
-      if (worker.max_runs != 0 && max_runs == 0) continue;
-      children.push_back(
-          SpawnWorker({"worker", "--db", worker.db, "--experiment", grid.name, "--runs-dir",
-                       worker.runs_dir.string(), "--data-dir", worker.data_dir.string(), "--device",
-                       worker.device, "--threads", std::to_string(threads), "--max-runs",
-                       std::to_string(max_runs), "--label", "worker " + std::to_string(i + 1)}));
-    }
-    for (pid_t child : children) {
-      int status = 0;
-      while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
-      }
-      int code = WIFEXITED(status) ? WEXITSTATUS(status) : 1;
-      if (code == 130)
-        exit_code = 130;
-      else if (code != 0 && exit_code == 0)
-        exit_code = 1;
-    }
-  }
+  const int exit_code = RunLocalWorkers(worker, jobs);
   PrintExperimentStatus(worker.db, grid.name);
   return exit_code;
 }

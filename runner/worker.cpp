@@ -56,6 +56,27 @@ int RequeueAbandonedRuns(const std::string& db) {
   return requeued;
 }
 
+std::vector<std::string> WorkerArguments(const WorkerOptions& options) {
+  std::vector<std::string> args = {"worker",
+                                   "--db",
+                                   fs::absolute(options.db).string(),
+                                   "--runs-dir",
+                                   fs::absolute(options.runs_dir).string(),
+                                   "--data-dir",
+                                   fs::absolute(options.data_dir).string(),
+                                   "--device",
+                                   options.device};
+  auto add = [&](const std::string& flag, const std::string& value) {
+    args.push_back(flag);
+    args.push_back(value);
+  };
+  if (options.experiment) add("--experiment", *options.experiment);
+  if (options.threads > 0) add("--threads", std::to_string(options.threads));
+  if (options.max_runs > 0) add("--max-runs", std::to_string(options.max_runs));
+  if (!options.label.empty()) add("--label", options.label);
+  return args;
+}
+
 WorkerSummary RunWorker(const WorkerOptions& options) {
   WorkerSummary summary;
   auto store = results::Store::Open(options.db);

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace ablate::runner {
 
@@ -32,6 +33,11 @@ struct WorkerSummary {
 constexpr double kStaleHeartbeatSeconds = 300;
 
 WorkerSummary RunWorker(const WorkerOptions& options);
+
+// The `ablate worker ...` arguments (after the program name) that run a worker with `options`:
+// the one place the local and Slurm backends turn options into a command line. Paths are made
+// absolute, so the worker may start in another directory or on another node.
+std::vector<std::string> WorkerArguments(const WorkerOptions& options);
 
 // Requeues runs left running by a worker that is gone: on this host, at once when the worker's
 // process no longer exists; on any host, when the heartbeat is older than kStaleHeartbeatSeconds.
