@@ -20,6 +20,7 @@
 #include "reports/report.h"
 #include "reports/report_render.h"
 #include "reports/report_spec.h"
+#include "results/metric_names.h"
 #include "results/store.h"
 
 namespace {
@@ -69,8 +70,9 @@ void BuildDatabase(const std::string& path) {
   for (const auto& run : grid.runs) {
     auto claimed = store.StartRun("bench", run.key, "bench", 1);
     for (int step = 1; step <= kSteps; ++step) {
-      writer.Add(claimed.run_id, "train/loss", step, 10.0 / (1 + 0.01 * step) + noise());
-      writer.Add(claimed.run_id, "train/tokens_seen", step, 131072.0 * step);
+      writer.Add(claimed.run_id, ablate::results::metric::kTrainMlmLoss, step,
+                 10.0 / (1 + 0.01 * step) + noise());
+      writer.Add(claimed.run_id, ablate::results::metric::kTrainTokensSeen, step, 131072.0 * step);
     }
     store.SetFinalMetric(claimed.run_id, "valid/ppl", 3.5 + noise(), kSteps);
     store.SetFinalMetric(claimed.run_id, "eval/mnli/acc", 84 + noise(), kSteps);
@@ -149,7 +151,7 @@ double Best(int repeats, F measure) {
 int main() {
   const fs::path dir = fs::path(ABLATE_SOURCE_DIR) / "bench" / "out";
   fs::create_directories(dir);
-  const std::string db = (dir / "report_bench_v2.db").string();
+  const std::string db = (dir / "report_bench_v3.db").string();
   if (!fs::exists(db)) {
     const auto start = std::chrono::steady_clock::now();
     BuildDatabase(db + ".tmp");

@@ -15,8 +15,9 @@
 #include "base/number_text.h"
 #include "base/statistics.h"
 #include "base/suggest.h"
+#include "results/metric_names.h"
+#include "results/run_reads.h"
 #include "results/run_status.h"
-#include "results/sqlite.h"
 
 namespace ablate::reports {
 namespace {
@@ -24,8 +25,6 @@ namespace {
 using ablate::Median;
 using ablate::MedianInPlace;
 using nlohmann::json;
-using results::Connection;
-using results::Statement;
 
 constexpr const char* kMissing = "–";
 
@@ -36,37 +35,19 @@ std::string NumberText(double x) {
   return ShortestText(x);
 }
 
-// A parameter's value as stored: a number (int, float and bool all compare as numbers) or text.
-struct ParamValue {
-  bool is_number = false;
-  double number = 0;
-  std::string text;
+using results::ParamValue;
+using RunData = results::RunRecord;
 
-  std::string Display() const {
-    if (is_number) return NumberText(number);
-    return text.empty() ? "\"\"" : text;
-  }
-  bool operator==(const ParamValue& o) const {
-    return is_number == o.is_number && (is_number ? number == o.number : text == o.text);
-  }
-  bool operator<(const ParamValue& o) const {
-    if (is_number != o.is_number) return is_number;  // numbers before text
-    return is_number ? number < o.number : text < o.text;
-  }
-};
+std::string Display(const ParamValue& value) {
+  if (value.is_number) return NumberText(value.number);
+  return value.text.empty() ? "\"\"" : value.text;
+}
 
 bool Matches(const ParamValue& value, const json& wanted) {
   if (wanted.is_boolean()) return value.is_number && value.number == (wanted.get<bool>() ? 1 : 0);
   if (wanted.is_number()) return value.is_number && value.number == wanted.get<double>();
   return !value.is_number && wanted.is_string() && value.text == wanted.get<std::string>();
 }
-
-struct RunData {
-  int64_t id = 0;
-  std::string experiment, key, status;
-  std::map<std::string, ParamValue> params;
-  std::unordered_map<std::string, double> finals;
-};
 
 bool MatchesFilter(const RunData& run, const ParamFilter& filter) {
   for (const auto& [name, values] : filter) {
@@ -78,62 +59,6 @@ bool MatchesFilter(const RunData& run, const ParamFilter& filter) {
     }
   }
   return true;
-}
-
-std::string SqlQuote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("''") : std::string(1, c);
-  return out + "'";
-}
-
-std::string InList(const std::set<std::string>& names) {
-  std::string out;
-  for (const auto& n : names) out += (out.empty() ? "" : ", ") + SqlQuote(n);
-  return "(" + out + ")";
-}
-
-// Everything the tables need, read through the views in three queries.
-std::vector<RunData> ReadRuns(const Connection& db, const std::set<std::string>& experiments,
-                              const std::set<std::string>& metrics) {
-  std::vector<RunData> runs;
-  std::unordered_map<int64_t, size_t> index;
-  const std::string in_experiments = InList(experiments);
-  {
-    Statement s =
-        db.Prepare("SELECT run_id, experiment, key, status FROM run_info WHERE experiment IN " +
-                   in_experiments + " ORDER BY run_id");
-    while (s.Step()) {
-      index[s.ColumnInt(0)] = runs.size();
-      runs.push_back({s.ColumnInt(0), s.ColumnText(1), s.ColumnText(2), s.ColumnText(3), {}, {}});
-    }
-  }
-  {
-    Statement s = db.Prepare("SELECT run_id, name, value FROM run_params WHERE experiment IN " +
-                             in_experiments);
-    while (s.Step()) {
-      auto it = index.find(s.ColumnInt(0));
-      if (it == index.end()) continue;
-      ParamValue v;
-      const int type = s.ColumnType(2);
-      if (type == SQLITE_INTEGER || type == SQLITE_FLOAT) {
-        v.is_number = true;
-        v.number = s.ColumnDouble(2);
-      } else {
-        v.text = s.ColumnText(2);
-      }
-      runs[it->second].params.emplace(s.ColumnText(1), std::move(v));
-    }
-  }
-  if (!metrics.empty()) {
-    Statement s = db.Prepare("SELECT run_id, name, value FROM run_finals WHERE experiment IN " +
-                             in_experiments + " AND name IN " + InList(metrics));
-    while (s.Step()) {
-      auto it = index.find(s.ColumnInt(0));
-      if (it == index.end() || s.ColumnIsNull(2)) continue;
-      runs[it->second].finals[s.ColumnText(1)] = s.ColumnDouble(2);
-    }
-  }
-  return runs;
 }
 
 std::string Fixed(double value, int decimals) {
@@ -295,7 +220,7 @@ class TableBuilder {
       if (end == std::string::npos) break;
       const std::string name = caption.substr(pos + 1, end - pos - 1);
       std::string text;
-      for (const auto& v : Distinct(runs, name)) text += (text.empty() ? "" : ", ") + v.Display();
+      for (const auto& v : Distinct(runs, name)) text += (text.empty() ? "" : ", ") + Display(v);
       if (text.empty()) text = "?";
       caption.replace(pos, end - pos + 1, text);
       pos += text.size() - 1;
@@ -349,9 +274,9 @@ class TableBuilder {
     if (downstream && !completed.empty()) {
       std::string seeds, lrs;
       for (const auto& v : Distinct(completed, "eval.seeds"))
-        seeds += (seeds.empty() ? "" : ", ") + v.Display();
+        seeds += (seeds.empty() ? "" : ", ") + Display(v);
       for (const auto& v : Distinct(completed, "eval.lrs")) {
-        const std::string list = v.is_number ? v.Display() : v.text;
+        const std::string list = v.is_number ? Display(v) : v.text;
         const size_t count =
             list.empty() ? 0 : 1 + static_cast<size_t>(std::count(list.begin(), list.end(), ','));
         lrs +=
@@ -582,8 +507,8 @@ class TableBuilder {
         const std::string placeholder = "{" + g.by[i] + "}";
         for (size_t pos = row.label.find(placeholder); pos != std::string::npos;
              pos = row.label.find(placeholder, pos)) {
-          row.label.replace(pos, placeholder.size(), key[i].Display());
-          pos += key[i].Display().size();
+          row.label.replace(pos, placeholder.size(), Display(key[i]));
+          pos += Display(key[i]).size();
         }
       }
       rows.push_back({row, group_runs});
@@ -617,7 +542,7 @@ class TableBuilder {
       CellPart part;
       part.count = static_cast<int64_t>(runs.size());
       part.missing = values.empty();
-      for (const auto& v : values) part.text += (part.text.empty() ? "" : ", ") + v.Display();
+      for (const auto& v : values) part.text += (part.text.empty() ? "" : ", ") + Display(v);
       if (part.missing) part.text = kMissing;
       if (values.size() == 1 && values[0].is_number) {
         part.numeric = true;
@@ -760,7 +685,7 @@ class TableBuilder {
         return true;
       };
       if (!same_in(all)) continue;
-      const std::string text = name + " = " + value.Display();
+      const std::string text = name + " = " + Display(value);
       out.fixed += (out.fixed.empty() ? "" : ", ") + text;
       ++out.fixed_count;
       if (!same_in(experiment)) out.fixed_key += (out.fixed_key.empty() ? "" : ", ") + text;
@@ -796,7 +721,7 @@ class TableBuilder {
       if (values.empty()) continue;  // not a parameter of these runs
       if (values.size() == 1 && Matches(values[0], wanted)) continue;
       std::string ours;
-      for (const auto& v : values) ours += (ours.empty() ? "" : ", ") + v.Display();
+      for (const auto& v : values) ours += (ours.empty() ? "" : ", ") + Display(v);
       const std::string text = name + " " +
                                (wanted.is_string() ? wanted.get<std::string>() : wanted.dump()) +
                                " (here " + ours + ")";
@@ -902,27 +827,35 @@ class TableBuilder {
 
 }  // namespace
 
-Report BuildReport(const ReportSpec& spec, const std::string& db_path) {
-  if (!std::filesystem::exists(db_path)) throw InputError("no such database: " + db_path);
-  const Connection db = Connection::Open(db_path, Connection::Mode::kReadOnly);
-  std::set<std::string> experiments, metrics;
-  for (const auto& table : spec.tables) {
-    for (const auto& source : table.runs) experiments.insert(source.experiment);
-    for (const auto& column : table.columns)
-      for (const auto& metric : column.metrics) {
-        metrics.insert(metric);
-        if (const std::string baseline = BaselineMetric(metric); !baseline.empty())
-          metrics.insert(baseline);
-      }
-  }
-  // What every table's footnote reports of each row's compute.
-  metrics.insert({"train/tokens_per_update", "train/tokens_seen"});
-  const std::vector<RunData> runs = ReadRuns(db, experiments, metrics);
+Report BuildReport(const ReportSpec& spec, const std::vector<results::RunRecord>& runs) {
   Report report;
   report.spec = &spec;
   for (const auto& table : spec.tables)
     report.tables.push_back(TableBuilder(spec, table, runs).Build());
   return report;
+}
+
+ReportInputs InputsOf(const ReportSpec& spec) {
+  ReportInputs inputs;
+  for (const auto& table : spec.tables) {
+    for (const auto& source : table.runs) inputs.experiments.insert(source.experiment);
+    for (const auto& column : table.columns) {
+      for (const auto& metric : column.metrics) {
+        inputs.metrics.insert(metric);
+        if (const std::string baseline = BaselineMetric(metric); !baseline.empty())
+          inputs.metrics.insert(baseline);
+      }
+    }
+  }
+  // What every table's footnote reports of each row's compute.
+  inputs.metrics.insert(
+      {results::metric::kTrainTokensPerUpdate, results::metric::kTrainTokensSeen});
+  return inputs;
+}
+
+Report BuildReport(const ReportSpec& spec, const std::string& db_path) {
+  const ReportInputs inputs = InputsOf(spec);
+  return BuildReport(spec, results::ReadRunRecords(db_path, inputs.experiments, inputs.metrics));
 }
 
 std::map<std::string, TableCurves> ReadCurves(const Report& report, const std::string& db_path) {
@@ -932,28 +865,17 @@ std::map<std::string, TableCurves> ReadCurves(const Report& report, const std::s
     if (!table.spec->curves) continue;
     for (const auto& row : table.rows) ids.insert(row.run_ids.begin(), row.run_ids.end());
   }
-  // Per run, the three series as (step, value), each sorted by step.
-  using Series = std::vector<std::pair<int64_t, double>>;
-  // The MLM loss alone, so the NSP formats (whose train/loss adds the NSP loss) share an axis.
-  const std::array<std::string, 3> names = {"train/mlm_loss", "valid/ppl", "train/tokens_seen"};
+  // Per run, the three series as (step, value), each sorted by step. The MLM loss alone, so the
+  // NSP formats (whose train/loss adds the NSP loss) share an axis.
+  using results::Series;
+  const std::array<std::string, 3> names = {results::metric::kTrainMlmLoss,
+                                            results::metric::kValidPpl,
+                                            results::metric::kTrainTokensSeen};
   std::unordered_map<int64_t, std::array<Series, 3>> series;
-  if (!ids.empty()) {
-    const Connection db = Connection::Open(db_path, Connection::Mode::kReadOnly);
-    std::string in;
-    for (int64_t id : ids) in += (in.empty() ? "" : ",") + std::to_string(id);
-    // One query per series name, so no row carries its name back.
-    for (size_t which = 0; which < names.size(); ++which) {
-      Statement s = db.Prepare("SELECT run_id, step, value FROM metrics WHERE name = '" +
-                               names[which] + "' AND value IS NOT NULL AND run_id IN (" + in + ")");
-      while (s.Step()) {
-        series[s.ColumnInt(0)][which].emplace_back(s.ColumnInt(1), s.ColumnDouble(2));
-      }
-    }
-    for (auto& [id, per_run] : series) {
-      for (auto& points : per_run) {
-        if (!std::is_sorted(points.begin(), points.end())) std::sort(points.begin(), points.end());
-      }
-    }
+  const std::vector<int64_t> run_ids(ids.begin(), ids.end());
+  for (size_t which = 0; which < names.size(); ++which) {
+    for (auto& [id, points] : results::ReadSeries(db_path, run_ids, names[which]))
+      series[id][which] = std::move(points);
   }
   static const Series kEmpty;
   auto series_of = [&](int64_t id, size_t which) -> const Series& {

@@ -9,10 +9,12 @@
 
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "reports/report_spec.h"
+#include "results/run_reads.h"
 
 namespace ablate::reports {
 
@@ -78,8 +80,19 @@ struct Report {
   std::vector<ReportTable> tables;
 };
 
-// Throws InputError (naming the spec and JSON path) when a spec names a parameter that none of the
-// chosen experiment's runs has, and for database errors that are the user's (missing file).
+// What a spec reads from a results database: the experiments its tables draw runs from, and the
+// final metrics its columns, baselines and footnotes show.
+struct ReportInputs {
+  std::set<std::string> experiments, metrics;
+};
+ReportInputs InputsOf(const ReportSpec& spec);
+
+// The report of `spec` over `runs` (results::ReadRunRecords of InputsOf(spec)): a pure function of
+// its arguments. Throws InputError (naming the spec and JSON path) when a spec names a parameter
+// that none of the chosen experiment's runs has, or a claim names a row the table lacks.
+Report BuildReport(const ReportSpec& spec, const std::vector<results::RunRecord>& runs);
+
+// The same, reading the runs from the database at `db_path` (InputError for a missing file).
 Report BuildReport(const ReportSpec& spec, const std::string& db_path);
 
 // A learning curve of one row: the median over its runs at each step they share, against the

@@ -4,10 +4,13 @@
 #include <cstdio>
 #include <ostream>
 
+#include "results/metric_names.h"
 #include "runner/signals.h"
 
 namespace ablate::runner {
 namespace {
+
+namespace metric = results::metric;
 
 using Clock = std::chrono::steady_clock;
 constexpr auto kPrintEvery = std::chrono::seconds(10);         // plain log lines
@@ -54,16 +57,17 @@ void RunRecorder::OnStart(const core::TrainStart& start) {
 void RunRecorder::OnStep(const core::StepMetrics& m) {
   last_ = m;
   if (writer_) {
-    writer_->Add(run_id_, "train/loss", m.step, m.loss);
-    writer_->Add(run_id_, "train/mlm_loss", m.step, m.mlm_loss);
-    if (!std::isnan(m.nsp_loss)) writer_->Add(run_id_, "train/nsp_loss", m.step, m.nsp_loss);
-    writer_->Add(run_id_, "train/lr", m.step, m.lr);
-    writer_->Add(run_id_, "train/grad_norm", m.step, m.grad_norm);
-    writer_->Add(run_id_, "train/tokens_per_s", m.step, m.tokens_per_second);
-    writer_->Add(run_id_, "train/step_seconds", m.step, m.step_seconds);
-    writer_->Add(run_id_, "train/sequences_seen", m.step, static_cast<double>(m.sequences_seen));
-    writer_->Add(run_id_, "train/tokens_seen", m.step, static_cast<double>(m.tokens_seen));
-    writer_->Add(run_id_, "train/epochs", m.step, m.epochs);
+    writer_->Add(run_id_, metric::kTrainLoss, m.step, m.loss);
+    writer_->Add(run_id_, metric::kTrainMlmLoss, m.step, m.mlm_loss);
+    if (!std::isnan(m.nsp_loss)) writer_->Add(run_id_, metric::kTrainNspLoss, m.step, m.nsp_loss);
+    writer_->Add(run_id_, metric::kTrainLr, m.step, m.lr);
+    writer_->Add(run_id_, metric::kTrainGradNorm, m.step, m.grad_norm);
+    writer_->Add(run_id_, metric::kTrainTokensPerSecond, m.step, m.tokens_per_second);
+    writer_->Add(run_id_, metric::kTrainStepSeconds, m.step, m.step_seconds);
+    writer_->Add(run_id_, metric::kTrainSequencesSeen, m.step,
+                 static_cast<double>(m.sequences_seen));
+    writer_->Add(run_id_, metric::kTrainTokensSeen, m.step, static_cast<double>(m.tokens_seen));
+    writer_->Add(run_id_, metric::kTrainEpochs, m.step, m.epochs);
     if (Clock::now() - last_heartbeat_ > kHeartbeatEvery) {
       Flush();
       store_->Heartbeat(run_id_);
@@ -75,29 +79,30 @@ void RunRecorder::OnStep(const core::StepMetrics& m) {
 
 void RunRecorder::OnEval(const core::EvalMetrics& m, bool final) {
   if (writer_) {
-    writer_->Add(run_id_, "valid/loss", m.step, m.mlm_loss);
-    writer_->Add(run_id_, "valid/ppl", m.step, m.perplexity);
-    if (!std::isnan(m.nsp_accuracy)) writer_->Add(run_id_, "valid/nsp_acc", m.step, m.nsp_accuracy);
+    writer_->Add(run_id_, metric::kValidLoss, m.step, m.mlm_loss);
+    writer_->Add(run_id_, metric::kValidPpl, m.step, m.perplexity);
+    if (!std::isnan(m.nsp_accuracy))
+      writer_->Add(run_id_, metric::kValidNspAcc, m.step, m.nsp_accuracy);
     Flush();
     if (final) {
-      store_->SetFinalMetric(run_id_, "valid/loss", m.mlm_loss, m.step);
-      store_->SetFinalMetric(run_id_, "valid/ppl", m.perplexity, m.step);
+      store_->SetFinalMetric(run_id_, metric::kValidLoss, m.mlm_loss, m.step);
+      store_->SetFinalMetric(run_id_, metric::kValidPpl, m.perplexity, m.step);
       if (!std::isnan(m.nsp_accuracy))
-        store_->SetFinalMetric(run_id_, "valid/nsp_acc", m.nsp_accuracy, m.step);
+        store_->SetFinalMetric(run_id_, metric::kValidNspAcc, m.nsp_accuracy, m.step);
       if (last_) {
-        store_->SetFinalMetric(run_id_, "train/loss", last_->loss, last_->step);
-        store_->SetFinalMetric(run_id_, "train/tokens_seen",
+        store_->SetFinalMetric(run_id_, metric::kTrainLoss, last_->loss, last_->step);
+        store_->SetFinalMetric(run_id_, metric::kTrainTokensSeen,
                                static_cast<double>(last_->tokens_seen), last_->step);
-        store_->SetFinalMetric(run_id_, "train/sequences_seen",
+        store_->SetFinalMetric(run_id_, metric::kTrainSequencesSeen,
                                static_cast<double>(last_->sequences_seen), last_->step);
-        store_->SetFinalMetric(run_id_, "train/epochs", last_->epochs, last_->step);
+        store_->SetFinalMetric(run_id_, metric::kTrainEpochs, last_->epochs, last_->step);
         // What makes the rows of a table comparable in compute: the mean over all updates.
         store_->SetFinalMetric(
-            run_id_, "train/tokens_per_update",
+            run_id_, metric::kTrainTokensPerUpdate,
             static_cast<double>(last_->tokens_seen) / static_cast<double>(last_->step),
             last_->step);
       }
-      store_->SetFinalMetric(run_id_, "train/steps", static_cast<double>(m.step), m.step);
+      store_->SetFinalMetric(run_id_, metric::kTrainSteps, static_cast<double>(m.step), m.step);
     }
   }
   if (live_ && last_) out_ << "\n";

@@ -8,6 +8,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <sstream>
 
 #include "base/error.h"
@@ -453,6 +454,42 @@ TEST_CASE(
   CHECK_THROWS_WITH(rp::BuildReport(bad, db),
                     Catch::Contains("/tables/0/claims/0/than/0: \"statik\" is not a row of this "
                                     "table (did you mean \"static\"?)"));
+}
+
+TEST_CASE("the table builder is a pure function of in-memory runs", "[report]") {
+  // No database: runs as results::ReadRunRecords returns them.
+  auto run = [](int64_t id, const std::string& masking, const std::string& status, double ppl) {
+    ablate::results::RunRecord r;
+    r.id = id;
+    r.experiment = "mem";
+    r.key = "k" + std::to_string(id);
+    r.status = status;
+    r.params["data.masking"] = {false, 0, masking};
+    r.params["seed"] = {true, static_cast<double>(id), ""};
+    r.finals["valid/ppl"] = ppl;
+    return r;
+  };
+  std::vector<ablate::results::RunRecord> runs;
+  for (int i = 0; i < 4; ++i) runs.push_back(run(1 + i, "static", "completed", 20 + i));
+  for (int i = 0; i < 4; ++i) runs.push_back(run(5 + i, "dynamic", "completed", 10 + i));
+  runs.push_back(run(9, "dynamic", "failed", 1));
+  const auto spec = rp::ParseReportSpec(json::parse(R"({"tables": [{"id": "t",
+      "runs": {"experiment": "mem"}, "rows": {"by": "data.masking"},
+      "columns": [{"label": "ppl", "metric": "valid/ppl", "better": "lower"}]}]})"),
+                                        "mem.json", ".");
+  const auto inputs = rp::InputsOf(spec);
+  CHECK(inputs.experiments == std::set<std::string>{"mem"});
+  CHECK(inputs.metrics.count("valid/ppl") == 1);
+  const rp::Report report = rp::BuildReport(spec, runs);
+  const auto& t = report.tables.at(0);
+  REQUIRE(t.rows.size() == 2);
+  CHECK(t.rows[0].label == "dynamic");  // text values in natural order
+  // 10, 11, 12, 13 against 20..23: median 11.5, separated (p = 2/70), the failed run left out.
+  CHECK(t.rows[0].cells[0].parts[0].value == Approx(11.5));
+  CHECK(t.rows[0].cells[0].parts[0].bold);
+  CHECK(t.rows[0].cells[0].parts[0].p_value == Approx(2.0 / 70));
+  CHECK(t.rows[0].run_ids == std::vector<int64_t>{5, 6, 7, 8});
+  CHECK(t.notes == std::vector<std::string>{"Row \"dynamic\": 1 run failed, not included."});
 }
 
 TEST_CASE("bad specs get one error naming the JSON path", "[report][errors]") {

@@ -1,0 +1,94 @@
+#include "results/run_reads.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "base/error.h"
+#include "results/sqlite.h"
+
+namespace ablate::results {
+namespace {
+
+// A list bound as one JSON array parameter: `x IN (SELECT value FROM json_each(?N))`.
+template <typename Items>
+std::string JsonList(const Items& items) {
+  return nlohmann::json(items).dump();
+}
+
+Connection OpenForReading(const std::string& db_path) {
+  if (!std::filesystem::exists(db_path)) throw InputError("no such database: " + db_path);
+  return Connection::Open(db_path, Connection::Mode::kReadOnly);
+}
+
+}  // namespace
+
+std::vector<RunRecord> ReadRunRecords(const std::string& db_path,
+                                      const std::set<std::string>& experiments,
+                                      const std::set<std::string>& metrics) {
+  const Connection db = OpenForReading(db_path);
+  const std::string names = JsonList(experiments);
+  std::vector<RunRecord> runs;
+  std::unordered_map<int64_t, size_t> index;
+  {
+    Statement s = db.Prepare(
+        "SELECT run_id, experiment, key, status FROM run_info "
+        "WHERE experiment IN (SELECT value FROM json_each(?1)) ORDER BY run_id");
+    s.BindText(1, names);
+    while (s.Step()) {
+      index[s.ColumnInt(0)] = runs.size();
+      runs.push_back({s.ColumnInt(0), s.ColumnText(1), s.ColumnText(2), s.ColumnText(3), {}, {}});
+    }
+  }
+  {
+    Statement s = db.Prepare(
+        "SELECT run_id, name, value FROM run_params "
+        "WHERE experiment IN (SELECT value FROM json_each(?1))");
+    s.BindText(1, names);
+    while (s.Step()) {
+      auto it = index.find(s.ColumnInt(0));
+      if (it == index.end()) continue;
+      ParamValue v;
+      const int type = s.ColumnType(2);
+      if (type == SQLITE_INTEGER || type == SQLITE_FLOAT) {
+        v.is_number = true;
+        v.number = s.ColumnDouble(2);
+      } else {
+        v.text = s.ColumnText(2);
+      }
+      runs[it->second].params.emplace(s.ColumnText(1), std::move(v));
+    }
+  }
+  if (!metrics.empty()) {
+    Statement s = db.Prepare(
+        "SELECT run_id, name, value FROM run_finals "
+        "WHERE experiment IN (SELECT value FROM json_each(?1)) "
+        "AND name IN (SELECT value FROM json_each(?2))");
+    s.BindText(1, names).BindText(2, JsonList(metrics));
+    while (s.Step()) {
+      auto it = index.find(s.ColumnInt(0));
+      if (it == index.end() || s.ColumnIsNull(2)) continue;
+      runs[it->second].finals[s.ColumnText(1)] = s.ColumnDouble(2);
+    }
+  }
+  return runs;
+}
+
+std::unordered_map<int64_t, Series> ReadSeries(const std::string& db_path,
+                                               const std::vector<int64_t>& run_ids,
+                                               const std::string& name) {
+  std::unordered_map<int64_t, Series> series;
+  if (run_ids.empty()) return series;
+  const Connection db = OpenForReading(db_path);
+  Statement s = db.Prepare(
+      "SELECT run_id, step, value FROM metrics WHERE name = ?1 AND value IS NOT NULL "
+      "AND run_id IN (SELECT value FROM json_each(?2))");
+  s.BindText(1, name).BindText(2, JsonList(run_ids));
+  while (s.Step()) series[s.ColumnInt(0)].emplace_back(s.ColumnInt(1), s.ColumnDouble(2));
+  for (auto& [id, points] : series) {
+    if (!std::is_sorted(points.begin(), points.end())) std::sort(points.begin(), points.end());
+  }
+  return series;
+}
+
+}  // namespace ablate::results

@@ -1,0 +1,50 @@
+// The reads reports need, behind bound parameters: the runs of some experiments with their
+// parameters (typed) and chosen final metrics, and one metric series of some runs. It writes
+// nothing and knows nothing of tables (reports/ builds those from what it returns).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+namespace ablate::results {
+
+// A stored parameter value: a number (int, float and bool all compare as numbers) or text.
+struct ParamValue {
+  bool is_number = false;
+  double number = 0;
+  std::string text;
+
+  bool operator==(const ParamValue& o) const {
+    return is_number == o.is_number && (is_number ? number == o.number : text == o.text);
+  }
+  bool operator<(const ParamValue& o) const {
+    if (is_number != o.is_number) return is_number;  // numbers before text
+    return is_number ? number < o.number : text < o.text;
+  }
+};
+
+struct RunRecord {
+  int64_t id = 0;
+  std::string experiment, key, status;
+  std::map<std::string, ParamValue> params;
+  std::unordered_map<std::string, double> finals;  // of the names asked for, when recorded
+};
+
+// The runs of `experiments`, in id order, with every parameter and the final metrics named in
+// `metrics`. Throws InputError for a path that is not a results database.
+std::vector<RunRecord> ReadRunRecords(const std::string& db_path,
+                                      const std::set<std::string>& experiments,
+                                      const std::set<std::string>& metrics);
+
+// (step, value) points, by run id, sorted by step: the metric `name` of the runs `run_ids`.
+using Series = std::vector<std::pair<int64_t, double>>;
+std::unordered_map<int64_t, Series> ReadSeries(const std::string& db_path,
+                                               const std::vector<int64_t>& run_ids,
+                                               const std::string& name);
+
+}  // namespace ablate::results
