@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/error.h"
+#include "results/run_status.h"
 #include "results/sqlite.h"
 
 namespace ablate::results {
@@ -89,6 +90,45 @@ std::unordered_map<int64_t, Series> ReadSeries(const std::string& db_path,
     if (!std::is_sorted(points.begin(), points.end())) std::sort(points.begin(), points.end());
   }
   return series;
+}
+
+ResultSet ReadStatusTable(const std::string& db_path) {
+  const Connection db = OpenForReading(db_path);
+  // One column per status, in lifecycle order, counted with bound status names.
+  std::string sql = "SELECT e.name AS experiment";
+  const RunStatus statuses[] = {RunStatus::kQueued, RunStatus::kRunning,  RunStatus::kCompleted,
+                                RunStatus::kFailed, RunStatus::kDiverged, RunStatus::kInterrupted};
+  for (size_t i = 0; i < std::size(statuses); ++i) {
+    sql += ", SUM(r.status = ?" + std::to_string(i + 1) + ") AS \"" +
+           std::string(StatusName(statuses[i])) + "\"";
+  }
+  sql +=
+      ", COUNT(r.id) AS total FROM experiments e LEFT JOIN runs r ON r.experiment_id = e.id "
+      "GROUP BY e.id ORDER BY e.id";
+  Statement s = db.Prepare(sql);
+  for (size_t i = 0; i < std::size(statuses); ++i)
+    s.BindText(static_cast<int>(i + 1), StatusName(statuses[i]));
+  ResultSet set;
+  for (int c = 0; c < s.ColumnCount(); ++c) set.columns.push_back(s.ColumnName(c));
+  while (s.Step()) {
+    std::vector<Value> row;
+    row.reserve(static_cast<size_t>(s.ColumnCount()));
+    row.emplace_back(std::in_place_type<std::string>, s.ColumnText(0));
+    for (int c = 1; c < s.ColumnCount(); ++c)
+      row.emplace_back(std::in_place_type<int64_t>, s.ColumnInt(c));
+    set.rows.push_back(std::move(row));
+  }
+  return set;
+}
+
+std::vector<SlurmArrayRecord> ReadSlurmArrays(const std::string& db_path) {
+  const Connection db = OpenForReading(db_path);
+  Statement s = db.Prepare(
+      "SELECT e.name, a.job_id, a.tasks FROM slurm_arrays a "
+      "JOIN experiments e ON e.id = a.experiment_id ORDER BY a.id");
+  std::vector<SlurmArrayRecord> arrays;
+  while (s.Step()) arrays.push_back({s.ColumnText(0), s.ColumnText(1), s.ColumnInt(2)});
+  return arrays;
 }
 
 }  // namespace ablate::results

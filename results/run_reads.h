@@ -1,6 +1,7 @@
-// The reads reports need, behind bound parameters: the runs of some experiments with their
-// parameters (typed) and chosen final metrics, and one metric series of some runs. It writes
-// nothing and knows nothing of tables (reports/ builds those from what it returns).
+// The reads reports and `ablate status` need, behind bound parameters: the runs of some
+// experiments with their parameters (typed) and chosen final metrics, one metric series of some
+// runs, the status table and the Slurm arrays. It writes nothing and knows nothing of tables
+// (reports/ builds those from what it returns).
 #pragma once
 
 #include <cstdint>
@@ -10,6 +11,8 @@
 #include <unordered_map>
 #include <utility>
 #include <vector>
+
+#include "results/query.h"
 
 namespace ablate::results {
 
@@ -46,5 +49,16 @@ using Series = std::vector<std::pair<int64_t, double>>;
 std::unordered_map<int64_t, Series> ReadSeries(const std::string& db_path,
                                                const std::vector<int64_t>& run_ids,
                                                const std::string& name);
+
+// Runs per status per experiment, one row per experiment (all statuses as columns, then the
+// total): what `ablate status` prints.
+ResultSet ReadStatusTable(const std::string& db_path);
+
+// The Slurm job arrays submitted for each experiment, in submission order.
+struct SlurmArrayRecord {
+  std::string experiment, job_id;
+  int64_t tasks = 0;
+};
+std::vector<SlurmArrayRecord> ReadSlurmArrays(const std::string& db_path);
 
 }  // namespace ablate::results

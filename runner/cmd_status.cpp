@@ -2,7 +2,7 @@
 #include <iostream>
 
 #include "reports/table_format.h"
-#include "results/query.h"
+#include "results/run_reads.h"
 #include "runner/cli.h"
 #include "runner/slurm.h"
 
@@ -17,34 +17,14 @@ int CmdStatus(const Args& args) {
   if (!vm) return 0;
   auto format = reports::ParseTableFormat((*vm)["format"].as<std::string>(), "--format");
 
-  static const char* kQuery = R"sql(
-    SELECT e.name AS experiment,
-           SUM(r.status = 'queued') AS queued,
-           SUM(r.status = 'running') AS running,
-           SUM(r.status = 'completed') AS completed,
-           SUM(r.status = 'failed') AS failed,
-           SUM(r.status = 'diverged') AS diverged,
-           SUM(r.status = 'interrupted') AS interrupted,
-           COUNT(r.id) AS total
-    FROM experiments e LEFT JOIN runs r ON r.experiment_id = e.id
-    GROUP BY e.id ORDER BY e.id)sql";
   const std::string db = (*vm)["db"].as<std::string>();
-  auto sets = results::RunReadOnlyQuery(db, kQuery);
-  reports::WriteTable(std::cout, sets.at(0), format);
+  reports::WriteTable(std::cout, results::ReadStatusTable(db), format);
 
   // The Slurm job arrays `ablate run --backend slurm` submitted, with their tasks' states.
-  auto arrays =
-      results::RunReadOnlyQuery(
-          db,
-          "SELECT e.name, a.job_id, a.tasks FROM slurm_arrays a JOIN experiments e ON e.id = "
-          "a.experiment_id ORDER BY a.id")
-          .at(0);
-  for (const auto& row : arrays.rows) {
-    const auto& job_id = std::get<std::string>(row[1]);
-    std::cout << "slurm array " << job_id << " (" << std::get<std::string>(row[0]) << "): ";
+  for (const auto& array : results::ReadSlurmArrays(db)) {
+    std::cout << "slurm array " << array.job_id << " (" << array.experiment << "): ";
     try {
-      std::cout << SummarizeStates(QueryArray(job_id, static_cast<int>(std::get<int64_t>(row[2]))))
-                << "\n";
+      std::cout << SummarizeStates(QueryArray(array.job_id, static_cast<int>(array.tasks))) << "\n";
     } catch (const std::exception& e) {
       std::cout << "state unknown (" << e.what() << ")\n";
     }
