@@ -1,0 +1,135 @@
+// The table builder behind BuildReport (report.h), shared by its parts: grouping runs into rows
+// (report_rows.cpp), aggregating cells and marking the tested best and the claims
+// (report_cells.cpp), the trivial-baseline and reference rows (report_reference.cpp), and the
+// table's summary and footnotes (report.cpp). A pure function of a spec and in-memory runs: no
+// SQL, no rendering. Internal to reports/.
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "reports/report.h"
+#include "results/run_reads.h"
+
+namespace ablate::reports {
+
+using nlohmann::json;
+using results::ParamValue;
+using RunData = results::RunRecord;
+
+inline constexpr const char* kMissing = "–";
+
+// Integral values as integers (1000000, not 1e+06: step counts and batch sizes read better so);
+// others in their shortest exact form.
+std::string NumberText(double x);
+
+std::string Display(const ParamValue& value);
+
+bool Matches(const ParamValue& value, const json& wanted);
+
+bool MatchesFilter(const RunData& run, const ParamFilter& filter);
+
+std::string Fixed(double value, int decimals);
+
+double Mean(const std::vector<double>& v);
+
+// The baseline metric of a downstream metric: eval/<task>/<m> -> eval/<task>/baseline/<m>.
+std::string BaselineMetric(const std::string& metric);
+
+// p-values as a reader wants them: two significant digits, or "< 0.001".
+std::string PText(double p);
+
+CellPart AggregatePart(const std::vector<double>& values, const std::vector<std::string>& keys,
+                       const ColumnSpec& column, Aggregate aggregate, Spread spread);
+
+// The distinct values a parameter takes over `runs`, in order.
+std::vector<ParamValue> Distinct(const std::vector<const RunData*>& runs, const std::string& name);
+
+std::string Plural(int64_t n, const std::string& word);
+
+class TableBuilder {
+ public:
+  TableBuilder(const ReportSpec& spec, const TableSpec& table, const std::vector<RunData>& runs)
+      : spec_(spec), table_(table), runs_(runs) {}
+
+  ReportTable Build();
+
+ private:
+  using Runs = std::vector<const RunData*>;
+
+  // The caption with each {parameter} replaced by the value(s) the table's runs take.
+  std::string ResolveCaption(const Runs& runs) const;
+
+  // The tasks' trivial baselines (recorded by fine-tuning as eval/<task>/baseline/<metric>, on
+  // the dev examples the runs were scored on) as one row, so a reader sees whether fine-tuning
+  // learned anything.
+  void AddBaselineRow(const Runs& runs, ReportTable& out) const;
+
+  // What the numbers are, in words; the rule behind the bold; the compute each row got; and the
+  // columns' own notes.
+  void Footnotes(const std::vector<std::pair<RowSpec, Runs>>& rows, const Runs& completed,
+                 ReportTable& out) const;
+
+  // Each claim of the paper against the runs: a one-sided Mann-Whitney test in the paper's
+  // direction on the pooled per-run values of its rows, per column.
+  void TestClaims(ReportTable& out) const;
+
+  const RunSource* ChooseSource();
+
+  Runs SourceRuns(const RunSource& source) const;
+
+  // A misspelt parameter would silently select nothing: every name the table uses must be a
+  // parameter of the chosen experiment's runs.
+  void CheckParamNames(const RunSource& source) const;
+
+  std::vector<std::pair<RowSpec, Runs>> MakeRows(const RunSource& source) const;
+
+  // Values listed in "order" come first, in that order; others after, in natural order.
+  static int OrderRank(const GeneratedRows& g, const std::string& name, const ParamValue& value);
+
+  static Runs Completed(const Runs& runs);
+
+  ReportCell OurCell(const ColumnSpec& column, const Runs& runs) const;
+
+  // Per column and part, the best of our rows by its aggregate (as printed; ties share it). It is
+  // bold only when a two-sided Mann-Whitney test on the per-run values separates it from the
+  // runner-up at the table's alpha; otherwise it is marked best but not bold.
+  void MarkBest(ReportTable& table) const;
+
+  // The paper's cells are medians of five seeds; when our cells stand on different numbers of
+  // runs, each cell off the most common count says how many.
+  static void MarkCounts(ReportTable& table);
+
+  std::string Summary(const ReportTable& table, const Runs& all) const;
+
+  Runs SourceExperimentRuns(const RunSource& source) const;
+
+  // Parameters with one value across every run of the table, except the seed (a varied
+  // replicate) — what the table holds fixed. Those that do vary elsewhere in the experiment are
+  // what a reader most needs (the table's slice of a larger grid), so they are listed apart.
+  static void FixedParams(const Runs& all, const Runs& experiment, ReportTable& out);
+
+  static void LeftOut(const std::vector<std::pair<RowSpec, Runs>>& rows,
+                      std::vector<std::string>& notes);
+
+  // How the reference table's conditions ("conditions": {parameter: value}) differ from the
+  // runs': "model.layers 12 (here 2)". `blocking` collects those that make an intrinsic metric
+  // (perplexity) incomparable: the model and the vocabulary.
+  static std::vector<std::string> ConditionDifferences(const json& conditions, const Runs& runs,
+                                                       std::vector<std::string>& blocking);
+
+  static std::string Join(const std::vector<std::string>& items);
+
+  void AddReferenceRows(const Runs& runs, ReportTable& out) const;
+
+  const ReportSpec& spec_;
+  const TableSpec& table_;
+  const std::vector<RunData>& runs_;
+  mutable bool tested_ = false;  // some column's best was tested
+  mutable bool exact_ = true;    // every test used the exact distribution
+};
+
+}  // namespace ablate::reports
