@@ -31,8 +31,14 @@ experiments::GridPlan PlanOnPreparedData(const experiments::GridSpec& grid,
     if (!it->second) return std::nullopt;
     std::vector<uint64_t> storage;
     const auto train = core::LimitTokens(it->second->train.corpus(), config.max_tokens, storage);
-    return experiments::RunData{core::PlanData(*it->second, train, config),
-                                it->second->tokenizer.vocab_size()};
+    try {
+      return experiments::RunData{core::PlanData(*it->second, train, config),
+                                  it->second->tokenizer.vocab_size()};
+    } catch (const InputError&) {
+      // A run its data cannot feed (an NSP format on one document): the plan says "?", and the
+      // run itself fails with the reason when it trains.
+      return std::nullopt;
+    }
   };
   return experiments::PlanGrid(grid, runs, lookup);
 }

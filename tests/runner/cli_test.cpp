@@ -296,6 +296,14 @@ TEST_CASE(
   CHECK(same.code == 0);
   CHECK_THAT(same.err, Catch::Contains("warning: the grid varies data.masking, but 1 of 1 static "
                                        "runs end within data.static_copies epochs"));
+  // A run its data cannot feed (NSP pairs from a single document) gets "?", not an error: the plan
+  // advises, the run itself fails with the reason when it trains.
+  auto unfed =
+      Ablate(dir, "expand " + grid("onedoc.json", R"(, "train.batch_size": 2, "train.steps": 2,
+      "data.max_tokens": 5}, "axes": {"data.format": ["SEGMENT-PAIR+NSP"]}})") +
+                      " --plan --format json" + data);
+  CHECK(unfed.code == 0);
+  CHECK(json::parse(unfed.out).at(0).at("plan").at("tokens_per_update").is_null());
   // `ablate run` says it once before it trains, and trains anyway.
   auto run = Ablate(
       dir, "run " + masking + " --db " + Q(dir / "r.db") + " --runs-dir " + Q(dir / "runs") + data);
