@@ -173,6 +173,7 @@ TrainResult Train(const TrainConfig& config, const fs::path& data_dir, const fs:
 
   auto checkpoint = [&] {
     state.position = stream.position();
+    observer.BeforeCheckpoint(state.step);
     WriteCheckpoint(run_dir, model, optimizer, state);
     observer.OnCheckpoint(run_dir / ("checkpoint-" + std::to_string(state.step) + ".pt"),
                           state.step);

@@ -66,6 +66,9 @@ class TrainObserver {
   virtual void OnStep(const StepMetrics&) {}
   // `final` marks the evaluation after the last update: the run's final metrics.
   virtual void OnEval(const EvalMetrics&, bool /*final*/) {}
+  // Before a checkpoint is written: whatever the observer holds of the steps so far must be kept
+  // now, because a run resumed from this checkpoint does not repeat them.
+  virtual void BeforeCheckpoint(int64_t /*step*/) {}
   virtual void OnCheckpoint(const std::filesystem::path&, int64_t /*step*/) {}
   // Polled between updates; true makes the trainer checkpoint and return kInterrupted.
   virtual bool StopRequested() { return false; }

@@ -114,9 +114,13 @@ void RunRecorder::OnEval(const core::EvalMetrics& m, bool final) {
   out_ << "\n";
 }
 
+// A process killed after the checkpoint is written but before buffered metric points are would
+// resume after steps whose points were never recorded: a gap in the history. Flushing first
+// leaves at worst points past the checkpoint, which the resumed run writes again (replacing).
+void RunRecorder::BeforeCheckpoint(int64_t) { Flush(); }
+
 void RunRecorder::OnCheckpoint(const std::filesystem::path& path, int64_t step) {
   if (!store_) return;
-  Flush();
   // One artifact row per run: checkpoint.json always names the newest checkpoint file (older
   // files are deleted), and re-adding the same path updates the row's step.
   store_->AddArtifact(run_id_, "checkpoint",

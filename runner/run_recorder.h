@@ -26,6 +26,7 @@ class RunRecorder : public core::TrainObserver {
   void OnStart(const core::TrainStart& start) override;
   void OnStep(const core::StepMetrics& m) override;
   void OnEval(const core::EvalMetrics& m, bool final) override;
+  void BeforeCheckpoint(int64_t step) override;
   void OnCheckpoint(const std::filesystem::path& path, int64_t step) override;
   // A SIGINT/SIGTERM (signals.h) asks the trainer to checkpoint and stop.
   bool StopRequested() override;

@@ -211,6 +211,27 @@ TEST_CASE("a loss that becomes NaN or infinite stops the run as diverged", "[tra
   CHECK_THAT(result.reason, Catch::Contains("at step " + std::to_string(result.step)));
 }
 
+TEST_CASE("an observer keeps its points before each checkpoint is written", "[trainer]") {
+  // A run resumed from a checkpoint does not repeat the steps before it: whatever the observer
+  // buffers of them must be kept before the checkpoint exists, or a kill in between loses them.
+  class Order : public Recorder {
+   public:
+    fs::path run_dir;
+    std::vector<std::pair<int64_t, int64_t>> seen;  // (checkpoint step, step on disk before it)
+    void BeforeCheckpoint(int64_t step) override {
+      auto on_disk = LatestCheckpoint(run_dir);
+      seen.emplace_back(step, on_disk ? on_disk->step : 0);
+    }
+  };
+  Scratch s;
+  Order order;
+  order.run_dir = s.dir / "run";
+  REQUIRE(Train(TinyConfig(InputFormat::kFullSentences), s.dir / "data", order.run_dir, order)
+              .outcome == TrainOutcome::kCompleted);
+  CHECK(order.seen ==
+        std::vector<std::pair<int64_t, int64_t>>{{5, 0}, {10, 5}, {15, 10}, {20, 15}});
+}
+
 TEST_CASE("an unknown device is bad input", "[trainer]") {
   Scratch s;
   Recorder r;
