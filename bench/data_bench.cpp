@@ -12,6 +12,7 @@
 #include <string>
 
 #include "core/data_pipeline.h"
+#include "experiments/run_config.h"
 
 namespace {
 
@@ -68,12 +69,12 @@ double MeasurePeer(const fs::path& ids, const fs::path& lengths, const DataPipel
 
 int main() {
   fs::path data_dir = ResolveDataDir("");
-  DataConfig config;
-  config.corpus = "books";
-  config.tokenizer = "gpt2";
-  config.masking = MaskingMode::kDynamic;
-  config.seq_len = 512;
-  config.batch_size = 32;
+  TrainConfig config = ablate::experiments::DefaultRunConfig().Pretraining();
+  config.data.corpus = "books";
+  config.data.tokenizer = "gpt2";
+  config.data.masking = MaskingMode::kDynamic;
+  config.data.seq_len = 512;
+  config.train.batch_size = 32;
   try {
     DataPipeline data(data_dir, config);
     fs::path dir = fs::temp_directory_path() / ("ablate_data_bench_" + std::to_string(::getpid()));

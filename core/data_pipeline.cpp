@@ -30,21 +30,22 @@ void CheckHeldOutNotTrained(const PreparedCorpus& train, const PreparedCorpus& e
 }  // namespace
 
 DataPlan PlanData(const PreparedCorpus& prepared, const TokenCorpus& train,
-                  const DataConfig& config) {
-  const std::string corpus_key = "max_tokens=" + std::to_string(config.max_tokens);
-  FormatOptions format{config.format, config.seq_len, config.short_seq_prob, config.seed};
+                  const TrainConfig& config) {
+  const std::string corpus_key = "max_tokens=" + std::to_string(config.data.max_tokens);
+  FormatOptions format{config.data.format, config.data.seq_len, config.data.short_seq_prob,
+                       config.seed};
   const FormatStats own = CachedFormatStats(prepared.dir, corpus_key, train, format);
   DataPlan plan;
   plan.sequences_per_epoch = own.sequences;
   plan.tokens_per_sequence = own.mean_length;
-  const auto batch = static_cast<double>(config.batch_size);
-  if (BatchesByTokens(config.format)) {
+  const auto batch = static_cast<double>(config.train.batch_size);
+  if (BatchesByTokens(config.data.format)) {
     // The budget is what batch_size sequences of the reference format hold on this very corpus
     // view, measured, not batch_size x seq_len: the reference formats' sequences fall short of
     // seq_len (short chunks, document ends), and the token formats must match what they hold.
-    format.format = ReferenceFormat(config.format);
+    format.format = ReferenceFormat(config.data.format);
     const FormatStats reference = CachedFormatStats(prepared.dir, corpus_key, train, format);
-    plan.token_budget = std::max<uint64_t>(1, TokenBudget(reference, config.batch_size));
+    plan.token_budget = std::max<uint64_t>(1, TokenBudget(reference, config.train.batch_size));
     plan.tokens_per_update = static_cast<double>(plan.token_budget);
     plan.sequences_per_update = own.mean_length > 0 ? plan.tokens_per_update / own.mean_length : 0;
   } else {
@@ -54,25 +55,26 @@ DataPlan PlanData(const PreparedCorpus& prepared, const TokenCorpus& train,
   return plan;
 }
 
-DataPipeline::DataPipeline(const std::filesystem::path& data_dir, const DataConfig& config,
+DataPipeline::DataPipeline(const std::filesystem::path& data_dir, const TrainConfig& config,
                            const Log& log)
-    : prepared_(PrepareCorpus(data_dir, config.corpus, config.tokenizer, log)) {
-  if (!config.eval_corpus.empty() && config.eval_corpus != config.corpus) {
-    eval_ = PrepareCorpus(data_dir, config.eval_corpus,
-                          SharedTokenizerName(config.tokenizer, config.corpus), log);
+    : prepared_(PrepareCorpus(data_dir, config.data.corpus, config.data.tokenizer, log)) {
+  if (!config.eval.corpus.empty() && config.eval.corpus != config.data.corpus) {
+    eval_ = PrepareCorpus(data_dir, config.eval.corpus,
+                          SharedTokenizerName(config.data.tokenizer, config.data.corpus), log);
     CheckHeldOutNotTrained(prepared_, *eval_);
   }
-  train_ = LimitTokens(prepared_.train.corpus(), config.max_tokens, limit_storage_);
+  train_ = LimitTokens(prepared_.train.corpus(), config.data.max_tokens, limit_storage_);
   const BpeTokenizer& tok = prepared_.tokenizer;
-  options_.format = {config.format, config.seq_len, config.short_seq_prob, config.seed};
-  options_.masking.mode = config.masking;
-  options_.masking.static_copies = config.static_copies;
-  options_.masking.mask_prob = config.mask_prob;
+  options_.format = {config.data.format, config.data.seq_len, config.data.short_seq_prob,
+                     config.seed};
+  options_.masking.mode = config.data.masking;
+  options_.masking.static_copies = config.data.static_copies;
+  options_.masking.mask_prob = config.data.mask_prob;
   options_.masking.mask_id = tok.mask_id();
   options_.masking.first_ordinary = 0;
   options_.masking.end_ordinary = tok.bpe_vocab_size();
   options_.ids = {tok.bos_id(), tok.eos_id(), tok.pad_id()};
-  options_.batch_size = config.batch_size;
+  options_.batch_size = config.train.batch_size;
   plan_ = PlanData(prepared_, train_, config);
   options_.token_budget = plan_.token_budget;
 }

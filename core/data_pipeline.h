@@ -1,7 +1,7 @@
-// The training data of one run, end to end: a typed data config goes in; the prepared corpus
-// (tokenizer + shards), the optional data-size limit, the held-out documents the run is scored on
-// and the batch stream options (with the measured token budget) come out. It wires corpus.h and
-// data_stats.h to batcher.h and owns what the stream views; it does no training.
+// The training data of one run, end to end: the run's pretraining config goes in; the prepared
+// corpus (tokenizer + shards), the optional data-size limit, the held-out documents the run is
+// scored on and the batch stream options (with the measured token budget) come out. It wires
+// corpus.h and data_stats.h to batcher.h and owns what the stream views; it does no training.
 #pragma once
 
 #include <cstdint>
@@ -13,25 +13,9 @@
 
 #include "core/batcher.h"
 #include "core/corpus.h"
+#include "core/train_config.h"
 
 namespace ablate::core {
-
-struct DataConfig {
-  std::string corpus = "books";
-  std::string tokenizer = "gpt2";
-  InputFormat format = InputFormat::kSegmentPair;
-  MaskingMode masking = MaskingMode::kStatic;
-  int static_copies = 10;
-  double mask_prob = 0.15;
-  int seq_len = 512;
-  double short_seq_prob = 0;  // RoBERTa trains on full-length sequences only; BERT used 0.1
-  uint64_t max_tokens = 0;    // 0 = the whole training split
-  // The corpus whose held-out documents every run is scored on ("" = the training corpus), so
-  // runs on different corpora can be compared on one text.
-  std::string eval_corpus;
-  uint64_t batch_size = 256;
-  uint64_t seed = 1;
-};
 
 // What one update and one epoch of a run's data hold, measured on its (limited) training corpus
 // and cached beside the shards (data_stats.h).
@@ -43,11 +27,11 @@ struct DataPlan {
   double tokens_per_update = 0;      // the budget, or batch_size x tokens_per_sequence
 };
 DataPlan PlanData(const PreparedCorpus& prepared, const TokenCorpus& train,
-                  const DataConfig& config);
+                  const TrainConfig& config);
 
 class DataPipeline {
  public:
-  DataPipeline(const std::filesystem::path& data_dir, const DataConfig& config,
+  DataPipeline(const std::filesystem::path& data_dir, const TrainConfig& config,
                const Log& log = {});
   DataPipeline(const DataPipeline&) = delete;
   DataPipeline& operator=(const DataPipeline&) = delete;

@@ -34,7 +34,7 @@ struct SpecialIds {
 
 struct FormatOptions {
   InputFormat format = InputFormat::kFullSentences;
-  int seq_len = 512;          // including the special tokens
+  int seq_len = 0;            // including the special tokens (the run's data.seq_len)
   double short_seq_prob = 0;  // SEGMENT-PAIR+NSP: chance of a random shorter target length
   uint64_t seed = 0;
 };

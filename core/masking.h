@@ -13,9 +13,11 @@ namespace ablate::core {
 enum class MaskingMode { kStatic, kDynamic };
 
 struct MaskingOptions {
-  MaskingMode mode = MaskingMode::kDynamic;
-  int static_copies = 10;
-  double mask_prob = 0.15;
+  // The run's data.masking, data.static_copies and data.mask_prob (DataPipeline copies them from
+  // its config): their defaults live in experiments' parameter table only.
+  MaskingMode mode = MaskingMode::kStatic;
+  int static_copies = 1;
+  double mask_prob = 0;
   double mask_fraction = 0.8;    // of the chosen tokens, replaced by <mask>
   double random_fraction = 0.1;  // replaced by a random ordinary token; the rest stay unchanged
   int32_t mask_id = 0;

@@ -108,12 +108,12 @@ ModelOptions MakeModelOptions(const TrainConfig& c, const BpeTokenizer& tok) {
   ModelOptions o;
   o.vocab_size = tok.vocab_size();
   o.max_positions = c.data.seq_len;
-  o.hidden = c.hidden;
-  o.layers = c.layers;
-  o.heads = c.heads;
-  o.ffn = c.ffn;
-  o.dropout = c.dropout;
-  o.attention_dropout = c.attention_dropout;
+  o.hidden = c.model.hidden;
+  o.layers = c.model.layers;
+  o.heads = c.model.heads;
+  o.ffn = c.model.ffn;
+  o.dropout = c.model.dropout;
+  o.attention_dropout = c.model.attention_dropout;
   o.type_vocab_size = HasNsp(c.data.format) ? 2 : 0;
   o.pad_id = tok.pad_id();
   o.Validate();
@@ -136,19 +136,19 @@ TrainResult Train(const TrainConfig& config, const fs::path& data_dir, const fs:
   if (config.threads > 0) torch::set_num_threads(config.threads);
   fs::create_directories(run_dir);
 
-  DataPipeline data(data_dir, config.data, log);
-  const uint64_t seed = config.data.seed;
+  DataPipeline data(data_dir, config, log);
+  const uint64_t seed = config.seed;
   torch::manual_seed(seed);  // initialization
   BertModel model(MakeModelOptions(config, data.prepared().tokenizer));
   model->to(device);
   model->train();
   AdamWOptions adam;
-  adam.beta1 = config.beta1;
-  adam.beta2 = config.beta2;
-  adam.eps = config.eps;
-  adam.weight_decay = config.weight_decay;
-  AdamW optimizer(WeightDecayGroups(*model, config.weight_decay), adam);
-  const LinearSchedule schedule{config.lr, config.warmup_steps, config.steps};
+  adam.beta1 = config.optim.beta1;
+  adam.beta2 = config.optim.beta2;
+  adam.eps = config.optim.eps;
+  adam.weight_decay = config.optim.weight_decay;
+  AdamW optimizer(WeightDecayGroups(*model, config.optim.weight_decay), adam);
+  const LinearSchedule schedule{config.optim.lr, config.optim.warmup_steps, config.train.steps};
 
   CheckpointState state;
   if (auto checkpoint = LatestCheckpoint(run_dir)) {
@@ -158,18 +158,19 @@ TrainResult Train(const TrainConfig& config, const fs::path& data_dir, const fs:
       log("resuming from " + checkpoint->path.string() + " at step " + std::to_string(state.step));
   }
 
-  const int64_t micro = config.micro_batch > 0
-                            ? config.micro_batch
+  const int64_t micro = config.train.micro_batch > 0
+                            ? config.train.micro_batch
                             : std::max<int64_t>(1, kAutoMicroBatchTokens / config.data.seq_len);
   auto mlm_eval =
-      ValidationBatches(data, InputFormat::kFullSentences, micro, config.eval_sequences);
+      ValidationBatches(data, InputFormat::kFullSentences, micro, config.eval.sequences);
   std::vector<Batch> nsp_eval;
   if (HasNsp(config.data.format)) {
-    nsp_eval = ValidationBatches(data, config.data.format, micro, config.eval_sequences);
+    nsp_eval = ValidationBatches(data, config.data.format, micro, config.eval.sequences);
   }
 
   BatchStream stream = data.Stream(state.position);
-  observer.OnStart({state.step, config.steps, model->ParameterCount(), stream.ExamplesPerEpoch()});
+  observer.OnStart(
+      {state.step, config.train.steps, model->ParameterCount(), stream.ExamplesPerEpoch()});
 
   auto checkpoint = [&] {
     state.position = stream.position();
@@ -180,7 +181,7 @@ TrainResult Train(const TrainConfig& config, const fs::path& data_dir, const fs:
   };
   int64_t last_checkpoint = state.step;
 
-  while (state.step < config.steps) {
+  while (state.step < config.train.steps) {
     if (observer.StopRequested()) {
       if (state.step > last_checkpoint) checkpoint();
       return {TrainOutcome::kInterrupted, state.step, "stopped by request"};
@@ -206,7 +207,7 @@ TrainResult Train(const TrainConfig& config, const fs::path& data_dir, const fs:
     }
 
     // Update.
-    const double grad_norm = optimizer.ClipGradNorm(config.grad_clip);
+    const double grad_norm = optimizer.ClipGradNorm(config.train.grad_clip);
     if (!std::isfinite(grad_norm)) {
       return {TrainOutcome::kDiverged, step,
               "gradient norm is " + std::to_string(grad_norm) + " at step " + std::to_string(step)};
@@ -236,12 +237,12 @@ TrainResult Train(const TrainConfig& config, const fs::path& data_dir, const fs:
     m.tokens_seen = state.tokens_seen;
     observer.OnStep(m);
 
-    if (step == config.steps) break;
-    if (config.checkpoint_every > 0 && step % config.checkpoint_every == 0) {
+    if (step == config.train.steps) break;
+    if (config.train.checkpoint_every > 0 && step % config.train.checkpoint_every == 0) {
       checkpoint();
       last_checkpoint = step;
     }
-    if (config.eval_every > 0 && step % config.eval_every == 0) {
+    if (config.eval.every > 0 && step % config.eval.every == 0) {
       observer.OnEval(Evaluate(model, mlm_eval, nsp_eval, device, step), false);
     }
   }

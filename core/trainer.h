@@ -12,25 +12,9 @@
 #include <string>
 
 #include "core/data_pipeline.h"
+#include "core/train_config.h"
 
 namespace ablate::core {
-
-struct TrainConfig {
-  DataConfig data;
-  // Model sizes; vocabulary, positions and segments follow the data (tokenizer, seq_len, format).
-  int64_t layers = 12, hidden = 768, heads = 12, ffn = 3072;
-  double dropout = 0.1, attention_dropout = 0.1;
-  double lr = 1e-4, beta1 = 0.9, beta2 = 0.999, eps = 1e-6, weight_decay = 0.01;
-  int64_t warmup_steps = 10000;
-  int64_t steps = 1000000;
-  int64_t micro_batch = 0;           // sequences per forward/backward; 0 = chosen to fit
-  double grad_clip = 0;              // 0 = off
-  int64_t checkpoint_every = 10000;  // 0 = only at the end
-  int64_t eval_every = 10000;        // 0 = only at the end
-  int64_t eval_sequences = 512;      // held-out sequences scored, exactly (0 = all)
-  std::string device = "cpu";        // "cpu" or "cuda"
-  int threads = 0;                   // CPU threads for LibTorch (0 = its default)
-};
 
 constexpr double kNoValue = std::numeric_limits<double>::quiet_NaN();
 

@@ -191,7 +191,7 @@ FinetuneResult Finetune(const Task& task, const FinetuneConfig& config, const Tr
   if (c.threads > 0) torch::set_num_threads(c.threads);
 
   auto checkpoint = LatestCheckpoint(run_dir);
-  if (!checkpoint || checkpoint->step != pretrain.steps) {
+  if (!checkpoint || checkpoint->step != pretrain.train.steps) {
     throw InputError(run_dir.string(), "",
                      "no final checkpoint to fine-tune: pretraining has not finished");
   }

@@ -29,6 +29,8 @@ struct FinetuneConfig {
 
   // Throws InputError naming the field ("lrs", "batch_size", ...) of the first bad value.
   void Validate() const;
+
+  bool operator==(const FinetuneConfig&) const = default;
 };
 
 // The config with every unset value filled in for `kind` (Table 10): classification (GLUE) lrs

@@ -10,7 +10,6 @@
 #include "base/hash.h"
 #include "base/json_text.h"
 #include "base/suggest.h"
-#include "downstream/task_data.h"
 #include "experiments/params.h"
 #include "experiments/run_config.h"
 
@@ -289,29 +288,19 @@ std::string Describe(const json& params, const std::vector<std::string>& names) 
   return out;
 }
 
-// Constraints between parameters, checked on every expanded run.
-void CheckRun(const json& params, const std::string& source, const std::string& path) {
-  auto get = [&](const char* name) { return params.at(name).get<int64_t>(); };
+// Constraints between parameters (CheckRunConfig), checked on every expanded run.
+RunConfig CheckRun(const json& params, const std::string& source, const std::string& path) {
   auto fail = [&](const std::vector<std::string>& names, const std::string& why) {
     throw InputError(source, path, "run with " + Describe(params, names) + ": " + why);
   };
-  if (get("model.hidden") % get("model.heads") != 0) {
-    fail({"model.hidden", "model.heads"}, "model.hidden must be divisible by model.heads");
-  }
-  if (get("optim.warmup_steps") > get("train.steps")) {
-    fail({"optim.warmup_steps", "train.steps"}, "warmup is longer than training");
-  }
-  if (get("train.micro_batch") > get("train.batch_size")) {
-    fail({"train.micro_batch", "train.batch_size"}, "a micro-batch cannot exceed the batch");
-  }
-  // Fine-tuning runs after pretraining: a typo in its settings should fail the grid, not the run
-  // an hour later. Built-in task names need no data directory to be recognized.
+  RunConfig config;
   try {
-    FinetuneConfigFromParams(params);
-    downstream::ParseTaskSpecs(params.at("eval.tasks").get<std::string>(), "");
+    config = ToRunConfig(params);
   } catch (const InputError& e) {
     fail({e.path()}, e.message());
   }
+  if (auto problem = CheckRunConfig(config)) fail(problem->params, problem->message);
+  return config;
 }
 
 }  // namespace
@@ -383,9 +372,9 @@ std::vector<RunSpec> ExpandGrid(const GridSpec& grid) {
   std::vector<RunSpec> runs;
   std::set<std::string> keys;
   for (auto& p : seeded) {
-    CheckRun(p, grid.source, "/");
+    RunConfig config = CheckRun(p, grid.source, "/");
     std::string key = RunKey(p);
-    if (keys.insert(key).second) runs.push_back({key, std::move(p)});
+    if (keys.insert(key).second) runs.push_back({key, std::move(p), std::move(config)});
   }
   return runs;
 }
@@ -403,8 +392,8 @@ RunSpec LoadRunConfig(const json& params, const std::string& source) {
     }
     full[name] = CheckValue(*spec, value, source, path);
   }
-  CheckRun(full, source, "/");
-  return {RunKey(full), std::move(full)};
+  RunConfig config = CheckRun(full, source, "/");
+  return {RunKey(full), std::move(full), std::move(config)};
 }
 
 }  // namespace ablate::experiments

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "experiments/run_config.h"
+
 namespace ablate::experiments {
 
 // One parameter assignment from the file (an exclude or include entry), flat and canonical.
@@ -38,6 +40,7 @@ struct GridSpec {
 struct RunSpec {
   std::string key;        // 16 hex digits of SHA-256 over the canonical parameters
   nlohmann::json params;  // every parameter, canonical values, sorted by name
+  RunConfig config;       // the same, typed and checked (CheckRunConfig)
 };
 
 // Throws InputError naming `source` and the JSON path (line and column for malformed JSON).

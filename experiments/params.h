@@ -1,8 +1,10 @@
 // The parameter table: every run parameter declared once (dotted name, type, default, allowed
-// values, help). Grid validation, `ablate params`, `ablate schema` and the docs all read it.
+// values, help, and the RunConfig field it binds to). Grid validation, `ablate params`, `ablate
+// schema`, the docs and ToRunConfig all read it.
 // It checks single values; it does not know about grids, files or the database.
 #pragma once
 
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -10,6 +12,8 @@
 #include <vector>
 
 namespace ablate::experiments {
+
+struct RunConfig;
 
 enum class ParamType { kInt, kFloat, kString, kBool };
 
@@ -25,6 +29,10 @@ struct ParamSpec {
   std::vector<std::string> choices;  // for strings: the allowed values (empty = any non-empty)
   std::string help;
   bool allow_empty = false;  // a string whose empty value means "none" or "the usual rule"
+  // Stores a checked, canonical value into the row's field of a RunConfig (run_config.h), so a
+  // parameter is one row here and one field there.
+  using Bind = std::function<void(RunConfig&, const nlohmann::json&)>;
+  Bind bind;
 
   // "> 0", "[0, 1)", "static | dynamic", ... for listings.
   std::string RangeText() const;

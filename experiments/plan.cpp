@@ -120,20 +120,20 @@ GridPlan PlanGrid(const GridSpec& grid, const std::vector<RunSpec>& runs,
                   const RunDataLookup& lookup) {
   GridPlan plan;
   for (const auto& run : runs) {
-    const auto config = TrainConfigFromParams(run.params);
+    const RunConfig& config = run.config;
     RunPlan p;
     p.key = run.key;
-    p.steps = config.steps;
-    p.batch_size = static_cast<int64_t>(config.data.batch_size);
+    p.steps = config.train.steps;
+    p.batch_size = static_cast<int64_t>(config.train.batch_size);
     if (auto data = lookup(run)) {
-      const core::ModelSize size{data->vocab_size, config.data.seq_len,
-                                 config.layers,    config.hidden,
-                                 config.ffn,       core::HasNsp(config.data.format)};
+      const core::ModelSize size{data->vocab_size,    config.data.seq_len,
+                                 config.model.layers, config.model.hidden,
+                                 config.model.ffn,    core::HasNsp(config.data.format)};
       p.parameters = core::ModelParameterCount(size);
       p.tokens_per_update = data->data.tokens_per_update;
-      p.total_tokens = *p.tokens_per_update * static_cast<double>(config.steps);
+      p.total_tokens = *p.tokens_per_update * static_cast<double>(config.train.steps);
       if (data->data.sequences_per_epoch > 0) {
-        p.epochs = data->data.sequences_per_update * static_cast<double>(config.steps) /
+        p.epochs = data->data.sequences_per_update * static_cast<double>(config.train.steps) /
                    static_cast<double>(data->data.sequences_per_epoch);
       }
       p.flops = 6 * static_cast<double>(*p.parameters) * *p.total_tokens;

@@ -96,8 +96,8 @@ int Preview(const Args& args) {
   if (n < 1) throw InputError("", "-n", "must be at least 1");
   std::string path = (*vm)["config"].as<std::string>();
   auto run = experiments::LoadRunConfig(ReadRunConfigFile(path), path);
-  auto config = experiments::DataConfigFromParams(run.params);
-  core::DataPipeline data(core::ResolveDataDir((*vm)["data-dir"].as<std::string>()), config, Log);
+  core::DataPipeline data(core::ResolveDataDir((*vm)["data-dir"].as<std::string>()),
+                          run.config.Pretraining(), Log);
   auto& tok = data.tokenizer();
   uint64_t epoch = (*vm)["epoch"].as<uint64_t>();
   auto stream = data.Stream({epoch, 0});

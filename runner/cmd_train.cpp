@@ -7,8 +7,8 @@
 #include <iostream>
 
 #include "base/error.h"
+#include "core/corpus.h"
 #include "experiments/grid.h"
-#include "experiments/run_config.h"
 #include "results/store.h"
 #include "runner/cli.h"
 #include "runner/execute_run.h"

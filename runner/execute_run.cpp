@@ -3,7 +3,6 @@
 #include <fstream>
 #include <ostream>
 
-#include "experiments/run_config.h"
 #include "results/store.h"
 #include "runner/finetune_stage.h"
 #include "runner/run_recorder.h"
@@ -25,7 +24,7 @@ RunOutcome ExecuteRun(const experiments::RunSpec& run, const fs::path& run_dir,
   RunOutcome outcome;
   RunRecorder recorder(store, run_id, options.label, progress, options.live_progress);
   try {
-    auto config = experiments::TrainConfigFromParams(run.params);
+    core::TrainConfig config = run.config.Pretraining();
     config.device = options.device;
     config.threads = options.threads;
     auto log = [&](const std::string& line) { progress << options.label << ": " << line << "\n"; };
@@ -39,7 +38,7 @@ RunOutcome ExecuteRun(const experiments::RunSpec& run, const fs::path& run_dir,
       outcome.status = RunStatus::kInterrupted;
       outcome.reason =
           "stopped at step " + std::to_string(result.step) + "; resumes when run again";
-    } else if (auto stage = RunFinetuneStage(run.params, config, options.data_dir, run_dir, store,
+    } else if (auto stage = RunFinetuneStage(run.config, config, options.data_dir, run_dir, store,
                                              run_id, options.label, progress);
                stage.interrupted) {
       outcome.status = RunStatus::kInterrupted;

@@ -62,14 +62,15 @@ class FinetuneRecorder : public downstream::FinetuneObserver {
 
 }  // namespace
 
-FinetuneStageResult RunFinetuneStage(const nlohmann::json& params, const core::TrainConfig& train,
+FinetuneStageResult RunFinetuneStage(const experiments::RunConfig& run,
+                                     const core::TrainConfig& train,
                                      const std::filesystem::path& data_dir,
                                      const std::filesystem::path& run_dir, results::Store* store,
                                      int64_t run_id, const std::string& label,
                                      std::ostream& progress) {
-  auto specs = downstream::ParseTaskSpecs(params.at("eval.tasks").get<std::string>(), data_dir);
+  auto specs = downstream::ParseTaskSpecs(run.eval.tasks, data_dir);
   if (specs.empty()) return {};
-  auto config = experiments::FinetuneConfigFromParams(params);
+  auto config = run.eval.finetune;
   config.device = train.device;
   config.threads = train.threads;
   auto log = [&](const std::string& line) { progress << label << ": " << line << "\n"; };
@@ -89,13 +90,13 @@ FinetuneStageResult RunFinetuneStage(const nlohmann::json& params, const core::T
     // The primary metric goes last: its presence says the task's scores are all recorded.
     for (const auto& [name, value] : result.metrics) {
       if (name != task.primary_metric)
-        store->SetFinalMetric(run_id, prefix + name, value, train.steps);
+        store->SetFinalMetric(run_id, prefix + name, value, train.train.steps);
     }
-    store->SetFinalMetric(run_id, prefix + "lr", result.lr, train.steps);
+    store->SetFinalMetric(run_id, prefix + "lr", result.lr, train.train.steps);
     for (const auto& [name, value] : result.baseline)
-      store->SetFinalMetric(run_id, prefix + "baseline/" + name, value, train.steps);
+      store->SetFinalMetric(run_id, prefix + "baseline/" + name, value, train.train.steps);
     store->SetFinalMetric(run_id, prefix + task.primary_metric,
-                          result.metrics.at(task.primary_metric), train.steps);
+                          result.metrics.at(task.primary_metric), train.train.steps);
   }
   return {};
 }

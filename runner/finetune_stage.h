@@ -7,10 +7,10 @@
 #include <cstdint>
 #include <filesystem>
 #include <iosfwd>
-#include <nlohmann/json.hpp>
 #include <string>
 
 #include "core/trainer.h"
+#include "experiments/run_config.h"
 #include "results/store.h"
 
 namespace ablate::runner {
@@ -20,11 +20,12 @@ struct FinetuneStageResult {
   std::string task;  // the task being fine-tuned when interrupted
 };
 
-// `params` are the run's complete parameters, `train` the config they pretrained with (device and
-// threads are used for fine-tuning too). `store` may be null (no database): then nothing is
+// `run` is the run's config, `train` the pretraining config it ran with (device and threads are
+// used for fine-tuning too). `store` may be null (no database): then nothing is
 // skipped, but finished fine-tuning units are read back from the run directory. Throws InputError
 // when a task cannot be loaded (e.g. its data is not fetched) and std::runtime_error on failures.
-FinetuneStageResult RunFinetuneStage(const nlohmann::json& params, const core::TrainConfig& train,
+FinetuneStageResult RunFinetuneStage(const experiments::RunConfig& run,
+                                     const core::TrainConfig& train,
                                      const std::filesystem::path& data_dir,
                                      const std::filesystem::path& run_dir, results::Store* store,
                                      int64_t run_id, const std::string& label,

@@ -15,13 +15,14 @@ experiments::GridPlan PlanOnPreparedData(const experiments::GridSpec& grid,
   // Runs share corpora: open each (corpus, tokenizer) once; nullptr when it is not prepared.
   std::map<std::pair<std::string, std::string>, std::shared_ptr<core::PreparedCorpus>> opened;
   auto lookup = [&](const experiments::RunSpec& run) -> std::optional<experiments::RunData> {
-    const core::DataConfig config = experiments::DataConfigFromParams(run.params);
-    const auto id = std::make_pair(config.corpus, config.tokenizer);
+    const core::TrainConfig config = run.config.Pretraining();
+    const auto id = std::make_pair(config.data.corpus, config.data.tokenizer);
     auto it = opened.find(id);
     if (it == opened.end()) {
       std::shared_ptr<core::PreparedCorpus> prepared;
       try {
-        if (auto found = core::OpenPreparedCorpus(data_dir, config.corpus, config.tokenizer))
+        if (auto found =
+                core::OpenPreparedCorpus(data_dir, config.data.corpus, config.data.tokenizer))
           prepared = std::make_shared<core::PreparedCorpus>(std::move(*found));
       } catch (const InputError&) {
         // A corpus that is not fetched (or a directory elsewhere): the plan says "?".
@@ -30,7 +31,8 @@ experiments::GridPlan PlanOnPreparedData(const experiments::GridSpec& grid,
     }
     if (!it->second) return std::nullopt;
     std::vector<uint64_t> storage;
-    const auto train = core::LimitTokens(it->second->train.corpus(), config.max_tokens, storage);
+    const auto train =
+        core::LimitTokens(it->second->train.corpus(), config.data.max_tokens, storage);
     try {
       return experiments::RunData{core::PlanData(*it->second, train, config),
                                   it->second->tokenizer.vocab_size()};

@@ -33,6 +33,8 @@ BatchOptions Options(InputFormat format, uint64_t batch_size,
   BatchOptions o;
   o.format = {format, 64, 0.1, 5};
   o.masking.mode = mode;
+  o.masking.static_copies = 10;
+  o.masking.mask_prob = 0.15;
   o.masking.mask_id = 3;
   o.masking.first_ordinary = 10;
   o.masking.end_ordinary = 1010;

@@ -7,6 +7,7 @@
 
 #include "base/error.h"
 #include "core/data_pipeline.h"
+#include "experiments/run_config.h"
 #include "tests/support.h"
 
 namespace fs = std::filesystem;
@@ -134,12 +135,12 @@ TEST_CASE("unknown corpora and tokenizers are bad input", "[corpus]") {
 
 TEST_CASE("the data pipeline streams masked batches from a prepared corpus", "[corpus]") {
   Scratch s;
-  DataConfig config;
-  config.corpus = (s.dir / "corpus").string();
-  config.tokenizer = "bpe-300";
-  config.format = InputFormat::kFullSentences;
-  config.seq_len = 32;
-  config.batch_size = 4;
+  TrainConfig config = ablate::experiments::DefaultRunConfig().Pretraining();
+  config.data.corpus = (s.dir / "corpus").string();
+  config.data.tokenizer = "bpe-300";
+  config.data.format = InputFormat::kFullSentences;
+  config.data.seq_len = 32;
+  config.train.batch_size = 4;
   DataPipeline data(s.dir / "data", config);
   auto batch = data.Stream().Next();
   CHECK(batch.rows == 4);

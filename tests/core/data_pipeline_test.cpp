@@ -11,6 +11,7 @@
 
 #include "base/error.h"
 #include "core/data_stats.h"
+#include "experiments/run_config.h"
 #include "tests/support.h"
 
 namespace fs = std::filesystem;
@@ -26,14 +27,14 @@ fs::path RealDataDir() {
   return env != nullptr && *env != '\0' ? fs::path(env) : fs::path(ABLATE_SOURCE_DIR) / "data";
 }
 
-DataConfig BooksConfig(InputFormat format) {
-  DataConfig c;
-  c.corpus = "books";
-  c.tokenizer = "gpt2";
-  c.format = format;
-  c.masking = MaskingMode::kDynamic;
-  c.seq_len = 128;
-  c.batch_size = 32;
+TrainConfig BooksConfig(InputFormat format) {
+  TrainConfig c = ablate::experiments::DefaultRunConfig().Pretraining();
+  c.data.corpus = "books";
+  c.data.tokenizer = "gpt2";
+  c.data.format = format;
+  c.data.masking = MaskingMode::kDynamic;
+  c.data.seq_len = 128;
+  c.train.batch_size = 32;
   c.seed = 4;
   return c;
 }
@@ -80,19 +81,19 @@ TEST_CASE("token-filled formats match their reference format's measured tokens p
 TEST_CASE("the validation sample has exactly eval.sequences sequences, whatever the run",
           "[data]") {
   ablate::test::TempDir dir;
-  DataConfig c;
-  c.corpus = kSmall.string();
-  c.tokenizer = "bpe-300";
-  c.seq_len = 16;
-  c.format = InputFormat::kFullSentences;
+  TrainConfig c = ablate::experiments::DefaultRunConfig().Pretraining();
+  c.data.corpus = kSmall.string();
+  c.data.tokenizer = "bpe-300";
+  c.data.seq_len = 16;
+  c.data.format = InputFormat::kFullSentences;
   DataPipeline a(dir / "data", c);
   const Batch sample = a.ValidationSample(InputFormat::kFullSentences, 5);
   CHECK(sample.rows == 5);
   // Another seed, masking, batch size and format: the same masked tokens.
   c.seed = 77;
-  c.masking = MaskingMode::kStatic;
-  c.batch_size = 3;
-  c.format = InputFormat::kSegmentPair;
+  c.data.masking = MaskingMode::kStatic;
+  c.train.batch_size = 3;
+  c.data.format = InputFormat::kSegmentPair;
   DataPipeline b(dir / "data", c);
   const Batch other = b.ValidationSample(InputFormat::kFullSentences, 5);
   CHECK(other.input_ids == sample.input_ids);
@@ -110,13 +111,13 @@ TEST_CASE("runs on different corpora with one eval.corpus are scored on the same
   for (const auto& entry : fs::directory_iterator(kSmall))
     fs::copy(entry.path(), dir / "b" / ("b_" + entry.path().filename().string()));
   const std::string a = kSmall.string(), b = (dir / "b").string();
-  DataConfig on_a;
-  on_a.corpus = a;
-  on_a.tokenizer = "bpe-300@" + a;  // one vocabulary, or the ids could not agree
-  on_a.seq_len = 16;
-  DataConfig on_b = on_a;
-  on_b.corpus = b;
-  on_b.eval_corpus = a;
+  TrainConfig on_a = ablate::experiments::DefaultRunConfig().Pretraining();
+  on_a.data.corpus = a;
+  on_a.data.tokenizer = "bpe-300@" + a;  // one vocabulary, or the ids could not agree
+  on_a.data.seq_len = 16;
+  TrainConfig on_b = on_a;
+  on_b.data.corpus = b;
+  on_b.eval.corpus = a;
   on_b.seed = 9;
   DataPipeline pa(dir / "data", on_a);
   DataPipeline pb(dir / "data", on_b);
@@ -126,7 +127,7 @@ TEST_CASE("runs on different corpora with one eval.corpus are scored on the same
   CHECK(sb.input_ids == sa.input_ids);
   CHECK(sb.labels == sa.labels);
   // Without eval.corpus, B is scored on its own held-out documents: other text.
-  on_b.eval_corpus = "";
+  on_b.eval.corpus = "";
   DataPipeline own(dir / "data", on_b);
   CHECK(own.ValidationSample(InputFormat::kFullSentences, 0).input_ids != sa.input_ids);
   // bpe-N without @ names the training corpus's vocabulary for the eval corpus too.
@@ -143,12 +144,12 @@ TEST_CASE("a run never trains on a document its eval.corpus holds out", "[data]"
   // A two-document corpus of exactly those holds out only one and trains on the other.
   fs::create_directories(dir / "c");
   for (const auto& id : held) fs::copy(kSmall / (id + ".txt"), dir / "c" / (id + ".txt"));
-  DataConfig c;
-  c.corpus = (dir / "c").string();
-  c.tokenizer = "bpe-300@" + a;
-  c.seq_len = 16;
-  c.format = InputFormat::kFullSentences;
-  c.eval_corpus = a;
+  TrainConfig c = ablate::experiments::DefaultRunConfig().Pretraining();
+  c.data.corpus = (dir / "c").string();
+  c.data.tokenizer = "bpe-300@" + a;
+  c.data.seq_len = 16;
+  c.data.format = InputFormat::kFullSentences;
+  c.eval.corpus = a;
   try {
     DataPipeline pipeline(dir / "data", c);
     FAIL("a corpus training on an eval.corpus held-out document was accepted");

@@ -16,6 +16,8 @@ constexpr int32_t kBos = 0, kPad = 1, kEos = 2, kMask = 3;
 MaskingOptions Options(MaskingMode mode) {
   MaskingOptions o;
   o.mode = mode;
+  o.static_copies = 10;
+  o.mask_prob = 0.15;  // the paper's
   o.mask_id = kMask;
   o.first_ordinary = 10;
   o.end_ordinary = 1010;

@@ -9,6 +9,7 @@
 #include <map>
 
 #include "core/model.h"
+#include "experiments/run_config.h"
 #include "tests/support.h"
 
 namespace fs = std::filesystem;
@@ -21,25 +22,26 @@ struct Scratch : ablate::test::TempDir {
   Scratch() : TempDir("ablate_trainer_") { fs::create_directories(dir / "data"); }
 };
 
+// The parameter table's defaults (the paper's), then a tiny model on the small corpus.
 TrainConfig TinyConfig(InputFormat format) {
-  TrainConfig c;
+  TrainConfig c = ablate::experiments::DefaultRunConfig().Pretraining();
   c.data.corpus = std::string(ABLATE_SOURCE_DIR) + "/tests/data/corpus_small";
   c.data.tokenizer = "bpe-300";
   c.data.format = format;
   c.data.masking = MaskingMode::kDynamic;
   c.data.seq_len = 32;
-  c.data.batch_size = 4;
-  c.data.seed = 3;
-  c.layers = 2;
-  c.hidden = 16;
-  c.heads = 2;
-  c.ffn = 32;
-  c.lr = 1e-3;
-  c.warmup_steps = 4;
-  c.steps = 20;
-  c.micro_batch = 2;  // two micro-batches per update
-  c.checkpoint_every = 5;
-  c.eval_every = 10;
+  c.train.batch_size = 4;
+  c.seed = 3;
+  c.model.layers = 2;
+  c.model.hidden = 16;
+  c.model.heads = 2;
+  c.model.ffn = 32;
+  c.optim.lr = 1e-3;
+  c.optim.warmup_steps = 4;
+  c.train.steps = 20;
+  c.train.micro_batch = 2;  // two micro-batches per update
+  c.train.checkpoint_every = 5;
+  c.eval.every = 10;
   c.threads = 1;
   return c;
 }
@@ -138,13 +140,13 @@ TEST_CASE("batches larger than the epoch train on exactly batch x steps sequence
   config.data.masking = MaskingMode::kStatic;
   config.data.static_copies = 3;
   // A batch of the epoch's sequences and 3 more: every update crosses into the next epoch.
-  const uint64_t per_epoch = DataPipeline(s.dir / "data", config.data).Stream().ExamplesPerEpoch();
-  config.data.batch_size = per_epoch + 3;
-  config.micro_batch = 16;
+  const uint64_t per_epoch = DataPipeline(s.dir / "data", config).Stream().ExamplesPerEpoch();
+  config.train.batch_size = per_epoch + 3;
+  config.train.micro_batch = 16;
   Recorder straight;
   // Step 10 ends inside an epoch that its batch started in another: the stop falls mid-epoch.
   CheckResumeIsExact(config, s, straight);
-  const auto batch = static_cast<int64_t>(config.data.batch_size);
+  const auto batch = static_cast<int64_t>(config.train.batch_size);
   CHECK(straight.last.sequences_seen == batch * 20);
   CHECK(straight.last.sequences == batch);
   CHECK(straight.last.epochs > 20.0);
@@ -173,7 +175,7 @@ TEST_CASE("checkpoints, validation and final metrics follow the schedule", "[tra
 
   // Another seed and format score the same held-out masked tokens (the validation set is fixed).
   auto other = TinyConfig(InputFormat::kFullSentences);
-  other.data.seed = 99;
+  other.seed = 99;
   Recorder r2;
   REQUIRE(Train(other, s.dir / "data", s.dir / "run2", r2).outcome == TrainOutcome::kCompleted);
   CHECK(r2.evals.back().first.predictions == final_eval.predictions);
@@ -183,12 +185,12 @@ TEST_CASE("checkpoints, validation and final metrics follow the schedule", "[tra
 TEST_CASE("a tiny model learns: the training loss falls", "[trainer]") {
   Scratch s;
   auto config = TinyConfig(InputFormat::kFullSentences);
-  config.steps = 120;
-  config.lr = 5e-3;
-  config.dropout = 0;
-  config.attention_dropout = 0;
-  config.checkpoint_every = 0;
-  config.eval_every = 0;
+  config.train.steps = 120;
+  config.optim.lr = 5e-3;
+  config.model.dropout = 0;
+  config.model.attention_dropout = 0;
+  config.train.checkpoint_every = 0;
+  config.eval.every = 0;
   Recorder r;
   REQUIRE(Train(config, s.dir / "data", s.dir / "run", r).outcome == TrainOutcome::kCompleted);
   double early = 0, late = 0;
@@ -200,9 +202,9 @@ TEST_CASE("a tiny model learns: the training loss falls", "[trainer]") {
 TEST_CASE("a loss that becomes NaN or infinite stops the run as diverged", "[trainer]") {
   Scratch s;
   auto config = TinyConfig(InputFormat::kFullSentences);
-  config.lr = 1e12;
-  config.warmup_steps = 0;
-  config.steps = 50;
+  config.optim.lr = 1e12;
+  config.optim.warmup_steps = 0;
+  config.train.steps = 50;
   Recorder r;
   auto result = Train(config, s.dir / "data", s.dir / "run", r);
   CHECK(result.outcome == TrainOutcome::kDiverged);

@@ -28,23 +28,23 @@ struct Scratch : ablate::test::TempDir {
 
 // A tiny encoder pretrained for a few steps on the small corpus with a 300-unit BPE.
 TrainConfig Pretrain(const Scratch& s, InputFormat format, int seq_len) {
-  TrainConfig c;
+  TrainConfig c = ablate::experiments::DefaultRunConfig().Pretraining();
   c.data.corpus = std::string(ABLATE_SOURCE_DIR) + "/tests/data/corpus_small";
   c.data.tokenizer = "bpe-300";
   c.data.format = format;
   c.data.masking = MaskingMode::kDynamic;
   c.data.seq_len = seq_len;
-  c.data.batch_size = 8;
-  c.layers = 2;
-  c.hidden = 32;
-  c.heads = 2;
-  c.ffn = 64;
-  c.lr = 1e-3;
-  c.warmup_steps = 2;
-  c.steps = 6;
-  c.checkpoint_every = 0;
-  c.eval_every = 0;
-  c.eval_sequences = 8;
+  c.train.batch_size = 8;
+  c.model.layers = 2;
+  c.model.hidden = 32;
+  c.model.heads = 2;
+  c.model.ffn = 64;
+  c.optim.lr = 1e-3;
+  c.optim.warmup_steps = 2;
+  c.train.steps = 6;
+  c.train.checkpoint_every = 0;
+  c.eval.every = 0;
+  c.eval.sequences = 8;
   c.threads = 1;
   TrainObserver quiet;
   REQUIRE(Train(c, s.dir / "data", s.dir / "run", quiet).outcome == TrainOutcome::kCompleted);
@@ -289,12 +289,12 @@ TEST_CASE("the result is the median over seeds at the lr with the best median", 
 TEST_CASE("fine-tuning needs the run's final checkpoint", "[finetune]") {
   Scratch s;
   auto pretrain = Pretrain(s, InputFormat::kFullSentences, 32);
-  pretrain.steps = 12;  // the run on disk stopped at 6
+  pretrain.train.steps = 12;  // the run on disk stopped at 6
   Counter counter;
   CHECK_THROWS_WITH(
       Finetune(AppleTask(8, 8), Quick(1e-3, 1), pretrain, s.dir / "data", s.dir / "run", counter),
       Catch::Contains("no final checkpoint"));
-  pretrain.steps = 6;
+  pretrain.train.steps = 6;
   auto long_sequences = Quick(1e-3, 1);
   long_sequences.seq_len = 64;
   CHECK_THROWS_WITH(
@@ -331,43 +331,4 @@ TEST_CASE("unset fine-tuning settings are the paper's for the task's kind", "[fi
   CHECK(mine.epochs == 3);
   CHECK(*mine.weight_decay == 0);
   CHECK(mine.batch_size == 48);
-}
-
-TEST_CASE("bad fine-tuning settings name the parameter", "[finetune][errors]") {
-  namespace ex = ablate::experiments;
-  auto run = [](const nlohmann::json& params) {
-    return ex::LoadRunConfig(params, "run.json").params;
-  };
-  auto from = [&](const nlohmann::json& params) {
-    return ex::FinetuneConfigFromParams(run(params));
-  };
-  auto c = from({{"eval.lrs", "1e-5, 3e-5"}, {"eval.weight_decay", 0.0}, {"eval.seeds", 3}});
-  CHECK(c.lrs == std::vector<double>{1e-5, 3e-5});
-  CHECK(*c.weight_decay == 0);
-  CHECK(c.seeds == 3);
-  CHECK(!from(nlohmann::json::object()).weight_decay);  // -1: the paper's
-
-  auto error = [&](const nlohmann::json& params) {
-    try {
-      run(params);
-    } catch (const ablate::InputError& e) {
-      return std::string(e.what());
-    }
-    return std::string("no error");
-  };
-  CHECK_THAT(error({{"eval.lrs", "1e-5,fast"}}),
-             Catch::Contains("eval.lrs") && Catch::Contains("\"fast\""));
-  CHECK_THAT(error({{"eval.lrs", "0"}}), Catch::Contains("eval.lrs"));
-  CHECK_THAT(error({{"eval.lrs", "1e-5,0.00001"}}),
-             Catch::Contains("eval.lrs") && Catch::Contains("listed twice"));
-  CHECK_THAT(error({{"eval.weight_decay", -0.5}}), Catch::Contains("eval.weight_decay"));
-  CHECK_THAT(error({{"eval.seq_len", 1024}}),
-             Catch::Contains("eval.seq_len") && Catch::Contains("data.seq_len"));
-  CHECK_THAT(error({{"eval.seq_len", 4}}), Catch::Contains("eval.seq_len"));
-  CHECK_THAT(error({{"eval.tasks", "no-such-task"}}), Catch::Contains("eval.tasks"));
-  CHECK_THAT(error({{"eval.seeds", 0}}), Catch::Contains("eval.seeds"));
-
-  FinetuneConfig bad;
-  bad.warmup_ratio = 1;
-  CHECK_THROWS_WITH(bad.Validate(), Catch::Contains("warmup_ratio"));
 }

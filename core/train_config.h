@@ -1,0 +1,82 @@
+// The pretraining settings of one run, grouped as a grid groups its parameters (data.*, model.*,
+// train.*, optim.*, eval.*). The values come from experiments' parameter table, which holds every
+// default: fields here start at zero or empty and are filled by experiments::DefaultRunConfig or
+// a run's parameters. No checks live here (experiments::Validate does them) and no LibTorch.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "core/input_format.h"
+#include "core/masking.h"
+
+namespace ablate::core {
+
+// data.*: what a run reads and how it is cut into sequences and masked.
+struct DataConfig {
+  std::string corpus;
+  std::string tokenizer;
+  InputFormat format{};
+  MaskingMode masking{};
+  int static_copies = 0;
+  double mask_prob = 0;
+  int seq_len = 0;
+  double short_seq_prob = 0;
+  uint64_t max_tokens = 0;  // 0 = the whole training split
+
+  bool operator==(const DataConfig&) const = default;
+};
+
+// model.*: sizes; vocabulary, positions and segments follow the data (tokenizer, seq_len, format).
+struct ModelConfig {
+  int64_t layers = 0, hidden = 0, heads = 0, ffn = 0;
+  double dropout = 0, attention_dropout = 0;
+
+  bool operator==(const ModelConfig&) const = default;
+};
+
+// train.*: the update loop.
+struct LoopConfig {
+  uint64_t batch_size = 0;       // sequences per update (a token budget for token-filled formats)
+  int64_t micro_batch = 0;       // sequences per forward/backward; 0 = chosen to fit
+  int64_t steps = 0;             // updates
+  int64_t checkpoint_every = 0;  // 0 = only at the end
+  double grad_clip = 0;          // 0 = off
+
+  bool operator==(const LoopConfig&) const = default;
+};
+
+// optim.*: AdamW with linear warmup and linear decay.
+struct OptimConfig {
+  double lr = 0, beta1 = 0, beta2 = 0, eps = 0, weight_decay = 0;
+  int64_t warmup_steps = 0;
+
+  bool operator==(const OptimConfig&) const = default;
+};
+
+// eval.* as pretraining uses it: validation on held-out documents.
+struct ValidationConfig {
+  int64_t every = 0;      // 0 = only at the end
+  int64_t sequences = 0;  // held-out sequences scored, exactly (0 = all)
+  // The corpus whose held-out documents every run is scored on ("" = the training corpus), so
+  // runs on different corpora can be compared on one text.
+  std::string corpus;
+
+  bool operator==(const ValidationConfig&) const = default;
+};
+
+struct TrainConfig {
+  uint64_t seed = 0;
+  DataConfig data;
+  ModelConfig model;
+  LoopConfig train;
+  OptimConfig optim;
+  ValidationConfig eval;
+  // How to execute, not what to compute: not run parameters.
+  std::string device = "cpu";  // "cpu" or "cuda"
+  int threads = 0;             // CPU threads for LibTorch (0 = its default)
+
+  bool operator==(const TrainConfig&) const = default;
+};
+
+}  // namespace ablate::core
