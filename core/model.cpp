@@ -240,33 +240,40 @@ int64_t BertModelImpl::ParameterCount() const {
   return count;
 }
 
-StepStats AccumulateGradients(BertModel& model, const std::vector<BatchTensors>& micro_batches) {
+StepStats AccumulateGradients(BertModel& model, const std::vector<BatchTensors>& micro_batches,
+                              const AccumulateOptions& options) {
   StepStats stats;
   for (const auto& micro : micro_batches) {
     stats.predictions += micro.predictions;
     stats.nsp_rows += micro.nsp_rows;
   }
+  if (options.predictions > 0) stats.predictions = options.predictions;
+  if (options.nsp_rows > 0) stats.nsp_rows = options.nsp_rows;
   const double mlm_denominator = static_cast<double>(std::max<int64_t>(stats.predictions, 1));
+  const double nsp_denominator = static_cast<double>(std::max<int64_t>(stats.nsp_rows, 1));
   torch::Tensor mlm_sum, nsp_sum, nsp_correct;  // detached running totals, read once at the end
   auto add = [](torch::Tensor& total, const torch::Tensor& value) {
     total = total.defined() ? total + value.detach() : value.detach();
   };
-  for (const auto& micro : micro_batches) {
-    auto out = model->forward(micro);
+  for (size_t i = 0; i < micro_batches.size(); ++i) {
+    if (options.before_each) options.before_each(i);
+    auto out = model->forward(micro_batches[i]);
     auto loss = out.mlm_loss_sum / mlm_denominator;
     add(mlm_sum, out.mlm_loss_sum);
     if (out.nsp_loss_sum.defined()) {
-      loss = loss + out.nsp_loss_sum / static_cast<double>(stats.nsp_rows);
+      loss = loss + out.nsp_loss_sum / nsp_denominator;
       add(nsp_sum, out.nsp_loss_sum);
       add(nsp_correct, out.nsp_correct);
     }
     loss.backward();
   }
-  if (mlm_sum.defined()) stats.mlm_loss = mlm_sum.item<double>() / mlm_denominator;
+  if (mlm_sum.defined()) stats.mlm_loss_sum = mlm_sum.item<double>();
   if (nsp_sum.defined()) {
-    stats.nsp_loss = nsp_sum.item<double>() / static_cast<double>(stats.nsp_rows);
+    stats.nsp_loss_sum = nsp_sum.item<double>();
     stats.nsp_correct = nsp_correct.item<int64_t>();
   }
+  stats.mlm_loss = stats.mlm_loss_sum / mlm_denominator;
+  stats.nsp_loss = nsp_sum.defined() ? stats.nsp_loss_sum / nsp_denominator : 0;
   stats.loss = stats.mlm_loss + stats.nsp_loss;
   return stats;
 }

@@ -11,6 +11,7 @@
 #include <torch/nn/pimpl.h>
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "core/batch_tensors.h"
@@ -113,13 +114,24 @@ TORCH_MODULE(BertModel);
 // What one optimizer step saw, summed or averaged over its micro-batches.
 struct StepStats {
   double loss = 0, mlm_loss = 0, nsp_loss = 0;
+  double mlm_loss_sum = 0, nsp_loss_sum = 0;  // over these micro-batches, before division
   int64_t predictions = 0, nsp_rows = 0, nsp_correct = 0;
+};
+
+struct AccumulateOptions {
+  // The update's totals when these micro-batches are only part of it (the other ranks of a
+  // data-parallel run hold the rest); 0 = the totals of these micro-batches.
+  int64_t predictions = 0, nsp_rows = 0;
+  // Called before micro-batch i's forward pass (the trainer seeds its dropout there).
+  std::function<void(size_t)> before_each;
 };
 
 // Runs forward and backward over the micro-batches of one step, adding to the parameters'
 // gradients. Each micro-batch's loss sums are divided by the step's total masked tokens (and NSP
 // rows), not by its own, so the gradients equal those of the whole batch at once, however unevenly
-// the masked tokens fall. Does not zero gradients first.
-StepStats AccumulateGradients(BertModel& model, const std::vector<BatchTensors>& micro_batches);
+// the masked tokens fall. Does not zero gradients first. The losses in the result are this part's
+// sums over the update's totals.
+StepStats AccumulateGradients(BertModel& model, const std::vector<BatchTensors>& micro_batches,
+                              const AccumulateOptions& options = {});
 
 }  // namespace ablate::core

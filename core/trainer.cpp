@@ -4,6 +4,7 @@
 #include <torch/utils.h>
 #include <torch/version.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -13,6 +14,7 @@
 #include "base/error.h"
 #include "base/rng.h"
 #include "core/batch_tensors.h"
+#include "core/collective.h"
 #include "core/model.h"
 #include "core/optimizer.h"
 
@@ -38,6 +40,7 @@ std::vector<Batch> ValidationBatches(const DataPipeline& data, InputFormat forma
 
 struct CheckpointState {
   int64_t step = 0;
+  int world_size = 1;  // ranks that trained it: gradient sums are added in that grouping
   DataPosition position;
   int64_t sequences_seen = 0, tokens_seen = 0;
 };
@@ -51,7 +54,8 @@ void WriteCheckpoint(const fs::path& run_dir, BertModel& model, const AdamW& opt
                       {"epoch", s.position.epoch},
                       {"cursor", s.position.cursor},
                       {"sequences_seen", s.sequences_seen},
-                      {"tokens_seen", s.tokens_seen}};
+                      {"tokens_seen", s.tokens_seen},
+                      {"world_size", s.world_size}};
   // The pointer moves only after the new checkpoint is complete; then older ones can go.
   WriteFileAtomically(run_dir / "checkpoint.json", j.dump(2) + "\n");
   for (const auto& entry : fs::directory_iterator(run_dir)) {
@@ -70,26 +74,101 @@ std::optional<CheckpointState> ReadCheckpointState(const fs::path& run_dir) {
   s.position = {j.value("epoch", uint64_t{0}), j.value("cursor", uint64_t{0})};
   s.sequences_seen = j.value("sequences_seen", int64_t{0});
   s.tokens_seen = j.value("tokens_seen", int64_t{0});
+  s.world_size = j.value("world_size", 1);
   return s;
 }
 
+// Adds each value over the ranks (float64, exact for counts).
+std::vector<double> SumOverRanks(Collective& collective, const std::vector<double>& values) {
+  torch::Tensor t = torch::tensor(values, torch::kFloat64);
+  if (collective.backend() == "nccl")
+    t = t.to(torch::Device(torch::kCUDA, collective.world().local_rank));
+  collective.SumInPlace({t});
+  t = t.cpu();
+  return std::vector<double>(t.data_ptr<double>(), t.data_ptr<double>() + t.numel());
+}
+
+// The micro-batches [first, last) of `parts` that `rank` of `ranks` trains: contiguous shares,
+// the first ranks taking one more when they do not divide evenly.
+std::pair<int64_t, int64_t> Share(int64_t parts, int64_t rank, int64_t ranks) {
+  const int64_t base = parts / ranks, extra = parts % ranks;
+  const int64_t first = rank * base + std::min(rank, extra);
+  return {first, first + base + (rank < extra ? 1 : 0)};
+}
+
+// Dropout of micro-batch `index` of update `step` draws from a stream named by (seed, step,
+// index), so a resumed run repeats exactly what an uninterrupted one does, and a micro-batch
+// drops the same units whichever rank trains it.
+uint64_t DropoutSeed(uint64_t seed, int64_t step, int64_t index) {
+  return Mix64(Mix64(seed ^ Mix64(kDropoutDomain + static_cast<uint64_t>(step))) +
+               static_cast<uint64_t>(index));
+}
+
+int64_t NspRows(const Batch& batch) {
+  return std::count_if(batch.nsp_labels.begin(), batch.nsp_labels.end(),
+                       [](int8_t label) { return label != kNoNspLabel; });
+}
+
+// Every parameter's gradient, zeros where this rank computed none (it had no micro-batch), in
+// the model's fixed order, so all ranks sum the same list.
+std::vector<torch::Tensor> Gradients(BertModel& model) {
+  std::vector<torch::Tensor> grads;
+  for (auto& p : model->parameters()) {
+    if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
+    grads.push_back(p.grad());
+  }
+  return grads;
+}
+
+// A 63-bit FNV-1a hash of the weights' bytes: equal on every rank, or the ranks have drifted.
+int64_t WeightHash(BertModel& model) {
+  uint64_t h = 1469598103934665603ULL;
+  for (const auto& p : model->parameters()) {
+    const torch::Tensor t = p.detach().cpu().contiguous();
+    const auto* bytes = static_cast<const unsigned char*>(t.data_ptr());
+    for (size_t i = 0; i < t.nbytes(); ++i) h = (h ^ bytes[i]) * 1099511628211ULL;
+  }
+  return static_cast<int64_t>(h >> 1);
+}
+
+void CheckSameWeights(Collective& collective, BertModel& model, int64_t step) {
+  const auto [low, high] = collective.MinMax({WeightHash(model)});
+  if (low[0] != high[0]) {
+    throw std::runtime_error("the weights of the run's " + std::to_string(collective.world().size) +
+                             " ranks differ at step " + std::to_string(step) +
+                             " (a rank computed something else): the run cannot go on");
+  }
+}
+
+// With several ranks, each scores every size-th batch and the sums are added over the ranks.
 EvalMetrics Evaluate(BertModel& model, const std::vector<Batch>& mlm, const std::vector<Batch>& nsp,
-                     torch::Device device, int64_t step) {
+                     torch::Device device, int64_t step, Collective* collective) {
   torch::NoGradGuard no_grad;
   model->eval();
+  const size_t rank = collective ? static_cast<size_t>(collective->world().rank) : 0;
+  const size_t ranks = collective ? static_cast<size_t>(collective->world().size) : 1;
   double loss_sum = 0;
   int64_t predictions = 0, nsp_correct = 0, nsp_rows = 0;
-  for (const auto& b : mlm) {
-    auto out = model->forward(ToTensors(b, device));
+  for (size_t i = rank; i < mlm.size(); i += ranks) {
+    auto out = model->forward(ToTensors(mlm[i], device));
     loss_sum += out.mlm_loss_sum.item<double>();
     predictions += out.predictions;
   }
-  for (const auto& b : nsp) {
-    auto out = model->forward(ToTensors(b, device));
+  for (size_t i = rank; i < nsp.size(); i += ranks) {
+    auto out = model->forward(ToTensors(nsp[i], device));
     nsp_correct += out.nsp_correct.item<int64_t>();
     nsp_rows += out.nsp_rows;
   }
   model->train();
+  if (collective) {
+    auto sums = SumOverRanks(
+        *collective, {loss_sum, static_cast<double>(predictions), static_cast<double>(nsp_correct),
+                      static_cast<double>(nsp_rows)});
+    loss_sum = sums[0];
+    predictions = static_cast<int64_t>(sums[1]);
+    nsp_correct = static_cast<int64_t>(sums[2]);
+    nsp_rows = static_cast<int64_t>(sums[3]);
+  }
   EvalMetrics m;
   m.step = step;
   m.predictions = predictions;
@@ -130,9 +209,14 @@ std::optional<CheckpointInfo> LatestCheckpoint(const fs::path& run_dir) {
   return CheckpointInfo{j.value("step", int64_t{0}), file};
 }
 
-TrainResult Train(const TrainConfig& config, const fs::path& data_dir, const fs::path& run_dir,
-                  TrainObserver& observer, const Log& log) {
-  const torch::Device device = ResolveDevice(config.device);
+TrainResult TrainRanks(const TrainConfig& config, const fs::path& data_dir, const fs::path& run_dir,
+                       TrainObserver& observer, const Log& log, Collective* collective,
+                       int64_t& done) {
+  const int rank = collective ? collective->world().rank : 0;
+  const int ranks = collective ? collective->world().size : 1;
+  torch::Device device = ResolveDevice(config.device);
+  if (collective && device.is_cuda())
+    device = torch::Device(torch::kCUDA, collective->world().local_rank);
   if (config.threads > 0) torch::set_num_threads(config.threads);
   fs::create_directories(run_dir);
 
@@ -154,7 +238,16 @@ TrainResult Train(const TrainConfig& config, const fs::path& data_dir, const fs:
   if (auto checkpoint = LatestCheckpoint(run_dir)) {
     LoadCheckpointState(checkpoint->path.string(), *model, optimizer);
     state = *ReadCheckpointState(run_dir);
-    if (log)
+    if (state.world_size != ranks) {
+      // Gradients are summed in groups of the world size: another one changes the float sums,
+      // so the resumed run would not be the one that was started.
+      throw InputError("", "--nproc",
+                       "the checkpoint at step " + std::to_string(state.step) + " of " +
+                           run_dir.string() + " was trained by " +
+                           std::to_string(state.world_size) + " rank(s); resume it with " +
+                           std::to_string(state.world_size) + ", not " + std::to_string(ranks));
+    }
+    if (log && rank == 0)
       log("resuming from " + checkpoint->path.string() + " at step " + std::to_string(state.step));
   }
 
@@ -168,11 +261,18 @@ TrainResult Train(const TrainConfig& config, const fs::path& data_dir, const fs:
     nsp_eval = ValidationBatches(data, config.data.format, micro, config.eval.sequences);
   }
 
+  state.world_size = ranks;
+  done = state.step;
+  if (collective) CheckSameWeights(*collective, model, state.step);
+
   BatchStream stream = data.Stream(state.position);
   observer.OnStart(
       {state.step, config.train.steps, model->ParameterCount(), stream.ExamplesPerEpoch()});
 
+  // Rank 0 writes; every rank first checks that all hold the same weights.
   auto checkpoint = [&] {
+    if (collective) CheckSameWeights(*collective, model, state.step);
+    if (rank != 0) return;
     state.position = stream.position();
     observer.BeforeCheckpoint(state.step);
     WriteCheckpoint(run_dir, model, optimizer, state);
@@ -182,25 +282,46 @@ TrainResult Train(const TrainConfig& config, const fs::path& data_dir, const fs:
   int64_t last_checkpoint = state.step;
 
   while (state.step < config.train.steps) {
-    if (observer.StopRequested()) {
+    bool stop = observer.StopRequested();
+    // A stop that reaches any rank stops all of them at the same step.
+    if (collective) stop = SumOverRanks(*collective, {stop ? 1.0 : 0.0})[0] > 0;
+    if (stop) {
       if (state.step > last_checkpoint) checkpoint();
-      return {TrainOutcome::kInterrupted, state.step, "stopped by request"};
+      return {TrainOutcome::kInterrupted, state.step, kStopRequested};
     }
     const int64_t step = state.step + 1;
     const auto started = Clock::now();
 
-    // Sample: one update's batch, in micro-batches that fit.
+    // Sample: one update's batch, in micro-batches that fit; with several ranks, each trains a
+    // contiguous share of the micro-batches (every rank reads the whole batch).
     Batch batch = stream.Next();
     const int64_t parts = std::min<int64_t>(batch.rows, (batch.rows + micro - 1) / micro);
+    const std::vector<Batch> pieces = SplitBatch(batch, parts);
+    const auto [first, last] = Share(parts, rank, ranks);
     std::vector<BatchTensors> micro_batches;
-    for (const auto& part : SplitBatch(batch, parts))
-      micro_batches.push_back(ToTensors(part, device));
+    for (int64_t i = first; i < last; ++i)
+      micro_batches.push_back(ToTensors(pieces[static_cast<size_t>(i)], device));
 
-    // Forward and backward; dropout draws from a stream named by (seed, step), so a resumed run
-    // repeats exactly what an uninterrupted one does.
-    torch::manual_seed(Mix64(seed ^ Mix64(kDropoutDomain + static_cast<uint64_t>(step))));
+    // Forward and backward, normalized by the whole update's masked tokens and NSP rows; then
+    // the ranks' gradient sums are added, so every rank holds the update's gradient.
+    AccumulateOptions accumulate;
+    accumulate.predictions = batch.predictions;
+    accumulate.nsp_rows = NspRows(batch);
+    accumulate.before_each = [&, first = first](size_t i) {
+      torch::manual_seed(DropoutSeed(seed, step, first + static_cast<int64_t>(i)));
+    };
     optimizer.ZeroGrad();
-    StepStats stats = AccumulateGradients(model, micro_batches);
+    StepStats stats = AccumulateGradients(model, micro_batches, accumulate);
+    if (collective) {
+      collective->SumInPlace(Gradients(model));
+      const auto sums = SumOverRanks(*collective, {stats.mlm_loss_sum, stats.nsp_loss_sum,
+                                                   static_cast<double>(stats.nsp_correct)});
+      const double mlm = static_cast<double>(std::max<int64_t>(accumulate.predictions, 1));
+      const double nsp = static_cast<double>(std::max<int64_t>(accumulate.nsp_rows, 1));
+      stats.mlm_loss = sums[0] / mlm;
+      stats.nsp_loss = accumulate.nsp_rows > 0 ? sums[1] / nsp : 0;
+      stats.loss = stats.mlm_loss + stats.nsp_loss;
+    }
     if (!std::isfinite(stats.loss)) {
       return {TrainOutcome::kDiverged, step,
               "loss is " + std::to_string(stats.loss) + " at step " + std::to_string(step)};
@@ -218,6 +339,7 @@ TrainResult Train(const TrainConfig& config, const fs::path& data_dir, const fs:
 
     // Log.
     state.step = step;
+    done = step;
     state.sequences_seen += batch.rows;
     state.tokens_seen += batch.tokens;
     StepMetrics m;
@@ -243,12 +365,27 @@ TrainResult Train(const TrainConfig& config, const fs::path& data_dir, const fs:
       last_checkpoint = step;
     }
     if (config.eval.every > 0 && step % config.eval.every == 0) {
-      observer.OnEval(Evaluate(model, mlm_eval, nsp_eval, device, step), false);
+      observer.OnEval(Evaluate(model, mlm_eval, nsp_eval, device, step, collective), false);
     }
   }
-  if (state.step > last_checkpoint || !LatestCheckpoint(run_dir)) checkpoint();
-  observer.OnEval(Evaluate(model, mlm_eval, nsp_eval, device, state.step), true);
+  // Every rank decides alike whether a final checkpoint is due (only rank 0 sees the file).
+  bool final_checkpoint = state.step > last_checkpoint || !LatestCheckpoint(run_dir);
+  if (collective)
+    final_checkpoint = SumOverRanks(*collective, {final_checkpoint ? 1.0 : 0.0})[0] > 0;
+  if (final_checkpoint) checkpoint();
+  observer.OnEval(Evaluate(model, mlm_eval, nsp_eval, device, state.step, collective), true);
   return {TrainOutcome::kCompleted, state.step, ""};
+}
+
+TrainResult Train(const TrainConfig& config, const fs::path& data_dir, const fs::path& run_dir,
+                  TrainObserver& observer, const Log& log, Collective* collective) {
+  int64_t done = 0;
+  try {
+    return TrainRanks(config, data_dir, run_dir, observer, log, collective, done);
+  } catch (const RankLost& e) {
+    // A peer is gone: this rank stops too, and the run resumes from its last checkpoint.
+    return {TrainOutcome::kInterrupted, done, e.what()};
+  }
 }
 
 }  // namespace ablate::core

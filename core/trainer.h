@@ -60,18 +60,27 @@ class TrainObserver {
 
 enum class TrainOutcome { kCompleted, kDiverged, kInterrupted };
 
+// TrainResult::reason of a run stopped by its observer (a signal), not by a lost rank.
+inline constexpr const char* kStopRequested = "stopped by request";
+
 struct TrainResult {
   TrainOutcome outcome = TrainOutcome::kCompleted;
   int64_t step = 0;    // updates done
-  std::string reason;  // why it diverged
+  std::string reason;  // why it diverged or was interrupted
 };
 
+class Collective;
+
 // Trains in `run_dir` (created if needed), resuming from its last checkpoint if there is one.
-// Throws InputError for a config that cannot run (unknown device, inconsistent sizes) and
-// std::runtime_error for failures while running.
+// With a collective (collective.h), this process is one rank of a data-parallel run: each update's
+// micro-batches are shared among the ranks and their gradients summed, so every rank computes the
+// update one process would (up to the grouping of float sums); rank 0 alone writes checkpoints,
+// other ranks' observers see the same reduced metrics. A lost peer ends the call as interrupted.
+// Throws InputError for a config that cannot run (unknown device, inconsistent sizes, a checkpoint
+// of another world size) and std::runtime_error for failures while running.
 TrainResult Train(const TrainConfig& config, const std::filesystem::path& data_dir,
                   const std::filesystem::path& run_dir, TrainObserver& observer,
-                  const Log& log = {});
+                  const Log& log = {}, Collective* collective = nullptr);
 
 struct ModelOptions;
 // The model a config trains: sizes from the config; vocabulary, positions and segments from the

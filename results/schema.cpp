@@ -10,7 +10,7 @@ namespace {
 
 // Migration N (1-based) takes the database from user_version N-1 to N. Never edit a migration
 // that has shipped: append a new one. Times are unix epoch seconds everywhere.
-constexpr std::array<std::string_view, 1> kMigrations = {
+constexpr std::array<std::string_view, 2> kMigrations = {
     // v1. params.value has no declared type on purpose: the column then has no affinity, so SQLite
     // keeps ints as INTEGER, floats as REAL and strings as TEXT, and numbers compare as numbers.
     R"sql(
@@ -144,6 +144,22 @@ JOIN metric_names n ON n.id = s.name_id;
 
 -- Replaced by Store::RefreshWideView once params or final metrics exist.
 CREATE VIEW runs_wide AS SELECT * FROM run_info;
+)sql",
+    // v2. Data-parallel runs: how many ranks trained the last attempt, over which c10d backend,
+    // and how many ranks ran on each node (NULL for runs recorded before v2).
+    R"sql(
+ALTER TABLE runs ADD COLUMN world_size INTEGER;
+ALTER TABLE runs ADD COLUMN backend TEXT;
+ALTER TABLE runs ADD COLUMN ranks_per_node INTEGER;
+
+DROP VIEW run_info;
+CREATE VIEW run_info AS
+SELECT r.id AS run_id, e.name AS experiment, r.key AS key, r.status AS status,
+       r.created_at AS created_at, r.started_at AS started_at, r.finished_at AS finished_at,
+       r.heartbeat_at AS heartbeat_at, r.host AS host, r.attempts AS attempts, r.error AS error,
+       r.device AS device, r.git_commit AS git_commit, r.torch_version AS torch_version,
+       r.world_size AS world_size, r.backend AS backend, r.ranks_per_node AS ranks_per_node
+FROM runs r JOIN experiments e ON e.id = r.experiment_id;
 )sql",
 };
 

@@ -490,15 +490,19 @@ int Store::Requeue(const std::string& experiment, const std::vector<RunStatus>& 
   return total;
 }
 
-void Store::SetProvenance(int64_t run_id, const std::string& git_commit,
-                          const std::string& torch_version, const std::string& device) {
+void Store::SetProvenance(int64_t run_id, const Provenance& p) {
   Transaction transaction(*connection_);
   connection_
-      ->Prepare("UPDATE runs SET git_commit = ?2, torch_version = ?3, device = ?4 WHERE id = ?1")
+      ->Prepare(
+          "UPDATE runs SET git_commit = ?2, torch_version = ?3, device = ?4, world_size = ?5, "
+          "backend = ?6, ranks_per_node = ?7 WHERE id = ?1")
       .BindInt(1, run_id)
-      .BindText(2, git_commit)
-      .BindText(3, torch_version)
-      .BindText(4, device)
+      .BindText(2, p.git_commit)
+      .BindText(3, p.torch_version)
+      .BindText(4, p.device)
+      .BindInt(5, p.world_size)
+      .BindText(6, p.backend)
+      .BindInt(7, p.ranks_per_node)
       .Run();
   transaction.Commit();
 }

@@ -115,8 +115,13 @@ class Store {
   int Requeue(const std::string& experiment, const std::vector<RunStatus>& statuses);
 
   // Records where and with what a running run is trained (shown in run_info and runs_wide).
-  void SetProvenance(int64_t run_id, const std::string& git_commit,
-                     const std::string& torch_version, const std::string& device);
+  struct Provenance {
+    std::string git_commit, torch_version, device;
+    int world_size = 1;            // ranks that train the run
+    std::string backend = "none";  // their c10d backend: gloo, nccl, or none for one process
+    int ranks_per_node = 1;
+  };
+  void SetProvenance(int64_t run_id, const Provenance& provenance);
 
   // Remembers a Slurm job array submitted for `experiment` (which must exist).
   void RecordSlurmArray(const std::string& experiment, const std::string& job_id, int tasks,

@@ -40,6 +40,8 @@ int SubmitToSlurm(const WorkerOptions& worker, const std::string& experiment, in
   const fs::path log_dir = fs::absolute(worker.runs_dir) / experiment / "slurm";
   SlurmSubmission submission{"ablate-" + experiment,     jobs, argv, slurm_args, log_dir.string(),
                              fs::current_path().string()};
+  // A run's ranks start inside its array task, one CPU each at the least.
+  if (worker.nproc_per_run > 1) submission.cpus_per_task = worker.nproc_per_run;
   const std::string job_id = SubmitArray(submission);
   results::Store::Open(worker.db).RecordSlurmArray(experiment, job_id, jobs, log_dir.string());
   std::cout << "submitted Slurm job array " << job_id << " (" << jobs << " workers); logs in "

@@ -8,10 +8,12 @@
 
 #include "base/error.h"
 #include "core/corpus.h"
+#include "core/world.h"
 #include "experiments/grid.h"
 #include "results/store.h"
 #include "runner/cli.h"
 #include "runner/execute_run.h"
+#include "runner/local_ranks.h"
 #include "runner/signals.h"
 
 namespace ablate::runner {
@@ -36,11 +38,26 @@ int CmdTrain(const Args& args) {
       "data-dir", po::value<std::string>()->default_value(""),
       "data directory (default: $ABLATE_DATA_DIR or ./data)")(
       "device", po::value<std::string>()->default_value("cpu"), "cpu or cuda")(
-      "threads", po::value<int>()->default_value(0), "CPU threads (0 = LibTorch's default)");
-  auto vm = ParseOptions(
-      args, "ablate train --config RUN.json [--db FILE] [--run-dir DIR] [--device cpu|cuda]",
-      options);
+      "threads", po::value<int>()->default_value(0),
+      "CPU threads per rank (0 = LibTorch's default; with --nproc, the cores shared out)")(
+      "nproc", po::value<int>()->default_value(1),
+      "data-parallel ranks to start on this machine (Gloo on CPU, NCCL on CUDA); under srun or "
+      "torchrun the launcher's ranks are used instead")(
+      "rank-timeout", po::value<int>()->default_value(300),
+      "seconds a rank waits for the others to join, or for any one collective operation");
+  auto vm =
+      ParseOptions(args,
+                   "ablate train --config RUN.json [--db FILE] [--run-dir DIR] [--device cpu|cuda] "
+                   "[--nproc N]",
+                   options);
   if (!vm) return 0;
+  const int nproc = (*vm)["nproc"].as<int>();
+  if (nproc < 1 || nproc > 1024) throw InputError("", "--nproc", "must be in [1, 1024]");
+  const int rank_timeout = (*vm)["rank-timeout"].as<int>();
+  if (rank_timeout < 1) throw InputError("", "--rank-timeout", "must be at least 1 second");
+  // Under a launcher (srun -n N, torchrun) this process is one of its ranks; only rank 0 records.
+  const std::optional<core::World> world = core::WorldFromEnvironment(core::ProcessEnvironment());
+  const bool rank0 = !world || world->rank == 0;
   std::string path = (*vm)["config"].as<std::string>();
   const auto run = experiments::LoadRunConfig(ReadRunConfigFile(path), path);
   const fs::path run_dir = vm->count("run-dir") ? fs::path((*vm)["run-dir"].as<std::string>())
@@ -48,7 +65,7 @@ int CmdTrain(const Args& args) {
 
   std::optional<results::Store> store;
   int64_t run_id = 0;
-  if (vm->count("db")) {
+  if (vm->count("db") && rank0) {
     store.emplace(results::Store::Open((*vm)["db"].as<std::string>()));
     json grid = {{"name", kTrainExperiment},
                  {"description", "runs trained one at a time with ablate train"}};
@@ -59,15 +76,30 @@ int CmdTrain(const Args& args) {
   }
 
   InstallStopHandlers();
-  const ExecuteOptions execute{core::ResolveDataDir((*vm)["data-dir"].as<std::string>()),
-                               (*vm)["device"].as<std::string>(), (*vm)["threads"].as<int>(),
-                               "run " + run.key, isatty(STDERR_FILENO) != 0};
+  ExecuteOptions execute;
+  execute.data_dir = core::ResolveDataDir((*vm)["data-dir"].as<std::string>());
+  execute.device = (*vm)["device"].as<std::string>();
+  execute.threads = (*vm)["threads"].as<int>();
+  execute.label = "run " + run.key;
+  execute.live_progress = isatty(STDERR_FILENO) != 0;
+  execute.nproc = nproc;
+  execute.world = world;
+  execute.rank_timeout = std::chrono::seconds(rank_timeout);
+  if (nproc > 1 && execute.threads == 0) execute.threads = ThreadsPerRank(nproc);
   const RunOutcome outcome =
       ExecuteRun(run, run_dir, store ? &*store : nullptr, run_id, execute, std::cerr);
+  if (!rank0) {
+    // Rank 0 says what happened; the others only tell their launcher whether they failed.
+    if (outcome.status == RunStatus::kFailed) std::rethrow_exception(outcome.error);
+    return outcome.status == RunStatus::kInterrupted ? 130 : 0;
+  }
   switch (outcome.status) {
     case RunStatus::kCompleted:
-      std::cout << "completed " << run.key << " after " << outcome.step << " steps ("
-                << run_dir.string() << ")\n";
+      std::cout << "completed " << run.key << " after " << outcome.step << " steps"
+                << (execute.nproc > 1 || world
+                        ? " on " + std::to_string(world ? world->size : execute.nproc) + " ranks"
+                        : std::string())
+                << " (" << run_dir.string() << ")\n";
       return 0;
     case RunStatus::kDiverged:
       std::cout << "diverged " << run.key << ": " << outcome.reason << "\n";
@@ -77,8 +109,7 @@ int CmdTrain(const Args& args) {
         std::cout << "interrupted " << run.key << " while fine-tuning " << outcome.interrupted_task
                   << "; run again to resume\n";
       } else {
-        std::cout << "interrupted " << run.key << " at step " << outcome.step
-                  << "; run again to resume\n";
+        std::cout << "interrupted " << run.key << ": " << outcome.reason << "\n";
       }
       return 130;
     case RunStatus::kFailed:

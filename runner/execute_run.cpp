@@ -1,10 +1,14 @@
 #include "runner/execute_run.h"
 
 #include <fstream>
+#include <memory>
 #include <ostream>
 
+#include "base/error.h"
+#include "core/collective.h"
 #include "results/store.h"
 #include "runner/finetune_stage.h"
+#include "runner/local_ranks.h"
 #include "runner/run_recorder.h"
 
 namespace ablate::runner {
@@ -15,31 +19,67 @@ using results::RunStatus;
 RunOutcome ExecuteRun(const experiments::RunSpec& run, const fs::path& run_dir,
                       results::Store* store, int64_t run_id, const ExecuteOptions& options,
                       std::ostream& progress) {
-  fs::create_directories(run_dir);
-  std::ofstream(run_dir / "config.json") << run.params.dump(2) << "\n";
-  if (store) {
-    store->AddArtifact(run_id, "run_dir", fs::absolute(run_dir).string(), std::nullopt);
-    store->SetProvenance(run_id, ABLATE_GIT_COMMIT, core::LibTorchVersion(), options.device);
+  const bool rank0 = !options.world || options.world->rank == 0;
+  if (rank0) {
+    fs::create_directories(run_dir);
+    std::ofstream(run_dir / "config.json") << run.params.dump(2) << "\n";
+    if (store) store->AddArtifact(run_id, "run_dir", fs::absolute(run_dir).string(), std::nullopt);
   }
   RunOutcome outcome;
-  RunRecorder recorder(store, run_id, options.label, progress, options.live_progress);
+  // Progress is rank 0's to tell; the other ranks compute the same figures and keep quiet.
+  std::ostream quiet(nullptr);
+  std::ostream& out = rank0 ? progress : quiet;
+  RunRecorder recorder(store, run_id, options.label, out, options.live_progress && rank0);
   try {
     core::TrainConfig config = run.config.Pretraining();
     config.device = options.device;
     config.threads = options.threads;
-    auto log = [&](const std::string& line) { progress << options.label << ": " << line << "\n"; };
-    const auto result = core::Train(config, options.data_dir, run_dir, recorder, log);
+    // The ranks: started here (rank 0 waits for them to join), or given by a launcher.
+    std::optional<LocalRanks> local;
+    core::World world = options.world.value_or(core::World{});
+    if (options.nproc > 1) {
+      if (options.world) {
+        throw InputError("", "--nproc",
+                         "this process is already rank " + std::to_string(world.rank) + " of " +
+                             std::to_string(world.size) + " (" + world.launcher +
+                             "): a launcher's ranks start no ranks of their own");
+      }
+      local.emplace(options.nproc,
+                    RankCommand{run_dir / "config.json", run_dir, options.data_dir, options.device,
+                                options.threads, options.rank_timeout});
+      world = local->world();
+    }
+    std::unique_ptr<core::Collective> collective;
+    if (world.distributed())
+      collective = core::JoinWorld(world, {options.device, options.rank_timeout});
+    if (store) {
+      store->SetProvenance(run_id,
+                           {ABLATE_GIT_COMMIT, core::LibTorchVersion(), options.device, world.size,
+                            collective ? collective->backend() : "none", world.local_size});
+    }
+    auto log = [&](const std::string& line) { out << options.label << ": " << line << "\n"; };
+    const auto result =
+        core::Train(config, options.data_dir, run_dir, recorder, log, collective.get());
     recorder.Flush();
     outcome.step = result.step;
+    collective.reset();
+    if (local) {
+      // The other ranks end with this one; one that failed says why the run stopped.
+      const std::string failure = local->Wait();
+      if (!failure.empty() && result.outcome == core::TrainOutcome::kInterrupted)
+        outcome.reason = failure + "; ";
+    }
     if (result.outcome == core::TrainOutcome::kDiverged) {
       outcome.status = RunStatus::kDiverged;
       outcome.reason = result.reason;
     } else if (result.outcome == core::TrainOutcome::kInterrupted) {
       outcome.status = RunStatus::kInterrupted;
-      outcome.reason =
-          "stopped at step " + std::to_string(result.step) + "; resumes when run again";
+      outcome.reason += (result.reason == core::kStopRequested ? "stopped" : result.reason) +
+                        " at step " + std::to_string(result.step) + "; resumes when run again";
+    } else if (!rank0) {
+      // Fine-tuning is rank 0's alone.
     } else if (auto stage = RunFinetuneStage(run.config, config, options.data_dir, run_dir, store,
-                                             run_id, options.label, progress);
+                                             run_id, options.label, out);
                stage.interrupted) {
       outcome.status = RunStatus::kInterrupted;
       outcome.interrupted_task = stage.task;

@@ -4,12 +4,15 @@
 // over nothing (worker.h does); it reads no command line (cmd_train.cpp does).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <exception>
 #include <filesystem>
 #include <iosfwd>
+#include <optional>
 #include <string>
 
+#include "core/world.h"
 #include "experiments/grid.h"
 #include "results/run_status.h"
 
@@ -22,9 +25,14 @@ namespace ablate::runner {
 struct ExecuteOptions {
   std::filesystem::path data_dir;
   std::string device = "cpu";
-  int threads = 0;
+  int threads = 0;    // per rank
   std::string label;  // names the run in progress lines
   bool live_progress = false;
+  // Data-parallel ranks: nproc > 1 starts ranks 1..nproc-1 on this machine (local_ranks.h) with
+  // this process as rank 0; a world from a launcher (srun, torchrun) says which rank this is.
+  int nproc = 1;
+  std::optional<core::World> world;
+  std::chrono::seconds rank_timeout{300};  // to join, and for any one collective operation
 };
 
 struct RunOutcome {
@@ -36,7 +44,8 @@ struct RunOutcome {
 };
 
 // Executes `run` in `run_dir`. With a store, `run_id` (a running run) records the run directory,
-// provenance, metrics and the final status; without one, nothing is recorded. A run that throws
+// provenance, metrics and the final status; without one, nothing is recorded. A rank other than
+// 0 only pretrains: it writes nothing and fine-tunes nothing (pass no store). A run that throws
 // is failed (recorded, and returned with its exception), never an exception out of here.
 RunOutcome ExecuteRun(const experiments::RunSpec& run, const std::filesystem::path& run_dir,
                       results::Store* store, int64_t run_id, const ExecuteOptions& options,

@@ -9,6 +9,8 @@
 #include <thread>
 #include <vector>
 
+#include "runner/local_ranks.h"
+
 namespace ablate::runner {
 namespace {
 
@@ -32,15 +34,15 @@ pid_t SpawnWorker(const std::vector<std::string>& args) {
 int RunLocalWorkers(WorkerOptions options, int jobs) {
   if (jobs == 1) {
     options.live_progress = isatty(STDERR_FILENO) != 0;
+    if (options.threads == 0 && options.nproc_per_run > 1)
+      options.threads = ThreadsPerRank(options.nproc_per_run);
     const auto summary = RunWorker(options);
     if (summary.stopped) return 130;
     return summary.failed > 0 ? 1 : 0;
   }
   // Threads are shared out so the workers together use the machine, not N times it.
   const int threads =
-      options.threads > 0
-          ? options.threads
-          : std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / jobs);
+      options.threads > 0 ? options.threads : ThreadsPerRank(jobs * options.nproc_per_run);
   std::vector<pid_t> children;
   for (int i = 0; i < jobs; ++i) {
     WorkerOptions child = options;

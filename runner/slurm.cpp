@@ -250,6 +250,8 @@ std::string SubmitArray(const SlurmSubmission& submission) {
       "--job-name=" + submission.job_name,
       "--output=" + EscapeOutputPattern(submission.log_dir) + "/%x-%A_%a.out",
       "--chdir=" + submission.workdir};
+  if (submission.cpus_per_task > 0)
+    argv.push_back("--cpus-per-task=" + std::to_string(submission.cpus_per_task));
   // After ours, so that the user's options win where both set one (sbatch keeps the last).
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
   argv.push_back(script.string());

@@ -16,6 +16,7 @@ struct SlurmSubmission {
   std::string extra_args;                // the user's --slurm-args, split shell-like
   std::string log_dir;                   // absolute, created if missing: script and task logs
   std::string workdir;                   // absolute: where every task starts (sbatch --chdir)
+  int cpus_per_task = 0;                 // > 0: sbatch --cpus-per-task (a run's ranks share them)
 };
 
 // Writes a bash batch script into log_dir that execs worker_argv, and submits it with `sbatch

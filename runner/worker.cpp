@@ -72,6 +72,8 @@ std::vector<std::string> WorkerArguments(const WorkerOptions& options) {
   };
   if (options.experiment) add("--experiment", *options.experiment);
   if (options.threads > 0) add("--threads", std::to_string(options.threads));
+  if (options.nproc_per_run > 1) add("--nproc-per-run", std::to_string(options.nproc_per_run));
+  if (options.rank_timeout != 300) add("--rank-timeout", std::to_string(options.rank_timeout));
   if (options.max_runs > 0) add("--max-runs", std::to_string(options.max_runs));
   if (!options.label.empty()) add("--label", options.label);
   return args;
@@ -99,10 +101,15 @@ WorkerSummary RunWorker(const WorkerOptions& options) {
       // newer ablate added are filled in, and bad values fail the run, not the worker).
       const auto run =
           experiments::LoadRunConfig(claimed->params, claimed->experiment + "/" + claimed->key);
-      outcome = ExecuteRun(
-          run, run_dir, &store, claimed->run_id,
-          {options.data_dir, options.device, options.threads, label, options.live_progress},
-          std::cerr);
+      ExecuteOptions execute;
+      execute.data_dir = options.data_dir;
+      execute.device = options.device;
+      execute.threads = options.threads;
+      execute.label = label;
+      execute.live_progress = options.live_progress;
+      execute.nproc = options.nproc_per_run;
+      execute.rank_timeout = std::chrono::seconds(options.rank_timeout);
+      outcome = ExecuteRun(run, run_dir, &store, claimed->run_id, execute, std::cerr);
     } catch (const std::exception& e) {
       outcome.status = RunStatus::kFailed;
       outcome.reason = e.what();

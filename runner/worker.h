@@ -18,8 +18,10 @@ struct WorkerOptions {
   std::filesystem::path runs_dir = "runs";
   std::filesystem::path data_dir;
   std::string device = "cpu";
-  int threads = 0;
-  int64_t max_runs = 0;  // stop after this many runs (0 = until the queue is empty)
+  int threads = 0;         // per rank
+  int nproc_per_run = 1;   // data-parallel ranks per run, started on this machine
+  int rank_timeout = 300;  // seconds
+  int64_t max_runs = 0;    // stop after this many runs (0 = until the queue is empty)
   bool live_progress = false;
   std::string label;  // prefixes this worker's progress lines, e.g. "worker 2"
 };

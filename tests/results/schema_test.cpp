@@ -33,13 +33,13 @@ TEST_CASE("opening a new file applies every migration and records it in user_ver
           "[results][schema]") {
   TempDir dir;
   const Store store = Store::Open(dir.File("results.db"));
-  CHECK(LatestSchemaVersion() == 1);
+  CHECK(LatestSchemaVersion() == 2);
   CHECK(SchemaVersion(store.connection()) == LatestSchemaVersion());
 }
 
 // The table and column names are ablate's public SQL interface: reports and users' queries use
 // them, so a change here is a breaking change and needs a migration.
-TEST_CASE("schema v1 has the documented tables and views", "[results][schema]") {
+TEST_CASE("schema v2 has the documented tables and views", "[results][schema]") {
   TempDir dir;
   const Store store = Store::Open(dir.File("results.db"));
   const Connection& db = store.connection();
@@ -48,16 +48,18 @@ TEST_CASE("schema v1 has the documented tables and views", "[results][schema]") 
         Names{"id", "name", "description", "grid_json", "grid_sha256", "created_at", "updated_at"});
   CHECK(Columns(db, "runs") == Names{"id", "experiment_id", "key", "status", "created_at",
                                      "started_at", "finished_at", "heartbeat_at", "host", "pid",
-                                     "attempts", "error", "git_commit", "torch_version", "device"});
+                                     "attempts", "error", "git_commit", "torch_version", "device",
+                                     "world_size", "backend", "ranks_per_node"});
   CHECK(Columns(db, "params") == Names{"run_id", "name", "value", "type"});
   CHECK(Columns(db, "metrics") == Names{"run_id", "name", "step", "value", "time"});
   CHECK(Columns(db, "final_metrics") == Names{"run_id", "name", "value", "step", "time"});
   CHECK(Columns(db, "artifacts") == Names{"id", "run_id", "kind", "path", "step", "created_at"});
   CHECK(Columns(db, "slurm_arrays") ==
         Names{"id", "experiment_id", "job_id", "tasks", "log_dir", "submitted_at"});
-  const Names run_info = {"run_id",     "experiment",  "key",          "status",       "created_at",
-                          "started_at", "finished_at", "heartbeat_at", "host",         "attempts",
-                          "error",      "device",      "git_commit",   "torch_version"};
+  const Names run_info = {
+      "run_id",      "experiment",    "key",        "status",   "created_at",    "started_at",
+      "finished_at", "heartbeat_at",  "host",       "attempts", "error",         "device",
+      "git_commit",  "torch_version", "world_size", "backend",  "ranks_per_node"};
   CHECK(Columns(db, "run_info") == run_info);
   CHECK(Columns(db, "runs_wide") == run_info);
   CHECK(Columns(db, "run_params") ==
@@ -103,6 +105,33 @@ TEST_CASE("reopening a migrated database changes nothing and keeps the data", "[
   CHECK(QueryInt(store.connection(), "SELECT count(*) FROM runs") == 1);
 }
 
+TEST_CASE("a v1 database keeps its runs and gains the data-parallel provenance columns",
+          "[results][schema]") {
+  TempDir dir;
+  const std::string path = dir.File("results.db");
+  {
+    // v1 exactly as it shipped: the first migration only, with a run in it.
+    const Connection db = Connection::Open(path, Connection::Mode::kReadWrite);
+    db.Exec("PRAGMA user_version = 0");
+  }
+  {
+    Store store = Store::Open(path);
+    store.Submit({"exp", "", "{}", {{"run-a", {{"seed", 1}}}}});
+    // Back to v1: drop what v2 added, as a database from before it would be.
+    store.connection().Exec(
+        "DROP VIEW runs_wide; DROP VIEW run_params; DROP VIEW run_finals; DROP VIEW run_info; "
+        "ALTER TABLE runs DROP COLUMN world_size; ALTER TABLE runs DROP COLUMN backend; "
+        "ALTER TABLE runs DROP COLUMN ranks_per_node; CREATE VIEW run_info AS SELECT r.id AS "
+        "run_id, r.key AS key FROM runs r; CREATE VIEW runs_wide AS SELECT * FROM run_info; "
+        "PRAGMA user_version = 1");
+  }
+  const Store store = Store::Open(path);
+  CHECK(SchemaVersion(store.connection()) == 2);
+  CHECK(QueryInt(store.connection(), "SELECT count(*) FROM run_info WHERE key = 'run-a'") == 1);
+  CHECK(QueryInt(store.connection(), "SELECT count(*) FROM run_info WHERE world_size IS NULL") ==
+        1);
+}
+
 TEST_CASE("a database written by a newer ablate is refused, naming the file", "[results][schema]") {
   TempDir dir;
   const std::string path = dir.File("results.db");
@@ -112,7 +141,7 @@ TEST_CASE("a database written by a newer ablate is refused, naming the file", "[
   }
   CHECK_THROWS_MATCHES(
       Store::Open(path), InputError,
-      Catch::Message(path + ": written by a newer ablate (schema v7, this build knows v1)"));
+      Catch::Message(path + ": written by a newer ablate (schema v7, this build knows v2)"));
 }
 
 TEST_CASE("another program's SQLite database is refused rather than migrated",

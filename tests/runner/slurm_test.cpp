@@ -352,3 +352,59 @@ TEST_CASE("a small grid runs to completion through ablate run --backend slurm",
   CHECK(status.output.find("slurm-grid,0,0,4,0,0,0,4") != std::string::npos);
   CHECK(status.output.find("slurm array " + job_id + " (slurm-grid): ") != std::string::npos);
 }
+
+TEST_CASE("runs of two data-parallel ranks each complete through the Slurm backend and srun",
+          "[slurm][cluster][ddp]") {
+  if (!HaveCluster()) return;
+  TempDir dir;
+  const std::string corpus = std::string(ABLATE_SOURCE_DIR) + "/tests/data/corpus_small";
+  const std::string base = R"("data": {"corpus": ")" + corpus +
+                           R"(", "tokenizer": "bpe-300", "seq_len": 32},
+      "model": {"layers": 1, "hidden": 16, "heads": 2, "ffn": 32},
+      "train": {"batch_size": 4, "micro_batch": 2, "steps": 5, "checkpoint_every": 0},
+      "optim": {"warmup_steps": 1}, "eval": {"every": 0, "sequences": 8})";
+  std::ofstream(dir / "g.json") << R"({"name": "slurm-ddp", "base": {)" << base
+                                << R"(}, "axes": {"seed": [1, 2]}})";
+  auto q = [](const fs::path& p) {  // single-quoted for sh, quotes inside escaped
+    std::string out = "'";
+    for (char c : p.string()) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    return out + "'";
+  };
+  REQUIRE(Shell(std::string(ABLATE_BINARY) + " data prepare --corpus " + q(corpus) +
+                " --tokenizer bpe-300 --data-dir " + q(dir / "data"))
+              .code == 0);
+  // The grid: one array task, whose runs each train on 2 ranks it starts (2 CPUs asked for).
+  auto submitted = Shell(std::string(ABLATE_BINARY) + " run " + q(dir / "g.json") + " --db " +
+                         q(dir / "r.db") + " --data-dir " + q(dir / "data") + " --runs-dir " +
+                         q(dir / "runs") + " --backend slurm --jobs 1 --nproc-per-run 2");
+  INFO(submitted.output);
+  REQUIRE(submitted.code == 0);
+  auto at = submitted.output.find("submitted Slurm job array ");
+  REQUIRE(at != std::string::npos);
+  std::string job_id = submitted.output.substr(at + 26);
+  job_id = job_id.substr(0, job_id.find(' '));
+  CancelOnExit cancel(job_id);
+  WaitForArray(job_id, 1, 180s);
+  auto ranks = Shell(std::string(ABLATE_BINARY) + " sql --db " + q(dir / "r.db") +
+                     " --format csv \"SELECT status, world_size, backend, count(*) FROM runs "
+                     "GROUP BY 1, 2, 3\"");
+  INFO(ranks.output);
+  CHECK(ranks.output.find("completed,2,gloo,2") != std::string::npos);
+
+  // One run under srun -n 2: Slurm starts both ranks (SLURM_PROCID); rank 0 alone records.
+  std::ofstream(dir / "run.json") << R"({"data.corpus": ")" << corpus << R"(",
+      "data.tokenizer": "bpe-300", "data.seq_len": 32, "model.layers": 1, "model.hidden": 16,
+      "model.heads": 2, "model.ffn": 32, "train.batch_size": 4, "train.micro_batch": 2,
+      "train.steps": 5, "train.checkpoint_every": 0, "optim.warmup_steps": 1, "eval.every": 0,
+      "eval.sequences": 8})";
+  auto trained = Shell("srun -n 2 --time=5 " + std::string(ABLATE_BINARY) + " train --config " +
+                       q(dir / "run.json") + " --db " + q(dir / "t.db") + " --run-dir " +
+                       q(dir / "t") + " --data-dir " + q(dir / "data") + " --threads 1");
+  INFO(trained.output);
+  CHECK(trained.code == 0);
+  CHECK(trained.output.find("on 2 ranks") != std::string::npos);
+  auto recorded = Shell(std::string(ABLATE_BINARY) + " sql --db " + q(dir / "t.db") +
+                        " --format csv \"SELECT status, world_size, backend FROM runs\"");
+  INFO(recorded.output);
+  CHECK(recorded.output.find("completed,2,gloo") != std::string::npos);
+}

@@ -1,0 +1,39 @@
+// The ranks of one data-parallel run: who this process is among them and where they meet. Read
+// from a launcher's environment (torchrun's RANK/WORLD_SIZE/LOCAL_RANK/MASTER_ADDR/MASTER_PORT,
+// or Slurm's SLURM_PROCID/SLURM_NTASKS/SLURM_LOCALID/SLURM_JOB_NODELIST) or set by ablate's own
+// local launcher. It joins nothing (collective.h does) and needs no LibTorch.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+
+namespace ablate::core {
+
+struct World {
+  int rank = 0;
+  int size = 1;
+  int local_rank = 0;
+  int local_size = 1;       // ranks on this node
+  std::string master_addr;  // where rank 0 serves the rendezvous store
+  int master_port = 0;
+  std::string launcher = "none";  // none, local, torchrun or slurm
+
+  bool distributed() const { return size > 1; }
+  bool operator==(const World&) const = default;
+};
+
+// Reads an environment variable; nullopt when unset. Tests pass a map instead of the process's.
+using Environment = std::function<std::optional<std::string>(const std::string&)>;
+Environment ProcessEnvironment();
+
+// torchrun's variables first (they are what ablate's local launcher sets, too), then Slurm's.
+// nullopt when neither describes more than one rank. Throws InputError naming the variable when
+// one is malformed or inconsistent (RANK >= WORLD_SIZE, ...). Under Slurm the rendezvous is the
+// first host of SLURM_JOB_NODELIST at MASTER_PORT, or a port derived from SLURM_JOB_ID.
+std::optional<World> WorldFromEnvironment(const Environment& env);
+
+// The first host of a Slurm node list: "node[07-09,12],gpu1" -> "node07".
+std::string FirstSlurmHost(const std::string& nodelist);
+
+}  // namespace ablate::core
