@@ -10,7 +10,7 @@ namespace {
 
 // Migration N (1-based) takes the database from user_version N-1 to N. Never edit a migration
 // that has shipped: append a new one. Times are unix epoch seconds everywhere.
-constexpr std::array<std::string_view, 2> kMigrations = {
+constexpr std::array<std::string_view, 3> kMigrations = {
     // v1. params.value has no declared type on purpose: the column then has no affinity, so SQLite
     // keeps ints as INTEGER, floats as REAL and strings as TEXT, and numbers compare as numbers.
     R"sql(
@@ -160,6 +160,25 @@ SELECT r.id AS run_id, e.name AS experiment, r.key AS key, r.status AS status,
        r.device AS device, r.git_commit AS git_commit, r.torch_version AS torch_version,
        r.world_size AS world_size, r.backend AS backend, r.ranks_per_node AS ranks_per_node
 FROM runs r JOIN experiments e ON e.id = r.experiment_id;
+)sql",
+    // v3. Runs trained away from the database (Slurm tasks) write a record log in their run
+    // directory; `ablate collect` reads it from `collected` bytes on. slurm_tasks is the array
+    // task that last ran each such run, to join with what Slurm says about it.
+    R"sql(
+CREATE TABLE run_logs (
+  run_id INTEGER PRIMARY KEY REFERENCES runs(id) ON DELETE CASCADE,
+  path TEXT NOT NULL,
+  collected INTEGER NOT NULL DEFAULT 0,
+  collected_at REAL,
+  ended INTEGER NOT NULL DEFAULT 0  -- 1 once the log's last attempt recorded its end
+);
+
+CREATE TABLE slurm_tasks (
+  run_id INTEGER PRIMARY KEY REFERENCES runs(id) ON DELETE CASCADE,
+  job_id TEXT NOT NULL,
+  task INTEGER NOT NULL,
+  submitted_at REAL NOT NULL
+);
 )sql",
 };
 

@@ -205,20 +205,23 @@ std::string Statement::ColumnText(int column) const {
   return std::string(text, static_cast<size_t>(sqlite3_column_bytes(stmt_, column)));
 }
 
-Transaction::Transaction(const Connection& connection) : connection_(connection) {
-  connection_.Exec("BEGIN IMMEDIATE");
+Transaction::Transaction(const Connection& connection)
+    : connection_(connection), nested_(sqlite3_get_autocommit(connection.handle()) == 0) {
+  connection_.Exec(nested_ ? "SAVEPOINT ablate_nested" : "BEGIN IMMEDIATE");
 }
 
 // After some errors (SQLITE_FULL, SQLITE_IOERR, ...) SQLite has already rolled back on its own;
 // autocommit then reads true and there is nothing left to undo.
 Transaction::~Transaction() {
   if (open_ && sqlite3_get_autocommit(connection_.handle()) == 0) {
-    sqlite3_exec(connection_.handle(), "ROLLBACK", nullptr, nullptr, nullptr);
+    sqlite3_exec(connection_.handle(),
+                 nested_ ? "ROLLBACK TO ablate_nested; RELEASE ablate_nested" : "ROLLBACK", nullptr,
+                 nullptr, nullptr);
   }
 }
 
 void Transaction::Commit() {
-  connection_.Exec("COMMIT");
+  connection_.Exec(nested_ ? "RELEASE ablate_nested" : "COMMIT");
   open_ = false;
 }
 

@@ -121,6 +121,8 @@ class Statement {
 // A write transaction. Always BEGIN IMMEDIATE: taking the write lock up front means the busy
 // timeout applies, whereas a deferred transaction that reads and then writes can fail at once
 // with SQLITE_BUSY when another process committed in between. Rolls back unless committed.
+// Inside another transaction on the same connection it is a savepoint of that one, so a
+// function that writes in its own transaction can also be one step of a larger one.
 class Transaction {
  public:
   explicit Transaction(const Connection& connection);
@@ -133,6 +135,7 @@ class Transaction {
  private:
   const Connection& connection_;
   bool open_ = true;
+  bool nested_ = false;
 };
 
 }  // namespace ablate::results

@@ -68,6 +68,14 @@ struct RunningRun {
 // column per param name and one per final-metric name, named as the param or metric (so SQL reads
 // `SELECT "data.masking", valid_ppl FROM runs_wide`). A param named like a run_info column is
 // "param:NAME"; a final metric named like a run_info column or a param is "final:NAME".
+// How the last attempt of a run was trained (runs.git_commit ... runs.ranks_per_node).
+struct Provenance {
+  std::string git_commit, torch_version, device;
+  int world_size = 1;            // ranks that train the run
+  std::string backend = "none";  // their c10d backend: gloo, nccl, or none for one process
+  int ranks_per_node = 1;
+};
+
 class Store {
  public:
   // Creates the file if missing (its directory must exist) and migrates it. Throws InputError
@@ -115,12 +123,6 @@ class Store {
   int Requeue(const std::string& experiment, const std::vector<RunStatus>& statuses);
 
   // Records where and with what a running run is trained (shown in run_info and runs_wide).
-  struct Provenance {
-    std::string git_commit, torch_version, device;
-    int world_size = 1;            // ranks that train the run
-    std::string backend = "none";  // their c10d backend: gloo, nccl, or none for one process
-    int ranks_per_node = 1;
-  };
   void SetProvenance(int64_t run_id, const Provenance& provenance);
 
   // Remembers a Slurm job array submitted for `experiment` (which must exist).

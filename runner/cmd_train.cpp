@@ -10,6 +10,7 @@
 #include "core/corpus.h"
 #include "core/world.h"
 #include "experiments/grid.h"
+#include "results/run_records.h"
 #include "results/store.h"
 #include "runner/cli.h"
 #include "runner/execute_run.h"
@@ -75,6 +76,8 @@ int CmdTrain(const Args& args) {
                        std::nullopt);
   }
 
+  std::optional<results::DatabaseRecords> records;
+  if (store) records.emplace(*store, run_id);
   InstallStopHandlers();
   ExecuteOptions execute;
   execute.data_dir = core::ResolveDataDir((*vm)["data-dir"].as<std::string>());
@@ -87,7 +90,7 @@ int CmdTrain(const Args& args) {
   execute.rank_timeout = std::chrono::seconds(rank_timeout);
   if (nproc > 1 && execute.threads == 0) execute.threads = ThreadsPerRank(nproc);
   const RunOutcome outcome =
-      ExecuteRun(run, run_dir, store ? &*store : nullptr, run_id, execute, std::cerr);
+      ExecuteRun(run, run_dir, records ? &*records : nullptr, execute, std::cerr);
   if (!rank0) {
     // Rank 0 says what happened; the others only tell their launcher whether they failed.
     if (outcome.status == RunStatus::kFailed) std::rethrow_exception(outcome.error);

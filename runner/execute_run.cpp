@@ -6,7 +6,7 @@
 
 #include "base/error.h"
 #include "core/collective.h"
-#include "results/store.h"
+#include "results/run_records.h"
 #include "runner/finetune_stage.h"
 #include "runner/local_ranks.h"
 #include "runner/run_recorder.h"
@@ -17,19 +17,19 @@ namespace fs = std::filesystem;
 using results::RunStatus;
 
 RunOutcome ExecuteRun(const experiments::RunSpec& run, const fs::path& run_dir,
-                      results::Store* store, int64_t run_id, const ExecuteOptions& options,
+                      results::RunRecords* records, const ExecuteOptions& options,
                       std::ostream& progress) {
   const bool rank0 = !options.world || options.world->rank == 0;
   if (rank0) {
     fs::create_directories(run_dir);
     std::ofstream(run_dir / "config.json") << run.params.dump(2) << "\n";
-    if (store) store->AddArtifact(run_id, "run_dir", fs::absolute(run_dir).string(), std::nullopt);
+    if (records) records->AddArtifact("run_dir", fs::absolute(run_dir).string(), std::nullopt);
   }
   RunOutcome outcome;
   // Progress is rank 0's to tell; the other ranks compute the same figures and keep quiet.
   std::ostream quiet(nullptr);
   std::ostream& out = rank0 ? progress : quiet;
-  RunRecorder recorder(store, run_id, options.label, out, options.live_progress && rank0);
+  RunRecorder recorder(records, options.label, out, options.live_progress && rank0);
   try {
     core::TrainConfig config = run.config.Pretraining();
     config.device = options.device;
@@ -52,10 +52,10 @@ RunOutcome ExecuteRun(const experiments::RunSpec& run, const fs::path& run_dir,
     std::unique_ptr<core::Collective> collective;
     if (world.distributed())
       collective = core::JoinWorld(world, {options.device, options.rank_timeout});
-    if (store) {
-      store->SetProvenance(run_id,
-                           {ABLATE_GIT_COMMIT, core::LibTorchVersion(), options.device, world.size,
-                            collective ? collective->backend() : "none", world.local_size});
+    if (records) {
+      records->SetProvenance({ABLATE_GIT_COMMIT, core::LibTorchVersion(), options.device,
+                              world.size, collective ? collective->backend() : "none",
+                              world.local_size});
     }
     auto log = [&](const std::string& line) { out << options.label << ": " << line << "\n"; };
     const auto result =
@@ -78,8 +78,8 @@ RunOutcome ExecuteRun(const experiments::RunSpec& run, const fs::path& run_dir,
                         " at step " + std::to_string(result.step) + "; resumes when run again";
     } else if (!rank0) {
       // Fine-tuning is rank 0's alone.
-    } else if (auto stage = RunFinetuneStage(run.config, config, options.data_dir, run_dir, store,
-                                             run_id, options.label, out);
+    } else if (auto stage = RunFinetuneStage(run.config, config, options.data_dir, run_dir, records,
+                                             options.label, out);
                stage.interrupted) {
       outcome.status = RunStatus::kInterrupted;
       outcome.interrupted_task = stage.task;
@@ -91,7 +91,7 @@ RunOutcome ExecuteRun(const experiments::RunSpec& run, const fs::path& run_dir,
     outcome.reason = e.what();
     outcome.error = std::current_exception();
   }
-  if (store) store->Finish(run_id, outcome.status, outcome.reason);
+  if (records) records->Finish(outcome.status, outcome.reason);
   return outcome;
 }
 

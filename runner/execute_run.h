@@ -1,7 +1,7 @@
-// One run's life after it is claimed, the same for a grid worker and `ablate train`: write its
-// config into the run directory, record the directory and provenance, pretrain (resuming from a
-// checkpoint), fine-tune on its eval.tasks, and record the outcome. It claims nothing and loops
-// over nothing (worker.h does); it reads no command line (cmd_train.cpp does).
+// One run's life after it is claimed, the same for a grid worker, `ablate train` and a Slurm task:
+// write its config into the run directory, record the directory and provenance, pretrain (resuming
+// from a checkpoint), fine-tune on its eval.tasks, and record the outcome. It claims nothing and
+// loops over nothing (worker.h does); it reads no command line (cmd_train.cpp does).
 #pragma once
 
 #include <chrono>
@@ -17,7 +17,7 @@
 #include "results/run_status.h"
 
 namespace ablate::results {
-class Store;
+class RunRecords;
 }
 
 namespace ablate::runner {
@@ -43,12 +43,12 @@ struct RunOutcome {
   std::exception_ptr error;      // what failed the run (status kFailed)
 };
 
-// Executes `run` in `run_dir`. With a store, `run_id` (a running run) records the run directory,
-// provenance, metrics and the final status; without one, nothing is recorded. A rank other than
-// 0 only pretrains: it writes nothing and fine-tunes nothing (pass no store). A run that throws
+// Executes `run` in `run_dir`. With records (the database's or the run's log), the run directory,
+// provenance, metrics and the final status are recorded; without, nothing is. A rank other than 0
+// only pretrains: it writes nothing and fine-tunes nothing (pass no records). A run that throws
 // is failed (recorded, and returned with its exception), never an exception out of here.
 RunOutcome ExecuteRun(const experiments::RunSpec& run, const std::filesystem::path& run_dir,
-                      results::Store* store, int64_t run_id, const ExecuteOptions& options,
+                      results::RunRecords* records, const ExecuteOptions& options,
                       std::ostream& progress);
 
 }  // namespace ablate::runner

@@ -28,13 +28,12 @@ std::string Metrics(const std::map<std::string, double>& metrics) {
 // Heartbeats while fine-tuning, a line per finished unit, and SIGINT/SIGTERM as a stop request.
 class FinetuneRecorder : public downstream::FinetuneObserver {
  public:
-  FinetuneRecorder(results::Store* store, int64_t run_id, const std::string& label,
-                   std::ostream& out)
-      : store_(store), run_id_(run_id), label_(label), out_(out) {}
+  FinetuneRecorder(results::RunRecords* records, const std::string& label, std::ostream& out)
+      : records_(records), label_(label), out_(out) {}
 
   void OnUpdate(const downstream::FinetuneProgress&) override {
-    if (store_ && Clock::now() - last_heartbeat_ > kHeartbeatEvery) {
-      store_->Heartbeat(run_id_);
+    if (records_ && Clock::now() - last_heartbeat_ > kHeartbeatEvery) {
+      records_->Heartbeat();
       last_heartbeat_ = Clock::now();
     }
   }
@@ -53,8 +52,7 @@ class FinetuneRecorder : public downstream::FinetuneObserver {
   bool StopRequested() override { return StopSignalled(); }
 
  private:
-  results::Store* store_;
-  int64_t run_id_;
+  results::RunRecords* records_;
   std::string label_;
   std::ostream& out_;
   Clock::time_point last_heartbeat_ = Clock::now();
@@ -65,8 +63,8 @@ class FinetuneRecorder : public downstream::FinetuneObserver {
 FinetuneStageResult RunFinetuneStage(const experiments::RunConfig& run,
                                      const core::TrainConfig& train,
                                      const std::filesystem::path& data_dir,
-                                     const std::filesystem::path& run_dir, results::Store* store,
-                                     int64_t run_id, const std::string& label,
+                                     const std::filesystem::path& run_dir,
+                                     results::RunRecords* records, const std::string& label,
                                      std::ostream& progress) {
   auto specs = downstream::ParseTaskSpecs(run.eval.tasks, data_dir);
   if (specs.empty()) return {};
@@ -74,11 +72,11 @@ FinetuneStageResult RunFinetuneStage(const experiments::RunConfig& run,
   config.device = train.device;
   config.threads = train.threads;
   auto log = [&](const std::string& line) { progress << label << ": " << line << "\n"; };
-  FinetuneRecorder recorder(store, run_id, label, progress);
+  FinetuneRecorder recorder(records, label, progress);
   for (const auto& spec : specs) {
     const downstream::Task task = downstream::LoadTask(spec);
     const std::string prefix = "eval/" + task.name + "/";
-    if (store && store->FinalMetricNames(run_id).count(prefix + task.primary_metric) > 0) {
+    if (records && records->FinalMetricNames().count(prefix + task.primary_metric) > 0) {
       log("eval " + task.name + ": skipped (its scores are recorded)");
       continue;
     }
@@ -86,17 +84,17 @@ FinetuneStageResult RunFinetuneStage(const experiments::RunConfig& run,
     if (result.outcome == downstream::FinetuneOutcome::kInterrupted) return {true, task.name};
     log("eval " + task.name + ": " + Metrics(result.metrics) + " (lr " + ShortestText(result.lr) +
         ", median of " + std::to_string(config.seeds) + " seeds)");
-    if (!store) continue;
+    if (!records) continue;
     // The primary metric goes last: its presence says the task's scores are all recorded.
     for (const auto& [name, value] : result.metrics) {
       if (name != task.primary_metric)
-        store->SetFinalMetric(run_id, prefix + name, value, train.train.steps);
+        records->SetFinalMetric(prefix + name, value, train.train.steps);
     }
-    store->SetFinalMetric(run_id, prefix + "lr", result.lr, train.train.steps);
+    records->SetFinalMetric(prefix + "lr", result.lr, train.train.steps);
     for (const auto& [name, value] : result.baseline)
-      store->SetFinalMetric(run_id, prefix + "baseline/" + name, value, train.train.steps);
-    store->SetFinalMetric(run_id, prefix + task.primary_metric,
-                          result.metrics.at(task.primary_metric), train.train.steps);
+      records->SetFinalMetric(prefix + "baseline/" + name, value, train.train.steps);
+    records->SetFinalMetric(prefix + task.primary_metric, result.metrics.at(task.primary_metric),
+                            train.train.steps);
   }
   return {};
 }

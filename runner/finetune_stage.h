@@ -11,7 +11,7 @@
 
 #include "core/trainer.h"
 #include "experiments/run_config.h"
-#include "results/store.h"
+#include "results/run_records.h"
 
 namespace ablate::runner {
 
@@ -21,14 +21,14 @@ struct FinetuneStageResult {
 };
 
 // `run` is the run's config, `train` the pretraining config it ran with (device and threads are
-// used for fine-tuning too). `store` may be null (no database): then nothing is
+// used for fine-tuning too). `records` may be null (nothing recorded): then no task is
 // skipped, but finished fine-tuning units are read back from the run directory. Throws InputError
 // when a task cannot be loaded (e.g. its data is not fetched) and std::runtime_error on failures.
 FinetuneStageResult RunFinetuneStage(const experiments::RunConfig& run,
                                      const core::TrainConfig& train,
                                      const std::filesystem::path& data_dir,
-                                     const std::filesystem::path& run_dir, results::Store* store,
-                                     int64_t run_id, const std::string& label,
+                                     const std::filesystem::path& run_dir,
+                                     results::RunRecords* records, const std::string& label,
                                      std::ostream& progress);
 
 }  // namespace ablate::runner

@@ -31,14 +31,9 @@ std::string Duration(double seconds) {
 
 }  // namespace
 
-RunRecorder::RunRecorder(results::Store* store, int64_t run_id, std::string label,
-                         std::ostream& progress, bool live)
-    : store_(store),
-      writer_(store ? std::make_unique<results::MetricWriter>(store->Metrics()) : nullptr),
-      run_id_(run_id),
-      label_(std::move(label)),
-      out_(progress),
-      live_(live) {}
+RunRecorder::RunRecorder(results::RunRecords* records, std::string label, std::ostream& progress,
+                         bool live)
+    : records_(records), label_(std::move(label)), out_(progress), live_(live) {}
 
 RunRecorder::~RunRecorder() {
   if (live_ && last_) out_ << "\n";
@@ -56,21 +51,20 @@ void RunRecorder::OnStart(const core::TrainStart& start) {
 
 void RunRecorder::OnStep(const core::StepMetrics& m) {
   last_ = m;
-  if (writer_) {
-    writer_->Add(run_id_, metric::kTrainLoss, m.step, m.loss);
-    writer_->Add(run_id_, metric::kTrainMlmLoss, m.step, m.mlm_loss);
-    if (!std::isnan(m.nsp_loss)) writer_->Add(run_id_, metric::kTrainNspLoss, m.step, m.nsp_loss);
-    writer_->Add(run_id_, metric::kTrainLr, m.step, m.lr);
-    writer_->Add(run_id_, metric::kTrainGradNorm, m.step, m.grad_norm);
-    writer_->Add(run_id_, metric::kTrainTokensPerSecond, m.step, m.tokens_per_second);
-    writer_->Add(run_id_, metric::kTrainStepSeconds, m.step, m.step_seconds);
-    writer_->Add(run_id_, metric::kTrainSequencesSeen, m.step,
-                 static_cast<double>(m.sequences_seen));
-    writer_->Add(run_id_, metric::kTrainTokensSeen, m.step, static_cast<double>(m.tokens_seen));
-    writer_->Add(run_id_, metric::kTrainEpochs, m.step, m.epochs);
+  if (records_) {
+    records_->AddPoint(metric::kTrainLoss, m.step, m.loss);
+    records_->AddPoint(metric::kTrainMlmLoss, m.step, m.mlm_loss);
+    if (!std::isnan(m.nsp_loss)) records_->AddPoint(metric::kTrainNspLoss, m.step, m.nsp_loss);
+    records_->AddPoint(metric::kTrainLr, m.step, m.lr);
+    records_->AddPoint(metric::kTrainGradNorm, m.step, m.grad_norm);
+    records_->AddPoint(metric::kTrainTokensPerSecond, m.step, m.tokens_per_second);
+    records_->AddPoint(metric::kTrainStepSeconds, m.step, m.step_seconds);
+    records_->AddPoint(metric::kTrainSequencesSeen, m.step, static_cast<double>(m.sequences_seen));
+    records_->AddPoint(metric::kTrainTokensSeen, m.step, static_cast<double>(m.tokens_seen));
+    records_->AddPoint(metric::kTrainEpochs, m.step, m.epochs);
     if (Clock::now() - last_heartbeat_ > kHeartbeatEvery) {
       Flush();
-      store_->Heartbeat(run_id_);
+      records_->Heartbeat();
       last_heartbeat_ = Clock::now();
     }
   }
@@ -78,31 +72,31 @@ void RunRecorder::OnStep(const core::StepMetrics& m) {
 }
 
 void RunRecorder::OnEval(const core::EvalMetrics& m, bool final) {
-  if (writer_) {
-    writer_->Add(run_id_, metric::kValidLoss, m.step, m.mlm_loss);
-    writer_->Add(run_id_, metric::kValidPpl, m.step, m.perplexity);
+  if (records_) {
+    records_->AddPoint(metric::kValidLoss, m.step, m.mlm_loss);
+    records_->AddPoint(metric::kValidPpl, m.step, m.perplexity);
     if (!std::isnan(m.nsp_accuracy))
-      writer_->Add(run_id_, metric::kValidNspAcc, m.step, m.nsp_accuracy);
+      records_->AddPoint(metric::kValidNspAcc, m.step, m.nsp_accuracy);
     Flush();
     if (final) {
-      store_->SetFinalMetric(run_id_, metric::kValidLoss, m.mlm_loss, m.step);
-      store_->SetFinalMetric(run_id_, metric::kValidPpl, m.perplexity, m.step);
+      records_->SetFinalMetric(metric::kValidLoss, m.mlm_loss, m.step);
+      records_->SetFinalMetric(metric::kValidPpl, m.perplexity, m.step);
       if (!std::isnan(m.nsp_accuracy))
-        store_->SetFinalMetric(run_id_, metric::kValidNspAcc, m.nsp_accuracy, m.step);
+        records_->SetFinalMetric(metric::kValidNspAcc, m.nsp_accuracy, m.step);
       if (last_) {
-        store_->SetFinalMetric(run_id_, metric::kTrainLoss, last_->loss, last_->step);
-        store_->SetFinalMetric(run_id_, metric::kTrainTokensSeen,
-                               static_cast<double>(last_->tokens_seen), last_->step);
-        store_->SetFinalMetric(run_id_, metric::kTrainSequencesSeen,
-                               static_cast<double>(last_->sequences_seen), last_->step);
-        store_->SetFinalMetric(run_id_, metric::kTrainEpochs, last_->epochs, last_->step);
+        records_->SetFinalMetric(metric::kTrainLoss, last_->loss, last_->step);
+        records_->SetFinalMetric(metric::kTrainTokensSeen, static_cast<double>(last_->tokens_seen),
+                                 last_->step);
+        records_->SetFinalMetric(metric::kTrainSequencesSeen,
+                                 static_cast<double>(last_->sequences_seen), last_->step);
+        records_->SetFinalMetric(metric::kTrainEpochs, last_->epochs, last_->step);
         // What makes the rows of a table comparable in compute: the mean over all updates.
-        store_->SetFinalMetric(
-            run_id_, metric::kTrainTokensPerUpdate,
+        records_->SetFinalMetric(
+            metric::kTrainTokensPerUpdate,
             static_cast<double>(last_->tokens_seen) / static_cast<double>(last_->step),
             last_->step);
       }
-      store_->SetFinalMetric(run_id_, metric::kTrainSteps, static_cast<double>(m.step), m.step);
+      records_->SetFinalMetric(metric::kTrainSteps, static_cast<double>(m.step), m.step);
     }
   }
   if (live_ && last_) out_ << "\n";
@@ -120,18 +114,18 @@ void RunRecorder::OnEval(const core::EvalMetrics& m, bool final) {
 void RunRecorder::BeforeCheckpoint(int64_t) { Flush(); }
 
 void RunRecorder::OnCheckpoint(const std::filesystem::path& path, int64_t step) {
-  if (!store_) return;
+  if (!records_) return;
   // One artifact row per run: checkpoint.json always names the newest checkpoint file (older
   // files are deleted), and re-adding the same path updates the row's step.
-  store_->AddArtifact(run_id_, "checkpoint",
-                      std::filesystem::absolute(path.parent_path() / "checkpoint.json").string(),
-                      step);
+  records_->AddArtifact("checkpoint",
+                        std::filesystem::absolute(path.parent_path() / "checkpoint.json").string(),
+                        step);
 }
 
 bool RunRecorder::StopRequested() { return StopSignalled(); }
 
 void RunRecorder::Flush() {
-  if (writer_) writer_->Flush();
+  if (records_) records_->Flush();
 }
 
 void RunRecorder::Progress(const core::StepMetrics& m, bool force) {

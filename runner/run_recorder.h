@@ -1,7 +1,7 @@
-// Records a training run as it goes: every step's and evaluation's metrics into the results
-// database (batched), final metrics when the trainer marks them, checkpoints as artifacts, a
-// heartbeat, and progress a person can watch (a live line on a terminal, periodic lines in a log).
-// It observes; the trainer decides what happens.
+// Records a training run as it goes: every step's and evaluation's metrics into its records
+// (results/run_records.h: the database or the run's record log, batched), final metrics when the
+// trainer marks them, checkpoints as artifacts, a heartbeat, and progress a person can watch (a
+// live line on a terminal, periodic lines in a log). It observes; the trainer decides what happens.
 #pragma once
 
 #include <chrono>
@@ -12,15 +12,15 @@
 #include <string>
 
 #include "core/trainer.h"
-#include "results/store.h"
+#include "results/run_records.h"
 
 namespace ablate::runner {
 
 class RunRecorder : public core::TrainObserver {
  public:
-  // `store` may be null (no database: progress only). `label` names the run in progress lines.
-  RunRecorder(results::Store* store, int64_t run_id, std::string label, std::ostream& progress,
-              bool live);
+  // `records` may be null (nothing recorded: progress only). `label` names the run in progress
+  // lines.
+  RunRecorder(results::RunRecords* records, std::string label, std::ostream& progress, bool live);
   ~RunRecorder() override;
 
   void OnStart(const core::TrainStart& start) override;
@@ -38,9 +38,7 @@ class RunRecorder : public core::TrainObserver {
  private:
   void Progress(const core::StepMetrics& m, bool force);
 
-  results::Store* store_;
-  std::unique_ptr<results::MetricWriter> writer_;
-  int64_t run_id_;
+  results::RunRecords* records_;
   std::string label_;
   std::ostream& out_;
   bool live_;

@@ -11,6 +11,7 @@
 #include "experiments/grid.h"
 #include "experiments/run_config.h"
 #include "results/clock.h"
+#include "results/run_records.h"
 #include "results/store.h"
 #include "runner/execute_run.h"
 #include "runner/signals.h"
@@ -109,7 +110,8 @@ WorkerSummary RunWorker(const WorkerOptions& options) {
       execute.live_progress = options.live_progress;
       execute.nproc = options.nproc_per_run;
       execute.rank_timeout = std::chrono::seconds(options.rank_timeout);
-      outcome = ExecuteRun(run, run_dir, &store, claimed->run_id, execute, std::cerr);
+      results::DatabaseRecords records(store, claimed->run_id);
+      outcome = ExecuteRun(run, run_dir, &records, execute, std::cerr);
     } catch (const std::exception& e) {
       outcome.status = RunStatus::kFailed;
       outcome.reason = e.what();

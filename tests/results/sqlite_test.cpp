@@ -54,6 +54,37 @@ TEST_CASE("a transaction rolls back when the code inside throws", "[results][sql
   CHECK(QueryInt(db, "SELECT count(*) FROM t") == 0);
 }
 
+TEST_CASE("a transaction inside another is a savepoint of it", "[results][sqlite]") {
+  TempDir dir;
+  const Connection db = Connection::Open(dir.File("a.db"), Connection::Mode::kReadWrite);
+  db.Exec("CREATE TABLE t (x INTEGER)");
+  {
+    Transaction outer(db);
+    db.Exec("INSERT INTO t VALUES (1)");
+    {
+      Transaction inner(db);
+      db.Exec("INSERT INTO t VALUES (2)");
+    }  // the inner one alone is undone
+    {
+      Transaction inner(db);
+      db.Exec("INSERT INTO t VALUES (3)");
+      inner.Commit();
+    }
+    CHECK(QueryInt(db, "SELECT sum(x) FROM t") == 4);
+  }  // the outer one undoes everything, the committed inner part too
+  CHECK(QueryInt(db, "SELECT count(*) FROM t") == 0);
+  {
+    Transaction outer(db);
+    {
+      Transaction inner(db);
+      db.Exec("INSERT INTO t VALUES (5)");
+      inner.Commit();
+    }
+    outer.Commit();
+  }
+  CHECK(QueryInt(db, "SELECT sum(x) FROM t") == 5);
+}
+
 TEST_CASE("SQLite errors carry SQLite's message and code", "[results][sqlite]") {
   TempDir dir;
   const Connection db = Connection::Open(dir.File("a.db"), Connection::Mode::kReadWrite);
