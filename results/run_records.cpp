@@ -125,3 +125,13 @@ void LogRecords::Finish(RunStatus status, const std::string& reason) {
 }
 
 }  // namespace ablate::results
+
+namespace ablate::results {
+
+void LogRecords::Requeued(const std::string& reason) {
+  FlushPoints();
+  writer_.Append({{"t", "requeue"}, {"reason", reason}, {"time", UnixNow()}});
+  writer_.Flush();
+}
+
+}  // namespace ablate::results

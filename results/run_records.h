@@ -79,6 +79,9 @@ class LogRecords : public RunRecords {
   void SetProvenance(const Provenance& provenance) override;
   void Heartbeat() override;
   void Finish(RunStatus status, const std::string& reason) override;
+  // Instead of Finish when the attempt stopped for its job's time limit and Slurm requeues it:
+  // the run is queued again, not ended.
+  void Requeued(const std::string& reason);
 
  private:
   void FlushPoints();

@@ -447,6 +447,30 @@ void Store::MarkRunning(ClaimedRun& claimed, const std::string& host, int64_t pi
   }
 }
 
+std::vector<ClaimedRun> Store::QueuedWithoutTask(const std::string& experiment) const {
+  const Connection& db = *connection_;
+  Statement pick = db.Prepare(
+      "SELECT r.id, r.key, r.attempts FROM runs r JOIN experiments e ON e.id = r.experiment_id "
+      "WHERE e.name = ?1 AND r.status = 'queued' AND NOT EXISTS (SELECT 1 FROM slurm_tasks t "
+      "WHERE t.run_id = r.id) ORDER BY r.id");
+  pick.BindText(1, experiment);
+  std::vector<ClaimedRun> runs;
+  while (pick.Step()) {
+    ClaimedRun run;
+    run.run_id = pick.ColumnInt(0);
+    run.key = pick.ColumnText(1);
+    run.experiment = experiment;
+    run.attempts = pick.ColumnInt(2);
+    Statement params = db.Prepare("SELECT name, value, type FROM params WHERE run_id = ?1");
+    params.BindInt(1, run.run_id);
+    run.params = json::object();
+    while (params.Step())
+      run.params[params.ColumnText(0)] = ReadParamValue(params, 1, params.ColumnText(2));
+    runs.push_back(std::move(run));
+  }
+  return runs;
+}
+
 std::vector<RunningRun> Store::RunningRuns() const {
   Statement select = connection_->Prepare(
       "SELECT id, COALESCE(host, ''), COALESCE(pid, 0), COALESCE(heartbeat_at, 0) FROM runs "

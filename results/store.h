@@ -122,6 +122,16 @@ class Store {
   // the queue; returns how many.
   int Requeue(const std::string& experiment, const std::vector<RunStatus>& statuses);
 
+  // The queued runs of `experiment` that no Slurm task is assigned to (collect.h), with their
+  // params, in run order: what a Slurm submission hands out.
+  std::vector<ClaimedRun> QueuedWithoutTask(const std::string& experiment) const;
+
+  // Commits `transaction` (on this store's connection), first rebuilding runs_wide (see
+  // RefreshWideView in store.cpp) when the transaction wrote a param or final-metric name that this
+  // Store has not seen in the view.
+  void CommitKeepingWideView(Transaction& transaction, const std::set<std::string>& params,
+                             const std::set<std::string>& finals);
+
   // Records where and with what a running run is trained (shown in run_info and runs_wide).
   void SetProvenance(int64_t run_id, const Provenance& provenance);
 
@@ -143,11 +153,6 @@ class Store {
   // Inside a write transaction: the run becomes running (times, host, pid, one more attempt) and
   // `claimed` gets its attempts and params.
   void MarkRunning(ClaimedRun& claimed, const std::string& host, int64_t pid);
-
-  // Commits, first rebuilding runs_wide (see RefreshWideView in store.cpp) when the transaction
-  // wrote a param or final-metric name that this Store has not seen in the view.
-  void CommitKeepingWideView(Transaction& transaction, const std::set<std::string>& params,
-                             const std::set<std::string>& finals);
 
   std::shared_ptr<Connection> connection_;
   // Names runs_wide is known to have a column for. Only updated after a commit, so a rolled-back

@@ -14,6 +14,9 @@ const std::vector<Command>& Commands() {
       {"submit", "register a grid and its runs in a results database", CmdSubmit},
       {"run", "submit a grid and train its runs with local workers", CmdRun},
       {"worker", "train queued runs of a database until none is left", CmdWorker},
+      {"task", "train one run of a Slurm job array into its own record log", CmdTask},
+      {"collect", "read the record logs of Slurm-trained runs into the database", CmdCollect},
+      {"merge", "merge results databases into one", CmdMerge},
       {"status", "runs per status per experiment", CmdStatus},
       {"sql", "query a results database (read-only)", CmdSql},
       {"report", "the paper-style tables and learning curves of a report spec", CmdReport},
@@ -31,7 +34,13 @@ std::optional<po::variables_map> ParseOptions(const Args& args, const std::strin
                                               const std::vector<std::string>& positional) {
   options.add_options()("help,h", "show this help");
   po::positional_options_description pos;
-  for (const auto& name : positional) pos.add(name.c_str(), 1);
+  // "name..." takes every remaining positional argument.
+  std::vector<std::string> names;
+  for (const auto& name : positional) {
+    const bool rest = name.size() > 3 && name.ends_with("...");
+    names.push_back(rest ? name.substr(0, name.size() - 3) : name);
+    pos.add(names.back().c_str(), rest ? -1 : 1);
+  }
   po::variables_map vm;
   po::store(po::command_line_parser(args).options(options).positional(pos).run(), vm);
   if (vm.count("help")) {

@@ -25,7 +25,8 @@ struct Command {
 
 const std::vector<Command>& Commands();
 
-// Parses `args` against `options` (plus -h/--help) and the positional names in order. Returns
+// Parses `args` against `options` (plus -h/--help) and the positional names in order ("name..."
+// takes all the remaining ones). Returns
 // nullopt after printing `usage` and the options when --help was given. Malformed options throw
 // boost's errors, which main() reports as bad input (exit 2).
 std::optional<po::variables_map> ParseOptions(const Args& args, const std::string& usage,
@@ -44,6 +45,9 @@ int CmdTokenize(const Args& args);
 int CmdTrain(const Args& args);
 int CmdRun(const Args& args);
 int CmdWorker(const Args& args);
+int CmdTask(const Args& args);
+int CmdCollect(const Args& args);
+int CmdMerge(const Args& args);
 
 // The options `ablate worker` and `ablate run` share (run and data directories, device, threads,
 // --max-runs), and the WorkerOptions they mean (db from --db).

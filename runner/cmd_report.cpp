@@ -12,6 +12,7 @@
 #include "reports/report_spec.h"
 #include "reports/svg_plot.h"
 #include "runner/cli.h"
+#include "runner/slurm_runs.h"
 
 namespace ablate::runner {
 namespace {
@@ -92,6 +93,7 @@ int CmdReport(const Args& args) {
   if (!vm) return 0;
   const auto format = reports::ParseReportFormat((*vm)["format"].as<std::string>(), "--format");
   const std::string db = (*vm)["db"].as<std::string>();
+  CollectBeforeReading(db, std::nullopt, false, std::cerr);
   const reports::ReportSpec spec = reports::ReadReportSpec((*vm)["spec"].as<std::string>());
   const reports::Report report = reports::BuildReport(spec, db);
 

@@ -1,17 +1,18 @@
 // ablate run GRID --db FILE [--jobs N]: submits the grid (idempotent) and trains its queued runs
-// with N local worker processes until none is left.
+// with N local worker processes until none is left, or hands each to a Slurm array element.
 #include <iostream>
 
 #include "base/error.h"
 #include "experiments/grid.h"
 #include "reports/table_format.h"
+#include "results/collect.h"
 #include "results/query.h"
 #include "results/store.h"
 #include "runner/cli.h"
 #include "runner/grid_plan.h"
 #include "runner/local_backend.h"
 #include "runner/signals.h"
-#include "runner/slurm.h"
+#include "runner/slurm_runs.h"
 #include "runner/worker.h"
 
 namespace ablate::runner {
@@ -27,28 +28,6 @@ void PrintExperimentStatus(const std::string& db, const std::string& experiment)
   reports::WriteTable(std::cout, set, reports::TableFormat::kTable);
 }
 
-// One job array whose tasks each run `ablate worker` on this grid. The database and run
-// directories must be on a filesystem every node sees (see README, "Slurm").
-int SubmitToSlurm(const WorkerOptions& worker, const std::string& experiment, int jobs,
-                  const std::string& slurm_args) {
-  namespace fs = std::filesystem;
-  // Inside the batch script /proc/self/exe is bash: name this binary by its real path.
-  std::vector<std::string> argv = {fs::read_symlink("/proc/self/exe").string()};
-  WorkerOptions task = worker;
-  task.max_runs = 0;  // each array task works until the queue is empty
-  for (auto& arg : WorkerArguments(task)) argv.push_back(std::move(arg));
-  const fs::path log_dir = fs::absolute(worker.runs_dir) / experiment / "slurm";
-  SlurmSubmission submission{"ablate-" + experiment,     jobs, argv, slurm_args, log_dir.string(),
-                             fs::current_path().string()};
-  // A run's ranks start inside its array task, one CPU each at the least.
-  if (worker.nproc_per_run > 1) submission.cpus_per_task = worker.nproc_per_run;
-  const std::string job_id = SubmitArray(submission);
-  results::Store::Open(worker.db).RecordSlurmArray(experiment, job_id, jobs, log_dir.string());
-  std::cout << "submitted Slurm job array " << job_id << " (" << jobs << " workers); logs in "
-            << log_dir.string() << "\nfollow it with: ablate status --db " << worker.db << "\n";
-  return 0;
-}
-
 }  // namespace
 
 int CmdRun(const Args& args) {
@@ -58,15 +37,17 @@ int CmdRun(const Args& args) {
       "jobs", po::value<int>()->default_value(1), "worker processes")(
       "rerun-failed", po::bool_switch(), "queue failed and diverged runs again")(
       "backend", po::value<std::string>()->default_value("local"),
-      "local: worker processes here; slurm: one job array of --jobs workers")(
-      "slurm-args", po::value<std::string>()->default_value(""),
-      "extra sbatch options, e.g. \"-p gpu --gres=gpu:1\"");
+      "local: --jobs worker processes here; slurm: one job array element per queued run, at most "
+      "--jobs at once")(
+      "requeue-before", po::value<int>()->default_value(120),
+      "slurm: seconds before a job's time limit at which a run checkpoints and its element is "
+      "requeued (0 = never)")("slurm-args", po::value<std::string>()->default_value(""),
+                              "extra sbatch options, e.g. \"-p gpu --gres=gpu:1\"");
   AddWorkerOptions(options);
-  auto vm =
-      ParseOptions(args,
-                   "ablate run GRID --db FILE [--jobs N] [--device cpu|cuda] [--rerun-failed] "
-                   "[--max-runs K]",
-                   options, {"grid"});
+  auto vm = ParseOptions(args,
+                         "ablate run GRID --db FILE [--jobs N] [--backend local|slurm] [--device "
+                         "cpu|cuda] [--rerun-failed] [--max-runs K] [--nproc-per-run R]",
+                         options, {"grid"});
   if (!vm) return 0;
   WorkerOptions worker = WorkerOptionsFrom(*vm);
   const int jobs = (*vm)["jobs"].as<int>();
@@ -84,6 +65,10 @@ int CmdRun(const Args& args) {
   PrintPlanWarnings(std::cerr, PlanOnPreparedData(grid, runs, worker.data_dir));
   {
     auto store = results::Store::Open(worker.db);
+    // Runs trained by Slurm tasks: their logs first, and tasks Slurm lost become interrupted, so
+    // the requeue below sends them again.
+    if (backend == "slurm" || results::HasRunLogs(store.connection(), grid.name))
+      CollectAndReconcile(store, grid.name, true, std::cerr);
     results::ExperimentSubmission submission{grid.name, grid.description, grid.text, {}};
     for (const auto& run : runs) submission.runs.push_back({run.key, run.params});
     auto submitted = store.Submit(submission);
@@ -96,10 +81,17 @@ int CmdRun(const Args& args) {
     if (requeued > 0) std::cout << ", " << requeued << " requeued";
     std::cout << ")" << std::endl;
   }
-  RequeueAbandonedRuns(worker.db);
   worker.experiment = grid.name;
-  if (backend == "slurm")
-    return SubmitToSlurm(worker, grid.name, jobs, (*vm)["slurm-args"].as<std::string>());
+  if (backend == "slurm") {
+    SlurmRunOptions slurm;
+    slurm.max_running = vm->count("jobs") && !(*vm)["jobs"].defaulted() ? jobs : 0;
+    slurm.extra_args = (*vm)["slurm-args"].as<std::string>();
+    slurm.requeue_signal_seconds = (*vm)["requeue-before"].as<int>();
+    if (slurm.requeue_signal_seconds < 0)
+      throw InputError("", "--requeue-before", "must be 0 or more seconds");
+    return SubmitRunsToSlurm(worker, grid.name, slurm, std::cout);
+  }
+  RequeueAbandonedRuns(worker.db);
 
   InstallStopHandlers();
   const int exit_code = RunLocalWorkers(worker, jobs);

@@ -6,6 +6,7 @@
 #include "reports/table_format.h"
 #include "results/query.h"
 #include "runner/cli.h"
+#include "runner/slurm_runs.h"
 
 namespace ablate::runner {
 
@@ -26,6 +27,9 @@ int CmdSql(const Args& args) {
     throw InputError("", "QUERY", "no SQL given");
   }
 
+  // Runs trained by Slurm tasks are collected from their logs first (the tool's own short write);
+  // the query itself stays read-only.
+  CollectBeforeReading((*vm)["db"].as<std::string>(), std::nullopt, false, std::cerr);
   auto sets = results::RunReadOnlyQuery((*vm)["db"].as<std::string>(), query);
   bool first = true;
   for (const auto& set : sets) {

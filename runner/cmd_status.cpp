@@ -1,10 +1,12 @@
-// ablate status --db FILE: runs per status per experiment (read-only).
+// ablate status --db FILE: runs per status per experiment. Runs trained by Slurm tasks are
+// collected from their logs first, and joined with what Slurm says of their tasks.
 #include <iostream>
 
 #include "reports/table_format.h"
 #include "results/run_reads.h"
 #include "runner/cli.h"
 #include "runner/slurm.h"
+#include "runner/slurm_runs.h"
 
 namespace ablate::runner {
 
@@ -18,6 +20,7 @@ int CmdStatus(const Args& args) {
   auto format = reports::ParseTableFormat((*vm)["format"].as<std::string>(), "--format");
 
   const std::string db = (*vm)["db"].as<std::string>();
+  CollectBeforeReading(db, std::nullopt, true, std::cerr);
   reports::WriteTable(std::cout, results::ReadStatusTable(db), format);
 
   // The Slurm job arrays `ablate run --backend slurm` submitted, with their tasks' states.

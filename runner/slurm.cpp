@@ -179,13 +179,39 @@ fs::path WriteBatchScript(const SlurmSubmission& submission) {
   ::close(fd);
   fs::path script(buffer.data());
 
-  std::string command = "exec";
-  for (const auto& arg : submission.worker_argv) command += " " + ShellQuote(arg);
+  std::string command = submission.ntasks > 1 ? "srun --kill-on-bad-exit=1" : "";
+  for (const auto& arg : submission.worker_argv) {
+    command += (command.empty() ? "" : " ") + ShellQuote(arg);
+  }
   std::ofstream out(script, std::ios::trunc);
   out << "#!/bin/bash\n"
-         "# Submitted by ablate: every task of the array runs the same worker; the workers share\n"
-         "# the queue of runs in the results database.\n"
-      << command << "\n";
+         "# Submitted by ablate: every element of the array runs this command, which picks its\n"
+         "# work by SLURM_ARRAY_TASK_ID. Near the job's time limit Slurm sends USR1 here; the\n"
+         "# command checkpoints and exits "
+      << kRequeueExitCode
+      << ", and the element is requeued to go on in a new job.\n"
+         "requeue() {\n"
+         "  kill -USR1 \"$child\" 2>/dev/null\n"
+         "  wait \"$child\"\n"
+         "  code=$?\n"
+         "  if [ \"$code\" -eq "
+      << kRequeueExitCode
+      << " ]; then\n"
+         "    scontrol requeue \"${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}\"\n"
+         "    exit 0\n"
+         "  fi\n"
+         "  exit \"$code\"\n"
+         "}\n"
+         "trap requeue USR1\n"
+      << command
+      << " &\n"
+         "child=$!\n"
+         "wait \"$child\"\n"
+         "code=$?\n"
+         "if [ \"$code\" -eq "
+      << kRequeueExitCode
+      << " ]; then scontrol requeue \"${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}\"; exit 0; fi\n"
+         "exit \"$code\"\n";
   out.close();
   if (!out) throw std::runtime_error("cannot write " + script.string());
   return script;
@@ -246,12 +272,18 @@ std::string SubmitArray(const SlurmSubmission& submission) {
   std::vector<std::string> argv = {
       "sbatch",
       "--parsable",
-      "--array=0-" + std::to_string(submission.array_tasks - 1),
+      "--array=0-" + std::to_string(submission.array_tasks - 1) +
+          (submission.max_running > 0 ? "%" + std::to_string(submission.max_running) : ""),
       "--job-name=" + submission.job_name,
       "--output=" + EscapeOutputPattern(submission.log_dir) + "/%x-%A_%a.out",
       "--chdir=" + submission.workdir};
   if (submission.cpus_per_task > 0)
     argv.push_back("--cpus-per-task=" + std::to_string(submission.cpus_per_task));
+  if (submission.ntasks > 1) argv.push_back("--ntasks=" + std::to_string(submission.ntasks));
+  if (submission.requeue_signal_seconds > 0) {
+    argv.push_back("--requeue");
+    argv.push_back("--signal=B:USR1@" + std::to_string(submission.requeue_signal_seconds));
+  }
   // After ours, so that the user's options win where both set one (sbatch keeps the last).
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
   argv.push_back(script.string());

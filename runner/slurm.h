@@ -1,6 +1,7 @@
-// The Slurm backend: submits ablate workers as one job array (sbatch) and reads the states of the
-// array's tasks back (squeue, and sacct where accounting exists). It runs the Slurm commands
-// without a shell; it does not know the results database or what a worker does.
+// The Slurm backend's contact with Slurm: submits one job array (sbatch) whose tasks each run one
+// command, requeued near the job's time limit, and reads the states of the array's tasks back
+// (squeue, and sacct where accounting exists). It runs the Slurm commands without a shell; it
+// does not know the results database or what a task does (slurm_runs.h and cmd_task.cpp do).
 #pragma once
 
 #include <string>
@@ -12,15 +13,25 @@ namespace ablate::runner {
 struct SlurmSubmission {
   std::string job_name;                  // sbatch --job-name; also names the log files
   int array_tasks = 1;                   // tasks 0..array_tasks-1, each running worker_argv once
+  int max_running = 0;                   // > 0: at most this many tasks at once (--array=...%M)
   std::vector<std::string> worker_argv;  // absolute path of the ablate binary first
   std::string extra_args;                // the user's --slurm-args, split shell-like
   std::string log_dir;                   // absolute, created if missing: script and task logs
   std::string workdir;                   // absolute: where every task starts (sbatch --chdir)
-  int cpus_per_task = 0;                 // > 0: sbatch --cpus-per-task (a run's ranks share them)
+  int cpus_per_task = 0;                 // > 0: sbatch --cpus-per-task
+  int ntasks = 1;  // > 1: each array element gets this many tasks, started by srun (ranks)
+  // > 0: Slurm sends USR1 this many seconds before the time limit (--signal=B:USR1@S); the script
+  // forwards it to the command and, when the command exits with kRequeueExitCode, requeues the
+  // array element (--requeue), which then runs the command again in a new job.
+  int requeue_signal_seconds = 0;
 };
 
-// Writes a bash batch script into log_dir that execs worker_argv, and submits it with `sbatch
-// --parsable --array=0-(N-1) --job-name --output=LOG_DIR/%x-%A_%a.out --chdir EXTRA_ARGS SCRIPT`.
+// The exit code with which a task's command says "stopped for the time limit: requeue me".
+inline constexpr int kRequeueExitCode = 75;  // EX_TEMPFAIL
+
+// Writes a bash batch script into log_dir that runs worker_argv (under srun when ntasks > 1), and
+// submits it with `sbatch --parsable --array=0-(N-1)[%M] --job-name --output=LOG_DIR/%x-%A_%a.out
+// --chdir [--cpus-per-task] [--ntasks] [--requeue --signal=B:USR1@S] EXTRA_ARGS SCRIPT`.
 // Returns the job id. Throws InputError for a submission sbatch could not honour (no tasks, a job
 // name with '/', a backslash in log_dir, unbalanced quotes in extra_args) and when sbatch is not
 // installed; std::runtime_error carrying sbatch's message when it refuses the job.

@@ -344,13 +344,36 @@ TEST_CASE("a small grid runs to completion through ablate run --backend slurm",
   std::string job_id = submitted.output.substr(at + 26);
   job_id = job_id.substr(0, job_id.find(' '));
   CancelOnExit cancel(job_id);
-  WaitForArray(job_id, 2, 180s);
+  // No task may touch the database: it is read-only while the array runs, and no task's command
+  // line names it.
+  fs::permissions(dir / "r.db", fs::perms::owner_read | fs::perms::group_read);
+  WaitForArray(job_id, 4, 180s);
+  fs::permissions(dir / "r.db", fs::perms::owner_read | fs::perms::owner_write);
+  for (const auto& entry : fs::directory_iterator(dir / "runs" / "slurm-grid" / "slurm")) {
+    if (entry.path().extension() != ".sh") continue;
+    std::ifstream script(entry.path());
+    const std::string text((std::istreambuf_iterator<char>(script)), {});
+    CHECK(text.find("r.db") == std::string::npos);
+    CHECK(text.find("--db") == std::string::npos);
+  }
 
   auto status =
       Shell(std::string(ABLATE_BINARY) + " status --db " + q(dir / "r.db") + " --format csv");
   INFO(status.output);
   CHECK(status.output.find("slurm-grid,0,0,4,0,0,0,4") != std::string::npos);
-  CHECK(status.output.find("slurm array " + job_id + " (slurm-grid): ") != std::string::npos);
+  CHECK(status.output.find("slurm array " + job_id + " (slurm-grid): 4 COMPLETED") !=
+        std::string::npos);
+  // Collecting again changes nothing.
+  const std::string checksum =
+      std::string(ABLATE_BINARY) + " sql --db " + q(dir / "r.db") +
+      " --format csv \"SELECT count(*), sum(step), total(value) FROM metrics UNION ALL SELECT "
+      "count(*), sum(step), total(value) FROM final_metrics UNION ALL SELECT count(*), "
+      "sum(attempts), group_concat(status) FROM runs\"";
+  const auto before = Shell(checksum);
+  auto collected = Shell(std::string(ABLATE_BINARY) + " collect --db " + q(dir / "r.db"));
+  CHECK(collected.code == 0);
+  CHECK(collected.output.find("slurm-grid: 0 records") != std::string::npos);
+  CHECK(Shell(checksum).output == before.output);
 }
 
 TEST_CASE("runs of two data-parallel ranks each complete through the Slurm backend and srun",
@@ -407,4 +430,119 @@ TEST_CASE("runs of two data-parallel ranks each complete through the Slurm backe
                         " --format csv \"SELECT status, world_size, backend FROM runs\"");
   INFO(recorded.output);
   CHECK(recorded.output.find("completed,2,gloo") != std::string::npos);
+}
+
+namespace {
+
+// A one-run grid long enough to be caught in the middle (checkpoints every 20 updates).
+struct LongRun {
+  TempDir dir;
+  std::string corpus = std::string(ABLATE_SOURCE_DIR) + "/tests/data/corpus_small";
+  std::string common;
+  int steps;
+
+  LongRun(const std::string& name, int steps) : steps(steps) {
+    std::ofstream(dir / "g.json") << R"({"name": ")" << name << R"(", "base": {
+        "data": {"corpus": ")" << corpus
+                                  << R"(", "tokenizer": "bpe-300", "seq_len": 32},
+        "model": {"layers": 1, "hidden": 16, "heads": 2, "ffn": 32},
+        "train": {"batch_size": 4, "steps": )"
+                                  << steps << R"(, "checkpoint_every": 20},
+        "optim": {"warmup_steps": 1}, "eval": {"every": 0, "sequences": 8}}})";
+    common = " --db " + Q(dir / "r.db") + " --data-dir " + Q(dir / "data") + " --runs-dir " +
+             Q(dir / "runs");
+    REQUIRE(Shell(std::string(ABLATE_BINARY) + " data prepare --corpus " + Q(corpus) +
+                  " --tokenizer bpe-300 --data-dir " + Q(dir / "data"))
+                .code == 0);
+  }
+  static std::string Q(const fs::path& p) {
+    std::string out = "'";
+    for (char c : p.string()) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    return out + "'";
+  }
+  // `ablate run --backend slurm`; the job id it printed.
+  std::string Submit(const std::string& flags) {
+    auto submitted = Shell(std::string(ABLATE_BINARY) + " run " + Q(dir / "g.json") + common +
+                           " --backend slurm --threads 1 " + flags);
+    INFO(submitted.output);
+    REQUIRE(submitted.code == 0);
+    auto at = submitted.output.find("submitted Slurm job array ");
+    REQUIRE(at != std::string::npos);
+    std::string job_id = submitted.output.substr(at + 26);
+    return job_id.substr(0, job_id.find(' '));
+  }
+  // The query's rows as CSV, with plain line ends.
+  std::string Sql(const std::string& query) {
+    std::string out = Shell(std::string(ABLATE_BINARY) + " sql --db " + Q(dir / "r.db") +
+                            " --format csv \"" + query + "\"")
+                          .output;
+    out.erase(std::remove(out.begin(), out.end(), '\r'), out.end());
+    return out;
+  }
+  void WaitForCheckpoint() {
+    auto deadline = std::chrono::steady_clock::now() + 60s;
+    while (std::chrono::steady_clock::now() < deadline) {
+      for (const auto& e : fs::recursive_directory_iterator(dir / "runs")) {
+        if (e.path().filename() == "checkpoint.json") return;
+      }
+      std::this_thread::sleep_for(100ms);
+    }
+    FAIL("no checkpoint within 60 s");
+  }
+  // Every update's loss recorded exactly once.
+  void CheckHistoryComplete() {
+    CHECK(Sql("SELECT count(*), count(DISTINCT step), min(step), max(step) FROM metrics WHERE "
+              "name = 'train/loss'") == "count(*),count(DISTINCT step),min(step),max(step)\n" +
+                                            std::to_string(steps) + "," + std::to_string(steps) +
+                                            ",1," + std::to_string(steps) + "\n");
+  }
+};
+
+}  // namespace
+
+TEST_CASE("a task killed mid-run is interrupted, resubmitted, and resumes with every step once",
+          "[slurm][cluster]") {
+  if (!HaveCluster()) return;
+  LongRun run("slurm-kill", 3000);
+  const std::string first = run.Submit("");
+  CancelOnExit cancel_first(first);
+  run.WaitForCheckpoint();
+  Shell("scancel --signal=KILL --full " + first + "_0");
+  WaitForArray(first, 1, 60s);
+  auto status = Shell(std::string(ABLATE_BINARY) + " status" +
+                      run.common.substr(0, run.common.find(" --data-dir")) + " --format csv");
+  INFO(status.output);
+  CHECK(status.output.find("slurm-kill,0,0,0,0,0,1,1") != std::string::npos);
+  const std::string second = run.Submit("");
+  CHECK(second != first);
+  CancelOnExit cancel_second(second);
+  WaitForArray(second, 1, 120s);
+  CHECK(run.Sql("SELECT status, attempts FROM runs") == "status,attempts\ncompleted,2\n");
+  run.CheckHistoryComplete();
+}
+
+TEST_CASE("a run near its job's time limit checkpoints, is requeued, and goes on in a new job",
+          "[slurm][cluster]") {
+  if (!HaveCluster()) return;
+  LongRun run("slurm-requeue", 3000);
+  const std::string job = run.Submit("--requeue-before 60 --slurm-args \"--time=10\"");
+  CancelOnExit cancel(job);
+  run.WaitForCheckpoint();
+  // What Slurm does --requeue-before seconds ahead of the limit (--signal=B:USR1@60), now, so the
+  // test does not wait for it.
+  REQUIRE(Shell("scancel --batch --signal=USR1 " + job + "_0").code == 0);
+  auto deadline = std::chrono::steady_clock::now() + 60s;
+  std::string state;
+  while (std::chrono::steady_clock::now() < deadline) {
+    state = run.Sql("SELECT status, error FROM runs");
+    if (state.find("queued,the job reached its time limit") != std::string::npos) break;
+    std::this_thread::sleep_for(200ms);
+  }
+  INFO(state);
+  REQUIRE(state.find("queued,the job reached its time limit") != std::string::npos);
+  // Slurm holds a requeued job back for a while; release it.
+  Shell("scontrol update JobId=" + job + "_0 StartTime=now");
+  WaitForArray(job, 1, 180s);
+  CHECK(run.Sql("SELECT status, attempts FROM runs") == "status,attempts\ncompleted,2\n");
+  run.CheckHistoryComplete();
 }
