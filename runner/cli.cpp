@@ -1,5 +1,10 @@
 #include "runner/cli.h"
 
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -8,25 +13,73 @@
 
 namespace ablate::runner {
 
-const std::vector<Command>& Commands() {
-  static const std::vector<Command> commands = {
-      {"expand", "show the runs a grid means", CmdExpand},
-      {"submit", "register a grid and its runs in a results database", CmdSubmit},
-      {"run", "submit a grid and train its runs with local workers", CmdRun},
-      {"worker", "train queued runs of a database until none is left", CmdWorker},
-      {"task", "train one run of a Slurm job array into its own record log", CmdTask},
-      {"collect", "read the record logs of Slurm-trained runs into the database", CmdCollect},
-      {"merge", "merge results databases into one", CmdMerge},
-      {"status", "runs per status per experiment", CmdStatus},
-      {"sql", "query a results database (read-only)", CmdSql},
-      {"report", "the paper-style tables and learning curves of a report spec", CmdReport},
-      {"params", "list every run parameter", CmdParams},
-      {"schema", "print the JSON Schema of the grid format", CmdSchema},
-      {"data", "corpora, tokenized shards, and previews of training sequences", CmdData},
-      {"train", "train one run from its config, outside any grid", CmdTrain},
-      {"tokenize", "print the token ids of stdin (GPT-2 or a trained BPE)", CmdTokenize},
-  };
-  return commands;
+namespace {
+
+void PrintHelp(std::ostream& out, const std::vector<Command>& commands) {
+  out << "ablate: ablation studies of masked-language-model pretraining\n\n"
+         "usage: ablate COMMAND [OPTIONS]\n\ncommands:\n";
+  for (const auto& c : commands) {
+    out << "  " << c.name << std::string(10 - std::string(c.name).size(), ' ') << c.summary << "\n";
+  }
+  out << "\n`ablate COMMAND --help` describes a command.\n"
+         "exit codes: 0 ok, 1 runtime failure, 2 bad input\n";
+}
+
+// The training binary beside this one (same build directory or install prefix).
+std::filesystem::path TrainingBinary() {
+  return std::filesystem::read_symlink("/proc/self/exe").parent_path() / kTrainingBinary;
+}
+
+}  // namespace
+
+int Dispatch(int argc, char** argv, const std::vector<Command>& commands) {
+  Args args(argv + 1, argv + argc);
+  if (args.empty()) {
+    PrintHelp(std::cerr, commands);
+    return 2;
+  }
+  if (args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
+    PrintHelp(std::cout, commands);
+    return 0;
+  }
+  if (args[0] == "--version") {
+    std::cout << "ablate " << ABLATE_VERSION << "\n";
+    return 0;
+  }
+  const Command* command = nullptr;
+  for (const auto& c : commands) {
+    if (args[0] == c.name) command = &c;
+  }
+  if (command == nullptr) {
+    std::cerr << "ablate: unknown command \"" << args[0] << "\" (see ablate --help)\n";
+    return 2;
+  }
+  if (command->run == nullptr) {
+    // A command that trains: the binary that links LibTorch runs it, in this process's place.
+    const std::string binary = TrainingBinary().string();
+    std::vector<char*> exec_argv;
+    exec_argv.push_back(const_cast<char*>(binary.c_str()));
+    for (int i = 1; i < argc; ++i) exec_argv.push_back(argv[i]);
+    exec_argv.push_back(nullptr);
+    ::execv(binary.c_str(), exec_argv.data());
+    std::cerr << "ablate " << args[0] << ": error: cannot start " << binary << " ("
+              << std::strerror(errno) << "): it is built and installed beside ablate\n";
+    return 1;
+  }
+  std::string name = args[0];
+  args.erase(args.begin());
+  try {
+    return command->run(args);
+  } catch (const ablate::InputError& e) {
+    std::cerr << "ablate " << name << ": " << e.what() << "\n";
+    return 2;
+  } catch (const po::error& e) {
+    std::cerr << "ablate " << name << ": " << e.what() << " (see ablate " << name << " --help)\n";
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "ablate " << name << ": error: " << e.what() << "\n";
+    return 1;
+  }
 }
 
 std::optional<po::variables_map> ParseOptions(const Args& args, const std::string& usage,

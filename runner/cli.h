@@ -1,5 +1,8 @@
-// Shared plumbing of the `ablate` subcommands: option parsing with --help, and the table of
-// subcommands. Each subcommand lives in its own cmd_*.cpp and keeps the real work in the libraries.
+// Shared plumbing of the `ablate` subcommands: option parsing with --help, and dispatch from a
+// table of subcommands. Each subcommand lives in its own cmd_*.cpp and keeps the real work in the
+// libraries. Two binaries share it: `ablate` (main.cpp), which runs every command that does not
+// train and never loads LibTorch, and `ablate-train` (main_train.cpp), which it execs for the
+// commands that do.
 #pragma once
 
 #include <boost/program_options.hpp>
@@ -20,10 +23,16 @@ using Args = std::vector<std::string>;
 struct Command {
   const char* name;
   const char* summary;
-  int (*run)(const Args& args);
+  int (*run)(const Args& args);  // null: ablate-train runs it
 };
 
-const std::vector<Command>& Commands();
+// The training binary's file name; it sits beside `ablate`.
+inline constexpr const char* kTrainingBinary = "ablate-train";
+
+// main() of both binaries: --help, --version, the command named by argv[1] (exec'ing the training
+// binary for a command without `run`), and exit codes from failures (0 ok, 1 runtime failure,
+// 2 bad input).
+int Dispatch(int argc, char** argv, const std::vector<Command>& commands);
 
 // Parses `args` against `options` (plus -h/--help) and the positional names in order ("name..."
 // takes all the remaining ones). Returns

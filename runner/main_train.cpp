@@ -1,0 +1,14 @@
+// `ablate-train`: the commands that train, in the binary that links LibTorch. `ablate` execs it
+// for them; workers, local ranks and Slurm tasks start it directly.
+#include "runner/cli.h"
+
+int main(int argc, char** argv) {
+  using namespace ablate::runner;
+  static const std::vector<Command> commands = {
+      {"run", "submit a grid and train its runs with local workers or on Slurm", CmdRun},
+      {"worker", "train queued runs of a database until none is left", CmdWorker},
+      {"task", "train one run of a Slurm job array into its own record log", CmdTask},
+      {"train", "train one run from its config, outside any grid", CmdTrain},
+  };
+  return Dispatch(argc, argv, commands);
+}
