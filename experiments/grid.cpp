@@ -1,5 +1,6 @@
 #include "experiments/grid.h"
 
+#include <algorithm>
 #include <fstream>
 #include <map>
 #include <regex>
@@ -377,6 +378,54 @@ std::vector<RunSpec> ExpandGrid(const GridSpec& grid) {
     if (keys.insert(key).second) runs.push_back({key, std::move(p), std::move(config)});
   }
   return runs;
+}
+
+Overrides ParseOverrides(const std::vector<std::string>& sets) {
+  Overrides overrides = json::object();
+  for (const auto& set : sets) {
+    const size_t equals = set.find('=');
+    if (equals == std::string::npos || equals == 0) {
+      throw InputError("", "--set", "\"" + set + "\": expected NAME=VALUE, e.g. train.steps=2000");
+    }
+    const std::string name = set.substr(0, equals), text = set.substr(equals + 1);
+    const ParamSpec* spec = FindParam(name);
+    if (spec == nullptr) {
+      throw InputError("", "--set",
+                       "unknown parameter \"" + name + "\"" + DidYouMean(SuggestParams(name)));
+    }
+    // Strings are taken as typed unless quoted as JSON; other types are read as JSON.
+    json value = json::parse(text, nullptr, false);
+    if (spec->type == ParamType::kString && !(value.is_string() && text.front() == '"')) {
+      value = text;
+    }
+    if (value.is_discarded()) value = text;
+    overrides[name] = CheckValue(*spec, value, "--set", name);
+  }
+  return overrides;
+}
+
+void ApplyOverrides(GridSpec& grid, const Overrides& overrides) {
+  for (const auto& [name, value] : overrides.items()) {
+    for (const auto& dim : grid.dimensions) {
+      if (std::find(dim.names.begin(), dim.names.end(), name) != dim.names.end()) {
+        throw InputError(grid.source, dim.path,
+                         "--set " + name + " overrides a parameter this " +
+                             (dim.names.size() > 1 ? std::string("linked group") : "axis") +
+                             " varies: axis and linked values win over --set, so remove one of "
+                             "them");
+      }
+    }
+    grid.base[name] = value;
+  }
+}
+
+std::string OverridesText(const Overrides& overrides) {
+  std::string out;
+  for (const auto& [name, value] : overrides.items()) {
+    out += " --set " + name + "=" +
+           (value.is_string() ? value.get<std::string>() : CanonicalText(value));
+  }
+  return out;
 }
 
 RunSpec LoadRunConfig(const json& params, const std::string& source) {

@@ -55,6 +55,19 @@ std::vector<RunSpec> ExpandGrid(const GridSpec& grid);
 // The stable key of a complete parameter set: independent of key order and number spelling.
 std::string RunKey(const nlohmann::json& params);
 
+// Command-line overrides (--set NAME=VALUE), checked like the grid's own values. VALUE is read as
+// JSON where it is JSON (2000, 1e-4, true, "text"), else as text (books, 1e-5,2e-5). Throws
+// InputError naming --set and the parameter for an unknown name or a bad value.
+using Overrides = nlohmann::json;  // {name: canonical value}, in name order
+Overrides ParseOverrides(const std::vector<std::string>& sets);
+
+// Puts the overrides into the grid's base: defaults < base < overrides < axis and linked values.
+// An override of a parameter an axis or linked group sets is an InputError saying so.
+void ApplyOverrides(GridSpec& grid, const Overrides& overrides);
+
+// " --set NAME=VALUE" for each override, as a user would type them again.
+std::string OverridesText(const Overrides& overrides);
+
 // Fills defaults and validates a run's parameter object (as `ablate expand --format json` prints
 // it under "params"), for commands that take one run's config.
 RunSpec LoadRunConfig(const nlohmann::json& params, const std::string& source);

@@ -121,6 +121,19 @@ ResultSet ReadStatusTable(const std::string& db_path) {
   return set;
 }
 
+std::vector<std::pair<std::string, std::string>> ReadOverrides(const std::string& db_path) {
+  const Connection db = OpenForReading(db_path);
+  Statement column =
+      db.Prepare("SELECT count(*) FROM pragma_table_info('experiments') WHERE name = 'overrides'");
+  column.Step();
+  std::vector<std::pair<std::string, std::string>> out;
+  if (column.ColumnInt(0) == 0) return out;
+  Statement s =
+      db.Prepare("SELECT name, overrides FROM experiments WHERE overrides != '{}' ORDER BY id");
+  while (s.Step()) out.emplace_back(s.ColumnText(0), s.ColumnText(1));
+  return out;
+}
+
 std::vector<SlurmArrayRecord> ReadSlurmArrays(const std::string& db_path) {
   const Connection db = OpenForReading(db_path);
   Statement s = db.Prepare(

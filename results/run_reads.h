@@ -61,4 +61,8 @@ struct SlurmArrayRecord {
 };
 std::vector<SlurmArrayRecord> ReadSlurmArrays(const std::string& db_path);
 
+// Experiments submitted with --set overrides: (name, JSON object of parameter -> value). Empty for
+// a database from before schema v4.
+std::vector<std::pair<std::string, std::string>> ReadOverrides(const std::string& db_path);
+
 }  // namespace ablate::results

@@ -10,7 +10,7 @@ namespace {
 
 // Migration N (1-based) takes the database from user_version N-1 to N. Never edit a migration
 // that has shipped: append a new one. Times are unix epoch seconds everywhere.
-constexpr std::array<std::string_view, 3> kMigrations = {
+constexpr std::array<std::string_view, 4> kMigrations = {
     // v1. params.value has no declared type on purpose: the column then has no affinity, so SQLite
     // keeps ints as INTEGER, floats as REAL and strings as TEXT, and numbers compare as numbers.
     R"sql(
@@ -179,6 +179,11 @@ CREATE TABLE slurm_tasks (
   task INTEGER NOT NULL,
   submitted_at REAL NOT NULL
 );
+)sql",
+    // v4. The command line's --set overrides of the experiment's last submission, as a JSON
+    // object of parameter -> value ('{}' when there were none).
+    R"sql(
+ALTER TABLE experiments ADD COLUMN overrides TEXT NOT NULL DEFAULT '{}';
 )sql",
 };
 

@@ -531,6 +531,16 @@ void Store::SetProvenance(int64_t run_id, const Provenance& p) {
   transaction.Commit();
 }
 
+void Store::SetOverrides(const std::string& experiment, const std::string& overrides_json) {
+  Transaction transaction(*connection_);
+  connection_->Prepare("UPDATE experiments SET overrides = ?2 WHERE name = ?1")
+      .BindText(1, experiment)
+      .BindText(2, overrides_json)
+      .Run();
+  ABLATE_CHECK(connection_->Changes() == 1, "no experiment " + experiment);
+  transaction.Commit();
+}
+
 void Store::RecordSlurmArray(const std::string& experiment, const std::string& job_id, int tasks,
                              const std::string& log_dir) {
   Transaction transaction(*connection_);

@@ -135,6 +135,10 @@ class Store {
   // Records where and with what a running run is trained (shown in run_info and runs_wide).
   void SetProvenance(int64_t run_id, const Provenance& provenance);
 
+  // Records the --set overrides `experiment` (which must exist) was last submitted with: a JSON
+  // object of parameter -> value, "{}" for none.
+  void SetOverrides(const std::string& experiment, const std::string& overrides_json);
+
   // Remembers a Slurm job array submitted for `experiment` (which must exist).
   void RecordSlurmArray(const std::string& experiment, const std::string& job_id, int tasks,
                         const std::string& log_dir);

@@ -108,6 +108,23 @@ std::optional<po::variables_map> ParseOptions(const Args& args, const std::strin
 
 namespace ablate::runner {
 
+void AddSetOption(po::options_description& options) {
+  options.add_options()("set", po::value<std::vector<std::string>>()->composing(),
+                        "NAME=VALUE: override a parameter of the grid's base for every run "
+                        "(repeatable; axis and linked values still win)");
+}
+
+experiments::Overrides OverridesFrom(const po::variables_map& vm) {
+  return experiments::ParseOverrides(vm.count("set") ? vm["set"].as<std::vector<std::string>>()
+                                                     : std::vector<std::string>{});
+}
+
+experiments::GridSpec LoadGridWithOverrides(const po::variables_map& vm) {
+  auto grid = experiments::LoadGrid(vm["grid"].as<std::string>());
+  experiments::ApplyOverrides(grid, OverridesFrom(vm));
+  return grid;
+}
+
 nlohmann::json ReadRunConfigFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw InputError(path, "", "cannot read run config");

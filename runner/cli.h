@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "experiments/grid.h"
 #include "results/query.h"
 #include "runner/worker.h"
 
@@ -62,6 +63,12 @@ int CmdMerge(const Args& args);
 // --max-runs), and the WorkerOptions they mean (db from --db).
 void AddWorkerOptions(po::options_description& options);
 WorkerOptions WorkerOptionsFrom(const po::variables_map& vm);
+
+// --set NAME=VALUE (repeatable), and the grid file of the "grid" option with the overrides in its
+// base (experiments::ApplyOverrides).
+void AddSetOption(po::options_description& options);
+experiments::Overrides OverridesFrom(const po::variables_map& vm);
+experiments::GridSpec LoadGridWithOverrides(const po::variables_map& vm);
 
 // A run config file: one element of `ablate expand --format json`, or its "params" object.
 nlohmann::json ReadRunConfigFile(const std::string& path);

@@ -69,15 +69,17 @@ int CmdExpand(const Args& args) {
       "compute, too many epochs and masking that cannot differ")(
       "data-dir", po::value<std::string>()->default_value(""),
       "data directory (default: $ABLATE_DATA_DIR or ./data)");
+  AddSetOption(options);
   auto vm =
-      ParseOptions(args, "ablate expand GRID [--format table|json] [--plan]", options, {"grid"});
+      ParseOptions(args, "ablate expand GRID [--format table|json] [--plan] [--set NAME=VALUE ...]",
+                   options, {"grid"});
   if (!vm) return 0;
   std::string format = (*vm)["format"].as<std::string>();
   if (format != "table" && format != "json") {
     throw InputError("", "--format", "unknown format \"" + format + "\": expected table or json");
   }
 
-  auto grid = experiments::LoadGrid((*vm)["grid"].as<std::string>());
+  auto grid = LoadGridWithOverrides(*vm);
   auto runs = experiments::ExpandGrid(grid);
   std::optional<experiments::GridPlan> plan;
   if ((*vm)["plan"].as<bool>()) {

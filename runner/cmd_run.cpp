@@ -44,10 +44,12 @@ int CmdRun(const Args& args) {
       "requeued (0 = never)")("slurm-args", po::value<std::string>()->default_value(""),
                               "extra sbatch options, e.g. \"-p gpu --gres=gpu:1\"");
   AddWorkerOptions(options);
-  auto vm = ParseOptions(args,
-                         "ablate run GRID --db FILE [--jobs N] [--backend local|slurm] [--device "
-                         "cpu|cuda] [--rerun-failed] [--max-runs K] [--nproc-per-run R]",
-                         options, {"grid"});
+  AddSetOption(options);
+  auto vm = ParseOptions(
+      args,
+      "ablate run GRID --db FILE [--jobs N] [--backend local|slurm] [--device "
+      "cpu|cuda] [--rerun-failed] [--max-runs K] [--nproc-per-run R] [--set NAME=VALUE ...]",
+      options, {"grid"});
   if (!vm) return 0;
   WorkerOptions worker = WorkerOptionsFrom(*vm);
   const int jobs = (*vm)["jobs"].as<int>();
@@ -59,7 +61,8 @@ int CmdRun(const Args& args) {
   }
 
   // Validate everything before the database is touched.
-  auto grid = experiments::LoadGrid((*vm)["grid"].as<std::string>());
+  const auto overrides = OverridesFrom(*vm);
+  auto grid = LoadGridWithOverrides(*vm);
   auto runs = experiments::ExpandGrid(grid);
   // The plan's warnings once, before anything trains (ablate expand --plan shows the figures).
   PrintPlanWarnings(std::cerr, PlanOnPreparedData(grid, runs, worker.data_dir));
@@ -72,6 +75,7 @@ int CmdRun(const Args& args) {
     results::ExperimentSubmission submission{grid.name, grid.description, grid.text, {}};
     for (const auto& run : runs) submission.runs.push_back({run.key, run.params});
     auto submitted = store.Submit(submission);
+    store.SetOverrides(grid.name, overrides.dump());
     // Interrupted runs were stopped on purpose and continue; failures only when asked.
     int requeued = store.Requeue(grid.name, {results::RunStatus::kInterrupted});
     if ((*vm)["rerun-failed"].as<bool>())

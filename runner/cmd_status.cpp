@@ -2,6 +2,7 @@
 // collected from their logs first, and joined with what Slurm says of their tasks.
 #include <iostream>
 
+#include "experiments/grid.h"
 #include "reports/table_format.h"
 #include "results/run_reads.h"
 #include "runner/cli.h"
@@ -23,6 +24,11 @@ int CmdStatus(const Args& args) {
   CollectBeforeReading(db, std::nullopt, true, std::cerr);
   reports::WriteTable(std::cout, results::ReadStatusTable(db), format);
 
+  // What experiments were last submitted with from the command line.
+  for (const auto& [experiment, overrides] : results::ReadOverrides(db)) {
+    std::cout << experiment << " was submitted with"
+              << experiments::OverridesText(nlohmann::json::parse(overrides)) << "\n";
+  }
   // The Slurm job arrays `ablate run --backend slurm` submitted, with their tasks' states.
   for (const auto& array : results::ReadSlurmArrays(db)) {
     std::cout << "slurm array " << array.job_id << " (" << array.experiment << "): ";

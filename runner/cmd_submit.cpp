@@ -11,11 +11,14 @@ int CmdSubmit(const Args& args) {
   po::options_description options("options");
   options.add_options()("grid", po::value<std::string>()->required(), "grid JSON file")(
       "db", po::value<std::string>()->required(), "results database (created if missing)");
-  auto vm = ParseOptions(args, "ablate submit GRID --db FILE", options, {"grid"});
+  AddSetOption(options);
+  auto vm =
+      ParseOptions(args, "ablate submit GRID --db FILE [--set NAME=VALUE ...]", options, {"grid"});
   if (!vm) return 0;
 
   // Validate and expand everything before opening the database: bad input writes nothing.
-  auto grid = experiments::LoadGrid((*vm)["grid"].as<std::string>());
+  const auto overrides = OverridesFrom(*vm);
+  auto grid = LoadGridWithOverrides(*vm);
   auto runs = experiments::ExpandGrid(grid);
 
   results::ExperimentSubmission submission{grid.name, grid.description, grid.text, {}};
@@ -23,6 +26,7 @@ int CmdSubmit(const Args& args) {
   std::string db = (*vm)["db"].as<std::string>();
   auto store = results::Store::Open(db);
   auto result = store.Submit(submission);
+  store.SetOverrides(grid.name, overrides.dump());
 
   std::cout << "submitted " << grid.name << " to " << db << ": " << runs.size() << " runs, "
             << result.added << " new, " << result.existing << " already registered\n";

@@ -46,10 +46,11 @@ int CmdTrain(const Args& args) {
       "torchrun the launcher's ranks are used instead")(
       "rank-timeout", po::value<int>()->default_value(300),
       "seconds a rank waits for the others to join, or for any one collective operation");
+  AddSetOption(options);
   auto vm =
       ParseOptions(args,
                    "ablate train --config RUN.json [--db FILE] [--run-dir DIR] [--device cpu|cuda] "
-                   "[--nproc N]",
+                   "[--nproc N] [--set NAME=VALUE ...]",
                    options);
   if (!vm) return 0;
   const int nproc = (*vm)["nproc"].as<int>();
@@ -60,7 +61,11 @@ int CmdTrain(const Args& args) {
   const std::optional<core::World> world = core::WorldFromEnvironment(core::ProcessEnvironment());
   const bool rank0 = !world || world->rank == 0;
   std::string path = (*vm)["config"].as<std::string>();
-  const auto run = experiments::LoadRunConfig(ReadRunConfigFile(path), path);
+  // The config file's values, then the command line's: --set NAME=VALUE wins.
+  nlohmann::json params = ReadRunConfigFile(path);
+  const experiments::Overrides overrides = OverridesFrom(*vm);
+  for (const auto& [name, value] : overrides.items()) params[name] = value;
+  const auto run = experiments::LoadRunConfig(params, path);
   const fs::path run_dir = vm->count("run-dir") ? fs::path((*vm)["run-dir"].as<std::string>())
                                                 : fs::path("runs") / kTrainExperiment / run.key;
 

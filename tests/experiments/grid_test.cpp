@@ -160,3 +160,53 @@ TEST_CASE("a run config fills defaults and validates like a grid", "[grid]") {
                     "run.json: /optim.lrate: unknown parameter \"optim.lrate\" (did you mean "
                     "\"optim.lr\"?)");
 }
+
+TEST_CASE("overrides from --set replace the grid base for every run, and axes still win",
+          "[grid][set]") {
+  auto grid = ex::ParseGrid(R"({"name": "t", "base": {"train.steps": 100, "optim.lr": 1e-3},
+                                "axes": {"data.masking": ["static", "dynamic"]},
+                                "include": [{"train.steps": 700}]})",
+                            "g.json");
+  const auto overrides =
+      ex::ParseOverrides({"train.steps=2000", "optim.warmup_steps=100", "data.corpus=mixture",
+                          "eval.lrs=1e-5,2e-5", "optim.lr=5e-4", "data.tokenizer=\"gpt2\""});
+  // Values read as the grid's would be: ints, floats, and strings as typed.
+  CHECK(overrides["train.steps"] == 2000);
+  CHECK(overrides["optim.lr"] == 5e-4);
+  CHECK(overrides["eval.lrs"] == "1e-5,2e-5");
+  CHECK(overrides["data.tokenizer"] == "gpt2");
+  ex::ApplyOverrides(grid, overrides);
+  const auto runs = ex::ExpandGrid(grid);
+  REQUIRE(runs.size() == 3);
+  // defaults < base < --set: the base's 100 steps and 1e-3 are overridden.
+  CHECK(Column(runs, "train.steps") == std::vector<json>{2000, 2000, 700});  // the include wins
+  CHECK(Column(runs, "optim.lr") == std::vector<json>{5e-4, 5e-4, 5e-4});
+  CHECK(Column(runs, "data.corpus") == std::vector<json>{"mixture", "mixture", "mixture"});
+  CHECK(Column(runs, "data.masking") == std::vector<json>{"static", "dynamic", "static"});
+  CHECK(ex::OverridesText(ex::ParseOverrides({"train.steps=20", "data.corpus=books"})) ==
+        " --set data.corpus=books --set train.steps=20");
+}
+
+TEST_CASE("a bad --set names the parameter, and one an axis varies is refused", "[grid][set]") {
+  auto error = [](const std::vector<std::string>& sets) {
+    try {
+      auto grid = ex::ParseGrid(R"({"name": "t", "axes": {"data.masking": ["static"]},
+                                    "linked": [{"train.batch_size": [8], "optim.lr": [1e-3]}]})",
+                                "g.json");
+      ex::ApplyOverrides(grid, ex::ParseOverrides(sets));
+    } catch (const InputError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  CHECK(error({"train.steps=10"}) == "no error");
+  CHECK_THAT(error({"train.stepz=10"}), Catch::Contains("did you mean \"train.steps\""));
+  CHECK_THAT(error({"train.steps"}), Catch::Contains("expected NAME=VALUE"));
+  CHECK_THAT(error({"train.steps=ten"}),
+             Catch::Contains("train.steps") && Catch::Contains("expected an integer"));
+  CHECK_THAT(error({"data.masking=sometimes"}), Catch::Contains("static | dynamic"));
+  CHECK_THAT(error({"data.masking=dynamic"}),
+             Catch::Contains("/axes/data.masking") && Catch::Contains("axis"));
+  CHECK_THAT(error({"optim.lr=1e-4"}),
+             Catch::Contains("/linked/0") && Catch::Contains("linked group"));
+}

@@ -33,7 +33,7 @@ TEST_CASE("opening a new file applies every migration and records it in user_ver
           "[results][schema]") {
   TempDir dir;
   const Store store = Store::Open(dir.File("results.db"));
-  CHECK(LatestSchemaVersion() == 3);
+  CHECK(LatestSchemaVersion() == 4);
   CHECK(SchemaVersion(store.connection()) == LatestSchemaVersion());
 }
 
@@ -45,7 +45,8 @@ TEST_CASE("the schema has the documented tables and views", "[results][schema]")
   const Connection& db = store.connection();
   using Names = std::vector<std::string>;
   CHECK(Columns(db, "experiments") ==
-        Names{"id", "name", "description", "grid_json", "grid_sha256", "created_at", "updated_at"});
+        Names{"id", "name", "description", "grid_json", "grid_sha256", "created_at", "updated_at",
+              "overrides"});
   CHECK(Columns(db, "runs") == Names{"id", "experiment_id", "key", "status", "created_at",
                                      "started_at", "finished_at", "heartbeat_at", "host", "pid",
                                      "attempts", "error", "git_commit", "torch_version", "device",
@@ -121,7 +122,7 @@ TEST_CASE("a v1 database keeps its runs and gains the data-parallel provenance c
     store.Submit({"exp", "", "{}", {{"run-a", {{"seed", 1}}}}});
     // Back to v1: drop what v2 and v3 added, as a database from before them would be.
     store.connection().Exec(
-        "DROP TABLE run_logs; DROP TABLE slurm_tasks; DROP VIEW runs_wide; DROP VIEW run_params; "
+        "ALTER TABLE experiments DROP COLUMN overrides; DROP TABLE run_logs; DROP TABLE slurm_tasks; DROP VIEW runs_wide; DROP VIEW run_params; "
         "DROP VIEW run_finals; DROP VIEW run_info; "
         "ALTER TABLE runs DROP COLUMN world_size; ALTER TABLE runs DROP COLUMN backend; "
         "ALTER TABLE runs DROP COLUMN ranks_per_node; CREATE VIEW run_info AS SELECT r.id AS "
@@ -144,7 +145,7 @@ TEST_CASE("a database written by a newer ablate is refused, naming the file", "[
   }
   CHECK_THROWS_MATCHES(
       Store::Open(path), InputError,
-      Catch::Message(path + ": written by a newer ablate (schema v7, this build knows v3)"));
+      Catch::Message(path + ": written by a newer ablate (schema v7, this build knows v4)"));
 }
 
 TEST_CASE("another program's SQLite database is refused rather than migrated",

@@ -399,3 +399,28 @@ TEST_CASE("report builds the tables of a spec; a bad spec is exit 2", "[cli][rep
                              "parameter \"data.maskng\" (did you mean \"data.masking\"?)"));
   CHECK(Ablate(dir, "report " + Q(dir / "spec.json") + " --db " + db + " --format pdf").code == 2);
 }
+
+TEST_CASE("overrides from --set resize a grid from the shell and are stored and shown",
+          "[cli][set]") {
+  TempDir dir;
+  dir.Write("g.json", kGrid);
+  auto db = Q(dir / "r.db");
+  auto bad = Ablate(dir, "submit " + Q(dir / "g.json") + " --db " + db + " --set train.steps=-5");
+  CHECK(bad.code == 2);
+  CHECK_THAT(bad.err, Catch::Contains("train.steps"));
+  CHECK_FALSE(fs::exists(dir / "r.db"));  // bad input writes nothing
+  auto axis = Ablate(dir, "expand " + Q(dir / "g.json") + " --set data.masking=static");
+  CHECK(axis.code == 2);
+  CHECK_THAT(axis.err, Catch::Contains("/axes/data.masking"));
+
+  auto ok = Ablate(dir, "submit " + Q(dir / "g.json") + " --db " + db +
+                            " --set train.steps=2000 --set optim.warmup_steps=100");
+  REQUIRE(ok.code == 0);
+  auto steps = Ablate(dir, "sql --db " + db +
+                               " \"SELECT DISTINCT value FROM params WHERE name IN "
+                               "('train.steps', 'optim.warmup_steps') ORDER BY 1\" --format csv");
+  CHECK(steps.out == "value\r\n100\r\n2000\r\n");
+  auto status = Ablate(dir, "status --db " + db);
+  CHECK_THAT(status.out, Catch::Contains("masking was submitted with --set "
+                                         "optim.warmup_steps=100 --set train.steps=2000"));
+}
