@@ -39,7 +39,10 @@ torch::Device ResolveDevice(const std::string& name) {
   if (name == "cpu") return torch::kCPU;
   if (name == "cuda") {
     if (!torch::cuda::is_available()) {
-      throw InputError("", "--device", "cuda requested, but this LibTorch has no CUDA device");
+      throw InputError("", "--device",
+                       "cuda: this ablate's LibTorch sees no CUDA device (Debian's libtorch-dev "
+                       "is CPU-only): build against a CUDA LibTorch on a GPU machine, see the "
+                       "README's CUDA section");
     }
     return torch::kCUDA;
   }

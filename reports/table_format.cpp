@@ -1,5 +1,6 @@
 #include "reports/table_format.h"
 
+#include <charconv>
 #include <cmath>
 #include <nlohmann/json.hpp>
 #include <vector>
@@ -135,7 +136,16 @@ TableFormat ParseTableFormat(std::string_view text, const std::string& option) {
 
 std::string CellText(const Value& value) {
   if (const auto* i = std::get_if<int64_t>(&value)) return std::to_string(*i);
-  if (const auto* d = std::get_if<double>(&value)) return ShortestText(*d);
+  if (const auto* d = std::get_if<double>(&value)) {
+    // Large values in full (times are epoch seconds: 1796030801.0688229, not 1.796e+09), still
+    // the shortest text that reads back as the same double.
+    if (std::isfinite(*d) && std::abs(*d) >= 1e5 && std::abs(*d) < 1e17) {
+      char buf[64];
+      auto [end, ec] = std::to_chars(buf, buf + sizeof buf, *d, std::chars_format::fixed);
+      return std::string(buf, end);
+    }
+    return ShortestText(*d);
+  }
   if (const auto* s = std::get_if<std::string>(&value)) return *s;
   return "";
 }

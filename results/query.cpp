@@ -1,10 +1,14 @@
 #include "results/query.h"
 
+#include <sqlite3.h>
+
+#include <chrono>
 #include <filesystem>
 #include <optional>
 #include <string_view>
 
 #include "base/error.h"
+#include "base/number_text.h"
 #include "results/sqlite.h"
 
 namespace ablate::results {
@@ -58,7 +62,8 @@ Value ReadValue(const Statement& statement, int column) {
 
 }  // namespace
 
-std::vector<ResultSet> RunReadOnlyQuery(const std::string& db_path, const std::string& sql) {
+std::vector<ResultSet> RunReadOnlyQuery(const std::string& db_path, const std::string& sql,
+                                        double timeout_seconds) {
   // SQLITE_OPEN_READONLY cannot create a file, but its error would not say that it is missing.
   if (!std::filesystem::exists(db_path)) throw InputError("no such database: " + db_path);
   const Connection connection = Connection::Open(db_path, Connection::Mode::kReadOnly);
@@ -82,6 +87,16 @@ std::vector<ResultSet> RunReadOnlyQuery(const std::string& db_path, const std::s
     }
   }
 
+  // SQLite calls the handler every few thousand VM steps; a non-zero answer interrupts the query.
+  using Clock = std::chrono::steady_clock;
+  const auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                           std::chrono::duration<double>(timeout_seconds));
+  if (timeout_seconds > 0) {
+    sqlite3_progress_handler(
+        connection.handle(), 10000,
+        [](void* end) { return Clock::now() > *static_cast<Clock::time_point*>(end) ? 1 : 0; },
+        const_cast<Clock::time_point*>(&deadline));
+  }
   std::vector<ResultSet> results;
   for (size_t i = 0; i < statements.size(); ++i) {
     Statement& statement = statements[i];
@@ -95,6 +110,12 @@ std::vector<ResultSet> RunReadOnlyQuery(const std::string& db_path, const std::s
         for (int c = 0; c < column_count; ++c) row.push_back(ReadValue(statement, c));
       }
     } catch (const SqliteError& e) {
+      if (e.code() == SQLITE_INTERRUPT && timeout_seconds > 0) {
+        throw InputError(db_path, "",
+                         Ordinal(i) + " ran longer than --timeout " +
+                             ShortestText(timeout_seconds) +
+                             " s and was stopped (in: " + Shorten(statement.Sql()) + ")");
+      }
       if (IsRuntimeFailure(e.code())) throw;
       throw InputError(
           db_path, "",

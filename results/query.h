@@ -23,6 +23,9 @@ struct ResultSet {
 // prepared before any runs, so a later statement cannot refer to a database that an earlier
 // ATTACH would bring in. Works while writers hold the (WAL) database open. Throws InputError for a
 // missing file, a file that is not a database, an SQL error, or a statement that would write.
-std::vector<ResultSet> RunReadOnlyQuery(const std::string& db_path, const std::string& sql);
+// With `timeout_seconds` > 0, a query still running after that long is stopped: InputError
+// saying so (nothing is returned of a script cut short).
+std::vector<ResultSet> RunReadOnlyQuery(const std::string& db_path, const std::string& sql,
+                                        double timeout_seconds = 0);
 
 }  // namespace ablate::results

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/error.h"
+#include "results/metric_names.h"
 #include "results/run_status.h"
 #include "results/sqlite.h"
 
@@ -119,6 +120,76 @@ ResultSet ReadStatusTable(const std::string& db_path) {
     set.rows.push_back(std::move(row));
   }
   return set;
+}
+
+std::vector<ExperimentProgress> ReadProgress(const std::string& db_path) {
+  const Connection db = OpenForReading(db_path);
+  std::vector<ExperimentProgress> out;
+  Statement experiments = db.Prepare(
+      "SELECT e.id, e.name, sum(r.status IN ('completed', 'failed', 'diverged')), "
+      "sum(r.status = 'running'), sum(r.status IN ('queued', 'interrupted')) FROM experiments e "
+      "JOIN runs r ON r.experiment_id = e.id GROUP BY e.id HAVING sum(r.status IN ('queued', "
+      "'interrupted', 'running')) > 0 ORDER BY e.id");
+  // Per unfinished run: steps to go, and tokens per update so far (when it has trained).
+  Statement runs = db.Prepare(
+      "SELECT r.id, r.status, COALESCE((SELECT p.value FROM params p WHERE p.run_id = r.id AND "
+      "p.name = 'train.steps'), 0), (SELECT m.step FROM metrics m WHERE m.run_id = r.id AND "
+      "m.name = ?2 ORDER BY m.step DESC LIMIT 1), (SELECT m.value FROM metrics m WHERE m.run_id = "
+      "r.id AND m.name = ?2 ORDER BY m.step DESC LIMIT 1) FROM runs r WHERE r.experiment_id = ?1 "
+      "AND r.status IN ('queued', 'interrupted', 'running')");
+  Statement finished_rate = db.Prepare(
+      "SELECT avg(f.value) FROM final_metrics f JOIN runs r ON r.id = f.run_id WHERE "
+      "r.experiment_id = ?1 AND f.name = ?2");
+  Statement recent = db.Prepare(
+      "SELECT avg(value) FROM (SELECT m.value FROM metrics m WHERE m.run_id = ?1 AND m.name = ?2 "
+      "ORDER BY m.step DESC LIMIT 10)");
+  while (experiments.Step()) {
+    ExperimentProgress p;
+    const int64_t experiment_id = experiments.ColumnInt(0);
+    p.experiment = experiments.ColumnText(1);
+    p.done = experiments.ColumnInt(2);
+    p.running = experiments.ColumnInt(3);
+    p.left = experiments.ColumnInt(4);
+    struct ToGo {
+      double steps;
+      std::optional<double> tokens_per_update;
+    };
+    std::vector<ToGo> to_go;
+    double known_sum = 0;
+    int known = 0;
+    runs.Reset();
+    runs.BindInt(1, experiment_id).BindText(2, metric::kTrainTokensSeen);
+    while (runs.Step()) {
+      const double steps = runs.ColumnDouble(2);
+      ToGo t{steps, std::nullopt};
+      if (!runs.ColumnIsNull(3) && runs.ColumnInt(3) > 0) {
+        const double step = runs.ColumnDouble(3);
+        t.steps = std::max(0.0, steps - step);
+        t.tokens_per_update = runs.ColumnDouble(4) / step;
+        known_sum += *t.tokens_per_update;
+        ++known;
+      }
+      to_go.push_back(t);
+      if (runs.ColumnText(1) == "running") {
+        recent.Reset();
+        recent.BindInt(1, runs.ColumnInt(0)).BindText(2, metric::kTrainTokensPerSecond);
+        if (recent.Step() && !recent.ColumnIsNull(0)) p.tokens_per_second += recent.ColumnDouble(0);
+      }
+    }
+    std::optional<double> mean;
+    if (known > 0) mean = known_sum / known;
+    finished_rate.Reset();
+    finished_rate.BindInt(1, experiment_id).BindText(2, metric::kTrainTokensPerUpdate);
+    if (!mean && finished_rate.Step() && !finished_rate.ColumnIsNull(0))
+      mean = finished_rate.ColumnDouble(0);
+    if (mean) {
+      double tokens = 0;
+      for (const auto& t : to_go) tokens += t.steps * t.tokens_per_update.value_or(*mean);
+      p.tokens_left = tokens;
+    }
+    out.push_back(std::move(p));
+  }
+  return out;
 }
 
 std::vector<std::pair<std::string, std::string>> ReadOverrides(const std::string& db_path) {

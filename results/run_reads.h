@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <unordered_map>
@@ -53,6 +54,19 @@ std::unordered_map<int64_t, Series> ReadSeries(const std::string& db_path,
 // Runs per status per experiment, one row per experiment (all statuses as columns, then the
 // total): what `ablate status` prints.
 ResultSet ReadStatusTable(const std::string& db_path);
+
+// How far each unfinished experiment is: runs done (completed, failed, diverged), running and left
+// (queued, interrupted), and when the running ones keep their recent pace, the time to go.
+struct ExperimentProgress {
+  std::string experiment;
+  int64_t done = 0, running = 0, left = 0;
+  // Tokens the unfinished runs still have to train: each run's steps to go times its tokens per
+  // update (its own so far, else the mean of the experiment's runs that have one). nullopt when
+  // no run of the experiment has recorded any.
+  std::optional<double> tokens_left;
+  double tokens_per_second = 0;  // the running runs' recent rates (last 10 updates each), summed
+};
+std::vector<ExperimentProgress> ReadProgress(const std::string& db_path);
 
 // The Slurm job arrays submitted for each experiment, in submission order.
 struct SlurmArrayRecord {

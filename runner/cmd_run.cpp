@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "base/error.h"
+#include "core/batch_tensors.h"
 #include "experiments/grid.h"
 #include "reports/table_format.h"
 #include "results/collect.h"
@@ -60,6 +61,9 @@ int CmdRun(const Args& args) {
                      "unknown backend \"" + backend + "\": expected local or slurm");
   }
 
+  // A device this build cannot use fails here, before any run is queued or claimed. Slurm's
+  // nodes may have what the head lacks, so there it is left to the tasks.
+  if (backend == "local") core::ResolveDevice(worker.device);
   // Validate everything before the database is touched.
   const auto overrides = OverridesFrom(*vm);
   auto grid = LoadGridWithOverrides(*vm);

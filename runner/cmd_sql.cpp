@@ -15,8 +15,12 @@ int CmdSql(const Args& args) {
   options.add_options()("db", po::value<std::string>()->required(), "results database")(
       "query", po::value<std::string>(),
       "SQL (one or more ;-separated statements); - or none: stdin")(
-      "format", po::value<std::string>()->default_value("table"), "table, csv, json or markdown");
-  auto vm = ParseOptions(args, "ablate sql --db FILE \"QUERY\" [--format table|csv|json|markdown]",
+      "format", po::value<std::string>()->default_value("table"), "table, csv, json or markdown")(
+      "timeout", po::value<double>()->default_value(0),
+      "stop a query still running after SECONDS (0 = never)");
+  auto vm = ParseOptions(args,
+                         "ablate sql --db FILE \"QUERY\" [--format table|csv|json|markdown] "
+                         "[--timeout SECONDS]",
                          options, {"query"});
   if (!vm) return 0;
   auto format = reports::ParseTableFormat((*vm)["format"].as<std::string>(), "--format");
@@ -30,7 +34,9 @@ int CmdSql(const Args& args) {
   // Runs trained by Slurm tasks are collected from their logs first (the tool's own short write);
   // the query itself stays read-only.
   CollectBeforeReading((*vm)["db"].as<std::string>(), std::nullopt, false, std::cerr);
-  auto sets = results::RunReadOnlyQuery((*vm)["db"].as<std::string>(), query);
+  const double timeout = (*vm)["timeout"].as<double>();
+  if (!(timeout >= 0)) throw InputError("", "--timeout", "must be 0 (never) or more seconds");
+  auto sets = results::RunReadOnlyQuery((*vm)["db"].as<std::string>(), query, timeout);
   bool first = true;
   for (const auto& set : sets) {
     if (set.columns.empty()) continue;  // statements that return nothing (e.g. a bare pragma)

@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "base/error.h"
+#include "core/batch_tensors.h"
 #include "core/corpus.h"
 #include "core/world.h"
 #include "experiments/grid.h"
@@ -53,6 +54,7 @@ int CmdTrain(const Args& args) {
                    "[--nproc N] [--set NAME=VALUE ...]",
                    options);
   if (!vm) return 0;
+  core::ResolveDevice((*vm)["device"].as<std::string>());  // before anything is recorded
   const int nproc = (*vm)["nproc"].as<int>();
   if (nproc < 1 || nproc > 1024) throw InputError("", "--nproc", "must be in [1, 1024]");
   const int rank_timeout = (*vm)["rank-timeout"].as<int>();

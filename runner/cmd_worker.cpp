@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "base/error.h"
+#include "core/batch_tensors.h"
 #include "core/corpus.h"
 #include "runner/cli.h"
 #include "runner/signals.h"
@@ -69,6 +70,7 @@ int CmdWorker(const Args& args) {
   if (vm->count("experiment")) o.experiment = (*vm)["experiment"].as<std::string>();
   o.label = (*vm)["label"].as<std::string>();
   o.live_progress = isatty(STDERR_FILENO) != 0 && o.label.empty();
+  core::ResolveDevice(o.device);  // before a run is claimed
   InstallStopHandlers();
   auto summary = RunWorker(o);
   std::cerr << (o.label.empty() ? "worker" : o.label) << ": " << summary.completed << " completed, "

@@ -9,7 +9,7 @@
 
 using namespace ablate;
 
-TEST_CASE("quantiles interpolate between order statistics; the spread of one value is 0",
+TEST_CASE("quantiles interpolate between order statistics, the spread of one value is 0",
           "[statistics]") {
   // numpy.quantile([1, 2, 4, 10], [0.25, 0.5, 0.75]) = 1.75, 3.0, 5.5
   CHECK(Quantile({10, 1, 4, 2}, 0.25) == Approx(1.75));

@@ -35,7 +35,7 @@ std::vector<int32_t> Sequence(size_t ordinary, size_t pads, uint64_t salt) {
 
 }  // namespace
 
-TEST_CASE("15% of ordinary tokens are chosen; 80/10/10 mask/random/keep", "[masking]") {
+TEST_CASE("15% of ordinary tokens are chosen, 80/10/10 mask/random/keep", "[masking]") {
   auto options = Options(MaskingMode::kDynamic);
   MaskedTokens out;
   size_t candidates = 0, chosen = 0, masked = 0, random = 0, kept = 0;

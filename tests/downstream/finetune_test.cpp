@@ -205,7 +205,7 @@ TEST_CASE("a multiple-choice head scores each option and learns which is right",
   CHECK(result.baseline.at("acc") == Approx(100.0 * dev[most] / 80));
 }
 
-TEST_CASE("finished units are kept, reused and reproduced; a stop resumes", "[finetune]") {
+TEST_CASE("finished units are kept, reused and reproduced, a stop resumes", "[finetune]") {
   Scratch s;
   auto pretrain = Pretrain(s, InputFormat::kFullSentences, 32);
   const Task task = AppleTask(48, 32);

@@ -116,7 +116,7 @@ TEST_CASE("CoLA files have no header and four columns", "[task_data]") {
   CHECK(Labels(task.dev) == std::vector<std::string>{"1", "0"});
 }
 
-TEST_CASE("MNLI columns are found by header name; matched and mismatched dev sets", "[task_data]") {
+TEST_CASE("MNLI columns are found by header name, matched and mismatched dev sets", "[task_data]") {
   auto task = Load("mnli", "mnli");
   CHECK(task.labels == std::vector<std::string>{"entailment", "neutral", "contradiction"});
   REQUIRE(task.train.size() == 3);

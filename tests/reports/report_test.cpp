@@ -336,8 +336,8 @@ TEST_CASE("learning curves are the median over a row's runs against tokens seen"
 }
 
 TEST_CASE(
-    "a clearly better row is bold and reproduces its claim; overlapping rows are not "
-    "separable; a reference under other conditions keeps its perplexity out",
+    "a clearly better row is bold and reproduces its claim, overlapping rows are not "
+    "separable, and a reference under other conditions keeps its perplexity out",
     "[report][tests]") {
   ablate::results::test::TempDir dir;
   const std::string db = dir.File("r.db");

@@ -119,7 +119,7 @@ TEST_CASE("collection continues where it stopped, and leaves out a record torn b
   CHECK(QueryText(db, "SELECT status FROM runs") == "completed");
 }
 
-TEST_CASE("a run requeued at its time limit waits queued with its task; a lost task interrupts it",
+TEST_CASE("a run requeued at its time limit waits queued with its task, a lost task interrupts it",
           "[results][collect]") {
   Fixture f;
   {

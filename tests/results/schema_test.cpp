@@ -44,9 +44,8 @@ TEST_CASE("the schema has the documented tables and views", "[results][schema]")
   const Store store = Store::Open(dir.File("results.db"));
   const Connection& db = store.connection();
   using Names = std::vector<std::string>;
-  CHECK(Columns(db, "experiments") ==
-        Names{"id", "name", "description", "grid_json", "grid_sha256", "created_at", "updated_at",
-              "overrides"});
+  CHECK(Columns(db, "experiments") == Names{"id", "name", "description", "grid_json", "grid_sha256",
+                                            "created_at", "updated_at", "overrides"});
   CHECK(Columns(db, "runs") == Names{"id", "experiment_id", "key", "status", "created_at",
                                      "started_at", "finished_at", "heartbeat_at", "host", "pid",
                                      "attempts", "error", "git_commit", "torch_version", "device",
@@ -122,7 +121,8 @@ TEST_CASE("a v1 database keeps its runs and gains the data-parallel provenance c
     store.Submit({"exp", "", "{}", {{"run-a", {{"seed", 1}}}}});
     // Back to v1: drop what v2 and v3 added, as a database from before them would be.
     store.connection().Exec(
-        "ALTER TABLE experiments DROP COLUMN overrides; DROP TABLE run_logs; DROP TABLE slurm_tasks; DROP VIEW runs_wide; DROP VIEW run_params; "
+        "ALTER TABLE experiments DROP COLUMN overrides; DROP TABLE run_logs; DROP TABLE "
+        "slurm_tasks; DROP VIEW runs_wide; DROP VIEW run_params; "
         "DROP VIEW run_finals; DROP VIEW run_info; "
         "ALTER TABLE runs DROP COLUMN world_size; ALTER TABLE runs DROP COLUMN backend; "
         "ALTER TABLE runs DROP COLUMN ranks_per_node; CREATE VIEW run_info AS SELECT r.id AS "

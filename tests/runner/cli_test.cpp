@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -54,7 +55,7 @@ size_t Lines(const std::string& s) { return std::count(s.begin(), s.end(), '\n')
 
 }  // namespace
 
-TEST_CASE("ablate --help lists the commands; no command is bad input", "[cli]") {
+TEST_CASE("ablate --help lists the commands, no command is bad input", "[cli]") {
   TempDir dir;
   auto help = Ablate(dir, "--help");
   CHECK(help.code == 0);
@@ -110,7 +111,7 @@ TEST_CASE("a bad grid is one line on stderr with exit code 2", "[cli]") {
   CHECK_THAT(missing.err, Catch::Contains("nope.json: cannot read grid file"));
 }
 
-TEST_CASE("submit registers runs once; sql reads them with typed params", "[cli]") {
+TEST_CASE("submit registers runs once, sql reads them with typed params", "[cli]") {
   TempDir dir;
   dir.Write("g.json", kGrid);
   auto db = Q(dir / "r.db");
@@ -362,7 +363,7 @@ TEST_CASE("tokenize prints GPT-2's ids for stdin", "[cli][data]") {
   CHECK(Ablate(dir, "tokenize --tokenizer nope --data-dir " + Q(dir / "data"), "x").code == 2);
 }
 
-TEST_CASE("report builds the tables of a spec; a bad spec is exit 2", "[cli][report]") {
+TEST_CASE("report builds the tables of a spec, a bad spec is exit 2", "[cli][report]") {
   TempDir dir;
   dir.Write("g.json", kGrid);
   auto db = Q(dir / "r.db");
@@ -377,7 +378,8 @@ TEST_CASE("report builds the tables of a spec; a bad spec is exit 2", "[cli][rep
   CHECK_THAT(report.out, Catch::StartsWith("## Masking\n\n"
                                            "|  | ppl | lr |\n| :-- | --: | --: |\n"
                                            "| dynamic | – | – |\n| static | – | – |\n\n"
-                                           "Medians over seeds (0 completed runs per row) of "
+                                           "Each cell is the median over its row's pretraining "
+                                           "seeds (0 completed runs per row) of "
                                            "experiment `masking` (6 runs in the table). Held "
                                            "fixed in this slice of the grid: optim.lr = 0.0001, "
                                            "train.batch_size = 16.\n\n"));
@@ -423,4 +425,36 @@ TEST_CASE("overrides from --set resize a grid from the shell and are stored and 
   auto status = Ablate(dir, "status --db " + db);
   CHECK_THAT(status.out, Catch::Contains("masking was submitted with --set "
                                          "optim.warmup_steps=100 --set train.steps=2000"));
+}
+
+TEST_CASE("sql prints large values in full and stops a runaway query at its timeout", "[cli]") {
+  TempDir dir;
+  dir.Write("g.json", kGrid);
+  auto db = Q(dir / "r.db");
+  REQUIRE(Ablate(dir, "submit " + Q(dir / "g.json") + " --db " + db).code == 0);
+  auto times = Ablate(dir, "sql --db " + db +
+                               " \"SELECT created_at, 123456789.25 AS x FROM runs LIMIT 1\" "
+                               "--format csv");
+  REQUIRE(times.code == 0);
+  CHECK(times.out.find("e+") == std::string::npos);
+  CHECK_THAT(times.out, Catch::Contains(",123456789.25"));
+
+  const auto start = std::chrono::steady_clock::now();
+  auto runaway = Ablate(dir, "sql --db " + db +
+                                 " --timeout 0.5 \"WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL "
+                                 "SELECT x + 1 FROM c) SELECT count(*) FROM c\"");
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(10));
+  CHECK(runaway.code == 2);
+  CHECK_THAT(runaway.err, Catch::Contains("longer than --timeout 0.5 s"));
+}
+
+TEST_CASE("a cuda device without CUDA is refused before anything is queued", "[cli]") {
+  if (std::system("command -v nvidia-smi >/dev/null 2>&1") == 0) return;  // a GPU machine
+  TempDir dir;
+  dir.Write("g.json", kGrid);
+  auto run =
+      Ablate(dir, "run " + Q(dir / "g.json") + " --db " + Q(dir / "r.db") + " --device cuda");
+  CHECK(run.code == 2);
+  CHECK_THAT(run.err, Catch::Contains("CUDA section"));
+  CHECK_FALSE(fs::exists(dir / "r.db"));
 }
