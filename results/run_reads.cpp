@@ -122,6 +122,63 @@ ResultSet ReadStatusTable(const std::string& db_path) {
   return set;
 }
 
+RunDescription ReadRunByKey(const std::string& db_path, const std::string& key,
+                            const std::optional<std::string>& experiment) {
+  const Connection db = OpenForReading(db_path);
+  Statement find = db.Prepare(
+      "SELECT run_id, experiment, status, COALESCE(git_commit, ''), COALESCE(torch_version, ''), "
+      "COALESCE(device, '') FROM run_info WHERE key = ?1 AND (?2 IS NULL OR experiment = ?2)");
+  find.BindText(1, key);
+  if (experiment) {
+    find.BindText(2, *experiment);
+  } else {
+    find.BindNull(2);
+  }
+  if (!find.Step()) {
+    throw InputError(db_path, "",
+                     "no run " + key + (experiment ? " in experiment " + *experiment : ""));
+  }
+  RunDescription run;
+  const int64_t id = find.ColumnInt(0);
+  run.experiment = find.ColumnText(1);
+  run.key = key;
+  run.status = find.ColumnText(2);
+  run.provenance = {{"git_commit", find.ColumnText(3)},
+                    {"torch_version", find.ColumnText(4)},
+                    {"device", find.ColumnText(5)}};
+  if (find.Step()) {
+    throw InputError(db_path, "",
+                     "run key " + key + " is in several experiments (" + run.experiment + ", " +
+                         find.ColumnText(1) + "): name one with --experiment");
+  }
+  Statement params = db.Prepare("SELECT name, value, type FROM params WHERE run_id = ?1");
+  params.BindInt(1, id);
+  run.params = nlohmann::json::object();
+  while (params.Step()) {
+    const std::string type = params.ColumnText(2);
+    auto& slot = run.params[params.ColumnText(0)];
+    if (type == "int") {
+      slot = params.ColumnInt(1);
+    } else if (type == "float") {
+      slot = params.ColumnDouble(1);
+    } else if (type == "bool") {
+      slot = params.ColumnInt(1) != 0;
+    } else {
+      slot = params.ColumnText(1);
+    }
+  }
+  Statement dir = db.Prepare(
+      "SELECT path FROM artifacts WHERE run_id = ?1 AND kind = 'run_dir' ORDER BY id DESC LIMIT 1");
+  dir.BindInt(1, id);
+  if (dir.Step()) run.run_dir = dir.ColumnText(0);
+  Statement finals = db.Prepare("SELECT name, value FROM final_metrics WHERE run_id = ?1");
+  finals.BindInt(1, id);
+  while (finals.Step()) {
+    if (!finals.ColumnIsNull(1)) run.finals[finals.ColumnText(0)] = finals.ColumnDouble(1);
+  }
+  return run;
+}
+
 std::vector<ExperimentProgress> ReadProgress(const std::string& db_path) {
   const Connection db = OpenForReading(db_path);
   std::vector<ExperimentProgress> out;

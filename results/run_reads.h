@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 #include <string>
@@ -54,6 +55,19 @@ std::unordered_map<int64_t, Series> ReadSeries(const std::string& db_path,
 // Runs per status per experiment, one row per experiment (all statuses as columns, then the
 // total): what `ablate status` prints.
 ResultSet ReadStatusTable(const std::string& db_path);
+
+// One run found by key (and experiment, when keys repeat across experiments), as `ablate export`
+// describes it: its typed params, status, run directory, final metrics and provenance.
+struct RunDescription {
+  std::string experiment, key, status;
+  nlohmann::json params;  // typed as submitted
+  std::string run_dir;    // "" when none was recorded
+  std::map<std::string, double> finals;
+  std::map<std::string, std::string> provenance;  // git_commit, torch_version, device, ...
+};
+// Throws InputError naming the key when no run (or, without `experiment`, more than one) has it.
+RunDescription ReadRunByKey(const std::string& db_path, const std::string& key,
+                            const std::optional<std::string>& experiment);
 
 // How far each unfinished experiment is: runs done (completed, failed, diverged), running and left
 // (queued, interrupted), and when the running ones keep their recent pace, the time to go.

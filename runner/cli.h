@@ -58,6 +58,7 @@ int CmdWorker(const Args& args);
 int CmdTask(const Args& args);
 int CmdCollect(const Args& args);
 int CmdMerge(const Args& args);
+int CmdExport(const Args& args);
 
 // The options `ablate worker` and `ablate run` share (run and data directories, device, threads,
 // --max-runs), and the WorkerOptions they mean (db from --db).

@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
       {"schema", "print the JSON Schema of the grid format", CmdSchema},
       {"data", "corpora, tokenized shards, and previews of training sequences", CmdData},
       {"train", "train one run from its config, outside any grid", nullptr},
+      {"export", "a finished run's model and tokenizer for Hugging Face transformers", nullptr},
       {"tokenize", "print the token ids of stdin (GPT-2 or a trained BPE)", CmdTokenize},
   };
   return Dispatch(argc, argv, commands);

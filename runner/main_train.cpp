@@ -9,6 +9,7 @@ int main(int argc, char** argv) {
       {"worker", "train queued runs of a database until none is left", CmdWorker},
       {"task", "train one run of a Slurm job array into its own record log", CmdTask},
       {"train", "train one run from its config, outside any grid", CmdTrain},
+      {"export", "a finished run's model and tokenizer for Hugging Face transformers", CmdExport},
   };
   return Dispatch(argc, argv, commands);
 }

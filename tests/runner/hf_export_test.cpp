@@ -1,0 +1,188 @@
+// `ablate export` end to end: a run trained by `ablate train` is exported, and a reader written
+// the way Hugging Face's RoBERTa and BERT modules are (tests/data/hf_export_check.py, python3-torch
+// and the standard library only) reproduces ablate's masked-LM logits from model.safetensors, and
+// the exported vocab.json + merges.txt reproduce `ablate tokenize`'s ids.
+#include <sys/wait.h>
+#include <torch/torch.h>
+
+#include <catch2/catch.hpp>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "core/batch_tensors.h"
+#include "core/corpus.h"
+#include "core/model.h"
+#include "core/optimizer.h"
+#include "core/trainer.h"
+#include "experiments/grid.h"
+#include "tests/support.h"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+struct Result {
+  int code;
+  std::string out;
+};
+
+Result Shell(const std::string& command) {
+  Result r{-1, ""};
+  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
+  char buffer[4096];
+  size_t n = 0;
+  while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) r.out.append(buffer, n);
+  const int status = ::pclose(pipe);
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+json Config(const std::string& format) {
+  return {{"data.corpus", std::string(ABLATE_SOURCE_DIR) + "/tests/data/corpus_small"},
+          {"data.tokenizer", "bpe-300"},
+          {"data.format", format},
+          {"data.seq_len", 32},
+          {"train.batch_size", 4},
+          {"train.steps", 12},
+          {"train.checkpoint_every", 0},
+          {"model.layers", 2},
+          {"model.hidden", 16},
+          {"model.heads", 2},
+          {"model.ffn", 32},
+          {"optim.lr", 1e-3},
+          {"optim.warmup_steps", 2},
+          {"eval.every", 0},
+          {"eval.sequences", 8}};
+}
+
+// Exports a freshly trained run of `format` and has the Python reader check it.
+void CheckExport(const std::string& format, const std::string& expected_model_type) {
+  ablate::test::TempDir dir;
+  const json params = Config(format);
+  dir.Write("run.json", params.dump());
+  const std::string ablate = std::string(ABLATE_BINARY);
+  const std::string common = " --db " + dir.File("r.db") + " --data-dir " + dir.File("data");
+  REQUIRE(Shell(ablate + " train --config " + dir.File("run.json") + " --run-dir " +
+                dir.File("run") + common + " --threads 1")
+              .code == 0);
+  const auto spec = ablate::experiments::LoadRunConfig(params, "run.json");
+  const auto exported =
+      Shell(ablate + " export --run " + spec.key + " --to " + dir.File("hf") + common);
+  INFO(exported.out);
+  REQUIRE(exported.code == 0);
+  const json config = json::parse(std::ifstream(dir / "hf" / "config.json"));
+  CHECK(config["model_type"] == expected_model_type);
+  CHECK(config["max_position_embeddings"] == (expected_model_type == "roberta" ? 34 : 32));
+  CHECK(config["layer_norm_eps"] == 1e-5);
+  for (const char* file : {"model.safetensors", "vocab.json", "merges.txt", "tokenizer_config.json",
+                           "special_tokens_map.json", "README.md"}) {
+    CHECK(fs::exists(dir / "hf" / file));
+  }
+
+  // ablate's logits on a padded batch of held-out-style text, at every position.
+  const auto train = spec.config.Pretraining();
+  auto prepared =
+      ablate::core::PrepareCorpus(dir / "data", train.data.corpus, train.data.tokenizer);
+  auto& tok = prepared.tokenizer;
+  ablate::core::BertModel model(ablate::core::MakeModelOptions(train, tok));
+  ablate::core::LoadModelState(ablate::core::LatestCheckpoint(dir / "run")->path.string(), *model);
+  model->eval();
+  const std::vector<std::string> texts = {"She had lived nearly twenty-one years in the world.",
+                                          "It is a truth universally acknowledged.",
+                                          "Call me Ishmael. Some years ago, never mind how long"};
+  std::vector<std::vector<int32_t>> rows;
+  json text_ids = json::array();
+  for (const auto& text : texts) {
+    auto ids = tok.Encode(text);
+    text_ids.push_back(ids);
+    std::vector<int32_t> row = {tok.bos_id()};
+    row.insert(row.end(), ids.begin(), ids.end());
+    row.push_back(tok.eos_id());
+    if (row.size() > 32) row.resize(32);
+    rows.push_back(row);
+  }
+  ablate::core::Batch batch;
+  batch.rows = static_cast<int64_t>(rows.size());
+  for (const auto& r : rows)
+    batch.cols = std::max<int64_t>(batch.cols, static_cast<int64_t>(r.size()));
+  for (const auto& r : rows) {
+    for (int64_t c = 0; c < batch.cols; ++c) {
+      const bool real = c < static_cast<int64_t>(r.size());
+      batch.input_ids.push_back(real ? r[static_cast<size_t>(c)] : tok.pad_id());
+      batch.labels.push_back(ablate::core::kIgnoreLabel);
+      // Two segments for BERT's token types: the second half of each row is segment B.
+      batch.segment_ids.push_back(
+          real && c >= static_cast<int64_t>(r.size()) / 2 && expected_model_type == "bert" ? 1 : 0);
+    }
+    batch.lengths.push_back(static_cast<int32_t>(r.size()));
+    batch.nsp_labels.push_back(ablate::core::kNoNspLabel);
+    batch.tokens += static_cast<int64_t>(r.size());
+  }
+  torch::NoGradGuard no_grad;
+  const auto logits =
+      model->AllPositionLogits(ablate::core::ToTensors(batch, torch::kCPU)).contiguous();
+  const json the_case = {{"rows", batch.rows},
+                         {"cols", batch.cols},
+                         {"input_ids", batch.input_ids},
+                         {"segment_ids", batch.segment_ids},
+                         {"lengths", batch.lengths},
+                         {"logits", std::vector<float>(logits.data_ptr<float>(),
+                                                       logits.data_ptr<float>() + logits.numel())},
+                         {"texts", texts},
+                         {"text_ids", text_ids}};
+  dir.Write("case.json", the_case.dump());
+  // `ablate tokenize` gives the ids the case holds.
+  const fs::path tokenizer_dir = *fs::directory_iterator(dir / "data" / "tokenizers");
+  const auto tokenized = Shell("printf %s '" + texts[1] + "' | " + ablate +
+                               " tokenize --tokenizer " + tokenizer_dir.string());
+  std::string expected;
+  for (size_t i = 0; i < text_ids[1].size(); ++i)
+    expected += (i ? " " : "") + std::to_string(text_ids[1][i].get<int>());
+  CHECK(tokenized.out == expected + "\n");
+
+  const auto checked =
+      Shell("/usr/bin/python3 " + std::string(ABLATE_SOURCE_DIR) +
+            "/tests/data/hf_export_check.py " + dir.File("hf") + " " + dir.File("case.json"));
+  INFO(checked.out);
+  REQUIRE(checked.code == 0);
+  const json report = json::parse(checked.out);
+  INFO("hf_export_check: " << checked.out);
+  CHECK(report["max_logit_diff"].get<double>() <= 1e-4);
+  CHECK(report["token_mismatches"] == 0);
+  CHECK(report["specials"] == json::array({0, 1, 2, 3, tok.vocab_size() - 1}));
+}
+
+}  // namespace
+
+TEST_CASE("an exported packed-format run reads back as RoBERTa with the same logits and ids",
+          "[export][slow]") {
+  CheckExport("FULL-SENTENCES", "roberta");
+}
+
+TEST_CASE("an exported NSP-format run reads back as BERT with the same logits and ids",
+          "[export][slow]") {
+  CheckExport("SEGMENT-PAIR+NSP", "bert");
+}
+
+TEST_CASE("export refuses unknown and unfinished runs with exit 2", "[export]") {
+  ablate::test::TempDir dir;
+  const std::string ablate = std::string(ABLATE_BINARY);
+  dir.Write("g.json", R"({"name": "g", "axes": {"seed": [1]}})");
+  REQUIRE(Shell(ablate + " submit " + dir.File("g.json") + " --db " + dir.File("r.db")).code == 0);
+  auto unknown =
+      Shell(ablate + " export --db " + dir.File("r.db") + " --run nope --to " + dir.File("out"));
+  CHECK(unknown.code == 2);
+  CHECK_THAT(unknown.out, Catch::Contains("no run nope"));
+  const auto key =
+      Shell(ablate + " sql --db " + dir.File("r.db") + " --format csv \"SELECT key FROM runs\"");
+  const std::string run_key = key.out.substr(key.out.find('\n') + 1, 16);
+  auto queued = Shell(ablate + " export --db " + dir.File("r.db") + " --run " + run_key + " --to " +
+                      dir.File("out"));
+  CHECK(queued.code == 2);
+  CHECK_THAT(queued.out, Catch::Contains("is queued"));
+  CHECK_FALSE(fs::exists(dir / "out"));
+}
