@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/error.h"
+#include "reports/report_html.h"
 
 namespace ablate::reports {
 namespace {
@@ -366,9 +367,10 @@ ReportFormat ParseReportFormat(std::string_view text, const std::string& option)
   if (text == "latex" || text == "tex") return ReportFormat::kLatex;
   if (text == "csv") return ReportFormat::kCsv;
   if (text == "json") return ReportFormat::kJson;
+  if (text == "html") return ReportFormat::kHtml;
   throw InputError(
       "", option,
-      "unknown format \"" + std::string(text) + "\": expected markdown, latex, csv or json");
+      "unknown format \"" + std::string(text) + "\": expected markdown, latex, csv, json or html");
 }
 
 void RenderReport(std::ostream& out, const Report& report, ReportFormat format,
@@ -385,6 +387,9 @@ void RenderReport(std::ostream& out, const Report& report, ReportFormat format,
       break;
     case ReportFormat::kJson:
       WriteJson(out, report, plots);
+      break;
+    case ReportFormat::kHtml:
+      RenderHtml(out, report, {}, {});
       break;
   }
 }

@@ -12,9 +12,10 @@
 
 namespace ablate::reports {
 
-enum class ReportFormat { kMarkdown, kLatex, kCsv, kJson };
+// kHtml is written by report_html.h (it needs the curves and the runs as well).
+enum class ReportFormat { kMarkdown, kLatex, kCsv, kJson, kHtml };
 
-// "markdown", "latex", "csv", "json"; throws InputError naming `option` otherwise.
+// "markdown", "latex", "csv", "json", "html"; throws InputError naming `option` otherwise.
 ReportFormat ParseReportFormat(std::string_view text, const std::string& option);
 
 // The plot files of a table, as the document should link them (relative paths); empty = none.

@@ -122,6 +122,35 @@ ResultSet ReadStatusTable(const std::string& db_path) {
   return set;
 }
 
+ResultSet ReadRunsWide(const std::string& db_path, const std::set<std::string>& experiments) {
+  const Connection db = OpenForReading(db_path);
+  Statement s = db.Prepare(
+      "SELECT * FROM runs_wide WHERE experiment IN (SELECT value FROM json_each(?1)) ORDER BY "
+      "run_id");
+  s.BindText(1, JsonList(experiments));
+  ResultSet set;
+  for (int c = 0; c < s.ColumnCount(); ++c) set.columns.push_back(s.ColumnName(c));
+  while (s.Step()) {
+    std::vector<Value>& row = set.rows.emplace_back();
+    for (int c = 0; c < s.ColumnCount(); ++c) {
+      switch (s.ColumnType(c)) {
+        case SQLITE_INTEGER:
+          row.emplace_back(s.ColumnInt(c));
+          break;
+        case SQLITE_FLOAT:
+          row.emplace_back(s.ColumnDouble(c));
+          break;
+        case SQLITE_NULL:
+          row.emplace_back(std::monostate{});
+          break;
+        default:
+          row.emplace_back(s.ColumnText(c));
+      }
+    }
+  }
+  return set;
+}
+
 RunDescription ReadRunByKey(const std::string& db_path, const std::string& key,
                             const std::optional<std::string>& experiment) {
   const Connection db = OpenForReading(db_path);

@@ -69,6 +69,9 @@ struct RunDescription {
 RunDescription ReadRunByKey(const std::string& db_path, const std::string& key,
                             const std::optional<std::string>& experiment);
 
+// The runs_wide rows (every column) of the runs of `experiments`, in run order.
+ResultSet ReadRunsWide(const std::string& db_path, const std::set<std::string>& experiments);
+
 // How far each unfinished experiment is: runs done (completed, failed, diverged), running and left
 // (queued, interrupted), and when the running ones keep their recent pace, the time to go.
 struct ExperimentProgress {

@@ -1,6 +1,6 @@
-// ablate report SPEC --db FILE [-o FILE] [--format markdown|latex|csv|json]: the tables of a
+// ablate report SPEC --db FILE [-o FILE] [--format markdown|latex|csv|json|html]: the tables of a
 // report spec, made from the results database, and each table's learning curves as SVG next to
-// the output file.
+// the output file (html: one self-contained page with interactive charts and the runs).
 #include <filesystem>
 #include <iostream>
 #include <sstream>
@@ -8,9 +8,11 @@
 #include "base/atomic_file.h"
 #include "base/error.h"
 #include "reports/report.h"
+#include "reports/report_html.h"
 #include "reports/report_render.h"
 #include "reports/report_spec.h"
 #include "reports/svg_plot.h"
+#include "results/run_reads.h"
 #include "runner/cli.h"
 #include "runner/slurm_runs.h"
 
@@ -86,10 +88,11 @@ int CmdReport(const Args& args) {
       "output,o", po::value<std::string>(),
       "write here (default: stdout); learning curves go beside it as SVG")(
       "format", po::value<std::string>()->default_value("markdown"),
-      "markdown, latex, csv or json")("no-plots", "do not write the learning-curve SVGs");
+      "markdown, latex, csv, json or html (one self-contained page)")(
+      "no-plots", "do not write the learning-curve SVGs (html: no charts)");
   auto vm = ParseOptions(
-      args, "ablate report SPEC --db FILE [-o FILE] [--format markdown|latex|csv|json]", options,
-      {"spec"});
+      args, "ablate report SPEC --db FILE [-o FILE] [--format markdown|latex|csv|json|html]",
+      options, {"spec"});
   if (!vm) return 0;
   const auto format = reports::ParseReportFormat((*vm)["format"].as<std::string>(), "--format");
   const std::string db = (*vm)["db"].as<std::string>();
@@ -97,6 +100,20 @@ int CmdReport(const Args& args) {
   const reports::ReportSpec spec = reports::ReadReportSpec((*vm)["spec"].as<std::string>());
   const reports::Report report = reports::BuildReport(spec, db);
 
+  if (format == reports::ReportFormat::kHtml) {
+    std::map<std::string, reports::TableCurves> curves;
+    if (!vm->count("no-plots")) curves = reports::ReadCurves(report, db);
+    std::ostringstream page;
+    reports::RenderHtml(page, report, curves,
+                        results::ReadRunsWide(db, reports::InputsOf(spec).experiments));
+    if (!vm->count("output")) {
+      std::cout << page.str();
+      return 0;
+    }
+    WriteOutput((*vm)["output"].as<std::string>(), page.str());
+    std::cerr << "ablate report: wrote " << (*vm)["output"].as<std::string>() << "\n";
+    return 0;
+  }
   if (!vm->count("output")) {
     reports::RenderReport(std::cout, report, format);
     return 0;
