@@ -124,7 +124,9 @@ class Peer {
       const int null = open("/dev/null", O_WRONLY);
       if (null >= 0) dup2(null, STDERR_FILENO);
       for (int fd : {requests[0], requests[1], replies[0], replies[1]}) close(fd);
-      execl("/usr/bin/python3", "python3", ABLATE_MODEL_PEER, spec.c_str(), nullptr);
+      // argv[0] is the full path: with a bare "python3", a pyenv or conda interpreter first on
+      // PATH makes Python find its prefix there and load the other interpreter's library.
+      execl("/usr/bin/python3", "/usr/bin/python3", ABLATE_MODEL_PEER, spec.c_str(), nullptr);
       _exit(127);
     }
     close(requests[0]);
