@@ -3,9 +3,12 @@
 #include <torch/cuda.h>
 #include <torch/utils.h>
 #include <torch/version.h>
+#include <zlib.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -45,30 +48,32 @@ struct CheckpointState {
   int64_t sequences_seen = 0, tokens_seen = 0;
 };
 
-void WriteCheckpoint(const fs::path& run_dir, BertModel& model, const AdamW& optimizer,
-                     const CheckpointState& s) {
-  fs::path file = run_dir / ("checkpoint-" + std::to_string(s.step) + ".pt");
-  SaveCheckpointState(file.string(), *model, optimizer);
-  nlohmann::json j = {{"step", s.step},
-                      {"file", file.filename().string()},
-                      {"epoch", s.position.epoch},
-                      {"cursor", s.position.cursor},
-                      {"sequences_seen", s.sequences_seen},
-                      {"tokens_seen", s.tokens_seen},
-                      {"world_size", s.world_size}};
-  // The pointer moves only after the new checkpoint is complete; then older ones can go.
-  WriteFileAtomically(run_dir / "checkpoint.json", j.dump(2) + "\n");
-  for (const auto& entry : fs::directory_iterator(run_dir)) {
-    auto name = entry.path().filename().string();
-    if (name.rfind("checkpoint-", 0) == 0 && entry.path() != file) fs::remove(entry.path());
+// CRC-32 of a file, so that a checkpoint damaged on disk (a flipped byte, half a file) is told
+// apart from one that loads.
+uint32_t FileCrc(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error("cannot read " + path.string());
+  std::vector<char> buffer(1 << 20);
+  uLong crc = crc32(0L, Z_NULL, 0);
+  while (in) {
+    in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+    crc = crc32(crc, reinterpret_cast<const Bytef*>(buffer.data()), static_cast<uInt>(in.gcount()));
   }
+  return static_cast<uint32_t>(crc);
 }
 
-std::optional<CheckpointState> ReadCheckpointState(const fs::path& run_dir) {
-  std::ifstream in(run_dir / "checkpoint.json");
-  if (!in) return std::nullopt;
-  auto j = nlohmann::json::parse(in, nullptr, false);
-  if (j.is_discarded()) return std::nullopt;
+nlohmann::json StateJson(const CheckpointState& s, const fs::path& file, uint32_t crc) {
+  return {{"step", s.step},
+          {"file", file.filename().string()},
+          {"crc32", crc},
+          {"epoch", s.position.epoch},
+          {"cursor", s.position.cursor},
+          {"sequences_seen", s.sequences_seen},
+          {"tokens_seen", s.tokens_seen},
+          {"world_size", s.world_size}};
+}
+
+CheckpointState StateFromJson(const nlohmann::json& j) {
   CheckpointState s;
   s.step = j.value("step", int64_t{0});
   s.position = {j.value("epoch", uint64_t{0}), j.value("cursor", uint64_t{0})};
@@ -76,6 +81,80 @@ std::optional<CheckpointState> ReadCheckpointState(const fs::path& run_dir) {
   s.tokens_seen = j.value("tokens_seen", int64_t{0});
   s.world_size = j.value("world_size", 1);
   return s;
+}
+
+// The newest checkpoint and the one before it are kept: a newest one that turns out damaged
+// leaves the run its predecessor to resume from. A write that fails (a full disk) names the file
+// and the cause, and leaves the checkpoints that were there as they were.
+void WriteCheckpoint(const fs::path& run_dir, BertModel& model, const AdamW& optimizer,
+                     const CheckpointState& s) {
+  const fs::path file = run_dir / ("checkpoint-" + std::to_string(s.step) + ".pt");
+  try {
+    SaveCheckpointState(file.string(), *model, optimizer);
+  } catch (const std::exception& e) {
+    const std::string what = e.what();
+    throw std::runtime_error("cannot write checkpoint " + file.string() + " (" +
+                             what.substr(0, what.find('\n')) + ")");
+  }
+  nlohmann::json j = StateJson(s, file, FileCrc(file));
+  std::string keep_previous;
+  {
+    std::ifstream in(run_dir / "checkpoint.json");
+    auto old = nlohmann::json::parse(in, nullptr, false);
+    if (!old.is_discarded() && old.contains("file") && old["file"] != j["file"]) {
+      old.erase("previous");
+      keep_previous = old["file"].get<std::string>();
+      j["previous"] = std::move(old);
+    }
+  }
+  // The pointer moves only after the new checkpoint is complete; then older ones can go.
+  WriteFileAtomically(run_dir / "checkpoint.json", j.dump(2) + "\n");
+  for (const auto& entry : fs::directory_iterator(run_dir)) {
+    auto name = entry.path().filename().string();
+    if (name.rfind("checkpoint-", 0) == 0 && entry.path() != file && name != keep_previous)
+      fs::remove(entry.path());
+  }
+}
+
+// Loads the newest checkpoint that is whole (its CRC-32 matches and it loads), else the one
+// before it, and says so. nullopt when the run has none; InputError naming the file when none
+// can be read.
+std::optional<CheckpointState> LoadResumable(const fs::path& run_dir, BertModel& model,
+                                             AdamW& optimizer, const Log& log) {
+  std::ifstream in(run_dir / "checkpoint.json");
+  if (!in) return std::nullopt;
+  auto j = nlohmann::json::parse(in, nullptr, false);
+  if (j.is_discarded() || !j.contains("file")) {
+    throw InputError((run_dir / "checkpoint.json").string(), "",
+                     "is not a checkpoint pointer (damaged?): restore it, or delete the run "
+                     "directory's checkpoint files to start the run over");
+  }
+  std::vector<nlohmann::json> candidates = {j};
+  if (j.contains("previous")) candidates.push_back(j["previous"]);
+  std::string failures;
+  for (const auto& c : candidates) {
+    const fs::path file = run_dir / c.value("file", "");
+    try {
+      if (!fs::exists(file)) throw InputError(file.string(), "", "is missing");
+      if (c.contains("crc32") && FileCrc(file) != c["crc32"].get<uint32_t>()) {
+        throw InputError(file.string(), "",
+                         "is damaged: its CRC-32 is not the one recorded when it was written");
+      }
+      LoadCheckpointState(file.string(), *model, optimizer);
+      const CheckpointState state = StateFromJson(c);
+      if (log) {
+        log((failures.empty() ? "" : failures + "; ") + "resuming from " + file.string() +
+            " at step " + std::to_string(state.step) + (failures.empty() ? "" : " instead"));
+      }
+      return state;
+    } catch (const InputError& e) {
+      failures += (failures.empty() ? "" : "; ") + std::string(e.what());
+    }
+  }
+  throw InputError((run_dir / "checkpoint.json").string(), "",
+                   "no checkpoint of this run can be read (" + failures +
+                       "): restore it, or delete the run directory's checkpoint files to start "
+                       "the run over");
 }
 
 // Adds each value over the ranks (float64, exact for counts).
@@ -235,9 +314,8 @@ TrainResult TrainRanks(const TrainConfig& config, const fs::path& data_dir, cons
   const LinearSchedule schedule{config.optim.lr, config.optim.warmup_steps, config.train.steps};
 
   CheckpointState state;
-  if (auto checkpoint = LatestCheckpoint(run_dir)) {
-    LoadCheckpointState(checkpoint->path.string(), *model, optimizer);
-    state = *ReadCheckpointState(run_dir);
+  if (auto resumed = LoadResumable(run_dir, model, optimizer, rank == 0 ? log : Log{})) {
+    state = *resumed;
     if (state.world_size != ranks) {
       // Gradients are summed in groups of the world size: another one changes the float sums,
       // so the resumed run would not be the one that was started.
@@ -247,8 +325,6 @@ TrainResult TrainRanks(const TrainConfig& config, const fs::path& data_dir, cons
                            std::to_string(state.world_size) + " rank(s); resume it with " +
                            std::to_string(state.world_size) + ", not " + std::to_string(ranks));
     }
-    if (log && rank == 0)
-      log("resuming from " + checkpoint->path.string() + " at step " + std::to_string(state.step));
   }
 
   const int64_t micro = config.train.micro_batch > 0

@@ -25,8 +25,8 @@ namespace fs = std::filesystem;
 void WriteOutput(const fs::path& path, const std::string& text) {
   try {
     WriteFileAtomically(path, text);
-  } catch (const std::runtime_error&) {
-    throw InputError(path.string(), "", "cannot write the file");
+  } catch (const std::runtime_error& e) {
+    throw InputError(path.string(), "", std::string("cannot write the file: ") + e.what());
   }
 }
 

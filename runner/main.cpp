@@ -1,10 +1,14 @@
 // `ablate`: every command that does not train runs here, in a binary that does not link LibTorch,
 // so it answers at once; the commands that train are run by `ablate-train` (main_train.cpp),
 // exec'd in this process's place with the same arguments.
+#include <csignal>
+
 #include "runner/cli.h"
 
 int main(int argc, char** argv) {
   using namespace ablate::runner;
+  // A file-size limit makes a write fail with EFBIG, reported like a full disk, not a kill.
+  std::signal(SIGXFSZ, SIG_IGN);
   static const std::vector<Command> commands = {
       {"expand", "show the runs a grid means", CmdExpand},
       {"submit", "register a grid and its runs in a results database", CmdSubmit},

@@ -7,6 +7,7 @@
 
 #include <catch2/catch.hpp>
 #include <map>
+#include <set>
 
 #include "core/model.h"
 #include "experiments/run_config.h"
@@ -167,11 +168,11 @@ TEST_CASE("checkpoints, validation and final metrics follow the schedule", "[tra
   CHECK(final_eval.predictions > 0);
   CHECK(final_eval.nsp_accuracy >= 0.0);
   CHECK(final_eval.nsp_accuracy <= 1.0);
-  // Only the newest checkpoint is kept.
-  int files = 0;
+  // The newest checkpoint and the one before it are kept (a fallback if the newest is damaged).
+  std::set<std::string> files;
   for (const auto& e : fs::directory_iterator(s.dir / "run"))
-    files += e.path().extension() == ".pt";
-  CHECK(files == 1);
+    if (e.path().extension() == ".pt") files.insert(e.path().filename().string());
+  CHECK(files == std::set<std::string>{"checkpoint-15.pt", "checkpoint-20.pt"});
 
   // Another seed and format score the same held-out masked tokens (the validation set is fixed).
   auto other = TinyConfig(InputFormat::kFullSentences);
@@ -241,4 +242,56 @@ TEST_CASE("an unknown device is bad input", "[trainer]") {
   config.device = "tpu";
   CHECK_THROWS_WITH(Train(config, s.dir / "data", s.dir / "run", r),
                     Catch::Contains("unknown device"));
+}
+
+TEST_CASE("a damaged newest checkpoint is named, and the run resumes from the one before it",
+          "[trainer][faults]") {
+  Scratch s;
+  auto config = TinyConfig(InputFormat::kFullSentences);
+  Recorder straight;
+  REQUIRE(Train(config, s.dir / "data", s.dir / "straight", straight).outcome ==
+          TrainOutcome::kCompleted);
+  // Stopped after step 12: checkpoints at 10 and at the stop, 12.
+  Recorder first;
+  first.stop_after = 12;
+  REQUIRE(Train(config, s.dir / "data", s.dir / "run", first).outcome ==
+          TrainOutcome::kInterrupted);
+  const fs::path newest = s.dir / "run" / "checkpoint-12.pt";
+  REQUIRE(fs::exists(newest));
+  REQUIRE(fs::exists(s.dir / "run" / "checkpoint-10.pt"));
+  // A flipped byte in the middle of the newest.
+  {
+    std::fstream f(newest, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekg(static_cast<std::streamoff>(fs::file_size(newest) / 2));
+    char c = 0;
+    f.read(&c, 1);
+    f.seekp(static_cast<std::streamoff>(fs::file_size(newest) / 2));
+    c = static_cast<char>(c ^ 0x10);
+    f.write(&c, 1);
+  }
+  std::string said;
+  Recorder resumed;
+  const auto result = Train(config, s.dir / "data", s.dir / "run", resumed,
+                            [&](const std::string& line) { said += line + "\n"; });
+  REQUIRE(result.outcome == TrainOutcome::kCompleted);
+  CHECK_THAT(said, Catch::Contains("checkpoint-12.pt") && Catch::Contains("damaged") &&
+                       Catch::Contains("resuming from") && Catch::Contains("checkpoint-10.pt"));
+  CHECK(resumed.start.start_step == 10);
+  // And it ends where the uninterrupted run ended.
+  CHECK(resumed.losses.at(20) == straight.losses.at(20));
+
+  // Half a file with no predecessor: a clear error naming it.
+  Recorder again;
+  again.stop_after = 3;
+  const fs::path other = s.dir / "other";
+  auto short_config = config;
+  short_config.train.checkpoint_every = 100;  // only the stop's checkpoint
+  REQUIRE(Train(short_config, s.dir / "data", other, again).outcome == TrainOutcome::kInterrupted);
+  const fs::path only = other / "checkpoint-3.pt";
+  REQUIRE(fs::exists(only));
+  fs::resize_file(only, fs::file_size(only) / 2);
+  Recorder fails;
+  CHECK_THROWS_WITH(Train(short_config, s.dir / "data", other, fails),
+                    Catch::Contains("checkpoint-3.pt") && Catch::Contains("damaged") &&
+                        Catch::Contains("no checkpoint of this run can be read"));
 }

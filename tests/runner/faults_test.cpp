@@ -1,0 +1,117 @@
+// Faults injected into real runs: a disk that fills (a file-size limit, ulimit -f) while a
+// checkpoint or a report is written. The run fails saying which file and why, the checkpoints
+// and the database stay whole, and once there is room again the run resumes and ends where an
+// uninterrupted run ends.
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "tests/support.h"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Result {
+  int code;
+  std::string out;
+};
+
+Result Shell(const std::string& command) {
+  Result r{-1, ""};
+  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
+  char buffer[4096];
+  size_t n = 0;
+  while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) r.out.append(buffer, n);
+  const int status = ::pclose(pipe);
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+// A run whose checkpoints (about 4 MB: model and AdamW moments) are larger than its database.
+const char* kRun = R"({"data.tokenizer": "bpe-300", "data.format": "FULL-SENTENCES",
+  "data.seq_len": 32, "train.batch_size": 4, "train.steps": 40, "train.checkpoint_every": 5,
+  "model.layers": 2, "model.hidden": 128, "model.heads": 2, "model.ffn": 256, "optim.lr": 0.001,
+  "optim.warmup_steps": 2, "eval.every": 0, "eval.sequences": 8, "data.corpus": ")";
+
+}  // namespace
+
+TEST_CASE("a disk that fills while a checkpoint is written loses nothing, and the run resumes",
+          "[faults][slow]") {
+  ablate::test::TempDir dir;
+  dir.Write("run.json", std::string(kRun) + ABLATE_SOURCE_DIR + "/tests/data/corpus_small\"}");
+  auto train = [&](const std::string& db, const std::string& run_dir) {
+    return std::string(ABLATE_BINARY) + " train --config " + dir.File("run.json") + " --db " +
+           dir.File(db) + " --run-dir " + dir.File(run_dir) + " --data-dir " + dir.File("data") +
+           " --threads 1";
+  };
+  REQUIRE(Shell(train("straight.db", "straight")).code == 0);
+
+  // Stopped after its first checkpoint (SIGTERM checkpoints and stops).
+  const pid_t child = fork();
+  if (child == 0) {
+    execl("/bin/sh", "sh", "-c", ("exec " + train("r.db", "run") + " >/dev/null 2>&1").c_str(),
+          static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (!fs::exists(dir / "run" / "checkpoint.json") &&
+         std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  kill(child, SIGTERM);
+  int status = 0;
+  waitpid(child, &status, 0);
+  REQUIRE(WEXITSTATUS(status) == 130);
+  std::ifstream pointer(dir / "run" / "checkpoint.json");
+  const std::string before((std::istreambuf_iterator<char>(pointer)), {});
+
+  // The disk "fills": no file may grow past 3 MB, less than a checkpoint.
+  const auto full = Shell("bash -c 'ulimit -f 3000; exec " + train("r.db", "run") + "'");
+  INFO(full.out);
+  CHECK(full.code == 1);
+  CHECK_THAT(full.out, Catch::Contains("cannot write checkpoint") &&
+                           Catch::Contains("checkpoint-") && Catch::Contains("File too large"));
+  // The checkpoint it resumed from is as it was, and no half-written file is left.
+  std::ifstream after_pointer(dir / "run" / "checkpoint.json");
+  CHECK(std::string((std::istreambuf_iterator<char>(after_pointer)), {}) == before);
+  for (const auto& e : fs::directory_iterator(dir / "run")) CHECK(e.path().extension() != ".tmp");
+  const auto db = Shell("sqlite3 " + dir.File("r.db") +
+                        " 'PRAGMA integrity_check; SELECT status, error FROM runs'");
+  CHECK_THAT(db.out, Catch::StartsWith("ok\nfailed|cannot write checkpoint"));
+
+  // Room again: it resumes and ends on the uninterrupted run's numbers.
+  REQUIRE(Shell(train("r.db", "run")).code == 0);
+  const std::string finals = "SELECT name, value FROM final_metrics ORDER BY name";
+  const auto ours = Shell("sqlite3 " + dir.File("r.db") + " '" + finals + "'");
+  const auto theirs = Shell("sqlite3 " + dir.File("straight.db") + " '" + finals + "'");
+  CHECK(ours.out == theirs.out);
+  CHECK_THAT(ours.out, Catch::Contains("valid/ppl|"));
+}
+
+TEST_CASE("a report that cannot be written names the file and leaves no partial one", "[faults]") {
+  ablate::test::TempDir dir;
+  dir.Write("g.json", R"({"name": "g", "axes": {"seed": [1, 2, 3]}})");
+  REQUIRE(Shell(std::string(ABLATE_BINARY) + " submit " + dir.File("g.json") + " --db " +
+                dir.File("r.db"))
+              .code == 0);
+  dir.Write("spec.json", R"({"tables": [{"id": "t", "runs": {"experiment": "g"},
+    "rows": {"by": "seed"}, "columns": [{"label": "ppl", "metric": "valid/ppl"}]}]})");
+  // 40 KB (bash counts KB): room for SQLite's files, not for the page (its charting library
+  // alone is 50 KB).
+  const auto written = Shell("bash -c 'ulimit -f 40; exec " + std::string(ABLATE_BINARY) +
+                             " report " + dir.File("spec.json") + " --db " + dir.File("r.db") +
+                             " --format html -o " + dir.File("out.html") + "'");
+  INFO(written.out);
+  CHECK(written.code != 0);
+  CHECK_THAT(written.out, Catch::Contains("out.html") && Catch::Contains("File too large"));
+  CHECK_FALSE(fs::exists(dir / "out.html"));
+  for (const auto& e : fs::directory_iterator(dir.path()))
+    CHECK(e.path().filename().string().find("out.html") == std::string::npos);
+}
