@@ -18,6 +18,7 @@
 #include "base/rng.h"
 #include "core/batch_tensors.h"
 #include "core/collective.h"
+#include "core/memory_plan.h"
 #include "core/model.h"
 #include "core/optimizer.h"
 
@@ -43,7 +44,8 @@ std::vector<Batch> ValidationBatches(const DataPipeline& data, InputFormat forma
 
 struct CheckpointState {
   int64_t step = 0;
-  int world_size = 1;  // ranks that trained it: gradient sums are added in that grouping
+  int world_size = 1;       // ranks that trained it: gradient sums are added in that grouping
+  int64_t micro_batch = 0;  // the micro-batch it trained with (dropout is drawn per micro-batch)
   DataPosition position;
   int64_t sequences_seen = 0, tokens_seen = 0;
 };
@@ -70,7 +72,8 @@ nlohmann::json StateJson(const CheckpointState& s, const fs::path& file, uint32_
           {"cursor", s.position.cursor},
           {"sequences_seen", s.sequences_seen},
           {"tokens_seen", s.tokens_seen},
-          {"world_size", s.world_size}};
+          {"world_size", s.world_size},
+          {"micro_batch", s.micro_batch}};
 }
 
 CheckpointState StateFromJson(const nlohmann::json& j) {
@@ -80,6 +83,7 @@ CheckpointState StateFromJson(const nlohmann::json& j) {
   s.sequences_seen = j.value("sequences_seen", int64_t{0});
   s.tokens_seen = j.value("tokens_seen", int64_t{0});
   s.world_size = j.value("world_size", 1);
+  s.micro_batch = j.value("micro_batch", int64_t{0});
   return s;
 }
 
@@ -327,9 +331,37 @@ TrainResult TrainRanks(const TrainConfig& config, const fs::path& data_dir, cons
     }
   }
 
-  const int64_t micro = config.train.micro_batch > 0
-                            ? config.train.micro_batch
-                            : std::max<int64_t>(1, kAutoMicroBatchTokens / config.data.seq_len);
+  // Micro-batch: the one asked for if it fits in memory, else refused at once; 0 = the largest
+  // that fits, at most about kAutoMicroBatchTokens tokens.
+  const auto& mo = model->options();
+  const double bytes_per_sequence =
+      ActivationBytesPerToken({mo.layers, mo.hidden, mo.heads, mo.ffn, mo.vocab_size,
+                               config.data.seq_len, config.data.mask_prob}) *
+      static_cast<double>(config.data.seq_len);
+  const double fixed_bytes = 16.0 * static_cast<double>(model->ParameterCount());
+  const int64_t cap = std::max<int64_t>(1, kAutoMicroBatchTokens / config.data.seq_len);
+  const auto available = device.is_cuda() ? std::nullopt : AvailableMemoryBytes();
+  MicroBatchChoice micro_choice;
+  if (config.train.micro_batch == 0 && state.micro_batch > 0) {
+    // A resumed run keeps the micro-batch it chose, so it goes on exactly as it began.
+    try {
+      micro_choice =
+          ChooseMicroBatch(state.micro_batch, cap, bytes_per_sequence, fixed_bytes, available);
+      micro_choice.reason = "micro-batch of " + std::to_string(state.micro_batch) +
+                            " sequences, as the run chose before it was resumed";
+    } catch (const InputError&) {
+      micro_choice = ChooseMicroBatch(0, cap, bytes_per_sequence, fixed_bytes, available);
+      micro_choice.reason += "; the " + std::to_string(state.micro_batch) +
+                             " the run began with no longer fit, so its dropout from here on "
+                             "differs from an uninterrupted run's";
+    }
+  } else {
+    micro_choice =
+        ChooseMicroBatch(config.train.micro_batch, cap, bytes_per_sequence, fixed_bytes, available);
+  }
+  const int64_t micro = micro_choice.sequences;
+  state.micro_batch = micro;
+  if (log && rank == 0) log(micro_choice.reason);
   auto mlm_eval =
       ValidationBatches(data, InputFormat::kFullSentences, micro, config.eval.sequences);
   std::vector<Batch> nsp_eval;
@@ -343,7 +375,7 @@ TrainResult TrainRanks(const TrainConfig& config, const fs::path& data_dir, cons
 
   BatchStream stream = data.Stream(state.position);
   observer.OnStart(
-      {state.step, config.train.steps, model->ParameterCount(), stream.ExamplesPerEpoch()});
+      {state.step, config.train.steps, model->ParameterCount(), stream.ExamplesPerEpoch(), micro});
 
   // Rank 0 writes; every rank first checks that all hold the same weights.
   auto checkpoint = [&] {

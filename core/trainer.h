@@ -41,6 +41,7 @@ struct TrainStart {
   int64_t total_steps = 0;
   int64_t parameters = 0;
   uint64_t examples_per_epoch = 0;
+  int64_t micro_batch = 0;  // sequences per forward/backward, as asked or as chosen to fit
 };
 
 class TrainObserver {

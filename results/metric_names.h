@@ -17,6 +17,7 @@ inline constexpr const char* kTrainTokensSeen = "train/tokens_seen";
 inline constexpr const char* kTrainEpochs = "train/epochs";
 // Final metrics only.
 inline constexpr const char* kTrainTokensPerUpdate = "train/tokens_per_update";
+inline constexpr const char* kTrainMicroBatch = "train/micro_batch";
 inline constexpr const char* kTrainSteps = "train/steps";
 // Every eval.every updates and at the end.
 inline constexpr const char* kValidLoss = "valid/loss";

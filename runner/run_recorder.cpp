@@ -47,6 +47,10 @@ void RunRecorder::OnStart(const core::TrainStart& start) {
                                 : "starting")
        << ", " << start.total_steps << " steps, " << start.parameters << " parameters, "
        << start.examples_per_epoch << " sequences per epoch\n";
+  // The micro-batch asked for, or the one chosen to fit this machine's memory.
+  if (records_)
+    records_->SetFinalMetric(metric::kTrainMicroBatch, static_cast<double>(start.micro_batch),
+                             start.start_step);
 }
 
 void RunRecorder::OnStep(const core::StepMetrics& m) {

@@ -115,3 +115,36 @@ TEST_CASE("a report that cannot be written names the file and leaves no partial 
   for (const auto& e : fs::directory_iterator(dir.path()))
     CHECK(e.path().filename().string().find("out.html") == std::string::npos);
 }
+
+TEST_CASE("a micro-batch that cannot fit in memory is refused at once, and 0 picks one that fits",
+          "[faults][memory]") {
+  ablate::test::TempDir dir;
+  dir.Write("run.json", std::string(R"({"data.tokenizer": "bpe-300", "data.format":
+    "FULL-SENTENCES", "data.seq_len": 512, "train.batch_size": 64, "train.steps": 2,
+    "train.checkpoint_every": 0, "model.layers": 4, "model.hidden": 256, "model.heads": 4,
+    "model.ffn": 1024, "optim.lr": 0.001, "optim.warmup_steps": 1, "eval.every": 0,
+    "eval.sequences": 8, "data.corpus": ")") +
+                            ABLATE_SOURCE_DIR + "/tests/data/corpus_small\"}");
+  // 4 GB of address space: 64 sequences of 512 tokens need about 5 GB of activations.
+  auto train = [&](const std::string& flags) {
+    return Shell("bash -c 'ulimit -v 4000000; exec " + std::string(ABLATE_BINARY) +
+                 " train --config " + dir.File("run.json") + " --db " + dir.File("r.db") +
+                 " --data-dir " + dir.File("data") + " --run-dir " + dir.File("run") +
+                 " --threads 1 " + flags + "'");
+  };
+  const auto refused = train("--set train.micro_batch=64");
+  INFO(refused.out);
+  CHECK(refused.code == 2);
+  CHECK_THAT(refused.out,
+             Catch::Contains("train.micro_batch") && Catch::Contains("64 sequences need about"));
+  const auto chosen = train("");
+  INFO(chosen.out);
+  REQUIRE(chosen.code == 0);
+  CHECK_THAT(chosen.out, Catch::Contains("chosen to fit"));
+  const auto recorded = Shell("sqlite3 " + dir.File("r.db") +
+                              " \"SELECT value FROM final_metrics WHERE name = "
+                              "'train/micro_batch' ORDER BY run_id DESC LIMIT 1\"");
+  const double micro = std::stod(recorded.out);
+  CHECK(micro >= 1);
+  CHECK(micro < 32);  // the old rule's 16K tokens would be 32 sequences: too many here
+}
