@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 
 #include "tests/support.h"
@@ -457,4 +458,38 @@ TEST_CASE("a cuda device without CUDA is refused before anything is queued", "[c
   CHECK(run.code == 2);
   CHECK_THAT(run.err, Catch::Contains("CUDA section"));
   CHECK_FALSE(fs::exists(dir / "r.db"));
+}
+
+TEST_CASE("hostile names are refused and hostile paths stay inside the data directory", "[cli]") {
+  TempDir dir;
+  for (const std::string& name :
+       std::vector<std::string>{"..", ".", "a/b", "a b", "x\"y", std::string(200, 'n')}) {
+    dir.Write("g.json", json{{"name", name}, {"axes", {{"seed", {1}}}}}.dump());
+    auto expanded = Ablate(dir, "expand " + Q(dir / "g.json"));
+    INFO(name);
+    CHECK(expanded.code == 2);
+    CHECK_THAT(expanded.err, Catch::Contains("/name"));
+  }
+  // A corpus directory with a space, a quote and "..": its shards and tokenizer are named by a
+  // hash inside the data directory, and nothing is written anywhere else.
+  const fs::path corpus = dir / "my corp'us" / ".." / "my corp'us";
+  fs::create_directories(dir / "my corp'us");
+  for (const auto& e :
+       fs::directory_iterator(fs::path(ABLATE_SOURCE_DIR) / "tests/data/corpus_small"))
+    fs::copy(e.path(), dir / "my corp'us" / e.path().filename());
+  std::string quoted = "'";
+  for (char c : corpus.string()) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  quoted += "'";
+  auto prepared = Ablate(dir, "data prepare --corpus " + quoted +
+                                  " --tokenizer bpe-300 --data-dir " + Q(dir / "data"));
+  INFO(prepared.err);
+  REQUIRE(prepared.code == 0);
+  std::set<std::string> top;
+  for (const auto& e : fs::directory_iterator(dir.path())) top.insert(e.path().filename().string());
+  CHECK(top == std::set<std::string>{"data", "my corp'us", "stdin", "stdout", "stderr", "g.json"});
+  for (const auto& e : fs::recursive_directory_iterator(dir / "data")) {
+    const std::string name = e.path().filename().string();
+    CHECK(name.find('\'') == std::string::npos);
+    CHECK(name.find(' ') == std::string::npos);
+  }
 }
