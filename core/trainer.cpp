@@ -339,7 +339,9 @@ TrainResult TrainRanks(const TrainConfig& config, const fs::path& data_dir, cons
                                config.data.seq_len, config.data.mask_prob}) *
       static_cast<double>(config.data.seq_len);
   const double fixed_bytes = 16.0 * static_cast<double>(model->ParameterCount());
-  const int64_t cap = std::max<int64_t>(1, kAutoMicroBatchTokens / config.data.seq_len);
+  // At most ~16K tokens, and no more sequences than an update holds.
+  const int64_t cap = std::clamp<int64_t>(kAutoMicroBatchTokens / config.data.seq_len, 1,
+                                          static_cast<int64_t>(config.train.batch_size));
   const auto available = device.is_cuda() ? std::nullopt : AvailableMemoryBytes();
   MicroBatchChoice micro_choice;
   if (config.train.micro_batch == 0 && state.micro_batch > 0) {

@@ -244,3 +244,48 @@ TEST_CASE("a task that cannot be loaded fails the run and keeps its pretraining 
   CHECK_THAT(std::get<std::string>(run.rows[0][1]), Catch::Contains("/nonexistent/task"));
   CHECK(Query(s, "SELECT value FROM final_metrics WHERE name = 'valid/loss'").rows.size() == 1);
 }
+
+TEST_CASE("eight workers and readers in a loop on one database lose and lock nothing",
+          "[runner][slow][load]") {
+  Scratch s;
+  s.Write("g.json", Grid("load", R"({"optim.lr": [1e-3, 2e-3, 3e-3, 4e-3, 5e-3],
+                                     "seed": [1, 2, 3, 4, 5, 6, 7, 8]})",
+                         5, 0));
+  REQUIRE(Shell(std::string(ABLATE_BINARY) + " data prepare --corpus " + ABLATE_SOURCE_DIR +
+                "/tests/data/corpus_small --tokenizer bpe-300 --data-dir " + s.Path("data") +
+                " >/dev/null 2>&1") == 0);
+  s.Write("spec.json", R"({"tables": [{"id": "t", "runs": {"experiment": "load"},
+    "rows": {"by": "optim.lr"}, "columns": [{"label": "ppl", "metric": "valid/ppl"}]}]})");
+  // Readers loop until the grid is done: report and sql, each error kept.
+  const std::string reader =
+      "while [ ! -e " + s.Path("done") + " ]; do " + std::string(ABLATE_BINARY) + " report " +
+      s.Path("spec.json") + " --db " + s.Path("r.db") + " >/dev/null 2>>" + s.Path("readers.err") +
+      " || echo report-failed >>" + s.Path("readers.err") + "; " + std::string(ABLATE_BINARY) +
+      " sql --db " + s.Path("r.db") + " 'SELECT status, count(*) FROM runs GROUP BY 1' " +
+      ">/dev/null 2>>" + s.Path("readers.err") + " || echo sql-failed >>" + s.Path("readers.err") +
+      "; done";
+  REQUIRE(Shell(std::string(ABLATE_BINARY) + " submit " + s.Path("g.json") + " --db " +
+                s.Path("r.db") + " >/dev/null") == 0);
+  // The readers are waited for, so none outlives the test's directory.
+  const int code =
+      Shell("(" + reader + ") & readers=$!; " +
+            Ablate(s, "run " + s.Path("g.json") + " --db " + s.Path("r.db") + " --jobs 8") + " >" +
+            s.Path("run.out") + " 2>" + s.Path("run.err") + "; status=$?; touch " + s.Path("done") +
+            "; wait $readers; exit $status");
+  CHECK(code == 0);
+  const std::string errors = Slurp(s.dir / "run.err") + Slurp(s.dir / "readers.err");
+  CHECK(errors.find("locked") == std::string::npos);
+  CHECK(errors.find("error") == std::string::npos);
+  CHECK(errors.find("report-failed") == std::string::npos);
+  CHECK(errors.find("sql-failed") == std::string::npos);
+  auto runs = Query(s, "SELECT status, attempts, COUNT(*) FROM runs GROUP BY status, attempts");
+  REQUIRE(runs.rows.size() == 1);
+  CHECK(std::get<std::string>(runs.rows[0][0]) == "completed");
+  CHECK(Int(runs.rows[0][1]) == 1);
+  CHECK(Int(runs.rows[0][2]) == 40);
+  auto points = Query(s,
+                      "SELECT COUNT(*), COUNT(DISTINCT run_id || ':' || step) FROM metrics WHERE "
+                      "name = 'train/loss'");
+  CHECK(Int(points.rows[0][0]) == 40 * 5);
+  CHECK(Int(points.rows[0][1]) == 40 * 5);
+}
