@@ -5,6 +5,7 @@
 #include <string_view>
 
 #include "base/number_text.h"
+#include "reports/svg_plot.h"
 #include "reports/table_format.h"
 
 // uPlot's files, embedded at build time (reports/CMakeLists.txt, from reports/vendor/uplot).
@@ -18,52 +19,31 @@ using nlohmann::json;
 
 namespace {
 
-std::string Html(std::string_view text) {
-  std::string out;
-  for (char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
+std::string Html(std::string_view text) { return Escape(std::string(text)); }
 
 // Escaped text with the markdown the footnotes use: `code`, **bold** and *italic*.
 std::string Inline(std::string_view text) {
-  std::string out;
+  std::string out, plain;  // plain: text since the last markup, escaped as a whole (UTF-8 intact)
   bool code = false, strong = false, em = false;
+  auto tag = [&](const char* open, const char* close, bool& state) {
+    out += Html(plain) + (state ? close : open);
+    plain.clear();
+    state = !state;
+  };
   for (size_t i = 0; i < text.size(); ++i) {
     const char c = text[i];
     if (c == '`') {
-      out += code ? "</code>" : "<code>";
-      code = !code;
+      tag("<code>", "</code>", code);
     } else if (!code && c == '*' && i + 1 < text.size() && text[i + 1] == '*') {
-      out += strong ? "</strong>" : "<strong>";
-      strong = !strong;
+      tag("<strong>", "</strong>", strong);
       ++i;
     } else if (!code && c == '*' && (em || (i + 1 < text.size() && text[i + 1] != ' '))) {
-      out += em ? "</em>" : "<em>";
-      em = !em;
+      tag("<em>", "</em>", em);
     } else {
-      out += Html(std::string_view(&text[i], 1));
+      plain += c;
     }
   }
+  out += Html(plain);
   if (code) out += "</code>";
   if (strong) out += "</strong>";
   if (em) out += "</em>";

@@ -108,7 +108,7 @@ std::vector<uint32_t> CodePoints(const std::string& s) {
   return cps;
 }
 
-std::string Escape(const std::vector<uint32_t>& cps) {
+std::string EscapeCodePoints(const std::vector<uint32_t>& cps) {
   std::string out;
   for (uint32_t cp : cps) {
     switch (cp) {
@@ -133,8 +133,6 @@ std::string Escape(const std::vector<uint32_t>& cps) {
   }
   return out;
 }
-
-std::string Escape(const std::string& s) { return Escape(CodePoints(s)); }
 
 struct Axis {
   bool log = false;
@@ -352,7 +350,7 @@ void DrawLegend(std::string& svg, const std::vector<PlotSeries>& series, const L
       cps.push_back(0x2026);  // ellipsis; the full label is in the tooltip
     }
     svg += "<text x=\"" + Px(l.legend_left + kLegendSwatch + 6) + "\" y=\"" + Px(baseline) + "\">" +
-           Escape(cps);
+           EscapeCodePoints(cps);
     if (truncated) svg += "<title>" + Escape(series[s].label) + "</title>";
     svg += "</text>\n";
     baseline += kLegendRow;
@@ -475,5 +473,7 @@ std::string TickLabel(double value) {
   }
   return text;
 }
+
+std::string Escape(const std::string& s) { return EscapeCodePoints(CodePoints(s)); }
 
 }  // namespace ablate::reports

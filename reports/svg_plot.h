@@ -44,6 +44,10 @@ PlotArea PlotAreaFor(const std::vector<PlotSeries>& series, const PlotOptions& o
 // the axes and a "no data" note. Throws InternalError when a series' x and y differ in length.
 std::string RenderLinePlot(const std::vector<PlotSeries>& series, const PlotOptions& options);
 
+// Text for XML and HTML: & < > " ' as entities, invalid UTF-8 as U+FFFD (the HTML report uses it
+// too).
+std::string Escape(const std::string& text);
+
 // "Nice" linear ticks covering [lo, hi]: the step is the smallest of {1, 2, 2.5, 5} x 10^k that is
 // at least (hi - lo) / target, and the ticks run over the multiples of the step from the largest
 // at or below lo to the smallest at or above hi (so target/2 to target + 2 of them). Each tick is
