@@ -179,6 +179,15 @@ bool HasRunLogs(const Connection& connection, const std::optional<std::string>& 
   return select.ColumnInt(0) != 0;
 }
 
+std::vector<std::string> ExperimentsWithRunLogs(const Connection& connection) {
+  Statement names = connection.Prepare(
+      "SELECT DISTINCT e.name FROM experiments e JOIN runs r ON r.experiment_id = e.id JOIN "
+      "run_logs l ON l.run_id = r.id ORDER BY e.id");
+  std::vector<std::string> out;
+  while (names.Step()) out.push_back(names.ColumnText(0));
+  return out;
+}
+
 void RegisterSlurmTask(Store& store, int64_t run_id, const std::filesystem::path& log,
                        const std::string& job_id, int task) {
   const Connection& db = store.connection();

@@ -31,6 +31,9 @@ CollectResult Collect(Store& store, const std::optional<std::string>& experiment
 // collect before it reads. Read-only; false on a database older than schema v3.
 bool HasRunLogs(const Connection& connection, const std::optional<std::string>& experiment);
 
+// The experiments that have runs writing record logs, in order of creation.
+std::vector<std::string> ExperimentsWithRunLogs(const Connection& connection);
+
 // A run handed to Slurm: its log is registered (kept if it was already: an earlier attempt's
 // records stay collected) and its array task remembered, replacing the one before.
 void RegisterSlurmTask(Store& store, int64_t run_id, const std::filesystem::path& log,

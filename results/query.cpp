@@ -45,7 +45,9 @@ bool IsRuntimeFailure(int code) {
 
 std::string Ordinal(size_t index) { return "statement " + std::to_string(index + 1); }
 
-Value ReadValue(const Statement& statement, int column) {
+}  // namespace
+
+Value ColumnValue(const Statement& statement, int column) {
   switch (statement.ColumnType(column)) {
     case SQLITE_INTEGER:
       return statement.ColumnInt(column);
@@ -59,8 +61,6 @@ Value ReadValue(const Statement& statement, int column) {
       return std::monostate{};
   }
 }
-
-}  // namespace
 
 std::vector<ResultSet> RunReadOnlyQuery(const std::string& db_path, const std::string& sql,
                                         double timeout_seconds) {
@@ -107,7 +107,7 @@ std::vector<ResultSet> RunReadOnlyQuery(const std::string& db_path, const std::s
       while (statement.Step()) {
         std::vector<Value>& row = result.rows.emplace_back();
         row.reserve(static_cast<size_t>(column_count));
-        for (int c = 0; c < column_count; ++c) row.push_back(ReadValue(statement, c));
+        for (int c = 0; c < column_count; ++c) row.push_back(ColumnValue(statement, c));
       }
     } catch (const SqliteError& e) {
       if (e.code() == SQLITE_INTERRUPT && timeout_seconds > 0) {

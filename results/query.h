@@ -18,6 +18,10 @@ struct ResultSet {
   std::vector<std::vector<Value>> rows;
 };
 
+class Statement;
+// A column of the statement's current row as a cell: SQLite's own type; a blob as "<blob N bytes>".
+Value ColumnValue(const Statement& statement, int column);
+
 // One ResultSet per statement that has result columns (a SELECT with no matching rows still gives
 // its columns; ATTACH, BEGIN and the like give none), in statement order. All statements are
 // prepared before any runs, so a later statement cannot refer to a database that an earlier

@@ -8,6 +8,7 @@
 #include "results/metric_names.h"
 #include "results/run_status.h"
 #include "results/sqlite.h"
+#include "results/store.h"
 
 namespace ablate::results {
 namespace {
@@ -132,21 +133,7 @@ ResultSet ReadRunsWide(const std::string& db_path, const std::set<std::string>& 
   for (int c = 0; c < s.ColumnCount(); ++c) set.columns.push_back(s.ColumnName(c));
   while (s.Step()) {
     std::vector<Value>& row = set.rows.emplace_back();
-    for (int c = 0; c < s.ColumnCount(); ++c) {
-      switch (s.ColumnType(c)) {
-        case SQLITE_INTEGER:
-          row.emplace_back(s.ColumnInt(c));
-          break;
-        case SQLITE_FLOAT:
-          row.emplace_back(s.ColumnDouble(c));
-          break;
-        case SQLITE_NULL:
-          row.emplace_back(std::monostate{});
-          break;
-        default:
-          row.emplace_back(s.ColumnText(c));
-      }
-    }
+    for (int c = 0; c < s.ColumnCount(); ++c) row.push_back(ColumnValue(s, c));
   }
   return set;
 }
@@ -180,22 +167,7 @@ RunDescription ReadRunByKey(const std::string& db_path, const std::string& key,
                      "run key " + key + " is in several experiments (" + run.experiment + ", " +
                          find.ColumnText(1) + "): name one with --experiment");
   }
-  Statement params = db.Prepare("SELECT name, value, type FROM params WHERE run_id = ?1");
-  params.BindInt(1, id);
-  run.params = nlohmann::json::object();
-  while (params.Step()) {
-    const std::string type = params.ColumnText(2);
-    auto& slot = run.params[params.ColumnText(0)];
-    if (type == "int") {
-      slot = params.ColumnInt(1);
-    } else if (type == "float") {
-      slot = params.ColumnDouble(1);
-    } else if (type == "bool") {
-      slot = params.ColumnInt(1) != 0;
-    } else {
-      slot = params.ColumnText(1);
-    }
-  }
+  run.params = ReadRunParams(db, id);
   Statement dir = db.Prepare(
       "SELECT path FROM artifacts WHERE run_id = ?1 AND kind = 'run_dir' ORDER BY id DESC LIMIT 1");
   dir.BindInt(1, id);

@@ -71,13 +71,6 @@ void BindParamValue(Statement& statement, int index, const json& value) {
   }
 }
 
-json ReadParamValue(const Statement& statement, int value_column, const std::string& type) {
-  if (type == "int") return statement.ColumnInt(value_column);
-  if (type == "float") return statement.ColumnDouble(value_column);
-  if (type == "bool") return statement.ColumnInt(value_column) != 0;
-  return statement.ColumnText(value_column);
-}
-
 // Checks every run before the transaction starts, so a bad submission touches nothing.
 void ValidateSubmission(const ExperimentSubmission& submission) {
   const std::string source = "experiment '" + submission.name + "'";
@@ -213,6 +206,26 @@ WideNames RefreshWideView(const Connection& connection) {
 }
 
 }  // namespace
+
+json ReadRunParams(const Connection& db, int64_t run_id) {
+  Statement params = db.Prepare("SELECT name, value, type FROM params WHERE run_id = ?1");
+  params.BindInt(1, run_id);
+  json out = json::object();
+  while (params.Step()) {
+    const std::string type = params.ColumnText(2);
+    auto& slot = out[params.ColumnText(0)];
+    if (type == "int") {
+      slot = params.ColumnInt(1);
+    } else if (type == "float") {
+      slot = params.ColumnDouble(1);
+    } else if (type == "bool") {
+      slot = params.ColumnInt(1) != 0;
+    } else {
+      slot = params.ColumnText(1);
+    }
+  }
+  return out;
+}
 
 Store::Store(std::shared_ptr<Connection> connection) : connection_(std::move(connection)) {}
 
@@ -439,12 +452,7 @@ void Store::MarkRunning(ClaimedRun& claimed, const std::string& host, int64_t pi
   claimed.attempts = update.ColumnInt(0);
   update.Run();
 
-  Statement params = db.Prepare("SELECT name, value, type FROM params WHERE run_id = ?1");
-  params.BindInt(1, claimed.run_id);
-  claimed.params = json::object();
-  while (params.Step()) {
-    claimed.params[params.ColumnText(0)] = ReadParamValue(params, 1, params.ColumnText(2));
-  }
+  claimed.params = ReadRunParams(db, claimed.run_id);
 }
 
 std::vector<ClaimedRun> Store::QueuedWithoutTask(const std::string& experiment) const {
@@ -461,11 +469,7 @@ std::vector<ClaimedRun> Store::QueuedWithoutTask(const std::string& experiment) 
     run.key = pick.ColumnText(1);
     run.experiment = experiment;
     run.attempts = pick.ColumnInt(2);
-    Statement params = db.Prepare("SELECT name, value, type FROM params WHERE run_id = ?1");
-    params.BindInt(1, run.run_id);
-    run.params = json::object();
-    while (params.Step())
-      run.params[params.ColumnText(0)] = ReadParamValue(params, 1, params.ColumnText(2));
+    run.params = ReadRunParams(db, run.run_id);
     runs.push_back(std::move(run));
   }
   return runs;

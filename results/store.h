@@ -68,6 +68,9 @@ struct RunningRun {
 // column per param name and one per final-metric name, named as the param or metric (so SQL reads
 // `SELECT "data.masking", valid_ppl FROM runs_wide`). A param named like a run_info column is
 // "param:NAME"; a final metric named like a run_info column or a param is "final:NAME".
+// A run's params, typed as they were submitted (ints, floats, bools, strings).
+nlohmann::json ReadRunParams(const Connection& db, int64_t run_id);
+
 // How the last attempt of a run was trained (runs.git_commit ... runs.ranks_per_node).
 struct Provenance {
   std::string git_commit, torch_version, device;

@@ -22,10 +22,7 @@ int CmdCollect(const Args& args) {
   if (vm->count("experiment")) {
     experiments.push_back((*vm)["experiment"].as<std::string>());
   } else {
-    results::Statement names = store.connection().Prepare(
-        "SELECT DISTINCT e.name FROM experiments e JOIN runs r ON r.experiment_id = e.id JOIN "
-        "run_logs l ON l.run_id = r.id ORDER BY e.id");
-    while (names.Step()) experiments.push_back(names.ColumnText(0));
+    experiments = results::ExperimentsWithRunLogs(store.connection());
   }
   for (const auto& name : experiments) {
     const auto before = results::Collect(store, name);

@@ -90,12 +90,8 @@ void CollectBeforeReading(const std::string& db, const std::optional<std::string
     CollectAndReconcile(store, *experiment, ask_slurm, err);
     return;
   }
-  results::Statement names = store.connection().Prepare(
-      "SELECT DISTINCT e.name FROM experiments e JOIN runs r ON r.experiment_id = e.id JOIN "
-      "run_logs l ON l.run_id = r.id ORDER BY e.id");
-  std::vector<std::string> experiments;
-  while (names.Step()) experiments.push_back(names.ColumnText(0));
-  for (const auto& name : experiments) CollectAndReconcile(store, name, ask_slurm, err);
+  for (const auto& name : results::ExperimentsWithRunLogs(store.connection()))
+    CollectAndReconcile(store, name, ask_slurm, err);
 }
 
 int SubmitRunsToSlurm(const WorkerOptions& worker, const std::string& experiment,

@@ -3,7 +3,9 @@
 #pragma once
 
 #include <stdlib.h>
+#include <sys/wait.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <stdexcept>
@@ -37,5 +39,23 @@ class TempDir {
  private:
   std::filesystem::path path_;
 };
+
+// Runs `command` through /bin/sh with stderr joined to stdout: its exit code (-1 when killed by a
+// signal) and everything it printed.
+struct ShellResult {
+  int code;
+  std::string out;
+};
+inline ShellResult Shell(const std::string& command) {
+  ShellResult r{-1, ""};
+  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
+  if (pipe == nullptr) return r;
+  char buffer[4096];
+  size_t n = 0;
+  while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) r.out.append(buffer, n);
+  const int status = ::pclose(pipe);
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
 
 }  // namespace ablate::test
