@@ -38,22 +38,7 @@ struct TempDir : ablate::test::TempDir {
   TempDir() : ablate::test::TempDir("ablate slurm it's 100% ") {}
 };
 
-struct ShellResult {
-  int code;
-  std::string output;  // stdout and stderr together
-};
-
-ShellResult Shell(const std::string& command) {
-  ShellResult result{-1, ""};
-  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
-  if (pipe == nullptr) return result;
-  char buffer[4096];
-  size_t n = 0;
-  while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) result.output.append(buffer, n);
-  int status = ::pclose(pipe);
-  result.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return result;
-}
+using ablate::test::Shell;
 
 std::string Tail(const std::string& text, size_t max_chars = 1500) {
   return text.size() <= max_chars ? text : "..." + text.substr(text.size() - max_chars);
@@ -61,7 +46,7 @@ std::string Tail(const std::string& text, size_t max_chars = 1500) {
 
 bool NodeIsUp() {
   auto sinfo = Shell("sinfo --noheader --format=%T");
-  std::istringstream states(sinfo.output);
+  std::istringstream states(sinfo.out);
   std::string state;
   while (sinfo.code == 0 && states >> state) {
     if (state == "idle" || state == "mixed" || state == "allocated" || state == "completing") {
@@ -80,7 +65,7 @@ std::string FindCluster() {
   auto start = Shell("'" ABLATE_SOURCE_DIR "/scripts/start-slurm'");
   if (start.code != 0) {
     return "scripts/start-slurm could not start a one-node cluster (exit " +
-           std::to_string(start.code) + "):\n" + Tail(start.output);
+           std::to_string(start.code) + "):\n" + Tail(start.out);
   }
   return "";
 }
@@ -337,11 +322,11 @@ TEST_CASE("a small grid runs to completion through ablate run --backend slurm",
               .code == 0);
   auto submitted = Shell(std::string(ABLATE_BINARY) + " run " + q(dir / "g.json") + common +
                          " --backend slurm --jobs 2 --threads 1");
-  INFO(submitted.output);
+  INFO(submitted.out);
   REQUIRE(submitted.code == 0);
-  auto at = submitted.output.find("submitted Slurm job array ");
+  auto at = submitted.out.find("submitted Slurm job array ");
   REQUIRE(at != std::string::npos);
-  std::string job_id = submitted.output.substr(at + 26);
+  std::string job_id = submitted.out.substr(at + 26);
   job_id = job_id.substr(0, job_id.find(' '));
   CancelOnExit cancel(job_id);
   // No task may touch the database: it is read-only while the array runs, and no task's command
@@ -359,9 +344,9 @@ TEST_CASE("a small grid runs to completion through ablate run --backend slurm",
 
   auto status =
       Shell(std::string(ABLATE_BINARY) + " status --db " + q(dir / "r.db") + " --format csv");
-  INFO(status.output);
-  CHECK(status.output.find("slurm-grid,0,0,4,0,0,0,4") != std::string::npos);
-  CHECK(status.output.find("slurm array " + job_id + " (slurm-grid): 4 COMPLETED") !=
+  INFO(status.out);
+  CHECK(status.out.find("slurm-grid,0,0,4,0,0,0,4") != std::string::npos);
+  CHECK(status.out.find("slurm array " + job_id + " (slurm-grid): 4 COMPLETED") !=
         std::string::npos);
   // Collecting again changes nothing.
   const std::string checksum =
@@ -372,8 +357,8 @@ TEST_CASE("a small grid runs to completion through ablate run --backend slurm",
   const auto before = Shell(checksum);
   auto collected = Shell(std::string(ABLATE_BINARY) + " collect --db " + q(dir / "r.db"));
   CHECK(collected.code == 0);
-  CHECK(collected.output.find("slurm-grid: 0 records") != std::string::npos);
-  CHECK(Shell(checksum).output == before.output);
+  CHECK(collected.out.find("slurm-grid: 0 records") != std::string::npos);
+  CHECK(Shell(checksum).out == before.out);
 }
 
 TEST_CASE("runs of two data-parallel ranks each complete through the Slurm backend and srun",
@@ -400,19 +385,19 @@ TEST_CASE("runs of two data-parallel ranks each complete through the Slurm backe
   auto submitted = Shell(std::string(ABLATE_BINARY) + " run " + q(dir / "g.json") + " --db " +
                          q(dir / "r.db") + " --data-dir " + q(dir / "data") + " --runs-dir " +
                          q(dir / "runs") + " --backend slurm --jobs 1 --nproc-per-run 2");
-  INFO(submitted.output);
+  INFO(submitted.out);
   REQUIRE(submitted.code == 0);
-  auto at = submitted.output.find("submitted Slurm job array ");
+  auto at = submitted.out.find("submitted Slurm job array ");
   REQUIRE(at != std::string::npos);
-  std::string job_id = submitted.output.substr(at + 26);
+  std::string job_id = submitted.out.substr(at + 26);
   job_id = job_id.substr(0, job_id.find(' '));
   CancelOnExit cancel(job_id);
   WaitForArray(job_id, 1, 180s);
   auto ranks = Shell(std::string(ABLATE_BINARY) + " sql --db " + q(dir / "r.db") +
                      " --format csv \"SELECT status, world_size, backend, count(*) FROM runs "
                      "GROUP BY 1, 2, 3\"");
-  INFO(ranks.output);
-  CHECK(ranks.output.find("completed,2,gloo,2") != std::string::npos);
+  INFO(ranks.out);
+  CHECK(ranks.out.find("completed,2,gloo,2") != std::string::npos);
 
   // One run under srun -n 2: Slurm starts both ranks (SLURM_PROCID); rank 0 alone records.
   std::ofstream(dir / "run.json") << R"({"data.corpus": ")" << corpus << R"(",
@@ -423,13 +408,13 @@ TEST_CASE("runs of two data-parallel ranks each complete through the Slurm backe
   auto trained = Shell("srun -n 2 --time=5 " + std::string(ABLATE_BINARY) + " train --config " +
                        q(dir / "run.json") + " --db " + q(dir / "t.db") + " --run-dir " +
                        q(dir / "t") + " --data-dir " + q(dir / "data") + " --threads 1");
-  INFO(trained.output);
+  INFO(trained.out);
   CHECK(trained.code == 0);
-  CHECK(trained.output.find("on 2 ranks") != std::string::npos);
+  CHECK(trained.out.find("on 2 ranks") != std::string::npos);
   auto recorded = Shell(std::string(ABLATE_BINARY) + " sql --db " + q(dir / "t.db") +
                         " --format csv \"SELECT status, world_size, backend FROM runs\"");
-  INFO(recorded.output);
-  CHECK(recorded.output.find("completed,2,gloo") != std::string::npos);
+  INFO(recorded.out);
+  CHECK(recorded.out.find("completed,2,gloo") != std::string::npos);
 }
 
 namespace {
@@ -464,18 +449,18 @@ struct LongRun {
   std::string Submit(const std::string& flags) {
     auto submitted = Shell(std::string(ABLATE_BINARY) + " run " + Q(dir / "g.json") + common +
                            " --backend slurm --threads 1 " + flags);
-    INFO(submitted.output);
+    INFO(submitted.out);
     REQUIRE(submitted.code == 0);
-    auto at = submitted.output.find("submitted Slurm job array ");
+    auto at = submitted.out.find("submitted Slurm job array ");
     REQUIRE(at != std::string::npos);
-    std::string job_id = submitted.output.substr(at + 26);
+    std::string job_id = submitted.out.substr(at + 26);
     return job_id.substr(0, job_id.find(' '));
   }
   // The query's rows as CSV, with plain line ends.
   std::string Sql(const std::string& query) {
     std::string out = Shell(std::string(ABLATE_BINARY) + " sql --db " + Q(dir / "r.db") +
                             " --format csv \"" + query + "\"")
-                          .output;
+                          .out;
     out.erase(std::remove(out.begin(), out.end(), '\r'), out.end());
     return out;
   }
@@ -511,8 +496,8 @@ TEST_CASE("a task killed mid-run is interrupted, resubmitted, and resumes with e
   WaitForArray(first, 1, 60s);
   auto status = Shell(std::string(ABLATE_BINARY) + " status" +
                       run.common.substr(0, run.common.find(" --data-dir")) + " --format csv");
-  INFO(status.output);
-  CHECK(status.output.find("slurm-kill,0,0,0,0,0,1,1") != std::string::npos);
+  INFO(status.out);
+  CHECK(status.out.find("slurm-kill,0,0,0,0,0,1,1") != std::string::npos);
   const std::string second = run.Submit("");
   CHECK(second != first);
   CancelOnExit cancel_second(second);
