@@ -26,6 +26,11 @@ nlohmann::ordered_json ParseJsonText(const std::string& text, const std::string&
     if (auto pos = reason.find(": "); pos != std::string::npos) reason = reason.substr(pos + 2);
     throw InputError(source + ":" + std::to_string(line) + ":" + std::to_string(column), "",
                      "malformed JSON: " + reason);
+  } catch (const nlohmann::ordered_json::exception& e) {
+    // A number too large for a double (1e999) is out_of_range, not parse_error, and has no offset.
+    std::string reason = e.what();
+    if (auto pos = reason.find("] "); pos != std::string::npos) reason = reason.substr(pos + 2);
+    throw InputError(source, "", "malformed JSON: " + reason);
   }
 }
 

@@ -317,7 +317,7 @@ BpeTokenizer BpeTokenizer::Load(const std::filesystem::path& dir) {
   nlohmann::json encoder;
   try {
     encoder = nlohmann::json::parse(ReadFile(encoder_path));
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // parse_error, or a number out of range
     throw InputError(encoder_source, "", std::string("not valid JSON: ") + e.what());
   }
   if (!encoder.is_object() || encoder.empty()) {

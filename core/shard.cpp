@@ -5,8 +5,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdint>
 #include <cstring>
 #include <fstream>
+#include <optional>
+#include <span>
 
 #include "base/error.h"
 
@@ -100,26 +103,57 @@ Shard Shard::Open(const std::filesystem::path& path) {
   std::memcpy(&h, bytes, sizeof h);
   if (std::memcmp(h.magic, kMagic, sizeof kMagic) != 0) return fail("not an ablate shard");
   if (h.token_bytes != 2 && h.token_bytes != 4) return fail("bad token width");
-  uint64_t tokens_at = sizeof(Header);
-  uint64_t sentences_at = tokens_at + Padded(h.tokens * h.token_bytes);
-  uint64_t documents_at = sentences_at + (h.sentences + 1) * 8;
-  uint64_t ids_at = documents_at + (h.documents + 1) * 8;
-  if (ids_at + h.ids_bytes != shard.mapping_->size) return fail("truncated shard");
+  // Each section's size is checked against what is left of the file before it is computed, so
+  // that no header, however damaged, overflows the arithmetic or points outside the mapping.
+  const uint64_t size = shard.mapping_->size;
+  uint64_t at = sizeof(Header);
+  auto section = [&](uint64_t count, uint64_t width, bool pad) -> std::optional<uint64_t> {
+    if (count > (size - at) / width) return std::nullopt;
+    const uint64_t start = at;
+    at += pad ? Padded(count * width) : count * width;
+    if (at > size) return std::nullopt;
+    return start;
+  };
+  const auto tokens_at = section(h.tokens, h.token_bytes, true);
+  const auto sentences_at =
+      tokens_at && h.sentences < UINT64_MAX ? section(h.sentences + 1, 8, false) : std::nullopt;
+  const auto documents_at =
+      sentences_at && h.documents < UINT64_MAX ? section(h.documents + 1, 8, false) : std::nullopt;
+  if (!documents_at || h.ids_bytes != size - at) return fail("truncated shard");
+  const uint64_t ids_at = at;
 
   auto& v = shard.view_;
   if (h.token_bytes == 2) {
-    v.tokens16 = {reinterpret_cast<const uint16_t*>(bytes + tokens_at), h.tokens};
+    v.tokens16 = {reinterpret_cast<const uint16_t*>(bytes + *tokens_at), h.tokens};
   } else {
-    v.tokens32 = {reinterpret_cast<const uint32_t*>(bytes + tokens_at), h.tokens};
+    v.tokens32 = {reinterpret_cast<const uint32_t*>(bytes + *tokens_at), h.tokens};
   }
-  v.sentence_offsets = {reinterpret_cast<const uint64_t*>(bytes + sentences_at), h.sentences + 1};
-  v.document_offsets = {reinterpret_cast<const uint64_t*>(bytes + documents_at), h.documents + 1};
+  v.sentence_offsets = {reinterpret_cast<const uint64_t*>(bytes + *sentences_at), h.sentences + 1};
+  v.document_offsets = {reinterpret_cast<const uint64_t*>(bytes + *documents_at), h.documents + 1};
   shard.vocab_size_ = h.vocab_size;
-  const char* id = bytes + ids_at;
-  for (uint64_t d = 0; d < h.documents; ++d) {
-    shard.document_ids_.emplace_back(id);
-    id += shard.document_ids_.back().size() + 1;
+  // Everything the readers index by is checked once here: ids inside the vocabulary, offsets
+  // that start at 0, never go back and end at the last token (sentence) or sentence (document).
+  for (uint64_t i = 0; i < h.tokens; ++i) {
+    if (static_cast<uint32_t>(v.Token(i)) >= h.vocab_size)
+      return fail("a token id outside its vocabulary");
   }
+  auto ordered = [](std::span<const uint64_t> offsets, uint64_t last) {
+    if (offsets.front() != 0 || offsets.back() != last) return false;
+    for (size_t i = 1; i < offsets.size(); ++i)
+      if (offsets[i] < offsets[i - 1]) return false;
+    return true;
+  };
+  if (!ordered(v.sentence_offsets, h.tokens)) return fail("damaged sentence offsets");
+  if (!ordered(v.document_offsets, h.sentences)) return fail("damaged document offsets");
+  const char* id = bytes + ids_at;
+  const char* end = bytes + size;
+  for (uint64_t d = 0; d < h.documents; ++d) {
+    const void* nul = id < end ? std::memchr(id, '\0', static_cast<size_t>(end - id)) : nullptr;
+    if (nul == nullptr) return fail("damaged document ids");
+    shard.document_ids_.emplace_back(id, static_cast<const char*>(nul));
+    id = static_cast<const char*>(nul) + 1;
+  }
+  if (id != end) return fail("damaged document ids");
   return shard;
 }
 

@@ -3,7 +3,6 @@
 #include <torch/cuda.h>
 #include <torch/utils.h>
 #include <torch/version.h>
-#include <zlib.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -17,6 +16,7 @@
 #include "base/error.h"
 #include "base/rng.h"
 #include "core/batch_tensors.h"
+#include "core/checkpoint_pointer.h"
 #include "core/collective.h"
 #include "core/memory_plan.h"
 #include "core/model.h"
@@ -42,50 +42,9 @@ std::vector<Batch> ValidationBatches(const DataPipeline& data, InputFormat forma
   return SplitBatch(sample, (sample.rows + rows - 1) / rows);
 }
 
-struct CheckpointState {
-  int64_t step = 0;
-  int world_size = 1;       // ranks that trained it: gradient sums are added in that grouping
-  int64_t micro_batch = 0;  // the micro-batch it trained with (dropout is drawn per micro-batch)
-  DataPosition position;
-  int64_t sequences_seen = 0, tokens_seen = 0;
-};
-
-// CRC-32 of a file, so that a checkpoint damaged on disk (a flipped byte, half a file) is told
-// apart from one that loads.
-uint32_t FileCrc(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error("cannot read " + path.string());
-  std::vector<char> buffer(1 << 20);
-  uLong crc = crc32(0L, Z_NULL, 0);
-  while (in) {
-    in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
-    crc = crc32(crc, reinterpret_cast<const Bytef*>(buffer.data()), static_cast<uInt>(in.gcount()));
-  }
-  return static_cast<uint32_t>(crc);
-}
-
-nlohmann::json StateJson(const CheckpointState& s, const fs::path& file, uint32_t crc) {
-  return {{"step", s.step},
-          {"file", file.filename().string()},
-          {"crc32", crc},
-          {"epoch", s.position.epoch},
-          {"cursor", s.position.cursor},
-          {"sequences_seen", s.sequences_seen},
-          {"tokens_seen", s.tokens_seen},
-          {"world_size", s.world_size},
-          {"micro_batch", s.micro_batch}};
-}
-
-CheckpointState StateFromJson(const nlohmann::json& j) {
-  CheckpointState s;
-  s.step = j.value("step", int64_t{0});
-  s.position = {j.value("epoch", uint64_t{0}), j.value("cursor", uint64_t{0})};
-  s.sequences_seen = j.value("sequences_seen", int64_t{0});
-  s.tokens_seen = j.value("tokens_seen", int64_t{0});
-  s.world_size = j.value("world_size", 1);
-  s.micro_batch = j.value("micro_batch", int64_t{0});
-  return s;
-}
+// What a checkpoint records besides the tensors: its step, the data position, the counts, the
+// world size and micro-batch (the pointer's entry; file and crc32 are set when it is written).
+using CheckpointState = CheckpointEntry;
 
 // The newest checkpoint and the one before it are kept: a newest one that turns out damaged
 // leaves the run its predecessor to resume from. A write that fails (a full disk) names the file
@@ -100,22 +59,22 @@ void WriteCheckpoint(const fs::path& run_dir, BertModel& model, const AdamW& opt
     throw std::runtime_error("cannot write checkpoint " + file.string() + " (" +
                              what.substr(0, what.find('\n')) + ")");
   }
-  nlohmann::json j = StateJson(s, file, FileCrc(file));
-  std::string keep_previous;
-  {
-    std::ifstream in(run_dir / "checkpoint.json");
-    auto old = nlohmann::json::parse(in, nullptr, false);
-    if (!old.is_discarded() && old.contains("file") && old["file"] != j["file"]) {
-      old.erase("previous");
-      keep_previous = old["file"].get<std::string>();
-      j["previous"] = std::move(old);
-    }
+  CheckpointPointer pointer;
+  pointer.newest = s;
+  pointer.newest.file = file.filename().string();
+  pointer.newest.crc32 = FileCrc32(file);
+  try {
+    if (auto old = ReadCheckpointPointer(run_dir); old && old->newest.step < s.step)
+      pointer.previous = old->newest;
+  } catch (const InputError&) {
+    // A damaged pointer is replaced; the checkpoint it named is no longer kept.
   }
   // The pointer moves only after the new checkpoint is complete; then older ones can go.
-  WriteFileAtomically(run_dir / "checkpoint.json", j.dump(2) + "\n");
+  WriteFileAtomically(CheckpointPointerPath(run_dir), CheckpointPointerText(pointer));
   for (const auto& entry : fs::directory_iterator(run_dir)) {
     auto name = entry.path().filename().string();
-    if (name.rfind("checkpoint-", 0) == 0 && entry.path() != file && name != keep_previous)
+    if (name.rfind("checkpoint-", 0) == 0 && entry.path() != file &&
+        (!pointer.previous || name != pointer.previous->file))
       fs::remove(entry.path());
   }
 }
@@ -125,37 +84,38 @@ void WriteCheckpoint(const fs::path& run_dir, BertModel& model, const AdamW& opt
 // can be read.
 std::optional<CheckpointState> LoadResumable(const fs::path& run_dir, BertModel& model,
                                              AdamW& optimizer, const Log& log) {
-  std::ifstream in(run_dir / "checkpoint.json");
-  if (!in) return std::nullopt;
-  auto j = nlohmann::json::parse(in, nullptr, false);
-  if (j.is_discarded() || !j.contains("file")) {
-    throw InputError((run_dir / "checkpoint.json").string(), "",
-                     "is not a checkpoint pointer (damaged?): restore it, or delete the run "
-                     "directory's checkpoint files to start the run over");
+  std::optional<CheckpointPointer> pointer;
+  try {
+    pointer = ReadCheckpointPointer(run_dir);
+  } catch (const InputError& e) {
+    throw InputError(CheckpointPointerPath(run_dir).string(), "",
+                     "is not a checkpoint pointer (" + e.message() +
+                         "): restore it, or delete the run directory's checkpoint files to start "
+                         "the run over");
   }
-  std::vector<nlohmann::json> candidates = {j};
-  if (j.contains("previous")) candidates.push_back(j["previous"]);
+  if (!pointer) return std::nullopt;
+  std::vector<CheckpointEntry> candidates = {pointer->newest};
+  if (pointer->previous) candidates.push_back(*pointer->previous);
   std::string failures;
   for (const auto& c : candidates) {
-    const fs::path file = run_dir / c.value("file", "");
+    const fs::path file = run_dir / c.file;
     try {
       if (!fs::exists(file)) throw InputError(file.string(), "", "is missing");
-      if (c.contains("crc32") && FileCrc(file) != c["crc32"].get<uint32_t>()) {
+      if (c.crc32 && FileCrc32(file) != *c.crc32) {
         throw InputError(file.string(), "",
                          "is damaged: its CRC-32 is not the one recorded when it was written");
       }
       LoadCheckpointState(file.string(), *model, optimizer);
-      const CheckpointState state = StateFromJson(c);
       if (log) {
         log((failures.empty() ? "" : failures + "; ") + "resuming from " + file.string() +
-            " at step " + std::to_string(state.step) + (failures.empty() ? "" : " instead"));
+            " at step " + std::to_string(c.step) + (failures.empty() ? "" : " instead"));
       }
-      return state;
+      return c;
     } catch (const InputError& e) {
       failures += (failures.empty() ? "" : "; ") + std::string(e.what());
     }
   }
-  throw InputError((run_dir / "checkpoint.json").string(), "",
+  throw InputError(CheckpointPointerPath(run_dir).string(), "",
                    "no checkpoint of this run can be read (" + failures +
                        "): restore it, or delete the run directory's checkpoint files to start "
                        "the run over");
@@ -283,13 +243,16 @@ ModelOptions MakeModelOptions(const TrainConfig& c, const BpeTokenizer& tok) {
 }
 
 std::optional<CheckpointInfo> LatestCheckpoint(const fs::path& run_dir) {
-  std::ifstream in(run_dir / "checkpoint.json");
-  if (!in) return std::nullopt;
-  auto j = nlohmann::json::parse(in, nullptr, false);
-  if (j.is_discarded() || !j.contains("file")) return std::nullopt;
-  fs::path file = run_dir / j["file"].get<std::string>();
+  std::optional<CheckpointPointer> pointer;
+  try {
+    pointer = ReadCheckpointPointer(run_dir);
+  } catch (const InputError&) {
+    return std::nullopt;
+  }
+  if (!pointer) return std::nullopt;
+  fs::path file = run_dir / pointer->newest.file;
   if (!fs::exists(file)) return std::nullopt;
-  return CheckpointInfo{j.value("step", int64_t{0}), file};
+  return CheckpointInfo{pointer->newest.step, file};
 }
 
 TrainResult TrainRanks(const TrainConfig& config, const fs::path& data_dir, const fs::path& run_dir,

@@ -257,7 +257,7 @@ json ReadJsonFile(const fs::path& file, std::string_view expected) {
   if (!in) throw InputError(file.string(), "", "cannot read file (" + std::string(expected) + ")");
   try {
     return json::parse(in);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, or a number out of range
     throw InputError(file.string(), "", std::string("not valid JSON: ") + e.what());
   }
 }

@@ -133,7 +133,7 @@ nlohmann::json ReadRunConfigFile(const std::string& path) {
   nlohmann::json params;
   try {
     params = nlohmann::json::parse(text.str());
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // parse_error, or a number out of range
     throw InputError(path, "", std::string("malformed JSON: ") + e.what());
   }
   // Accept one element of `ablate expand --format json` as well as its bare "params".

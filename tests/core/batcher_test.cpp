@@ -296,5 +296,8 @@ TEST_CASE("NSP batches carry labels and segment ids", "[batcher]") {
     CHECK(seg[0] == 0);
     CHECK(seg[b.lengths[r] - 1] == 1);
   }
+  // Half the pairs are random (label 0), half continue (label 1): both appear among 16.
+  CHECK(ones > 0);
+  CHECK(ones < b.rows);
   CHECK(b.predictions > 0);
 }

@@ -127,6 +127,9 @@ TEST_CASE("bad grids get one error naming the file and JSON path", "[grid][error
   CHECK(Error("{\"name\": \"t\",\n  \"axes\": {\"seed\": [1, 2,]}\n}") ==
         "g.json:2:26: malformed JSON: syntax error while parsing value - unexpected ']'; expected "
         "'[', '{', or a literal");
+  // Found by the grid fuzzer: a number beyond a double was an uncaught exception.
+  CHECK(Error(R"({"name": "t", "base": {"optim": {"lr": 15e982}}})") ==
+        "g.json: malformed JSON: number overflow parsing '15e982'");
   CHECK(Error(R"({"name": "t", "axis": {}})") ==
         "g.json: /axis: unknown key \"axis\" (did you mean \"axes\"?); a grid has name, "
         "description, base, axes, linked, seeds, exclude, include");

@@ -25,7 +25,7 @@ json OtherValue(const ex::ParamSpec& spec) {
     }
     case ex::ParamType::kString:
       if (!spec.choices.empty())
-        return spec.choices.front() == def ? spec.choices[1] : spec.choices[0];
+        return def == spec.choices.front() ? spec.choices[1] : spec.choices[0];
       return spec.name == "eval.lrs" ? "0.5" : "other";
     case ex::ParamType::kBool:
       return !def.get<bool>();

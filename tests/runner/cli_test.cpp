@@ -246,7 +246,7 @@ TEST_CASE("README's parameter table is what `ablate params` prints", "[cli][docs
 TEST_CASE(
     "expand --plan shows what each run spends and warns about grids that cannot show their "
     "ablation",
-    "[cli][plan]") {
+    "[cli][plan][ablate-train]") {
   TempDir dir;
   const std::string corpus = std::string(ABLATE_SOURCE_DIR) + "/tests/data/corpus_small";
   const std::string data = " --data-dir " + Q(dir / "data");
@@ -449,7 +449,8 @@ TEST_CASE("sql prints large values in full and stops a runaway query at its time
   CHECK_THAT(runaway.err, Catch::Contains("longer than --timeout 0.5 s"));
 }
 
-TEST_CASE("a cuda device without CUDA is refused before anything is queued", "[cli]") {
+TEST_CASE("a cuda device without CUDA is refused before anything is queued",
+          "[cli][ablate-train]") {
   if (std::system("command -v nvidia-smi >/dev/null 2>&1") == 0) return;  // a GPU machine
   TempDir dir;
   dir.Write("g.json", kGrid);
