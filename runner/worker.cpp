@@ -22,8 +22,24 @@ namespace {
 namespace fs = std::filesystem;
 using results::RunStatus;
 
+// Whether the worker process `pid` of this host still runs. A process killed with its parent (a
+// power cut of the whole group) can linger as a zombie until init reaps it, and its pid can be
+// taken by another program afterwards: neither is a worker, so on Linux /proc must show a live
+// process (not Z or X) running an ablate binary.
 bool ProcessExists(int64_t pid) {
-  return pid > 0 && (::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM);
+  if (pid <= 0 || (::kill(static_cast<pid_t>(pid), 0) != 0 && errno != EPERM)) return false;
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat;
+  if (!in || !std::getline(in, stat)) return true;  // no /proc: kill() is all there is
+  const size_t open = stat.find('('), close = stat.rfind(')');
+  if (open == std::string::npos || close == std::string::npos || close + 2 >= stat.size())
+    return true;
+  const char state = stat[close + 2];
+  if (state == 'Z' || state == 'X') return false;
+  // Workers are started through /proc/self/exe, so their name is "exe": read the binary instead.
+  std::error_code error;
+  const auto binary = fs::read_symlink("/proc/" + std::to_string(pid) + "/exe", error);
+  return error || binary.filename().string().rfind("ablate", 0) == 0;
 }
 
 }  // namespace

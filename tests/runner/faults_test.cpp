@@ -1,5 +1,5 @@
 // Faults injected into real runs: a disk that fills (a file-size limit, ulimit -f) while a
-// checkpoint or a report is written. The run fails saying which file and why, the checkpoints
+// checkpoint or a report is written, and SIGKILL at random moments of a grid with two workers. The run fails saying which file and why, the checkpoints
 // and the database stay whole, and once there is room again the run resumes and ends where an
 // uninterrupted run ends.
 #include <signal.h>
@@ -11,8 +11,12 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <random>
 #include <thread>
+#include <vector>
 
+#include "results/query.h"
 #include "tests/support.h"
 
 namespace fs = std::filesystem;
@@ -133,4 +137,129 @@ TEST_CASE("a micro-batch that cannot fit in memory is refused at once, and 0 pic
   const double micro = std::stod(recorded.out);
   CHECK(micro >= 1);
   CHECK(micro < 32);  // the old rule's 16K tokens would be 32 sequences: too many here
+}
+
+namespace {
+
+// A small grid that pretrains and fine-tunes: 4 runs, 2 workers, checkpoints every 8 steps,
+// fine-tuning units of 2 seeds on the SST-2 fixture.
+std::string KillGrid(const std::string& name) {
+  return R"({"name": ")" + name + R"(", "base": {
+      "data": {"corpus": ")" +
+         std::string(ABLATE_SOURCE_DIR) + R"(/tests/data/corpus_small",
+               "tokenizer": "bpe-300", "format": "FULL-SENTENCES", "seq_len": 32},
+      "model": {"layers": 2, "hidden": 16, "heads": 2, "ffn": 32},
+      "train": {"batch_size": 4, "steps": 96, "checkpoint_every": 8},
+      "optim": {"lr": 1e-3, "warmup_steps": 2},
+      "eval": {"every": 0, "sequences": 16, "tasks": "sst=sst2:)" +
+         std::string(ABLATE_SOURCE_DIR) +
+         R"(/tests/data/tasks/sst2", "lrs": "1e-3", "epochs": 2, "seeds": 2, "batch_size": 2}},
+    "axes": {"data.masking": ["static", "dynamic"], "seed": [1, 2]}})";
+}
+
+// Starts `command` in a process group of its own, so that the whole group can be killed at once
+// (the machine losing power) or one worker alone.
+pid_t StartGroup(const std::string& command) {
+  const pid_t child = fork();
+  if (child == 0) {
+    setpgid(0, 0);
+    execl("/bin/sh", "sh", "-c", ("exec " + command + " >/dev/null 2>&1").c_str(),
+          static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  setpgid(child, child);
+  return child;
+}
+
+// The train/loss points the grid has recorded so far (0 before there is a database).
+int64_t StepsRecorded(const std::string& db) {
+  if (!fs::exists(db)) return 0;
+  try {
+    const auto rows = ablate::results::RunReadOnlyQuery(
+                          db, "SELECT COUNT(*) FROM metrics WHERE name = 'train/loss'")
+                          .at(0)
+                          .rows;
+    return std::get<int64_t>(rows.at(0).at(0));
+  } catch (const std::exception&) {
+    return 0;  // the schema is being created
+  }
+}
+
+std::vector<pid_t> Children(pid_t parent) {
+  std::ifstream in("/proc/" + std::to_string(parent) + "/task/" + std::to_string(parent) +
+                   "/children");
+  std::vector<pid_t> out;
+  for (pid_t pid; in >> pid;) out.push_back(pid);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("SIGKILL at random moments in 20 trials loses and repeats nothing", "[faults][slow]") {
+  ablate::test::TempDir dir;
+  dir.Write("g.json", KillGrid("killed"));
+  dir.Write("ref.json", KillGrid("reference"));
+  auto ablate = [&](const std::string& grid, const std::string& db, const std::string& runs) {
+    return std::string(ABLATE_BINARY) + " run " + dir.File(grid) + " --db " + dir.File(db) +
+           " --jobs 2 --threads 1 --data-dir " + dir.File("data") + " --runs-dir " + dir.File(runs);
+  };
+  // The uninterrupted grid, and its numbers.
+  REQUIRE(Shell(ablate("ref.json", "ref.db", "ref-runs")).code == 0);
+  const std::string finals =
+      "SELECT r.key, f.name, f.value FROM final_metrics f JOIN runs r ON r.id = f.run_id WHERE "
+      "f.name LIKE 'valid/%' OR f.name LIKE 'eval/%' ORDER BY 1, 2";
+  const auto reference = Shell("sqlite3 " + dir.File("ref.db") + " \"" + finals + "\"");
+  REQUIRE(reference.out.find("eval/sst/acc") != std::string::npos);
+
+  std::mt19937 random(20261130);
+  int interrupted = 0;
+  for (int trial = 0; trial < 20; ++trial) {
+    const std::string db = "t" + std::to_string(trial) + ".db";
+    const std::string runs = "t" + std::to_string(trial) + "-runs";
+    // Half the trials lose the whole machine, half one worker while the other goes on.
+    const bool whole = trial % 2 == 0;
+    // A random moment: once the workers have recorded a random share of the grid's 384 steps
+    // (0 to all of them: before any claim, mid-run, at a checkpoint, during fine-tuning).
+    const int64_t target = std::uniform_int_distribution<int64_t>(0, 4 * 96)(random);
+    INFO("trial " << trial << ": SIGKILL to " << (whole ? "every process" : "one worker")
+                  << " after " << target << " of 384 steps");
+    const pid_t group = StartGroup(ablate("g.json", db, runs));
+    for (int i = 0; i < 6000 && StepsRecorded(dir.File(db)) < target; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    if (whole) {
+      kill(-group, SIGKILL);
+    } else {
+      const auto workers = Children(group);
+      if (!workers.empty()) kill(workers[random() % workers.size()], SIGKILL);
+    }
+    int status = 0;
+    waitpid(group, &status, 0);
+    if (whole) kill(-group, SIGKILL);  // nothing of the group outlives the "power cut"
+
+    const auto before = Shell("sqlite3 " + dir.File(db) +
+                              " \"SELECT COUNT(*) FROM runs WHERE status = 'completed'\"");
+
+    // Running the grid again finishes it.
+    const auto again = Shell(ablate("g.json", db, runs));
+    INFO(again.out);
+    REQUIRE(again.code == 0);
+    auto sql = [&](const std::string& query) {
+      return Shell("sqlite3 " + dir.File(db) + " \"" + query + "\"").out;
+    };
+    CHECK(sql("PRAGMA integrity_check") == "ok\n");
+    // Every run once, completed.
+    CHECK(sql("SELECT COUNT(*), COUNT(DISTINCT key), SUM(status = 'completed') FROM runs") ==
+          "4|4|4\n");
+    // Every step of every run once: no gap, no duplicate.
+    CHECK(sql("SELECT COUNT(*) FROM (SELECT run_id, COUNT(*) n, COUNT(DISTINCT step) d, MIN(step) "
+              "lo, MAX(step) hi FROM metrics WHERE name = 'train/loss' GROUP BY run_id) WHERE n = "
+              "96 AND d = 96 AND lo = 1 AND hi = 96") == "4\n");
+    // And the same numbers as the uninterrupted grid, pretraining and fine-tuning.
+    CHECK(sql(finals) == reference.out);
+    // The kill cut into the grid's work: runs were left unfinished, or one was run again (the
+    // other worker of a one-worker kill finishes the grid, its dead peer's run included).
+    if (before.out != "4\n" || sql("SELECT SUM(attempts) FROM runs") != "4\n") ++interrupted;
+  }
+  // The kills fall inside the grid's work.
+  CHECK(interrupted >= 15);
 }
