@@ -1,7 +1,8 @@
-// Faults injected into real runs: a disk that fills (a file-size limit, ulimit -f) while a
-// checkpoint or a report is written, and SIGKILL at random moments of a grid with two workers. The run fails saying which file and why, the checkpoints
-// and the database stay whole, and once there is room again the run resumes and ends where an
-// uninterrupted run ends.
+// Faults injected into real runs. A disk that fills (a file-size limit, ulimit -f) while a
+// checkpoint or a report is written: the run fails saying which file and why, the checkpoints and
+// the database stay whole, and once there is room again the run resumes and ends where an
+// uninterrupted run ends. SIGKILL at random moments of a grid with two workers: running the grid
+// again completes every run once, with every step once and the uninterrupted run's numbers.
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
