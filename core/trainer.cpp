@@ -3,6 +3,10 @@
 #include <torch/cuda.h>
 #include <torch/utils.h>
 #include <torch/version.h>
+#ifdef ABLATE_CUDA
+#include <c10/cuda/CUDAGuard.h>
+#include <cuda_runtime_api.h>
+#endif
 
 #include <algorithm>
 #include <cerrno>
@@ -119,6 +123,18 @@ std::optional<CheckpointState> LoadResumable(const fs::path& run_dir, BertModel&
                    "no checkpoint of this run can be read (" + failures +
                        "): restore it, or delete the run directory's checkpoint files to start "
                        "the run over");
+}
+
+// Free memory of a CUDA device (cudaMemGetInfo), nullopt where this build has no CUDA or the
+// device does not answer. What the caching allocator already holds is not counted as free; a run
+// asks before it allocates activations.
+std::optional<uint64_t> DeviceFreeBytes([[maybe_unused]] const torch::Device& device) {
+#ifdef ABLATE_CUDA
+  c10::cuda::CUDAGuard guard(device.index() < 0 ? c10::cuda::current_device() : device.index());
+  size_t free = 0, total = 0;
+  if (cudaMemGetInfo(&free, &total) == cudaSuccess) return static_cast<uint64_t>(free);
+#endif
+  return std::nullopt;
 }
 
 // Adds each value over the ranks (float64, exact for counts).
@@ -305,7 +321,7 @@ TrainResult TrainRanks(const TrainConfig& config, const fs::path& data_dir, cons
   // At most ~16K tokens, and no more sequences than an update holds.
   const int64_t cap = std::clamp<int64_t>(kAutoMicroBatchTokens / config.data.seq_len, 1,
                                           static_cast<int64_t>(config.train.batch_size));
-  const auto available = device.is_cuda() ? std::nullopt : AvailableMemoryBytes();
+  const auto available = device.is_cuda() ? DeviceFreeBytes(device) : AvailableMemoryBytes();
   MicroBatchChoice micro_choice;
   if (config.train.micro_batch == 0 && state.micro_batch > 0) {
     // A resumed run keeps the micro-batch it chose, so it goes on exactly as it began.
