@@ -2,7 +2,7 @@
 """Checks an `ablate export` directory the way Hugging Face `transformers` would read it, with
 Debian's python3-torch and the standard library only (tests/runner/hf_export_test.cpp runs it).
 
-    /usr/bin/python3 tests/data/hf_export_check.py EXPORT_DIR CASE.json
+    /usr/bin/python3 tests/data/hf_export_check.py EXPORT_DIR CASE.json [--transformers]
 
 CASE.json (written by the C++ test) holds a batch in ablate's token ids with ablate's MLM logits
 at every position, and text lines with the ids `ablate tokenize` gave them. The script
@@ -16,8 +16,13 @@ at every position, and text lines with the ids `ablate tokenize` gave them. The 
   * encodes the text lines with a GPT-2 byte-level BPE built from vocab.json and merges.txt alone
     (ASCII text: the pre-tokenizer pattern without Unicode classes) and compares the ids.
 
+With --transformers (where Hugging Face's `transformers` is installed: the GPU machine's image)
+it also loads the export with transformers itself, AutoModelForMaskedLM and AutoTokenizer, and
+compares that model's logits and that tokenizer's ids with ablate's too.
+
 Prints one JSON line {"max_logit_diff": ..., "tokens_checked": ..., "token_mismatches": ...}
-and exits 1 when a check fails.
+(and "transformers_max_logit_diff", "transformers_token_mismatches" with --transformers) and
+exits 1 when a check fails.
 """
 import json
 import math
@@ -170,12 +175,40 @@ def main():
         checked += len(expected)
         if got != [hf_id(i) for i in expected]:
             mismatches += 1
-    print(json.dumps({"max_logit_diff": diff, "tokens_checked": checked,
-                      "token_mismatches": mismatches,
-                      "specials": [vocab["<s>"], vocab["<pad>"], vocab["</s>"], vocab["<unk>"],
-                                   vocab["<mask>"]]}))
+    report = {"max_logit_diff": diff, "tokens_checked": checked,
+              "token_mismatches": mismatches,
+              "specials": [vocab["<s>"], vocab["<pad>"], vocab["</s>"], vocab["<unk>"],
+                           vocab["<mask>"]]}
     ok = diff <= 1e-4 and mismatches == 0 and checked > 0
+    if "--transformers" in sys.argv[3:]:
+        ok = check_with_transformers(export, case, ids, lengths, segments, ours, mask,
+                                     hf_id, report) and ok
+    print(json.dumps(report))
     sys.exit(0 if ok else 1)
+
+
+def check_with_transformers(export, case, ids, lengths, segments, ours, mask, hf_id, report):
+    """The same comparisons through transformers' own loading code."""
+    import transformers
+
+    model = transformers.AutoModelForMaskedLM.from_pretrained(str(export)).eval()
+    tokenizer = transformers.AutoTokenizer.from_pretrained(str(export))
+    attention = mask.long()
+    with torch.no_grad():
+        kwargs = {"input_ids": ids, "attention_mask": attention}
+        if model.config.model_type == "bert":
+            kwargs["token_type_ids"] = segments
+        theirs = model(**kwargs).logits.float()
+    diff = (theirs - ours).abs()[mask].max().item()
+    mismatches = 0
+    for line, expected in zip(case["texts"], case["text_ids"]):
+        got = tokenizer(line, add_special_tokens=False)["input_ids"]
+        if got != [hf_id(i) for i in expected]:
+            mismatches += 1
+    report["transformers_version"] = transformers.__version__
+    report["transformers_max_logit_diff"] = diff
+    report["transformers_token_mismatches"] = mismatches
+    return diff <= 1e-4 and mismatches == 0
 
 
 if __name__ == "__main__":

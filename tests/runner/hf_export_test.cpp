@@ -130,9 +130,15 @@ void CheckExport(const std::string& format, const std::string& expected_model_ty
     expected += (i ? " " : "") + std::to_string(text_ids[1][i].get<int>());
   CHECK(tokenized.out == expected + "\n");
 
+  // Debian's python3-torch, or $ABLATE_PYTHON; with ABLATE_HF_TRANSFORMERS=1 (the GPU machine,
+  // whose image has transformers) the export is also loaded by transformers itself.
+  const char* python = std::getenv("ABLATE_PYTHON");
+  const char* with_transformers = std::getenv("ABLATE_HF_TRANSFORMERS");
+  const bool transformers = with_transformers && std::string(with_transformers) == "1";
   const auto checked =
-      Shell("/usr/bin/python3 " + std::string(ABLATE_SOURCE_DIR) +
-            "/tests/data/hf_export_check.py " + dir.File("hf") + " " + dir.File("case.json"));
+      Shell(std::string(python && *python ? python : "/usr/bin/python3") + " " +
+            std::string(ABLATE_SOURCE_DIR) + "/tests/data/hf_export_check.py " + dir.File("hf") +
+            " " + dir.File("case.json") + (transformers ? " --transformers" : ""));
   INFO(checked.out);
   REQUIRE(checked.code == 0);
   const json report = json::parse(checked.out);
@@ -140,6 +146,10 @@ void CheckExport(const std::string& format, const std::string& expected_model_ty
   CHECK(report["max_logit_diff"].get<double>() <= 1e-4);
   CHECK(report["token_mismatches"] == 0);
   CHECK(report["specials"] == json::array({0, 1, 2, 3, tok.vocab_size() - 1}));
+  if (transformers) {
+    CHECK(report["transformers_max_logit_diff"].get<double>() <= 1e-4);
+    CHECK(report["transformers_token_mismatches"] == 0);
+  }
 }
 
 }  // namespace
