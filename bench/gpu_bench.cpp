@@ -6,7 +6,6 @@
 //
 // Usage: bench_gpu [BATCH [STEPS]]  (defaults 32 sequences, 10 timed steps after 3 warm-up)
 #include <ATen/Context.h>
-#include <ATen/autocast_mode.h>
 #include <torch/cuda.h>
 #include <torch/version.h>
 
@@ -15,6 +14,7 @@
 #include <cstdlib>
 
 #include "base/rng.h"
+#include "core/autocast.h"
 #include "core/batch_tensors.h"
 #include "core/model.h"
 #include "core/optimizer.h"
@@ -26,33 +26,6 @@ using ablate::Rng;
 using Clock = std::chrono::steady_clock;
 
 constexpr int64_t kSeqLen = 512, kMatmulSize = 8192, kWarmup = 3;
-
-// Autocast to bf16 on CUDA for one forward pass, like Python's `with torch.autocast("cuda",
-// dtype=torch.bfloat16)`: leaving the outermost region drops the cached bf16 copies of the
-// weights, which the next optimizer step makes stale.
-class BfloatAutocast {
- public:
-  BfloatAutocast() {
-#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
-    at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);
-    at::autocast::set_autocast_enabled(at::kCUDA, true);
-#else
-    at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
-    at::autocast::set_enabled(true);
-#endif
-    at::autocast::increment_nesting();
-  }
-  ~BfloatAutocast() {
-    if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
-#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
-    at::autocast::set_autocast_enabled(at::kCUDA, false);
-#else
-    at::autocast::set_enabled(false);
-#endif
-  }
-  BfloatAutocast(const BfloatAutocast&) = delete;
-  BfloatAutocast& operator=(const BfloatAutocast&) = delete;
-};
 
 double Seconds(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();

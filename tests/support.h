@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <stdexcept>
@@ -56,6 +57,13 @@ inline ShellResult Shell(const std::string& command) {
   const int status = ::pclose(pipe);
   r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return r;
+}
+
+// The Python with torch that reference checks run: $ABLATE_PYTHON, else Debian's python3-torch
+// (/usr/bin/python3; the python3 on PATH may be a shim without torch). The GPU machine sets it.
+inline std::string Python() {
+  const char* python = std::getenv("ABLATE_PYTHON");
+  return python && *python ? python : "/usr/bin/python3";
 }
 
 }  // namespace ablate::test

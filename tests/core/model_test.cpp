@@ -22,6 +22,7 @@
 #include "core/fused_ops.h"
 #include "core/model_size.h"
 #include "core/optimizer.h"
+#include "tests/support.h"
 
 using namespace ablate::core;
 using ablate::Rng;
@@ -148,10 +149,10 @@ TEST_CASE("gradients match central finite differences in double precision", "[mo
 
 TEST_CASE("the loss matches an independent PyTorch model (tests/data/model_reference.py)",
           "[model][reference]") {
-  if (std::system("/usr/bin/python3 -c 'import torch' >/dev/null 2>&1") != 0) {
-    WARN(
-        "skipped: /usr/bin/python3 cannot import torch (apt install python3-torch); the "
-        "reference is tests/data/model_reference.py");
+  if (std::system((ablate::test::Python() + " -c 'import torch' >/dev/null 2>&1").c_str()) != 0) {
+    WARN("skipped: " << ablate::test::Python()
+                     << " cannot import torch (apt install python3-torch); the reference is "
+                        "tests/data/model_reference.py");
     return;
   }
   torch::manual_seed(4);
@@ -197,7 +198,7 @@ TEST_CASE("the loss matches an independent PyTorch model (tests/data/model_refer
   }
   std::ofstream(dir / "model.json") << manifest.dump();
 
-  const std::string command = "/usr/bin/python3 " + std::string(ABLATE_SOURCE_DIR) +
+  const std::string command = ablate::test::Python() + " " + std::string(ABLATE_SOURCE_DIR) +
                               "/tests/data/model_reference.py " + dir.string();
   std::string output;
   FILE* pipe = popen(command.c_str(), "r");

@@ -132,13 +132,11 @@ void CheckExport(const std::string& format, const std::string& expected_model_ty
 
   // Debian's python3-torch, or $ABLATE_PYTHON; with ABLATE_HF_TRANSFORMERS=1 (the GPU machine,
   // whose image has transformers) the export is also loaded by transformers itself.
-  const char* python = std::getenv("ABLATE_PYTHON");
   const char* with_transformers = std::getenv("ABLATE_HF_TRANSFORMERS");
   const bool transformers = with_transformers && std::string(with_transformers) == "1";
-  const auto checked =
-      Shell(std::string(python && *python ? python : "/usr/bin/python3") + " " +
-            std::string(ABLATE_SOURCE_DIR) + "/tests/data/hf_export_check.py " + dir.File("hf") +
-            " " + dir.File("case.json") + (transformers ? " --transformers" : ""));
+  const auto checked = Shell(ablate::test::Python() + " " + std::string(ABLATE_SOURCE_DIR) +
+                             "/tests/data/hf_export_check.py " + dir.File("hf") + " " +
+                             dir.File("case.json") + (transformers ? " --transformers" : ""));
   INFO(checked.out);
   REQUIRE(checked.code == 0);
   const json report = json::parse(checked.out);
