@@ -27,10 +27,18 @@ mkdir -p "$out"
 summary="$out/summary.txt"
 : >"$summary"
 note() { echo "$*" | tee -a "$summary"; }
-# step NAME SECONDS COMMAND...: runs it with a time limit, its output in $out/NAME.log.
+# The whole script ends within 8 minutes (a 15-minute device budget then allows a rerun).
+deadline=$((SECONDS + ${GPU_SECONDS:-470}))
+# step NAME SECONDS COMMAND...: runs it with a time limit (cut to what is left of the 8 minutes),
+# its output in $out/NAME.log.
 step() {
   local name=$1 limit=$2 start=$SECONDS rc=0
   shift 2
+  [ $((deadline - SECONDS)) -lt "$limit" ] && limit=$((deadline - SECONDS))
+  if [ "$limit" -le 0 ]; then
+    note "gpu.sh: $name skipped (out of time)"
+    return 124
+  fi
   timeout "$limit" "$@" >"$out/$name.log" 2>&1 || rc=$?
   note "gpu.sh: $name exit $rc ($((SECONDS - start)) s)"
   return $rc
