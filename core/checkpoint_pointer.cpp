@@ -35,6 +35,15 @@ T Count(const nlohmann::json& j, const char* key, const std::string& source,
   return it->get<T>();
 }
 
+// An optional finite number; null (a NaN written by nlohmann) reads as absent.
+std::optional<double> Number(const nlohmann::json& j, const char* key, const std::string& source,
+                             const std::string& where) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return std::nullopt;
+  if (!it->is_number()) throw InputError(source, where + key, "must be a number");
+  return it->get<double>();
+}
+
 CheckpointEntry ParseEntry(const nlohmann::json& j, const std::string& source,
                            const std::string& where) {
   if (!j.is_object())
@@ -59,6 +68,8 @@ CheckpointEntry ParseEntry(const nlohmann::json& j, const std::string& source,
   e.world_size = Count<int>(j, "world_size", source, where, false, 1);
   if (e.world_size < 1) throw InputError(source, where + "world_size", "must be at least 1");
   e.micro_batch = Count<int64_t>(j, "micro_batch", source, where, false, 0);
+  e.loss = Number(j, "loss", source, where);
+  e.epochs = Number(j, "epochs", source, where);
   return e;
 }
 
@@ -72,6 +83,8 @@ nlohmann::json EntryJson(const CheckpointEntry& e) {
                       {"world_size", e.world_size},
                       {"micro_batch", e.micro_batch}};
   if (e.crc32) j["crc32"] = *e.crc32;
+  if (e.loss) j["loss"] = *e.loss;
+  if (e.epochs) j["epochs"] = *e.epochs;
   return j;
 }
 

@@ -23,6 +23,9 @@ struct CheckpointEntry {
   int64_t sequences_seen = 0, tokens_seen = 0;
   int world_size = 1;       // ranks that trained it
   int64_t micro_batch = 0;  // the micro-batch it trained with (0: not recorded)
+  // The training loss of its step and the passes over the data so far, so that a run resumed at
+  // its last step still records them (absent in older pointers).
+  std::optional<double> loss, epochs;
 };
 
 struct CheckpointPointer {

@@ -355,8 +355,17 @@ TrainResult TrainRanks(const TrainConfig& config, const fs::path& data_dir, cons
   if (collective) CheckSameWeights(*collective, model, state.step);
 
   BatchStream stream = data.Stream(state.position);
-  observer.OnStart(
-      {state.step, config.train.steps, model->ParameterCount(), stream.ExamplesPerEpoch(), micro});
+  TrainStart start{
+      state.step, config.train.steps, model->ParameterCount(), stream.ExamplesPerEpoch(), micro,
+      {}};
+  if (state.step > 0 && state.loss) {
+    start.last.step = state.step;
+    start.last.loss = start.last.mlm_loss = *state.loss;
+    start.last.epochs = state.epochs.value_or(0);
+    start.last.sequences_seen = state.sequences_seen;
+    start.last.tokens_seen = state.tokens_seen;
+  }
+  observer.OnStart(start);
 
   // Rank 0 writes; every rank first checks that all hold the same weights.
   auto checkpoint = [&] {
@@ -446,6 +455,8 @@ TrainResult TrainRanks(const TrainConfig& config, const fs::path& data_dir, cons
     m.tokens = batch.tokens;
     m.sequences_seen = state.sequences_seen;
     m.tokens_seen = state.tokens_seen;
+    state.loss = m.loss;
+    state.epochs = m.epochs;
     observer.OnStep(m);
 
     if (step == config.train.steps) break;

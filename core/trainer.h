@@ -42,6 +42,9 @@ struct TrainStart {
   int64_t parameters = 0;
   uint64_t examples_per_epoch = 0;
   int64_t micro_batch = 0;  // sequences per forward/backward, as asked or as chosen to fit
+  // Resumed: the last step the checkpoint saw (step, loss, epochs, sequences and tokens seen),
+  // so that a run resumed at its final step can still record them; step 0 otherwise.
+  StepMetrics last;
 };
 
 class TrainObserver {

@@ -1,6 +1,7 @@
 #include "results/sqlite.h"
 
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <thread>
 #include <utility>
@@ -19,8 +20,20 @@ std::string DescribeError(const std::string& sqlite_message, std::string_view sq
   return sqlite_message + " (in: " + shown + ")";
 }
 
+// An I/O failure (a full disk, a file-size limit, a vanished file) names the database and the
+// operating system's reason, which SQLite's own message ("disk I/O error") leaves out.
 [[noreturn]] void ThrowLastError(sqlite3* db, std::string_view sql) {
-  throw SqliteError(sqlite3_errcode(db), sqlite3_errmsg(db), sql);
+  const int code = sqlite3_errcode(db);
+  std::string message = sqlite3_errmsg(db);
+  const int primary = code & 0xff;
+  if (primary == SQLITE_IOERR || primary == SQLITE_FULL || primary == SQLITE_CANTOPEN) {
+    if (const int os = sqlite3_system_errno(db); os != 0)
+      message += ": " + std::string(std::strerror(os));
+    const char* file = sqlite3_db_filename(db, "main");
+    if (file != nullptr && *file != '\0')
+      message += ", writing " + std::string(file) + " or its -wal file";
+  }
+  throw SqliteError(code, std::move(message), sql);
 }
 
 // A missing parent directory is a typo in a user's path, not something to create silently.
@@ -108,13 +121,8 @@ Connection::~Connection() { sqlite3_close_v2(db_); }
 
 void Connection::Exec(std::string_view sql) const {
   const std::string text(sql);
-  char* message = nullptr;
-  const int rc = sqlite3_exec(db_, text.c_str(), nullptr, nullptr, &message);
-  if (rc != SQLITE_OK) {
-    std::string owned = message != nullptr ? message : sqlite3_errstr(rc);
-    sqlite3_free(message);
-    throw SqliteError(rc, std::move(owned), sql);
-  }
+  if (sqlite3_exec(db_, text.c_str(), nullptr, nullptr, nullptr) != SQLITE_OK)
+    ThrowLastError(db_, sql);
 }
 
 Statement Connection::Prepare(std::string_view sql) const {

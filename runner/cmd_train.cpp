@@ -17,6 +17,7 @@
 #include "runner/execute_run.h"
 #include "runner/local_ranks.h"
 #include "runner/signals.h"
+#include "runner/worker.h"
 
 namespace ablate::runner {
 namespace {
@@ -78,6 +79,9 @@ int CmdTrain(const Args& args) {
     json grid = {{"name", kTrainExperiment},
                  {"description", "runs trained one at a time with ablate train"}};
     store->Submit({kTrainExperiment, grid["description"], grid.dump(), {{run.key, run.params}}});
+    // A run left `running` by an ablate train that died here (killed, or its database write
+    // failed on a full disk) is this machine's to take up again, as a worker would.
+    RequeueAbandonedRuns((*vm)["db"].as<std::string>());
     run_id = store->StartRun(kTrainExperiment, run.key, HostName(), ::getpid()).run_id;
     store->AddArtifact(run_id, "config", fs::absolute(run_dir / "config.json").string(),
                        std::nullopt);

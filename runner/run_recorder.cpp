@@ -41,6 +41,7 @@ RunRecorder::~RunRecorder() {
 
 void RunRecorder::OnStart(const core::TrainStart& start) {
   start_ = start;
+  if (start.last.step > 0) last_ = start.last;  // a run resumed at its final step records it
   started_ = last_print_ = last_heartbeat_ = Clock::now();
   out_ << label_ << ": "
        << (start.start_step > 0 ? "resuming at step " + std::to_string(start.start_step)

@@ -23,9 +23,10 @@ std::string Error(const std::string& text) {
 TEST_CASE("a checkpoint pointer reads back what was written, previous entry included",
           "[checkpoint]") {
   CheckpointPointer p;
-  p.newest = {"checkpoint-200.pt", 200, 0xdeadbeefu, {1, 6400}, 6400, 670998, 2, 16};
-  p.previous =
-      CheckpointEntry{"checkpoint-100.pt", 100, std::nullopt, {0, 3200}, 3200, 335000, 2, 16};
+  p.newest = {"checkpoint-200.pt", 200, 0xdeadbeefu, {1, 6400}, 6400, 670998, 2, 16, 5.25, 1.5};
+  p.previous = CheckpointEntry{
+      "checkpoint-100.pt", 100,         std::nullopt, {0, 3200}, 3200, 335000, 2, 16,
+      std::nullopt,        std::nullopt};
   const CheckpointPointer back = ParseCheckpointPointer(CheckpointPointerText(p), "x");
   CHECK(back.newest.file == "checkpoint-200.pt");
   CHECK(back.newest.crc32 == 0xdeadbeefu);
@@ -33,9 +34,12 @@ TEST_CASE("a checkpoint pointer reads back what was written, previous entry incl
   CHECK(back.newest.tokens_seen == 670998);
   CHECK(back.newest.world_size == 2);
   CHECK(back.newest.micro_batch == 16);
+  CHECK(back.newest.loss == 5.25);
+  CHECK(back.newest.epochs == 1.5);
   REQUIRE(back.previous);
   CHECK(back.previous->step == 100);
   CHECK_FALSE(back.previous->crc32);
+  CHECK_FALSE(back.previous->loss);
   // A pointer written before CRCs, world sizes and micro-batches were recorded still reads.
   const auto old = ParseCheckpointPointer(
       R"({"cursor": 6400, "epoch": 0, "file": "checkpoint-200.pt", "sequences_seen": 6400,
