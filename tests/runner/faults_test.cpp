@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <thread>
 #include <vector>
@@ -26,18 +27,30 @@ namespace {
 
 using ablate::test::Shell;
 
+// An `ablate train` config on the small corpus with a 300-unit BPE, FULL-SENTENCES: `settings`
+// (a JSON object) over lr 1e-3 with 2 warm-up steps.
+std::string RunConfig(const std::string& settings) {
+  nlohmann::json run = {
+      {"data.tokenizer", "bpe-300"},
+      {"data.format", "FULL-SENTENCES"},
+      {"data.corpus", std::string(ABLATE_SOURCE_DIR) + "/tests/data/corpus_small"},
+      {"optim.lr", 0.001},
+      {"optim.warmup_steps", 2}};
+  run.update(nlohmann::json::parse(settings));
+  return run.dump();
+}
+
 // A run whose checkpoints (about 4 MB: model and AdamW moments) are larger than its database.
-const char* kRun = R"({"data.tokenizer": "bpe-300", "data.format": "FULL-SENTENCES",
-  "data.seq_len": 32, "train.batch_size": 4, "train.steps": 40, "train.checkpoint_every": 5,
-  "model.layers": 2, "model.hidden": 128, "model.heads": 2, "model.ffn": 256, "optim.lr": 0.001,
-  "optim.warmup_steps": 2, "eval.every": 0, "eval.sequences": 8, "data.corpus": ")";
+const std::string kRun = RunConfig(R"({"data.seq_len": 32, "train.batch_size": 4,
+  "train.steps": 40, "train.checkpoint_every": 5, "model.layers": 2, "model.hidden": 128,
+  "model.heads": 2, "model.ffn": 256, "eval.every": 0, "eval.sequences": 8})");
 
 }  // namespace
 
 TEST_CASE("a disk that fills while a checkpoint is written loses nothing, and the run resumes",
           "[faults][slow]") {
   ablate::test::TempDir dir;
-  dir.Write("run.json", std::string(kRun) + ABLATE_SOURCE_DIR + "/tests/data/corpus_small\"}");
+  dir.Write("run.json", kRun);
   auto train = [&](const std::string& db, const std::string& run_dir) {
     return std::string(ABLATE_BINARY) + " train --config " + dir.File("run.json") + " --db " +
            dir.File(db) + " --run-dir " + dir.File(run_dir) + " --data-dir " + dir.File("data") +
@@ -91,12 +104,9 @@ TEST_CASE("a disk that fills while metrics are written fails the run whole, and 
   ablate::test::TempDir dir;
   // A model small enough that its checkpoints (170 KB) fit under the limit below and the
   // database's write-ahead log, which grows with every flush of metric points, does not.
-  dir.Write("run.json", std::string(R"({"data.tokenizer": "bpe-300", "data.format":
-    "FULL-SENTENCES", "data.seq_len": 32, "train.batch_size": 4, "train.steps": 60,
-    "train.checkpoint_every": 10, "model.layers": 2, "model.hidden": 16, "model.heads": 2,
-    "model.ffn": 32, "optim.lr": 0.001, "optim.warmup_steps": 2, "eval.every": 10,
-    "eval.sequences": 8, "data.corpus": ")") +
-                            ABLATE_SOURCE_DIR + "/tests/data/corpus_small\"}");
+  dir.Write("run.json", RunConfig(R"({"data.seq_len": 32, "train.batch_size": 4,
+    "train.steps": 60, "train.checkpoint_every": 10, "model.layers": 2, "model.hidden": 16,
+    "model.heads": 2, "model.ffn": 32, "eval.every": 10, "eval.sequences": 8})"));
   auto train = [&](const std::string& db, const std::string& run_dir) {
     return std::string(ABLATE_BINARY) + " train --config " + dir.File("run.json") + " --db " +
            dir.File(db) + " --run-dir " + dir.File(run_dir) + " --data-dir " + dir.File("data") +
@@ -149,12 +159,10 @@ TEST_CASE("a report that cannot be written names the file and leaves no partial 
 TEST_CASE("a micro-batch that cannot fit in memory is refused at once, and 0 picks one that fits",
           "[faults][memory]") {
   ablate::test::TempDir dir;
-  dir.Write("run.json", std::string(R"({"data.tokenizer": "bpe-300", "data.format":
-    "FULL-SENTENCES", "data.seq_len": 512, "train.batch_size": 64, "train.steps": 2,
-    "train.checkpoint_every": 0, "model.layers": 4, "model.hidden": 256, "model.heads": 4,
-    "model.ffn": 1024, "optim.lr": 0.001, "optim.warmup_steps": 1, "eval.every": 0,
-    "eval.sequences": 8, "data.corpus": ")") +
-                            ABLATE_SOURCE_DIR + "/tests/data/corpus_small\"}");
+  dir.Write("run.json", RunConfig(R"({"data.seq_len": 512, "train.batch_size": 64,
+    "train.steps": 2, "train.checkpoint_every": 0, "model.layers": 4, "model.hidden": 256,
+    "model.heads": 4, "model.ffn": 1024, "optim.warmup_steps": 1, "eval.every": 0,
+    "eval.sequences": 8})"));
   // 4 GB of address space: 64 sequences of 512 tokens need about 5 GB of activations.
   auto train = [&](const std::string& flags) {
     return Shell("bash -c 'ulimit -v 4000000; exec " + std::string(ABLATE_BINARY) +
