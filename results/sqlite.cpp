@@ -26,12 +26,12 @@ std::string DescribeError(const std::string& sqlite_message, std::string_view sq
   const int code = sqlite3_errcode(db);
   std::string message = sqlite3_errmsg(db);
   const int primary = code & 0xff;
-  if (primary == SQLITE_IOERR || primary == SQLITE_FULL || primary == SQLITE_CANTOPEN) {
+  if (primary == SQLITE_IOERR || primary == SQLITE_FULL) {
     if (const int os = sqlite3_system_errno(db); os != 0)
       message += ": " + std::string(std::strerror(os));
     const char* file = sqlite3_db_filename(db, "main");
     if (file != nullptr && *file != '\0')
-      message += ", writing " + std::string(file) + " or its -wal file";
+      message += " (" + std::string(file) + " or its -wal file)";
   }
   throw SqliteError(code, std::move(message), sql);
 }
