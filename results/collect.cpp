@@ -23,6 +23,27 @@ double PointValue(const json& v) {
   return v.get<double>();
 }
 
+// An integer field of a record. nlohmann converts a float to an integer with a plain cast, which
+// is undefined beyond the type's range (7.7e104 as world_size, found by fuzzing): only JSON
+// integers that fit are taken, anything else makes the record one this ablate does not write.
+template <typename T>
+T Integer(const json& v) {
+  const bool fits = v.is_number_unsigned()
+                        ? v.get<uint64_t>() <= static_cast<uint64_t>(std::numeric_limits<T>::max())
+                        : v.is_number_integer() &&
+                              v.get<int64_t>() >= std::numeric_limits<T>::min() &&
+                              v.get<int64_t>() <= std::numeric_limits<T>::max();
+  if (!fits) throw InputError("", "", "expected an integer, found " + v.dump());
+  return static_cast<T>(v.is_number_unsigned() ? static_cast<int64_t>(v.get<uint64_t>())
+                                               : v.get<int64_t>());
+}
+
+template <typename T>
+T IntegerOr(const json& r, const char* key, T fallback) {
+  const auto it = r.find(key);
+  return it == r.end() ? fallback : Integer<T>(*it);
+}
+
 struct LogRow {
   int64_t run_id;
   std::string path;
@@ -59,27 +80,29 @@ int64_t Apply(Store& store, MetricWriter& writer, int64_t run_id, const json& r,
         .BindInt(1, run_id)
         .BindDouble(2, time)
         .BindText(3, r.value("host", ""))
-        .BindInt(4, r.value("pid", int64_t{0}))
+        .BindInt(4, IntegerOr<int64_t>(r, "pid", 0))
         .Run();
   } else if (kind == "points") {
     int64_t n = 0;
     for (const auto& p : r.at("points")) {
-      writer.Add(run_id, p.at(0).get<std::string>(), p.at(1).get<int64_t>(), PointValue(p.at(2)),
+      writer.Add(run_id, p.at(0).get<std::string>(), Integer<int64_t>(p.at(1)), PointValue(p.at(2)),
                  p.at(3).get<double>());
       ++n;
     }
     return n;
   } else if (kind == "final") {
     store.SetFinalMetric(run_id, r.at("name").get<std::string>(), r.at("value").get<double>(),
-                         r.at("step").get<int64_t>());
+                         Integer<int64_t>(r.at("step")));
   } else if (kind == "artifact") {
     const auto& step = r.at("step");
-    store.AddArtifact(run_id, r.at("kind").get<std::string>(), r.at("path").get<std::string>(),
-                      step.is_null() ? std::nullopt : std::optional<int64_t>(step.get<int64_t>()));
+    store.AddArtifact(
+        run_id, r.at("kind").get<std::string>(), r.at("path").get<std::string>(),
+        step.is_null() ? std::nullopt : std::optional<int64_t>(Integer<int64_t>(step)));
   } else if (kind == "provenance") {
-    store.SetProvenance(run_id, {r.value("git_commit", ""), r.value("torch_version", ""),
-                                 r.value("device", ""), r.value("world_size", 1),
-                                 r.value("backend", "none"), r.value("ranks_per_node", 1)});
+    store.SetProvenance(
+        run_id, {r.value("git_commit", ""), r.value("torch_version", ""), r.value("device", ""),
+                 IntegerOr<int>(r, "world_size", 1), r.value("backend", "none"),
+                 IntegerOr<int>(r, "ranks_per_node", 1)});
   } else if (kind == "heartbeat") {
     db.Prepare("UPDATE runs SET heartbeat_at = ?2 WHERE id = ?1 AND status = 'running'")
         .BindInt(1, run_id)

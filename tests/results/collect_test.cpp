@@ -139,5 +139,26 @@ TEST_CASE("a run requeued at its time limit waits queued with its task, a lost t
   CHECK(f.store.QueuedWithoutTask("exp").size() == 1);  // the next submission takes it
 }
 
+TEST_CASE("a record with an integer out of range is named as a problem and changes nothing",
+          "[results][collect]") {
+  Fixture f;
+  {
+    RunLogWriter writer(f.run_dir / kRunLogName);
+    writer.Append({{"t", "start"}, {"host", "node7"}, {"pid", 12}});
+    // Found by the run log fuzzer: a float far beyond an int, cast by nlohmann (undefined).
+    writer.Append({{"t", "provenance"}, {"world_size", 7.7e104}, {"ranks_per_node", 1}});
+    writer.Append({{"t", "points"}, {"points", {{"train/loss", 1.5, 3.5, 0.0}}}});
+  }
+  const auto collected = Collect(f.store, "exp");
+  REQUIRE(collected.problems.size() == 1);
+  CHECK_THAT(collected.problems[0], Catch::Contains("records.log") &&
+                                        Catch::Contains("expected an integer, found 7.7e+104"));
+  // The log's transaction rolled back: the run is as it was, and the log is read again next time.
+  const Connection& db = f.store.connection();
+  CHECK(QueryText(db, "SELECT status FROM runs") == "queued");
+  CHECK(QueryInt(db, "SELECT count(*) FROM metrics") == 0);
+  CHECK(QueryInt(db, "SELECT collected FROM run_logs") == 0);
+}
+
 }  // namespace
 }  // namespace ablate::results
