@@ -7,9 +7,11 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <stdexcept>
+#include <type_traits>
 #include <vector>
 
 #include "base/error.h"
+#include "base/json_text.h"
 
 namespace ablate::core {
 namespace fs = std::filesystem;
@@ -25,14 +27,11 @@ T Count(const nlohmann::json& j, const char* key, const std::string& source,
     if (required) throw InputError(source, where + key, "is missing");
     return fallback;
   }
-  const bool fits =
-      it->is_number_unsigned()
-          ? it->get<uint64_t>() <= static_cast<uint64_t>(std::numeric_limits<T>::max())
-          : it->is_number_integer() && it->get<int64_t>() >= 0 &&
-                static_cast<uint64_t>(it->get<int64_t>()) <=
-                    static_cast<uint64_t>(std::numeric_limits<T>::max());
-  if (!fits) throw InputError(source, where + key, "must be a non-negative integer");
-  return it->get<T>();
+  const std::optional<T> n = JsonInteger<T>(*it);
+  bool negative = false;
+  if constexpr (std::is_signed_v<T>) negative = n && *n < 0;
+  if (!n || negative) throw InputError(source, where + key, "must be a non-negative integer");
+  return *n;
 }
 
 // An optional finite number; null (a NaN written by nlohmann) reads as absent.

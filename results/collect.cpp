@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "base/error.h"
+#include "base/json_text.h"
 #include "results/clock.h"
 #include "results/run_log.h"
 #include "results/run_status.h"
@@ -28,14 +29,8 @@ double PointValue(const json& v) {
 // integers that fit are taken, anything else makes the record one this ablate does not write.
 template <typename T>
 T Integer(const json& v) {
-  const bool fits = v.is_number_unsigned()
-                        ? v.get<uint64_t>() <= static_cast<uint64_t>(std::numeric_limits<T>::max())
-                        : v.is_number_integer() &&
-                              v.get<int64_t>() >= std::numeric_limits<T>::min() &&
-                              v.get<int64_t>() <= std::numeric_limits<T>::max();
-  if (!fits) throw InputError("", "", "expected an integer, found " + v.dump());
-  return static_cast<T>(v.is_number_unsigned() ? static_cast<int64_t>(v.get<uint64_t>())
-                                               : v.get<int64_t>());
+  if (const std::optional<T> n = JsonInteger<T>(v)) return *n;
+  throw InputError("", "", "expected an integer, found " + v.dump());
 }
 
 template <typename T>
