@@ -100,6 +100,10 @@ class C10dCollective : public Collective {
             std::vector<int64_t>(high.data_ptr<int64_t>(), high.data_ptr<int64_t>() + n)};
   }
 
+  void Barrier() override {
+    Guard("waiting for the other ranks to finish", [&] { group_->barrier()->wait(); });
+  }
+
  private:
   // A failed collective means a peer is gone or stuck: one error type the trainer can act on.
   template <class F>

@@ -33,6 +33,9 @@ class Collective {
   // Element-wise min and max of an int64 vector over the ranks.
   virtual std::pair<std::vector<int64_t>, std::vector<int64_t>> MinMax(
       const std::vector<int64_t>& values) = 0;
+  // Returns once every rank has called it: ranks that leave together cannot close a connection
+  // a peer's last operation still reads from.
+  virtual void Barrier() = 0;
 };
 
 struct CollectiveOptions {

@@ -62,6 +62,18 @@ RunOutcome ExecuteRun(const experiments::RunSpec& run, const fs::path& run_dir,
         core::Train(config, options.data_dir, run_dir, recorder, log, collective.get());
     recorder.Flush();
     outcome.step = result.step;
+    const bool peer_lost =
+        result.outcome == core::TrainOutcome::kInterrupted && result.reason != core::kStopRequested;
+    if (collective && !peer_lost) {
+      // The ranks end at one step (a stop request is agreed on), so all of them get here; a
+      // rank that exited at once could cut off a peer still finishing the last collective.
+      try {
+        collective->Barrier();
+      } catch (const core::RankLost& e) {
+        log(std::string("a rank was lost after training ended (nothing recorded is affected): ") +
+            e.what());
+      }
+    }
     collective.reset();
     if (local) {
       // The other ranks end with this one; one that failed says why the run stopped.

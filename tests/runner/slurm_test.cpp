@@ -77,6 +77,19 @@ bool HaveCluster() {
   return problem.empty();
 }
 
+// The tail of every task log in `dir` (sbatch's --output files), for a failing test's messages.
+std::string TaskLogs(const fs::path& dir) {
+  std::string out;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    if (entry.path().extension() != ".out") continue;
+    std::ifstream in(entry.path());
+    const std::string text((std::istreambuf_iterator<char>(in)), {});
+    out += "== " + entry.path().filename().string() + "\n" + Tail(text) + "\n";
+  }
+  return out;
+}
+
 // Polls the array until every task has finished; FAILs the test after `limit`.
 std::vector<SlurmTaskState> WaitForArray(const std::string& job_id, int array_tasks,
                                          std::chrono::seconds limit = 120s) {
@@ -392,11 +405,18 @@ TEST_CASE("runs of two data-parallel ranks each complete through the Slurm backe
   std::string job_id = submitted.out.substr(at + 26);
   job_id = job_id.substr(0, job_id.find(' '));
   CancelOnExit cancel(job_id);
-  WaitForArray(job_id, 1, 180s);
+  // One array task per run, at most one at once (--jobs 1).
+  const auto tasks = WaitForArray(job_id, 2, 180s);
+  INFO(SummarizeStates(tasks));
   auto ranks = Shell(std::string(ABLATE_BINARY) + " sql --db " + q(dir / "r.db") +
                      " --format csv \"SELECT status, world_size, backend, count(*) FROM runs "
                      "GROUP BY 1, 2, 3\"");
   INFO(ranks.out);
+  // Should a run not complete, its error and its tasks' logs say why.
+  INFO(Shell(std::string(ABLATE_BINARY) + " sql --db " + q(dir / "r.db") +
+             " --format csv \"SELECT key, status, attempts, error FROM runs\"")
+           .out);
+  INFO(TaskLogs(dir / "runs" / "slurm-ddp" / "slurm"));
   CHECK(ranks.out.find("completed,2,gloo,2") != std::string::npos);
 
   // One run under srun -n 2: Slurm starts both ranks (SLURM_PROCID); rank 0 alone records.
