@@ -2,7 +2,9 @@
 
 #include <torch/torch.h>
 
+#include <chrono>
 #include <cstdlib>
+#include <thread>
 
 #include "base/error.h"
 
@@ -131,15 +133,33 @@ c10::intrusive_ptr<c10d::Store> Rendezvous(const World& world, const CollectiveO
   store_options.port = static_cast<uint16_t>(world.master_port);
   store_options.isServer = world.rank == 0;
   store_options.numWorkers = static_cast<size_t>(world.size);
-  store_options.waitWorkers = true;
+  // TCPStore's own wait for the workers cannot be interrupted: each rank counts itself in under a
+  // key of ours instead, and waits for the others in steps, asking give_up between them.
+  store_options.waitWorkers = false;
   store_options.timeout = options.timeout;
+  const std::string who = "rank " + std::to_string(world.rank) + " could not meet the run's " +
+                          std::to_string(world.size) + " ranks at " + Where(world);
+  const auto deadline = std::chrono::steady_clock::now() + options.timeout;
   try {
-    return c10::make_intrusive<c10d::TCPStore>(world.master_addr, store_options);
+    auto store = c10::make_intrusive<c10d::TCPStore>(world.master_addr, store_options);
+    const std::string joined = "ablate/joined";
+    for (int64_t count = store->add(joined, 1); count < world.size; count = store->add(joined, 0)) {
+      if (options.give_up) {
+        if (const std::string reason = options.give_up(); !reason.empty())
+          throw RankLost(who + ": " + reason);
+      }
+      if (std::chrono::steady_clock::now() > deadline) {
+        throw RankLost(who + " within " + std::to_string(options.timeout.count()) +
+                       " s: " + std::to_string(count) + " arrived");
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return store;
+  } catch (const RankLost&) {
+    throw;
   } catch (const std::exception& e) {
     const std::string what = e.what();
-    throw RankLost("rank " + std::to_string(world.rank) + " could not meet the run's " +
-                   std::to_string(world.size) + " ranks at " + Where(world) + " within " +
-                   std::to_string(options.timeout.count()) +
+    throw RankLost(who + " within " + std::to_string(options.timeout.count()) +
                    " s: " + what.substr(0, what.find('\n')));
   }
 }

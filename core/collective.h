@@ -7,6 +7,7 @@
 #include <torch/types.h>
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -42,10 +43,14 @@ struct CollectiveOptions {
   std::string device = "cpu";  // the training device: cpu -> Gloo, cuda -> NCCL
   std::chrono::seconds timeout{300};
   int64_t bucket_bytes = 25 << 20;  // PyTorch DDP's default bucket size
+  // Asked every few milliseconds while the ranks gather: a reason ("stopped by request", "rank 1
+  // exited with code 2") ends the wait at once instead of at the timeout. Empty: keep waiting.
+  std::function<std::string()> give_up;
 };
 
 // Joins the ranks of `world` (rank 0 serves the rendezvous TCPStore at master_addr:master_port).
-// Throws RankLost when they do not all arrive within the timeout.
+// Throws RankLost when they do not all arrive within the timeout, or when give_up gives a reason
+// first (the message then holds the reason).
 std::unique_ptr<Collective> JoinWorld(const World& world, const CollectiveOptions& options);
 
 // Whether this build can join a world at all (built with c10d).

@@ -9,6 +9,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "base/atomic_file.h"
 #include "base/error.h"
 
 namespace ablate::runner {
@@ -140,6 +141,11 @@ nlohmann::json ReadRunConfigFile(const std::string& path) {
   if (params.is_object() && params.contains("params") && params.contains("key"))
     return params["params"];
   return params;
+}
+
+void WriteRunConfigFile(const std::string& run_dir, const nlohmann::json& params) {
+  std::filesystem::create_directories(run_dir);
+  WriteFileAtomically(std::filesystem::path(run_dir) / "config.json", params.dump(2) + "\n");
 }
 
 results::Value JsonToCell(const nlohmann::json& value) {

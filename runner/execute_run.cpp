@@ -1,28 +1,35 @@
 #include "runner/execute_run.h"
 
-#include <fstream>
 #include <memory>
 #include <ostream>
 
 #include "base/error.h"
 #include "core/collective.h"
 #include "results/run_records.h"
+#include "runner/cli.h"
 #include "runner/finetune_stage.h"
 #include "runner/local_ranks.h"
 #include "runner/run_recorder.h"
+#include "runner/signals.h"
 
 namespace ablate::runner {
 
 namespace fs = std::filesystem;
 using results::RunStatus;
 
+namespace {
+
+// A stop came before the ranks had all joined: nothing was trained, and the run is interrupted.
+struct StoppedWhileGathering {};
+
+}  // namespace
+
 RunOutcome ExecuteRun(const experiments::RunSpec& run, const fs::path& run_dir,
                       results::RunRecords* records, const ExecuteOptions& options,
                       std::ostream& progress) {
   const bool rank0 = !options.world || options.world->rank == 0;
   if (rank0) {
-    fs::create_directories(run_dir);
-    std::ofstream(run_dir / "config.json") << run.params.dump(2) << "\n";
+    WriteRunConfigFile(run_dir.string(), run.params);
     if (records) records->AddArtifact("run_dir", fs::absolute(run_dir).string(), std::nullopt);
   }
   RunOutcome outcome;
@@ -50,8 +57,23 @@ RunOutcome ExecuteRun(const experiments::RunSpec& run, const fs::path& run_dir,
       world = local->world();
     }
     std::unique_ptr<core::Collective> collective;
-    if (world.distributed())
-      collective = core::JoinWorld(world, {options.device, options.rank_timeout});
+    if (world.distributed()) {
+      // Gathering the ranks ends early on a stop request (scancel, srun cancelling a step whose
+      // other rank failed, Ctrl-C) or when a local rank has already exited.
+      core::CollectiveOptions join;
+      join.device = options.device;
+      join.timeout = options.rank_timeout;
+      join.give_up = [&]() -> std::string {
+        if (StopSignalled()) return core::kStopRequested;
+        return local ? local->Exited() : "";
+      };
+      try {
+        collective = core::JoinWorld(world, join);
+      } catch (const core::RankLost&) {
+        if (StopSignalled()) throw StoppedWhileGathering();
+        throw;
+      }
+    }
     if (records) {
       records->SetProvenance({ABLATE_GIT_COMMIT, core::LibTorchVersion(), options.device,
                               world.size, collective ? collective->backend() : "none",
@@ -97,6 +119,9 @@ RunOutcome ExecuteRun(const experiments::RunSpec& run, const fs::path& run_dir,
       outcome.interrupted_task = stage.task;
       outcome.reason = "stopped while fine-tuning " + stage.task + "; resumes when run again";
     }
+  } catch (const StoppedWhileGathering&) {
+    outcome.status = RunStatus::kInterrupted;
+    outcome.reason = "stopped while the ranks gathered; resumes when run again";
   } catch (const std::exception& e) {
     recorder.Flush();
     outcome.status = RunStatus::kFailed;

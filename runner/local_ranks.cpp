@@ -76,30 +76,56 @@ LocalRanks::LocalRanks(int ranks, const RankCommand& command) {
       _exit(127);
     }
     children_.push_back(pid);
+    statuses_.push_back(-1);
   }
 }
+
+namespace {
+
+std::string DescribeExit(size_t child, int status) {
+  return "rank " + std::to_string(child + 1) +
+         (WIFSIGNALED(status) ? " was killed by signal " + std::to_string(WTERMSIG(status))
+                              : " exited with code " + std::to_string(WEXITSTATUS(status)));
+}
+
+}  // namespace
 
 std::string LocalRanks::Wait() {
   std::string failure;
   for (size_t i = 0; i < children_.size(); ++i) {
-    int status = 0;
-    while (waitpid(children_[i], &status, 0) < 0 && errno == EINTR) {
+    int status = statuses_[i];
+    if (status == -1) {
+      while (waitpid(children_[i], &status, 0) < 0 && errno == EINTR) {
+      }
     }
     const bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
-    if (!ok && failure.empty()) {
-      failure = "rank " + std::to_string(i + 1) +
-                (WIFSIGNALED(status) ? " was killed by signal " + std::to_string(WTERMSIG(status))
-                                     : " exited with code " + std::to_string(WEXITSTATUS(status)));
-    }
+    if (!ok && failure.empty()) failure = DescribeExit(i, status);
   }
   children_.clear();
+  statuses_.clear();
   return failure;
+}
+
+std::string LocalRanks::Exited() {
+  for (size_t i = 0; i < children_.size(); ++i) {
+    if (statuses_[i] == -1) {
+      int status = 0;
+      if (waitpid(children_[i], &status, WNOHANG) == children_[i]) statuses_[i] = status;
+    }
+    if (statuses_[i] != -1) return DescribeExit(i, statuses_[i]);
+  }
+  return "";
 }
 
 LocalRanks::~LocalRanks() {
   if (children_.empty()) return;
   // Rank 0 is leaving early (an error): the others stop at once rather than wait out a timeout.
-  for (pid_t pid : children_) kill(pid, SIGTERM);
+  for (size_t i = 0; i < children_.size(); ++i) {
+    if (statuses_[i] != -1) children_[i] = 0;  // reaped already: its pid may be another's now
+  }
+  for (pid_t pid : children_) {
+    if (pid > 0) kill(pid, SIGTERM);
+  }
   for (int i = 0; i < 50; ++i) {
     bool any = false;
     for (pid_t& pid : children_) {

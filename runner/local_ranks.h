@@ -36,10 +36,14 @@ class LocalRanks {
   const core::World& world() const { return world_; }
   // Waits for the children; the first failing one's description, or "" when all exited 0.
   std::string Wait();
+  // Without waiting: the first child found to have exited, described ("rank 1 exited with code
+  // 2"); "" while all run. Rank 0 asks while the ranks gather, where any exit is a failure.
+  std::string Exited();
 
  private:
   core::World world_;
   std::vector<pid_t> children_;
+  std::vector<int> statuses_;  // each child's wait status once reaped, else -1
 };
 
 // CPU threads for each of `processes` processes sharing this machine (at least 1).

@@ -13,6 +13,7 @@
 #include "results/collect.h"
 #include "results/run_log.h"
 #include "results/sqlite.h"
+#include "runner/cli.h"
 #include "runner/slurm.h"
 
 namespace ablate::runner {
@@ -115,8 +116,7 @@ int SubmitRunsToSlurm(const WorkerOptions& worker, const std::string& experiment
     std::ofstream listing(list);
     for (const auto& run : runs) {
       const fs::path run_dir = runs_dir / run.key;
-      fs::create_directories(run_dir);
-      std::ofstream(run_dir / "config.json") << run.params.dump(2) << "\n";
+      WriteRunConfigFile(run_dir.string(), run.params);
       listing << run_dir.string() << "\n";
     }
     if (!listing) throw std::runtime_error("cannot write " + list.string());

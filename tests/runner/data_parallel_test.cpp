@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "core/collective.h"
 #include "core/corpus.h"
 #include "core/model.h"
 #include "core/optimizer.h"
@@ -210,4 +211,86 @@ TEST_CASE("a rank killed mid-run ends the run, which resumes to the uninterrupte
   CHECK_THAT(text, Catch::Contains("2 rank(s)") && Catch::Contains("--nproc"));
   REQUIRE(Shell(Train(s, "killed", "--nproc 2") + " >/dev/null 2>&1") == 0);
   CheckSameWeights(s, "straight", "killed", 0);
+}
+
+TEST_CASE("waiting for ranks that never come ends when the caller gives up, with its reason",
+          "[ddp]") {
+  ablate::core::World world;
+  world.rank = 0;
+  world.size = 2;
+  world.local_size = 2;
+  world.master_addr = "127.0.0.1";
+  world.master_port = ablate::runner::FreeLocalPort();
+  ablate::core::CollectiveOptions options;
+  options.timeout = std::chrono::seconds(120);
+  int asked = 0;
+  options.give_up = [&]() -> std::string { return ++asked < 5 ? "" : "rank 1 exited with code 3"; };
+  try {
+    ablate::core::JoinWorld(world, options);
+    FAIL("joined a world of 2 with one rank");
+  } catch (const ablate::core::RankLost& e) {
+    CHECK_THAT(e.what(), Catch::Contains("rank 1 exited with code 3"));
+  }
+  CHECK(asked == 5);
+}
+
+TEST_CASE("a local rank that exits before the others join is seen at once, and waited for once",
+          "[ddp]") {
+  Scratch s;
+  // The children run this test binary, which exits at once on train's arguments (Catch refuses
+  // them), as a rank with a bad configuration would.
+  ablate::runner::LocalRanks ranks(2, {s.dir / "run.json", s.dir / "run", s.dir / "data"});
+  std::string exited;
+  for (int i = 0; i < 3000 && exited.empty(); ++i) {
+    exited = ranks.Exited();
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  CHECK_THAT(exited, Catch::StartsWith("rank 1 exited with code "));
+  CHECK(exited != "rank 1 exited with code 0");
+  // Reaped while polling, it is still reported by Wait(), not taken for a clean exit.
+  CHECK(ranks.Wait() == exited);
+}
+
+TEST_CASE("a stop while rank 0 waits for its peers interrupts the run without waiting them out",
+          "[ddp][slow]") {
+  Scratch s;
+  s.Write("run.json", Config(10, 0).dump());
+  // Rank 0 of 2, started as torchrun starts it; rank 1 never comes.
+  const std::string env = "WORLD_SIZE=2 RANK=0 LOCAL_RANK=0 MASTER_ADDR=127.0.0.1 MASTER_PORT=" +
+                          std::to_string(ablate::runner::FreeLocalPort()) + " ";
+  const pid_t rank0 = fork();
+  if (rank0 == 0) {
+    execl("/bin/sh", "sh", "-c",
+          ("exec env " + env + Train(s, "alone", "--rank-timeout 120") + " >" +
+           s.File("alone.log") + " 2>&1")
+              .c_str(),
+          static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  // Once it has recorded its start, it is waiting for rank 1 (or about to).
+  auto status_of = [&]() -> std::string {
+    try {
+      const auto rows =
+          ablate::results::RunReadOnlyQuery(s.File("alone.db"), "SELECT status FROM runs")[0];
+      return rows.rows.empty() ? "" : std::get<std::string>(rows.rows[0][0]);
+    } catch (const std::exception&) {
+      return "";  // not created yet
+    }
+  };
+  for (int i = 0; i < 3000 && status_of() != "running"; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  REQUIRE(status_of() == "running");
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  kill(rank0, SIGTERM);
+  int status = 0;
+  waitpid(rank0, &status, 0);
+  std::ifstream log(s.File("alone.log"));
+  INFO(std::string((std::istreambuf_iterator<char>(log)), {}));
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 130);
+  // Interrupted, not failed after the 120 s timeout: the next `ablate train` resumes it.
+  const auto recorded =
+      ablate::results::RunReadOnlyQuery(s.File("alone.db"), "SELECT status, error FROM runs")[0];
+  CHECK(std::get<std::string>(recorded.rows[0][0]) == "interrupted");
+  CHECK_THAT(std::get<std::string>(recorded.rows[0][1]), Catch::Contains("ranks gathered"));
 }
