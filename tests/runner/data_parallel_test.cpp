@@ -98,6 +98,29 @@ void CheckSameHistory(const Scratch& s, const std::string& a, const std::string&
   }
 }
 
+// Starts `command` (an `ablate train` line) in the background, its output in LOG: its pid.
+pid_t StartTrain(const std::string& command, const std::string& log) {
+  const pid_t pid = fork();
+  if (pid == 0) {
+    execl("/bin/sh", "sh", "-c", ("exec " + command + " >" + log + " 2>&1").c_str(),
+          static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  return pid;
+}
+
+// That a stopped `ablate train` (wait status `status`) exited 130 and left run RUN interrupted,
+// its error containing `why`: the next `ablate train` resumes it.
+void CheckInterrupted(const Scratch& s, const std::string& run, int status,
+                      const std::string& why) {
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 130);
+  const auto recorded =
+      ablate::results::RunReadOnlyQuery(s.File(run + ".db"), "SELECT status, error FROM runs")[0];
+  CHECK(std::get<std::string>(recorded.rows[0][0]) == "interrupted");
+  CHECK_THAT(std::get<std::string>(recorded.rows[0][1]), Catch::Contains(why));
+}
+
 // The weights of a run directory's final checkpoint.
 std::vector<torch::Tensor> Weights(const Scratch& s, const std::string& run) {
   // The model's shape does not depend on the steps.
@@ -175,15 +198,8 @@ TEST_CASE("a rank killed mid-run ends the run, which resumes to the uninterrupte
   REQUIRE(Shell(Train(s, "straight", "--nproc 2") + " >/dev/null 2>&1") == 0);
 
   // The same run, with rank 1 killed once a checkpoint exists.
-  const pid_t rank0 = fork();
-  if (rank0 == 0) {
-    execl("/bin/sh", "sh", "-c",
-          ("exec " + Train(s, "killed", "--nproc 2 --rank-timeout 30") + " >" +
-           s.File("killed.log") + " 2>&1")
-              .c_str(),
-          static_cast<char*>(nullptr));
-    _exit(127);
-  }
+  const pid_t rank0 =
+      StartTrain(Train(s, "killed", "--nproc 2 --rank-timeout 30"), s.File("killed.log"));
   const auto started = std::chrono::steady_clock::now();
   while (!fs::exists(s.dir / "killed" / "checkpoint.json") &&
          std::chrono::steady_clock::now() - started < std::chrono::seconds(60)) {
@@ -197,12 +213,7 @@ TEST_CASE("a rank killed mid-run ends the run, which resumes to the uninterrupte
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - killed).count();
   CHECK(seconds < 30);  // the survivor noticed, rather than waiting out the timeout
-  CHECK(WIFEXITED(status));
-  CHECK(WEXITSTATUS(status) == 130);
-  const auto recorded =
-      ablate::results::RunReadOnlyQuery(s.File("killed.db"), "SELECT status, error FROM runs")[0];
-  CHECK(std::get<std::string>(recorded.rows[0][0]) == "interrupted");
-  CHECK_THAT(std::get<std::string>(recorded.rows[0][1]), Catch::Contains("rank 1"));
+  CheckInterrupted(s, "killed", status, "rank 1");
 
   // Resumed with 2 ranks: the uninterrupted run's weights. With 1 rank: refused, saying why.
   CHECK(Shell(Train(s, "killed", "--nproc 1") + " >/dev/null 2>" + s.File("err")) == 2);
@@ -258,15 +269,8 @@ TEST_CASE("a stop while rank 0 waits for its peers interrupts the run without wa
   // Rank 0 of 2, started as torchrun starts it; rank 1 never comes.
   const std::string env = "WORLD_SIZE=2 RANK=0 LOCAL_RANK=0 MASTER_ADDR=127.0.0.1 MASTER_PORT=" +
                           std::to_string(ablate::runner::FreeLocalPort()) + " ";
-  const pid_t rank0 = fork();
-  if (rank0 == 0) {
-    execl("/bin/sh", "sh", "-c",
-          ("exec env " + env + Train(s, "alone", "--rank-timeout 120") + " >" +
-           s.File("alone.log") + " 2>&1")
-              .c_str(),
-          static_cast<char*>(nullptr));
-    _exit(127);
-  }
+  const pid_t rank0 =
+      StartTrain("env " + env + Train(s, "alone", "--rank-timeout 120"), s.File("alone.log"));
   // Once it has recorded its start, it is waiting for rank 1 (or about to).
   auto status_of = [&]() -> std::string {
     try {
@@ -286,11 +290,6 @@ TEST_CASE("a stop while rank 0 waits for its peers interrupts the run without wa
   waitpid(rank0, &status, 0);
   std::ifstream log(s.File("alone.log"));
   INFO(std::string((std::istreambuf_iterator<char>(log)), {}));
-  CHECK(WIFEXITED(status));
-  CHECK(WEXITSTATUS(status) == 130);
-  // Interrupted, not failed after the 120 s timeout: the next `ablate train` resumes it.
-  const auto recorded =
-      ablate::results::RunReadOnlyQuery(s.File("alone.db"), "SELECT status, error FROM runs")[0];
-  CHECK(std::get<std::string>(recorded.rows[0][0]) == "interrupted");
-  CHECK_THAT(std::get<std::string>(recorded.rows[0][1]), Catch::Contains("ranks gathered"));
+  // Interrupted, not failed after the 120 s timeout.
+  CheckInterrupted(s, "alone", status, "ranks gathered");
 }
