@@ -83,9 +83,7 @@ std::string TaskLogs(const fs::path& dir) {
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(dir, ec)) {
     if (entry.path().extension() != ".out") continue;
-    std::ifstream in(entry.path());
-    const std::string text((std::istreambuf_iterator<char>(in)), {});
-    out += "== " + entry.path().filename().string() + "\n" + Tail(text) + "\n";
+    out += "== " + entry.path().filename().string() + "\n" + Tail(Slurp(entry.path())) + "\n";
   }
   return out;
 }
