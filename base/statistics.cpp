@@ -5,7 +5,88 @@
 #include <limits>
 #include <numeric>
 
+#include "base/error.h"
+
 namespace ablate {
+namespace {
+
+// counts[u], u = 0..m*n: how many of the C(m + n, m) equally likely splits of m + n distinct
+// values have Mann-Whitney U = u. The largest value belongs either to the first sample, where it
+// beats all n of the second (U shifts by n), or to the second, where it beats none:
+// f(m, n)(u) = f(m - 1, n)(u - n) + f(m, n - 1)(u). Exact in double while C(m + n, m) < 2^53.
+std::vector<double> MannWhitneyNullCounts(size_t m, size_t n) {
+  std::vector<std::vector<double>> previous(n + 1, std::vector<double>{1}), current(n + 1);
+  for (size_t i = 1; i <= m; ++i) {
+    current[0] = {1};
+    for (size_t j = 1; j <= n; ++j) {
+      current[j].assign(i * j + 1, 0);
+      for (size_t u = 0; u < previous[j].size(); ++u) current[j][u + j] += previous[j][u];
+      for (size_t u = 0; u < current[j - 1].size(); ++u) current[j][u] += current[j - 1][u];
+    }
+    std::swap(previous, current);
+  }
+  return previous[n];
+}
+
+// p <= level, with a relative hair of slack: levels such as (1 - 0.8) / 2 round below the
+// probability 7/70 they are meant to equal, and an attainable level should count as attained.
+bool AtMost(double p, double level) { return p <= level * (1 + 1e-9); }
+
+// The largest k >= 1 with P(U <= k - 1) <= level under the no-ties null distribution of U for
+// sizes m and n, with that probability in *tail; 0 when even P(U <= 0) exceeds the level, with
+// *tail = P(U <= 0). Counted exactly up to kExactRankTestMax values, beyond that the normal
+// approximation P(U <= u) ~ Phi((u + 1/2 - mn/2) / sd), sd^2 = mn(m + n + 1)/12.
+size_t LowerTailIndex(size_t m, size_t n, double level, double* tail) {
+  const size_t mn = m * n;
+  if (m + n <= kExactRankTestMax) {
+    const std::vector<double> counts = MannWhitneyNullCounts(m, n);
+    const double total = std::accumulate(counts.begin(), counts.end(), 0.0);
+    double cumulative = counts[0];
+    *tail = cumulative / total;
+    if (!AtMost(*tail, level)) return 0;
+    size_t k = 1;
+    while (k <= mn) {
+      const double next = cumulative + counts[k];
+      if (!AtMost(next / total, level)) break;
+      cumulative = next;
+      *tail = cumulative / total;
+      ++k;
+    }
+    return k;
+  }
+  const double mean = static_cast<double>(mn) / 2;
+  const double sd = std::sqrt(static_cast<double>(mn) * static_cast<double>(m + n + 1) / 12);
+  auto cdf = [&](size_t u) {
+    return 0.5 * std::erfc((mean - static_cast<double>(u) - 0.5) / sd / std::sqrt(2.0));
+  };
+  *tail = cdf(0);
+  if (!AtMost(*tail, level)) return 0;
+  // The cdf rises with u: bisect for the last u = k - 1 at or below the level.
+  size_t good = 0, bad = mn + 1;  // cdf(good) <= level; cdf(mn) = 1 > level
+  while (bad - good > 1) {
+    const size_t middle = good + (bad - good) / 2;
+    (AtMost(cdf(middle), level) ? good : bad) = middle;
+  }
+  *tail = cdf(good);
+  return good + 1;
+}
+
+// Every a_i - b_j, sorted ascending.
+std::vector<double> SortedDifferences(const std::vector<double>& a, const std::vector<double>& b) {
+  std::vector<double> differences;
+  differences.reserve(a.size() * b.size());
+  for (double x : a)
+    for (double y : b) differences.push_back(x - y);
+  std::sort(differences.begin(), differences.end());
+  return differences;
+}
+
+double MedianOfSorted(const std::vector<double>& sorted) {
+  const size_t n = sorted.size();
+  return n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
+}
+
+}  // namespace
 
 double Median(std::vector<double> values) { return MedianInPlace(values.data(), values.size()); }
 
@@ -107,11 +188,60 @@ RankTest MannWhitney(const std::vector<double>& a, const std::vector<double>& b)
 }
 
 double MinimumTwoSidedP(size_t n_a, size_t n_b) {
+  return std::min(1.0, 2 * MinimumOneSidedP(n_a, n_b));
+}
+
+double MinimumOneSidedP(size_t n_a, size_t n_b) {
   if (n_a == 0 || n_b == 0) return 1;
   double combinations = 1;  // C(n_a + n_b, n_a), built up exactly for small sizes
   for (size_t i = 1; i <= n_a; ++i)
     combinations = combinations * static_cast<double>(n_b + i) / static_cast<double>(i);
-  return std::min(1.0, 2 / combinations);
+  return 1 / combinations;
+}
+
+ShiftEstimate HodgesLehmannShift(const std::vector<double>& a, const std::vector<double>& b,
+                                 double confidence) {
+  ABLATE_CHECK(confidence > 0 && confidence < 1, "confidence outside (0, 1)");
+  constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+  ShiftEstimate shift{kNaN, kNaN, kNaN, kNaN, false};
+  if (a.empty() || b.empty()) return shift;
+  const std::vector<double> differences = SortedDifferences(a, b);
+  shift.estimate = MedianOfSorted(differences);
+  double tail = 0;
+  size_t k = LowerTailIndex(a.size(), b.size(), (1 - confidence) / 2, &tail);
+  shift.reached = k > 0;
+  k = std::max<size_t>(k, 1);
+  shift.low = differences[k - 1];
+  shift.high = differences[differences.size() - k];
+  shift.confidence = 1 - 2 * tail;
+  return shift;
+}
+
+double DetectableShift(const std::vector<double>& a, const std::vector<double>& b, double alpha) {
+  ABLATE_CHECK(alpha > 0 && alpha < 1, "alpha outside (0, 1)");
+  constexpr double kInfinity = std::numeric_limits<double>::infinity();
+  if (a.empty() || b.empty() || !AtMost(MinimumOneSidedP(a.size(), b.size()), alpha))
+    return kInfinity;
+  const std::vector<double> differences = SortedDifferences(a, b);
+  double tail = 0;
+  const size_t k = LowerTailIndex(a.size(), b.size(), alpha, &tail);
+  if (k == 0) return kInfinity;  // only where the normal approximation disagrees with 1 / C
+  return std::max(0.0, MedianOfSorted(differences) - differences[k - 1]);
+}
+
+std::vector<double> HolmAdjust(const std::vector<double>& p) {
+  std::vector<size_t> order;
+  for (size_t i = 0; i < p.size(); ++i)
+    if (p[i] >= 0) order.push_back(i);  // NaN compares false: no test, like a negative entry
+  std::stable_sort(order.begin(), order.end(), [&](size_t l, size_t r) { return p[l] < p[r]; });
+  std::vector<double> adjusted = p;
+  const size_t m = order.size();
+  double running = 0;  // the max over j <= i keeps the adjusted values in the order of the p's
+  for (size_t j = 0; j < m; ++j) {
+    running = std::max(running, std::min(1.0, static_cast<double>(m - j) * p[order[j]]));
+    adjusted[order[j]] = running;
+  }
+  return adjusted;
 }
 
 }  // namespace ablate
