@@ -217,7 +217,21 @@ PretrainOutput BertModelImpl::forward(const BatchTensors& batch) {
   out.predictions = batch.predictions;
   // Gathering first runs the head's GEMM over V on ~15% of the rows instead of all of them.
   auto masked = hidden.index_select(0, batch.masked_positions);  // (N, H)
-  out.mlm_loss_sum = CrossEntropySum(MlmLogits(masked), batch.masked_labels);
+  auto mlm_logits = MlmLogits(masked);                           // (N, V)
+  if (torch::GradMode::is_enabled()) {
+    out.mlm_loss_sum = CrossEntropySum(mlm_logits, batch.masked_labels);
+  } else {
+    // CrossEntropySum's forward, keeping the per-token terms its sum would discard.
+    const auto compute_type =
+        mlm_logits.scalar_type() == torch::kDouble ? torch::kDouble : torch::kFloat;
+    out.mlm_token_losses = torch::log_softmax(mlm_logits, 1, compute_type)
+                               .gather(1, batch.masked_labels.unsqueeze(1))
+                               .squeeze(1)
+                               .neg();
+    out.mlm_loss_sum = out.mlm_token_losses.sum();
+    out.mlm_token_correct = mlm_logits.argmax(1).eq(batch.masked_labels);
+    out.mlm_correct = out.mlm_token_correct.sum();
+  }
   out.mlm_loss = out.mlm_loss_sum / static_cast<double>(std::max<int64_t>(batch.predictions, 1));
   out.loss = out.mlm_loss;
   if (batch.nsp_rows == 0) return out;

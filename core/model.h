@@ -75,14 +75,20 @@ struct PretrainOutput {
   torch::Tensor mlm_loss_sum;  // () the sum behind mlm_loss, for normalizing across micro-batches
   torch::Tensor nsp_loss_sum;  // () likewise; undefined without NSP
   torch::Tensor nsp_correct;   // () int64, rows whose NSP prediction is right; undefined without
-  int64_t predictions = 0;     // masked tokens
+  // Under no-grad only (scoring: nothing backpropagates, so training pays for none of it), else
+  // undefined. One entry per masked token, in masked_positions' order.
+  torch::Tensor mlm_token_losses;   // (N) float32 (float64 for a float64 model): -ln p(label)
+  torch::Tensor mlm_token_correct;  // (N) bool: the logits' argmax is the label
+  torch::Tensor mlm_correct;        // () int64, the count of mlm_token_correct
+  int64_t predictions = 0;          // masked tokens
   int64_t nsp_rows = 0;
 };
 
 struct BertModelImpl : torch::nn::Module {
   explicit BertModelImpl(ModelOptions options);
 
-  // The pretraining losses of a batch. The MLM head runs only at the masked positions.
+  // The pretraining losses of a batch. The MLM head runs only at the masked positions. Under
+  // no-grad it also scores each masked token (PretrainOutput's per-token fields).
   PretrainOutput forward(const BatchTensors& batch);
 
   // Final hidden states (B*T, H), row b * T + t.

@@ -25,6 +25,7 @@
 #include "core/memory_plan.h"
 #include "core/model.h"
 #include "core/optimizer.h"
+#include "core/trivial_baselines.h"
 
 namespace ablate::core {
 namespace fs = std::filesystem;
@@ -199,42 +200,125 @@ void CheckSameWeights(Collective& collective, BertModel& model, int64_t step) {
   }
 }
 
-// With several ranks, each scores every size-th batch and the sums are added over the ranks.
-EvalMetrics Evaluate(BertModel& model, const std::vector<Batch>& mlm, const std::vector<Batch>& nsp,
-                     torch::Device device, int64_t step, Collective* collective) {
+// What every evaluation of a run scores: the validation sample in micro-batches (ValidationBatches)
+// and the floors built from the run's training tokens.
+struct Validation {
+  std::vector<Batch> mlm, nsp;
+  TrivialBaselines baselines;
+};
+
+// The final evaluation's scores per row of the MLM validation sample: loss sums, masked tokens,
+// correct ones (float64: they are summed over the ranks).
+struct RowScores {
+  std::vector<double> loss_sums, predictions, correct;
+};
+
+// Adds the per-token scores of `out` (forward under no-grad) to the rows of `batch`, which are rows
+// [first_row, first_row + batch.rows) of the sample. Tokens come in ToTensors' order: row-major
+// over the labels that are not kIgnoreLabel.
+void AddRowScores(const Batch& batch, const PretrainOutput& out, size_t first_row,
+                  RowScores& rows) {
+  const torch::Tensor losses = out.mlm_token_losses.to(torch::kCPU, torch::kDouble).contiguous();
+  const torch::Tensor correct = out.mlm_token_correct.to(torch::kCPU, torch::kDouble).contiguous();
+  const double* loss = losses.data_ptr<double>();
+  const double* hit = correct.data_ptr<double>();
+  size_t token = 0;
+  for (size_t i = 0; i < batch.labels.size(); ++i) {
+    if (batch.labels[i] == kIgnoreLabel) continue;
+    const size_t row = first_row + i / static_cast<size_t>(batch.cols);
+    rows.loss_sums[row] += loss[token];
+    rows.predictions[row] += 1;
+    rows.correct[row] += hit[token];
+    ++token;
+  }
+}
+
+double Ratio(double sum, int64_t count) {
+  return count > 0 ? sum / static_cast<double>(count) : kNoValue;
+}
+
+// With several ranks, each scores every size-th batch and the sums are added over the ranks. The
+// final evaluation also keeps each sample row's scores: a rank fills the rows of the batches it
+// scored and leaves zeros in the others, so the sum over the ranks gathers them in sample order.
+EvalMetrics Evaluate(BertModel& model, const Validation& validation, torch::Device device,
+                     int64_t step, bool final, Collective* collective) {
   torch::NoGradGuard no_grad;
   model->eval();
   const size_t rank = collective ? static_cast<size_t>(collective->world().rank) : 0;
   const size_t ranks = collective ? static_cast<size_t>(collective->world().size) : 1;
   double loss_sum = 0;
-  int64_t predictions = 0, nsp_correct = 0, nsp_rows = 0;
-  for (size_t i = rank; i < mlm.size(); i += ranks) {
-    auto out = model->forward(ToTensors(mlm[i], device));
-    loss_sum += out.mlm_loss_sum.item<double>();
-    predictions += out.predictions;
+  int64_t predictions = 0, correct = 0, nsp_correct = 0, nsp_rows = 0;
+  BaselineSums floors;
+  size_t sample_rows = 0;
+  for (const auto& batch : validation.mlm) sample_rows += static_cast<size_t>(batch.rows);
+  RowScores rows;
+  if (final) {
+    for (auto* v : {&rows.loss_sums, &rows.predictions, &rows.correct}) v->assign(sample_rows, 0);
   }
-  for (size_t i = rank; i < nsp.size(); i += ranks) {
-    auto out = model->forward(ToTensors(nsp[i], device));
+  size_t first_row = 0;
+  for (size_t i = 0; i < validation.mlm.size(); ++i) {
+    const Batch& batch = validation.mlm[i];
+    if (i % ranks == rank) {
+      auto out = model->forward(ToTensors(batch, device));
+      loss_sum += out.mlm_loss_sum.item<double>();
+      predictions += out.predictions;
+      correct += out.mlm_correct.item<int64_t>();
+      validation.baselines.Score(batch, floors);
+      if (final) AddRowScores(batch, out, first_row, rows);
+    }
+    first_row += static_cast<size_t>(batch.rows);
+  }
+  for (size_t i = rank; i < validation.nsp.size(); i += ranks) {
+    auto out = model->forward(ToTensors(validation.nsp[i], device));
     nsp_correct += out.nsp_correct.item<int64_t>();
     nsp_rows += out.nsp_rows;
   }
   model->train();
   if (collective) {
-    auto sums = SumOverRanks(
-        *collective, {loss_sum, static_cast<double>(predictions), static_cast<double>(nsp_correct),
-                      static_cast<double>(nsp_rows)});
+    std::vector<double> values = {loss_sum,
+                                  static_cast<double>(predictions),
+                                  static_cast<double>(correct),
+                                  static_cast<double>(nsp_correct),
+                                  static_cast<double>(nsp_rows),
+                                  floors.unigram_loss_sum,
+                                  floors.copy_loss_sum,
+                                  static_cast<double>(floors.unigram_correct),
+                                  static_cast<double>(floors.copy_correct)};
+    for (const auto* v : {&rows.loss_sums, &rows.predictions, &rows.correct})
+      values.insert(values.end(), v->begin(), v->end());
+    const auto sums = SumOverRanks(*collective, values);
     loss_sum = sums[0];
     predictions = static_cast<int64_t>(sums[1]);
-    nsp_correct = static_cast<int64_t>(sums[2]);
-    nsp_rows = static_cast<int64_t>(sums[3]);
+    correct = static_cast<int64_t>(sums[2]);
+    nsp_correct = static_cast<int64_t>(sums[3]);
+    nsp_rows = static_cast<int64_t>(sums[4]);
+    floors.unigram_loss_sum = sums[5];
+    floors.copy_loss_sum = sums[6];
+    floors.unigram_correct = static_cast<int64_t>(sums[7]);
+    floors.copy_correct = static_cast<int64_t>(sums[8]);
+    auto next = sums.begin() + 9;
+    for (auto* v : {&rows.loss_sums, &rows.predictions, &rows.correct}) {
+      std::copy(next, next + static_cast<ptrdiff_t>(v->size()), v->begin());
+      next += static_cast<ptrdiff_t>(v->size());
+    }
   }
   EvalMetrics m;
   m.step = step;
   m.predictions = predictions;
-  m.mlm_loss = predictions > 0 ? loss_sum / static_cast<double>(predictions) : kNoValue;
+  m.mlm_loss = Ratio(loss_sum, predictions);
   m.perplexity = std::exp(m.mlm_loss);
-  if (nsp_rows > 0)
-    m.nsp_accuracy = static_cast<double>(nsp_correct) / static_cast<double>(nsp_rows);
+  m.mlm_accuracy = Ratio(static_cast<double>(correct), predictions);
+  if (nsp_rows > 0) m.nsp_accuracy = Ratio(static_cast<double>(nsp_correct), nsp_rows);
+  // Every rank scored the same positions for the model and for the floors.
+  m.unigram_perplexity = std::exp(Ratio(floors.unigram_loss_sum, predictions));
+  m.unigram_accuracy = Ratio(static_cast<double>(floors.unigram_correct), predictions);
+  m.copy_perplexity = std::exp(Ratio(floors.copy_loss_sum, predictions));
+  m.copy_accuracy = Ratio(static_cast<double>(floors.copy_correct), predictions);
+  m.sequence_loss_sums = std::move(rows.loss_sums);
+  for (size_t r = 0; r < rows.predictions.size(); ++r) {
+    m.sequence_predictions.push_back(static_cast<int64_t>(rows.predictions[r]));
+    m.sequence_correct.push_back(static_cast<int64_t>(rows.correct[r]));
+  }
   return m;
 }
 
@@ -343,11 +427,12 @@ TrainResult TrainRanks(const TrainConfig& config, const fs::path& data_dir, cons
   const int64_t micro = micro_choice.sequences;
   state.micro_batch = micro;
   if (log && rank == 0) log(micro_choice.reason);
-  auto mlm_eval =
-      ValidationBatches(data, InputFormat::kFullSentences, micro, config.eval.sequences);
-  std::vector<Batch> nsp_eval;
+  Validation validation{
+      ValidationBatches(data, InputFormat::kFullSentences, micro, config.eval.sequences),
+      {},
+      TrivialBaselines(data.train(), data.batch_options().masking)};
   if (HasNsp(config.data.format)) {
-    nsp_eval = ValidationBatches(data, config.data.format, micro, config.eval.sequences);
+    validation.nsp = ValidationBatches(data, config.data.format, micro, config.eval.sequences);
   }
 
   state.world_size = ranks;
@@ -465,7 +550,7 @@ TrainResult TrainRanks(const TrainConfig& config, const fs::path& data_dir, cons
       last_checkpoint = step;
     }
     if (config.eval.every > 0 && step % config.eval.every == 0) {
-      observer.OnEval(Evaluate(model, mlm_eval, nsp_eval, device, step, collective), false);
+      observer.OnEval(Evaluate(model, validation, device, step, false, collective), false);
     }
   }
   // Every rank decides alike whether a final checkpoint is due (only rank 0 sees the file).
@@ -473,7 +558,7 @@ TrainResult TrainRanks(const TrainConfig& config, const fs::path& data_dir, cons
   if (collective)
     final_checkpoint = SumOverRanks(*collective, {final_checkpoint ? 1.0 : 0.0})[0] > 0;
   if (final_checkpoint) checkpoint();
-  observer.OnEval(Evaluate(model, mlm_eval, nsp_eval, device, state.step, collective), true);
+  observer.OnEval(Evaluate(model, validation, device, state.step, true, collective), true);
   return {TrainOutcome::kCompleted, state.step, ""};
 }
 

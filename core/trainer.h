@@ -10,6 +10,7 @@
 #include <limits>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "core/data_pipeline.h"
 #include "core/train_config.h"
@@ -29,11 +30,25 @@ struct StepMetrics {
   int64_t sequences_seen = 0, tokens_seen = 0;
 };
 
+// Scores of the fixed validation sample (DataPipeline::ValidationSample); kNoValue where nothing
+// was scored.
 struct EvalMetrics {
   int64_t step = 0;
   double mlm_loss = 0, perplexity = 0;
+  double mlm_accuracy = kNoValue;  // masked tokens whose argmax is the label
   double nsp_accuracy = kNoValue;  // formats with NSP only
   int64_t predictions = 0;         // masked tokens scored
+  // The floors (trivial_baselines.h) on the same masked tokens: a unigram model of the run's
+  // training tokens, and the predictor that sees only the input token at the masked position.
+  // They do not depend on training: every evaluation of a run reports the same ones.
+  double unigram_perplexity = kNoValue, unigram_accuracy = kNoValue;
+  double copy_perplexity = kNoValue, copy_accuracy = kNoValue;
+  // The final evaluation only, empty otherwise: per row of the MLM validation sample, in the
+  // sample's order (whatever the micro-batch and the number of ranks, so the same sequence has the
+  // same index in every run scored on that sample): the MLM loss sum (nats), the masked tokens and
+  // those whose argmax is the label. What a Multi-Bootstrap over sequences resamples.
+  std::vector<double> sequence_loss_sums;
+  std::vector<int64_t> sequence_predictions, sequence_correct;
 };
 
 struct TrainStart {

@@ -39,7 +39,7 @@ class ChoiceData : public TaskData {
                                      torch::tensor(labels, torch::kLong).to(context_.device));
   }
 
-  std::map<std::string, double> Evaluate(FinetuneModel& model) override {
+  DevScores Evaluate(FinetuneModel& model) override {
     std::vector<int> gold, predicted;
     for (size_t begin = 0; begin < dev_.size(); begin += context_.batch_size) {
       std::vector<const Question*> questions;
@@ -51,7 +51,8 @@ class ChoiceData : public TaskData {
         predicted.push_back(static_cast<int>(best[static_cast<int64_t>(k)].item<int64_t>()));
       }
     }
-    return ScoreClassification(gold, predicted, metrics_);
+    return {ScoreClassification(gold, predicted, metrics_),
+            ClassificationOutcomes(gold, predicted, metrics_)};
   }
 
   // Always the option position most often right in training.

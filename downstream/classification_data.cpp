@@ -37,7 +37,7 @@ class ClassificationData : public TaskData {
     return torch::cross_entropy_loss(logits, target);
   }
 
-  std::map<std::string, double> Evaluate(FinetuneModel& model) override {
+  DevScores Evaluate(FinetuneModel& model) override {
     std::vector<int> predicted(dev_.size());
     auto order = ByLength(std::ssize(dev_), [&](int64_t i) { return dev_[i].ids.size(); });
     for (size_t begin = 0; begin < order.size(); begin += context_.batch_size) {
@@ -50,7 +50,8 @@ class ClassificationData : public TaskData {
         predicted[order[k]] =
             static_cast<int>(best[static_cast<int64_t>(k - begin)].item<int64_t>());
     }
-    return ScoreClassification(dev_labels_, predicted, metrics_);
+    return {ScoreClassification(dev_labels_, predicted, metrics_),
+            ClassificationOutcomes(dev_labels_, predicted, metrics_)};
   }
 
   std::map<std::string, double> Baseline() const override {

@@ -1,20 +1,29 @@
 #include "downstream/finetune.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <torch/utils.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <fstream>
 #include <limits>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <thread>
+#include <utility>
 
 #include "base/atomic_file.h"
 #include "base/error.h"
+#include "base/hash.h"
 #include "base/number_text.h"
 #include "base/rng.h"
 #include "core/batch_tensors.h"
+#include "core/corpus.h"
 #include "core/model.h"
 #include "core/optimizer.h"
 #include "downstream/finetune_model.h"
@@ -31,6 +40,10 @@ constexpr uint64_t kShuffleDomain = 0x73687566;  // "shuf"
 constexpr uint64_t kInitDomain = 0x696e6974;     // "init"
 // Unit files from an older layout are recomputed, not misread.
 constexpr int kUnitFormatVersion = 1;
+// Bumped when what the untrained encoder's key leaves out changes (e.g. the initialization), so
+// the shared baselines are recomputed under a new key.
+constexpr int kUntrainedKeyVersion = 1;
+constexpr auto kLockPoll = std::chrono::seconds(1);
 
 // ---------------------------------------------------------------------------------------------
 // Units
@@ -50,6 +63,8 @@ std::optional<FinetuneUnit> ReadUnit(const fs::path& file, const nlohmann::json&
   unit.epochs = j.at("epochs").get<std::vector<std::map<std::string, double>>>();
   unit.best_epoch = j.at("best_epoch").get<int64_t>();
   unit.seconds = j.at("seconds").get<double>();
+  if (auto examples = j.find("examples"); examples != j.end())
+    unit.examples = examples->get<ExampleOutcomesByMetric>();
   unit.cached = true;
   if (unit.best_epoch < 1 || unit.best_epoch > std::ssize(unit.epochs)) return std::nullopt;
   return unit;
@@ -59,7 +74,103 @@ void WriteUnit(const fs::path& file, const nlohmann::json& settings, const Finet
   nlohmann::json j = {{"lr", unit.lr},           {"seed", unit.seed},
                       {"epochs", unit.epochs},   {"best_epoch", unit.best_epoch},
                       {"seconds", unit.seconds}, {"settings", settings}};
+  // Kept so that a resumed evaluation still records them (older files lack them).
+  j["examples"] = unit.examples;
   WriteFileAtomically(file, j.dump(2) + "\n");
+}
+
+// An exclusive flock(2) on <unit file>.lock while a process computes a unit of a shared
+// directory. The kernel drops it when the process dies, so a crashed holder blocks nobody. Where
+// the file system has no locks (ENOLCK), every process gets one: the unit may then be computed
+// twice, which costs time but no data, as each writes the file atomically.
+class UnitLock {
+ public:
+  // Nullopt when another process holds the lock.
+  static std::optional<UnitLock> TryAcquire(const fs::path& unit_file) {
+    fs::path path = unit_file;
+    path += ".lock";
+    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0)
+      throw std::runtime_error("cannot open " + path.string() + ": " + std::strerror(errno));
+    int rc;
+    do {
+      rc = ::flock(fd, LOCK_EX | LOCK_NB);
+    } while (rc != 0 && errno == EINTR);
+    if (rc != 0 && errno == EWOULDBLOCK) {
+      ::close(fd);
+      return std::nullopt;
+    }
+    return UnitLock(fd);
+  }
+
+  UnitLock(UnitLock&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  UnitLock& operator=(UnitLock&& other) noexcept {
+    std::swap(fd_, other.fd_);
+    return *this;
+  }
+  ~UnitLock() {
+    if (fd_ >= 0) ::close(fd_);  // releases the lock
+  }
+
+ private:
+  explicit UnitLock(int fd) : fd_(fd) {}
+  int fd_;
+};
+
+// A digest of a task's examples: a task of the same name read from other files is another task.
+std::string TaskDigest(const Task& task) {
+  std::string text;
+  // Each field's length first, so no two different example lists give the same text.
+  auto add = [&](const std::string& field) { text += std::to_string(field.size()) + ":" + field; };
+  for (const TaskSplit* split : {&task.train, &task.dev}) {
+    text += "|split";
+    for (const auto& e : split->classification) {
+      add(e.text_a);
+      add(e.text_b);
+      add(std::to_string(e.label));
+    }
+    for (const auto& e : split->spans) {
+      add(e.id);
+      add(e.question);
+      add(e.context);
+      add(e.impossible ? "impossible" : "");
+      for (const auto& answer : e.answers) add(answer.text + "@" + std::to_string(answer.start));
+    }
+    for (const auto& e : split->choices) {
+      add(e.context);
+      add(e.question);
+      for (const auto& option : e.options) add(option);
+      add(std::to_string(e.label));
+    }
+  }
+  return Sha256Hex(text);
+}
+
+// What the untrained baseline's units of `task` depend on: the encoder's architecture and seed
+// (they fix its initial weights), the tokenizer, the task's examples and every fine-tuning
+// setting (`settings`, which each unit file also carries, and the lr x seed grid).
+nlohmann::json UntrainedKey(const Task& task, const FinetuneConfig& c, const TrainConfig& pretrain,
+                            const ModelOptions& o, const nlohmann::json& settings) {
+  const nlohmann::json model = {{"vocab_size", o.vocab_size},
+                                {"max_positions", o.max_positions},
+                                {"hidden", o.hidden},
+                                {"layers", o.layers},
+                                {"heads", o.heads},
+                                {"ffn", o.ffn},
+                                {"dropout", o.dropout},
+                                {"attention_dropout", o.attention_dropout},
+                                {"type_vocab_size", o.type_vocab_size},
+                                {"layer_norm_eps", o.layer_norm_eps},
+                                {"pad_id", o.pad_id},
+                                {"init_std", o.init_std}};
+  return {{"version", kUntrainedKeyVersion},
+          {"model", model},
+          {"tokenizer", SharedTokenizerName(pretrain.data.tokenizer, pretrain.data.corpus)},
+          {"seed", pretrain.seed},
+          {"task", {{"name", task.name}, {"format", task.format}, {"examples", TaskDigest(task)}}},
+          {"lrs", c.lrs},
+          {"seeds", c.seeds},
+          {"settings", settings}};
 }
 
 // An epoch's batches as fairseq's loader builds them for fine-tuning: the items shuffled, sorted
@@ -87,13 +198,13 @@ struct UnitSetup {
   const Task* task;
   const FinetuneConfig* config;
   const ModelOptions* options;
-  BertModel* pretrained;
+  BertModel* encoder;  // the starting weights: pretrained, or untrained for the baseline
   TaskData* data;
   torch::Device device;
   int64_t outputs;
 };
 
-// One fine-tuning run from the pretrained weights; nullopt when stopped.
+// One fine-tuning run from the encoder's weights; nullopt when stopped.
 std::optional<FinetuneUnit> TrainUnit(const UnitSetup& s, double lr, int64_t seed,
                                       FinetuneObserver& observer) {
   const auto started = Clock::now();
@@ -102,7 +213,7 @@ std::optional<FinetuneUnit> TrainUnit(const UnitSetup& s, double lr, int64_t see
   FinetuneModel model(*s.options, s.task->kind, s.outputs);
   {
     torch::NoGradGuard no_grad;
-    auto source = (*s.pretrained)->named_parameters();
+    auto source = (*s.encoder)->named_parameters();
     for (auto& item : model->encoder_->named_parameters()) item.value().copy_(source[item.key()]);
   }
   model->to(s.device);
@@ -136,15 +247,19 @@ std::optional<FinetuneUnit> TrainUnit(const UnitSetup& s, double lr, int64_t see
     }
 
     // Score the dev set; the best epoch is the unit's result (early stopping).
+    DevScores scores;
     {
       torch::NoGradGuard no_grad;
       model->eval();
-      unit.epochs.push_back(s.data->Evaluate(model));
+      scores = s.data->Evaluate(model);
       model->train();
     }
+    unit.epochs.push_back(std::move(scores.metrics));
     const auto& primary = s.task->primary_metric;
-    if (unit.best_epoch == 0 || unit.epochs.back().at(primary) > unit.best().at(primary))
+    if (unit.best_epoch == 0 || unit.epochs.back().at(primary) > unit.best().at(primary)) {
       unit.best_epoch = epoch;
+      unit.examples = std::move(scores.examples);
+    }
   }
   unit.seconds = std::chrono::duration<double>(Clock::now() - started).count();
   return unit;
@@ -168,15 +283,101 @@ void Aggregate(const Task& task, const FinetuneConfig& c, FinetuneResult& result
       best = primary;
       result.lr = lr;
       result.metrics = medians;
+      result.examples.clear();
+      for (const auto& unit : result.units) {
+        if (unit.lr == lr && !unit.examples.empty()) result.examples[unit.seed] = unit.examples;
+      }
     }
   }
 }
 
-}  // namespace
+// Each unit of the lr x seed grid, read back from `dir` or computed and written there, in grid
+// order; false when stopped (the units found so far are in `units`). In a shared directory a unit
+// that another process is computing is left for a second pass, which waits for it.
+bool CollectUnits(const UnitSetup& s, const fs::path& dir, const nlohmann::json& settings,
+                  bool shared, FinetuneObserver& observer, std::vector<FinetuneUnit>& units) {
+  const FinetuneConfig& c = *s.config;
+  const int64_t count = std::ssize(c.lrs) * c.seeds;
+  std::vector<std::optional<FinetuneUnit>> found(static_cast<size_t>(count));
+  int64_t done = 0;
+  bool stopped = false;
+  for (const bool wait : {false, true}) {
+    for (int64_t i = 0; i < count && !stopped; ++i) {
+      auto& unit = found[static_cast<size_t>(i)];
+      if (unit) continue;
+      const double lr = c.lrs[static_cast<size_t>(i / c.seeds)];
+      const int64_t seed = 1 + i % c.seeds;
+      const fs::path file = dir / UnitFileName(lr, seed);
+      auto read = [&] {
+        unit = ReadUnit(file, settings);
+        if (unit && (unit->lr != lr || unit->seed != seed)) unit.reset();
+      };
+      read();
+      std::optional<UnitLock> lock;
+      if (!unit && shared) {
+        while (!(lock = UnitLock::TryAcquire(file)) && wait && !observer.StopRequested()) {
+          observer.OnWaiting(s.task->name);
+          std::this_thread::sleep_for(kLockPoll);
+        }
+        if (!lock) {
+          stopped = wait;
+          continue;
+        }
+        read();  // the holder may have finished it meanwhile
+      }
+      if (!unit) {
+        unit = TrainUnit(s, lr, seed, observer);
+        if (!unit) {
+          stopped = true;
+          continue;
+        }
+        WriteUnit(file, settings, *unit);
+      }
+      observer.OnUnit(s.task->name, *unit, ++done, count);
+    }
+  }
+  for (auto& unit : found) {
+    if (unit) units.push_back(std::move(*unit));
+  }
+  return !stopped;
+}
 
-FinetuneResult Finetune(const Task& task, const FinetuneConfig& config, const TrainConfig& pretrain,
-                        const fs::path& data_dir, const fs::path& run_dir,
-                        FinetuneObserver& observer, const Log& log) {
+// The cache entry of the untrained baseline's units with this key, made with its key.json.
+fs::path UntrainedEntry(const fs::path& cache_dir, const nlohmann::json& key) {
+  const fs::path entry = cache_dir / Sha256Hex(key.dump()).substr(0, 16);
+  fs::create_directories(entry);
+  // For a reader of the cache: every process of one key would write the same text.
+  if (!fs::exists(entry / "key.json")) WriteFileAtomically(entry / "key.json", key.dump(2) + "\n");
+  return entry;
+}
+
+// The progress line that says whether the no-pretraining baseline is computed or reused.
+std::string UntrainedPlan(const Task& task, const FinetuneConfig& c, const fs::path& dir,
+                          const nlohmann::json& settings) {
+  const int64_t count = std::ssize(c.lrs) * c.seeds;
+  int64_t ready = 0;
+  for (double lr : c.lrs) {
+    for (int64_t seed = 1; seed <= c.seeds; ++seed)
+      ready += ReadUnit(dir / UnitFileName(lr, seed), settings).has_value();
+  }
+  const std::string what = ready == count ? "reusing all " + std::to_string(count) + " units"
+                           : ready == 0   ? "computing all " + std::to_string(count) + " units"
+                                          : "computing " + std::to_string(count - ready) + " of " +
+                                              std::to_string(count) + " units, reusing " +
+                                              std::to_string(ready);
+  return "no-pretraining baseline for " + task.name +
+         " (an untrained encoder, fine-tuned alike): " + what + " in " + dir.string();
+}
+
+// Where the starting encoder comes from, and where its units are kept.
+struct Source {
+  bool untrained = false;
+  fs::path dir;  // the run's directory; for the untrained encoder, the shared cache directory
+};
+
+FinetuneResult FinetuneFrom(const Task& task, const FinetuneConfig& config,
+                            const TrainConfig& pretrain, const fs::path& data_dir,
+                            const Source& source, FinetuneObserver& observer, const Log& log) {
   config.Validate();
   FinetuneConfig c = Resolve(config, task.kind);
   if (c.seq_len == 0) c.seq_len = pretrain.data.seq_len;
@@ -190,16 +391,19 @@ FinetuneResult Finetune(const Task& task, const FinetuneConfig& config, const Tr
   const torch::Device device = ResolveDevice(c.device);
   if (c.threads > 0) torch::set_num_threads(c.threads);
 
-  auto checkpoint = LatestCheckpoint(run_dir);
-  if (!checkpoint || checkpoint->step != pretrain.train.steps) {
-    throw InputError(run_dir.string(), "",
-                     "no final checkpoint to fine-tune: pretraining has not finished");
+  std::optional<CheckpointInfo> checkpoint;
+  if (!source.untrained) {
+    checkpoint = LatestCheckpoint(source.dir);
+    if (!checkpoint || checkpoint->step != pretrain.train.steps) {
+      throw InputError(source.dir.string(), "",
+                       "no final checkpoint to fine-tune: pretraining has not finished");
+    }
   }
   PreparedCorpus prepared = PrepareCorpus(data_dir, pretrain.data.corpus, pretrain.data.tokenizer);
   BpeTokenizer& tokenizer = prepared.tokenizer;
   const ModelOptions options = MakeModelOptions(pretrain, tokenizer);
-  BertModel pretrained(options);
-  LoadModelState(checkpoint->path.string(), *pretrained);
+  BertModel encoder = source.untrained ? UntrainedEncoder(pretrain, tokenizer) : BertModel(options);
+  if (checkpoint) LoadModelState(checkpoint->path.string(), *encoder);
 
   const Context context{&tokenizer,
                         {tokenizer.bos_id(), tokenizer.eos_id(), tokenizer.pad_id()},
@@ -215,7 +419,8 @@ FinetuneResult Finetune(const Task& task, const FinetuneConfig& config, const Tr
   // What a unit's result depends on besides (lr, seed): a unit file with other settings is stale.
   const nlohmann::json settings = {{"version", kUnitFormatVersion},
                                    {"format", task.format},
-                                   {"checkpoint_step", checkpoint->step},
+                                   // The untrained encoder is the one of step 0.
+                                   {"checkpoint_step", checkpoint ? checkpoint->step : 0},
                                    {"batch_size", c.batch_size},
                                    {"epochs", c.epochs},
                                    {"weight_decay", *c.weight_decay},
@@ -226,38 +431,51 @@ FinetuneResult Finetune(const Task& task, const FinetuneConfig& config, const Tr
                                    {"max_dev_examples", c.max_dev_examples},
                                    {"seq_len", c.seq_len},
                                    {"doc_stride", c.doc_stride}};
-  const fs::path dir = run_dir / "finetune" / task.name;
+  const fs::path dir =
+      (source.untrained
+           ? UntrainedEntry(source.dir, UntrainedKey(task, c, pretrain, options, settings))
+           : source.dir) /
+      "finetune" / task.name;
   fs::create_directories(dir);
-  if (log) {
+  if (log && source.untrained) {
+    log(UntrainedPlan(task, c, dir, settings));
+  } else if (log) {
     log("fine-tuning " + task.name + ": " + std::to_string(data->TrainItems()) +
         " training items, " + std::to_string(data->DevExamples()) + " dev examples, " +
         std::to_string(c.lrs.size()) + " lr x " + std::to_string(c.seeds) + " seeds x " +
         std::to_string(c.epochs) + " epochs");
   }
 
-  const UnitSetup setup{&task, &c, &options, &pretrained, data.get(), device, outputs};
+  const UnitSetup setup{&task, &c, &options, &encoder, data.get(), device, outputs};
   FinetuneResult result;
-  const int64_t count = std::ssize(c.lrs) * c.seeds;
-  for (double lr : c.lrs) {
-    for (int64_t seed = 1; seed <= c.seeds; ++seed) {
-      const fs::path file = dir / UnitFileName(lr, seed);
-      auto unit = ReadUnit(file, settings);
-      if (unit && (unit->lr != lr || unit->seed != seed)) unit.reset();
-      if (!unit) {
-        unit = TrainUnit(setup, lr, seed, observer);
-        if (!unit) {
-          result.outcome = FinetuneOutcome::kInterrupted;
-          return result;
-        }
-        WriteUnit(file, settings, *unit);
-      }
-      result.units.push_back(*unit);
-      observer.OnUnit(task.name, *unit, std::ssize(result.units), count);
-    }
+  if (!CollectUnits(setup, dir, settings, source.untrained, observer, result.units)) {
+    result.outcome = FinetuneOutcome::kInterrupted;
+    return result;
   }
   Aggregate(task, c, result);
   result.baseline = data->Baseline();
   return result;
+}
+
+}  // namespace
+
+FinetuneResult Finetune(const Task& task, const FinetuneConfig& config, const TrainConfig& pretrain,
+                        const fs::path& data_dir, const fs::path& run_dir,
+                        FinetuneObserver& observer, const Log& log) {
+  return FinetuneFrom(task, config, pretrain, data_dir, {false, run_dir}, observer, log);
+}
+
+FinetuneResult FinetuneUntrained(const Task& task, const FinetuneConfig& config,
+                                 const TrainConfig& pretrain, const fs::path& data_dir,
+                                 const fs::path& cache_dir, FinetuneObserver& observer,
+                                 const Log& log) {
+  return FinetuneFrom(task, config, pretrain, data_dir, {true, cache_dir}, observer, log);
+}
+
+BertModel UntrainedEncoder(const TrainConfig& pretrain, const BpeTokenizer& tokenizer) {
+  // What core::Train does before its first update (trainer.cpp): the run's seed, then the model.
+  torch::manual_seed(pretrain.seed);
+  return BertModel(MakeModelOptions(pretrain, tokenizer));
 }
 
 }  // namespace ablate::downstream

@@ -49,7 +49,7 @@ class SpanData : public TaskData {
            2;
   }
 
-  std::map<std::string, double> Evaluate(FinetuneModel& model) override {
+  DevScores Evaluate(FinetuneModel& model) override {
     std::vector<Candidate> best(dev_examples_.size());
     auto order = ByLength(std::ssize(dev_), [&](int64_t i) { return dev_[i].sequence.ids.size(); });
     for (size_t begin = 0; begin < order.size(); begin += context_.batch_size) {
@@ -68,7 +68,7 @@ class SpanData : public TaskData {
       const bool none = c.text_start < 0 || (allows_no_answer_ && c.null_score > c.score);
       predictions.push_back(none ? "" : Answer(dev_examples_[i].context, c));
     }
-    return ScoreSpans(dev_examples_, predictions);
+    return {ScoreSpans(dev_examples_, predictions), SpanOutcomes(dev_examples_, predictions)};
   }
 
   // Always answering nothing: 0 on SQuAD 1.1, the share of unanswerable questions on 2.0.

@@ -1,6 +1,6 @@
 // How a task's examples become model inputs, and the interface each task kind implements
 // (classification_data.cpp, span_data.cpp, choice_data.cpp): encode the examples once, then give
-// the loss of a batch of training items, the dev metrics of a model and the trivial baseline.
+// the loss of a batch of training items, the dev scores of a model and the trivial baseline.
 // Also the fixed samples of max_train_examples / max_dev_examples. Internal to downstream/.
 #pragma once
 
@@ -19,6 +19,7 @@
 #include "downstream/finetune_config.h"
 #include "downstream/finetune_model.h"
 #include "downstream/task_data.h"
+#include "downstream/task_metrics.h"
 
 namespace ablate::downstream {
 
@@ -61,6 +62,13 @@ std::vector<T> Pick(const std::vector<T>& items, int64_t limit, uint64_t domain)
   return out;
 }
 
+// A model's scores on the dev set: the metrics in percent and, for the metrics that are means
+// over examples, each dev example's outcome (task_metrics.h).
+struct DevScores {
+  std::map<std::string, double> metrics;
+  ExampleOutcomesByMetric examples;
+};
+
 class TaskData {
  public:
   virtual ~TaskData() = default;
@@ -70,8 +78,8 @@ class TaskData {
   virtual int64_t DevExamples() const = 0;
   // Mean loss over the training items `items`.
   virtual torch::Tensor Loss(FinetuneModel& model, const std::vector<int64_t>& items) = 0;
-  // Dev metrics in percent; the model is in eval mode and gradients are off.
-  virtual std::map<std::string, double> Evaluate(FinetuneModel& model) = 0;
+  // Dev scores; the model is in eval mode and gradients are off.
+  virtual DevScores Evaluate(FinetuneModel& model) = 0;
   // The dev metrics of a trivial constant prediction on the same dev examples, so a score can
   // be read against what learning nothing gets.
   virtual std::map<std::string, double> Baseline() const = 0;

@@ -136,12 +136,16 @@ double SquadF1(std::string_view prediction, std::string_view gold) {
   return TokenF1(NormalizeAnswer(prediction), NormalizeAnswer(gold));
 }
 
-std::map<std::string, double> ScoreSpans(const std::vector<SpanExample>& dev,
-                                         const std::vector<std::string>& predictions) {
+namespace {
+
+// Per example, the best token F1 and exact match (0..1) of its prediction over its gold answers.
+std::vector<std::pair<double, double>> BestSpanScores(const std::vector<SpanExample>& dev,
+                                                      const std::vector<std::string>& predictions) {
   ABLATE_CHECK(dev.size() == predictions.size(),
                "ScoreSpans needs one prediction per example: " + std::to_string(dev.size()) +
                    " examples, " + std::to_string(predictions.size()) + " predictions");
-  double f1 = 0, em = 0;
+  std::vector<std::pair<double, double>> scores;
+  scores.reserve(dev.size());
   for (size_t i = 0; i < dev.size(); ++i) {
     const std::string prediction = NormalizeAnswer(predictions[i]);
     std::vector<std::string> golds;
@@ -155,11 +159,34 @@ std::map<std::string, double> ScoreSpans(const std::vector<SpanExample>& dev,
       best_em = std::max(best_em, prediction == gold ? 1.0 : 0.0);
       best_f1 = std::max(best_f1, TokenF1(prediction, gold));
     }
-    f1 += best_f1;
-    em += best_em;
+    scores.emplace_back(best_f1, best_em);
+  }
+  return scores;
+}
+
+}  // namespace
+
+std::map<std::string, double> ScoreSpans(const std::vector<SpanExample>& dev,
+                                         const std::vector<std::string>& predictions) {
+  double f1 = 0, em = 0;
+  for (const auto& [example_f1, example_em] : BestSpanScores(dev, predictions)) {
+    f1 += example_f1;
+    em += example_em;
   }
   const double n = static_cast<double>(std::max<size_t>(dev.size(), 1));
   return {{"f1", 100 * f1 / n}, {"em", 100 * em / n}};
+}
+
+ExampleOutcomesByMetric SpanOutcomes(const std::vector<SpanExample>& dev,
+                                     const std::vector<std::string>& predictions) {
+  ExampleOutcomesByMetric out;
+  ExampleOutcomes& f1 = out["f1"];
+  ExampleOutcomes& em = out["em"];
+  for (const auto& [example_f1, example_em] : BestSpanScores(dev, predictions)) {
+    f1.emplace_back(100 * example_f1, 1.0);
+    em.emplace_back(100 * example_em, 1.0);
+  }
+  return out;
 }
 
 std::map<std::string, double> ScoreClassification(const std::vector<int>& gold,
@@ -203,6 +230,21 @@ std::map<std::string, double> ScoreClassification(const std::vector<int>& gold,
       ABLATE_CHECK(false, "unknown classification metric \"" + metric + "\" (acc, f1 or mcc)");
     }
   }
+  return out;
+}
+
+ExampleOutcomesByMetric ClassificationOutcomes(const std::vector<int>& gold,
+                                               const std::vector<int>& predicted,
+                                               const std::vector<std::string>& metrics) {
+  ABLATE_CHECK(
+      gold.size() == predicted.size(),
+      "ClassificationOutcomes needs one prediction per example: " + std::to_string(gold.size()) +
+          " labels, " + std::to_string(predicted.size()) + " predictions");
+  ExampleOutcomesByMetric out;
+  if (std::find(metrics.begin(), metrics.end(), "acc") == metrics.end()) return out;
+  ExampleOutcomes& acc = out["acc"];
+  for (size_t i = 0; i < gold.size(); ++i)
+    acc.emplace_back(gold[i] == predicted[i] ? 100.0 : 0.0, 1.0);
   return out;
 }
 

@@ -32,8 +32,10 @@ ReportTable TableBuilder::Build() {
   }
   // Without runs, explicit rows still show (as missing values); generated ones cannot exist.
   std::vector<std::pair<RowSpec, Runs>> rows;
+  std::vector<std::string> mixed_rows;  // pooled although their runs differ in more than the seed
   if (source != nullptr) {
     rows = MakeRows(*source);
+    mixed_rows = SettleMixedRows(rows, out);
   } else {
     for (const auto& row : table_.rows) rows.push_back({row, {}});
   }
@@ -67,8 +69,10 @@ ReportTable TableBuilder::Build() {
     all.insert(all.end(), row_runs.begin(), row_runs.end());
     for (const RunData* run : Completed(row_runs)) completed.push_back(run);
   }
-  AddBaselineRow(completed, out);
+  FlagBelowBaselines(rows, out);
+  AddBaselineRows(completed, out);
   out.summary = Summary(out, all);
+  QualifySummary(mixed_rows, out.summary);
   FixedParams(all, source ? SourceExperimentRuns(*source) : Runs{}, out);
   out.caption = ResolveCaption(completed);
   LeftOut(rows, out.notes);
@@ -125,16 +129,49 @@ void TableBuilder::Footnotes(const std::vector<std::pair<RowSpec, Runs>>& rows,
   if (tested_) {
     char alpha[32];
     std::snprintf(alpha, sizeof alpha, "%g", table_.alpha);
+    // What the bold could reach with these runs: the smallest two-sided p of each tested pair.
+    std::string reach;
+    bool any_reachable = false;
+    for (const auto& [na, nb] : best_sizes_) {
+      const double p = MinimumTwoSidedP(na, nb);
+      any_reachable = any_reachable || p <= table_.alpha;
+      char buf[32];
+      std::snprintf(buf, sizeof buf, "%.2g", p);
+      reach += (reach.empty() ? "" : ", ") + std::string(buf) + " for " +
+               Plural(static_cast<int64_t>(na), "run") + " against " + std::to_string(nb);
+    }
     out.footnotes.push_back(
         std::string("**Bold**: the column's best row, separated from the runner-up by a "
                     "two-sided Mann–Whitney test on their per-run values, p ≤ ") +
         alpha + " (" +
         (exact_ ? "exact permutation distribution"
                 : "exact for up to 50 runs, normal approximation beyond") +
-        "). *Italic*: the best by the " +
+        "; one test per column, not corrected for multiplicity). *Italic*: the best by the " +
         (table_.aggregate == Aggregate::kMedian ? "median" : "mean") +
-        " but not separable from the runner-up at that level. The smallest p a test can reach is "
-        "0.1 for 3 runs against 3 and 0.029 for 4 against 4.");
+        " but not separable from the runner-up at that level. With these runs the smallest p a "
+        "test can reach is " +
+        reach + (any_reachable ? "." : ": no column's best can be bold; more seeds are needed."));
+    // Every comparison behind a bold or italic cell, with its size.
+    std::string sizes;
+    for (const auto& row : out.rows) {
+      for (size_t c = 0; c < row.cells.size(); ++c) {
+        for (size_t p = 0; p < row.cells[c].parts.size(); ++p) {
+          const CellPart& part = row.cells[c].parts[p];
+          if (!part.best || !part.shift.Known()) continue;
+          const ColumnSpec& column = *out.columns[c];
+          sizes += (sizes.empty() ? "" : "; ") + column.label +
+                   (column.metrics.size() > 1 ? " [" + column.metrics[p] + "]" : std::string()) +
+                   ": " + row.label + " − " + part.runner_up + " " +
+                   ShiftText(part.shift, column.decimals, 1 - table_.alpha) + ", p " +
+                   PText(part.p_value);
+        }
+      }
+    }
+    if (!sizes.empty()) {
+      out.footnotes.push_back("Best against runner-up (Hodges–Lehmann shift with its exact " +
+                              Fixed(100 * (1 - table_.alpha), 0) +
+                              "% interval, two-sided p): " + sizes + ".");
+    }
   }
   // Compute per row, from the runs' final metrics: equal compute is visible, not assumed.
   std::string per_update, total;
@@ -232,11 +269,12 @@ void TableBuilder::LeftOut(const std::vector<std::pair<RowSpec, Runs>>& rows,
   }
 }
 
-Report BuildReport(const ReportSpec& spec, const std::vector<results::RunRecord>& runs) {
+Report BuildReport(const ReportSpec& spec, const std::vector<results::RunRecord>& runs,
+                   const RunExamples& examples) {
   Report report;
   report.spec = &spec;
   for (const auto& table : spec.tables)
-    report.tables.push_back(TableBuilder(spec, table, runs).Build());
+    report.tables.push_back(TableBuilder(spec, table, runs, examples).Build());
   return report;
 }
 
@@ -247,8 +285,10 @@ ReportInputs InputsOf(const ReportSpec& spec) {
     for (const auto& column : table.columns) {
       for (const auto& metric : column.metrics) {
         inputs.metrics.insert(metric);
-        if (const std::string baseline = BaselineMetric(metric); !baseline.empty())
-          inputs.metrics.insert(baseline);
+        for (const BaselineKind& kind : BaselineKinds()) {
+          if (const std::string baseline = kind.metric(metric); !baseline.empty())
+            inputs.metrics.insert(baseline);
+        }
       }
     }
   }
@@ -260,7 +300,25 @@ ReportInputs InputsOf(const ReportSpec& spec) {
 
 Report BuildReport(const ReportSpec& spec, const std::string& db_path) {
   const ReportInputs inputs = InputsOf(spec);
-  return BuildReport(spec, results::ReadRunRecords(db_path, inputs.experiments, inputs.metrics));
+  const auto runs = results::ReadRunRecords(db_path, inputs.experiments, inputs.metrics);
+  // The Multi-Bootstrap's per-example outcomes, only for the tables that ask for it.
+  RunExamples examples;
+  for (const auto& table : spec.tables) {
+    if (table.test != ClaimTest::kMultiBootstrap) continue;
+    std::set<std::string> experiments;
+    for (const auto& source : table.runs) experiments.insert(source.experiment);
+    std::vector<int64_t> ids;
+    for (const auto& run : runs) {
+      if (experiments.count(run.experiment)) ids.push_back(run.id);
+    }
+    for (const auto& column : table.columns) {
+      for (const auto& metric : column.metrics) {
+        for (auto& [id, replicates] : results::ReadExampleOutcomes(db_path, ids, metric))
+          examples[{id, metric}] = std::move(replicates);
+      }
+    }
+  }
+  return BuildReport(spec, runs, examples);
 }
 
 }  // namespace ablate::reports

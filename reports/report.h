@@ -8,15 +8,27 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <map>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "reports/report_spec.h"
 #include "results/run_reads.h"
 
 namespace ablate::reports {
+
+// An estimated difference between two rows in a column's units with its interval; NaN when
+// not estimated.
+struct Shift {
+  double estimate = std::numeric_limits<double>::quiet_NaN();
+  double low = std::numeric_limits<double>::quiet_NaN();
+  double high = std::numeric_limits<double>::quiet_NaN();
+  double confidence = 0;  // what [low, high] reaches (below the asked level when n is too small)
+  bool Known() const { return estimate == estimate; }
+};
 
 // One number of a cell (a combined cell has several), already formatted.
 struct CellPart {
@@ -31,6 +43,13 @@ struct CellPart {
   std::vector<double> values;     // ours: the per-run values behind it (after the scale)
   std::vector<std::string> keys;  // their runs' keys, in the same order
   double p_value = -1;            // the best part: two-sided p against the runner-up (-1: none)
+  // The best part: its shift from the runner-up (Hodges–Lehmann, best − runner-up, in the cell's
+  // units) with the exact distribution-free interval and the confidence it reaches.
+  Shift shift;
+  std::string runner_up;  // the runner-up's row label
+  // Ours: the trivial baseline (a row under "Trivial baselines") this cell's median does not
+  // beat, e.g. "unigram of the training tokens"; empty when it beats them all or has none.
+  std::string not_better_than;
 };
 
 struct ReportCell {
@@ -52,11 +71,27 @@ struct ClaimResult {
   std::string verdict;    // "reproduced", "consistent", "not separable", "reversed", "no data"
   double p = -1;          // one-sided p in the paper's direction (-1: no data)
   double p_against = -1;  // one-sided p in the other direction
+  // The same after the table's multiplicity correction (equal to p and p_against without one);
+  // the verdict is read off these.
+  double p_adjusted = -1, p_against_adjusted = -1;
+  Shift shift;  // the claim's rows ("better") minus the other rows ("than"), in the column's units
+  double min_p = -1;  // the smallest one-sided p the test can reach with these runs
+  // The smallest shift the test separates at the family's most lenient level with these runs'
+  // own spread (infinite when none can be); NaN when not computed (the Multi-Bootstrap).
+  double detectable = std::numeric_limits<double>::quiet_NaN();
+  int64_t n_better = 0, n_than = 0;  // per-run values behind each side
 };
 struct ClaimLine {
   const ClaimSpec* spec = nullptr;
   std::vector<ClaimResult> results;
   std::string text;  // the generated line
+};
+
+// How a table's claims were tested: the test, the family and its correction.
+struct ClaimFamily {
+  ClaimTest test = ClaimTest::kRank;
+  Correction correction = Correction::kHolm;
+  int64_t tests = 0;  // one-sided tests in the family (results with data)
 };
 
 struct ReportTable {
@@ -73,6 +108,10 @@ struct ReportTable {
   std::vector<std::string> notes;      // runs left out (running, failed, ...), missing sources
   std::vector<std::string> footnotes;  // the bold rule, what the numbers are, compute, references
   std::vector<ClaimLine> claims;
+  ClaimFamily family;
+  // Said on stderr by `ablate report` (the builder prints nothing): rows whose runs differ in
+  // more than the seed, pooled under "mixed": "warn". The notes say the same under the table.
+  std::vector<std::string> warnings;
 };
 
 struct Report {
@@ -87,10 +126,18 @@ struct ReportInputs {
 };
 ReportInputs InputsOf(const ReportSpec& spec);
 
-// The report of `spec` over `runs` (results::ReadRunRecords of InputsOf(spec)): a pure function of
-// its arguments. Throws InputError (naming the spec and JSON path) when a spec names a parameter
+// Per-example outcomes for the Multi-Bootstrap, by (run id, metric): per replicate (fine-tuning
+// seed; 0 for a pretraining metric) the (numerator, denominator) of each example, so that the
+// metric over examples E is sum_E numerator / sum_E denominator (its exp for a perplexity).
+using RunExamples = std::map<std::pair<int64_t, std::string>,
+                             std::map<int64_t, std::vector<std::pair<double, double>>>>;
+
+// The report of `spec` over `runs` (results::ReadRunRecords of InputsOf(spec)) and, for tables
+// tested with the Multi-Bootstrap, their runs' per-example outcomes: a pure function of its
+// arguments. Throws InputError (naming the spec and JSON path) when a spec names a parameter
 // that none of the chosen experiment's runs has, or a claim names a row the table lacks.
-Report BuildReport(const ReportSpec& spec, const std::vector<results::RunRecord>& runs);
+Report BuildReport(const ReportSpec& spec, const std::vector<results::RunRecord>& runs,
+                   const RunExamples& examples = {});
 
 // The same, reading the runs from the database at `db_path` (InputError for a missing file).
 Report BuildReport(const ReportSpec& spec, const std::string& db_path);

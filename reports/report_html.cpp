@@ -88,6 +88,9 @@ void Cell(std::ostream& out, const ReportCell& cell) {
     if (tag) out << "<" << tag << ">";
     out << Html(part.text);
     if (tag) out << "</" << tag << ">";
+    if (!part.not_better_than.empty())
+      out << "<span class=\"flag\" title=\"not better than the trivial baseline: "
+          << Html(part.not_better_than) << "\">†</span>";
     if (!part.spread.empty()) out << " <span class=\"spread\">" << Html(part.spread) << "</span>";
   }
   if (!cell.note.empty()) out << " <span class=\"note\">(" << Html(cell.note) << ")</span>";

@@ -17,61 +17,177 @@
 
 namespace ablate::reports {
 
-// The tasks' trivial baselines (recorded by fine-tuning as eval/<task>/baseline/<metric>, on
-// the dev examples the runs were scored on) as one row, so a reader sees whether fine-tuning
-// learned anything.
-void TableBuilder::AddBaselineRow(const Runs& runs, ReportTable& out) const {
-  ReportRow row;
-  row.baseline = true;
-  row.group = "Trivial baseline (the same dev examples):";
-  row.label = "constant prediction";
-  bool any = false;
-  for (const ColumnSpec* column : out.columns) {
-    ReportCell cell;
-    const size_t parts = column->param.empty() ? column->metrics.size() : 1;
-    for (size_t p = 0; p < parts; ++p) {
-      CellPart part;
-      part.text = kMissing;
-      const std::string metric = column->param.empty() ? BaselineMetric(column->metrics[p]) : "";
-      std::vector<double> values;
-      for (const RunData* run : runs) {
-        if (auto it = run->finals.find(metric); !metric.empty() && it != run->finals.end())
-          values.push_back(it->second * column->scale);
+namespace {
+
+// "valid/ppl" -> "valid/baseline/<kind>/ppl" for the pretraining metrics the run scores its
+// context-free predictors on; "" for others.
+std::string PretrainingBaseline(const std::string& metric, const std::string& kind) {
+  if (metric != "valid/ppl" && metric != "valid/mlm_acc") return "";
+  return "valid/baseline/" + kind + metric.substr(5);
+}
+
+// eval/<task>/<m> -> eval/<task>/untrained/<m>: the same fine-tuning from an encoder that was
+// never pretrained.
+std::string UntrainedMetric(const std::string& metric) {
+  const std::string constant = BaselineMetric(metric);
+  if (constant.empty()) return "";
+  const size_t slash = metric.rfind('/');
+  return metric.substr(0, slash) + "/untrained" + metric.substr(slash);
+}
+
+}  // namespace
+
+const std::vector<BaselineKind>& BaselineKinds() {
+  static const std::vector<BaselineKind> kinds = {
+      {"unigram of the training tokens", "a unigram model",
+       [](const std::string& m) { return PretrainingBaseline(m, "unigram"); }},
+      {"unigram + the visible token", "a context-free predictor",
+       [](const std::string& m) { return PretrainingBaseline(m, "copy"); }},
+      {"constant prediction", "a constant prediction", BaselineMetric},
+      {"no pretraining (fine-tuned from random init)", "no pretraining", UntrainedMetric},
+  };
+  return kinds;
+}
+
+// Lower is better for perplexities and losses, higher for everything else (accuracies, F1):
+// the column's own "better" when it has one.
+bool LowerIsBetter(const ColumnSpec& column, const std::string& metric) {
+  if (column.better != Better::kNone) return column.better == Better::kLower;
+  return metric.find("ppl") != std::string::npos || metric.find("loss") != std::string::npos;
+}
+
+// The trivial baselines, each recorded by the runs on the same examples as the column's metric,
+// as rows, so a reader sees whether pretraining and fine-tuning learned anything; then each of
+// our cells that does not beat the baselines of its own runs is flagged.
+void TableBuilder::AddBaselineRows(const Runs& runs, ReportTable& out) const {
+  for (const BaselineKind& kind : BaselineKinds()) {
+    ReportRow row;
+    row.baseline = true;
+    row.group = "Trivial baselines (the same examples):";
+    row.label = kind.label;
+    bool any = false;
+    for (const ColumnSpec* column : out.columns) {
+      ReportCell cell;
+      const size_t parts = column->param.empty() ? column->metrics.size() : 1;
+      for (size_t p = 0; p < parts; ++p) {
+        CellPart part;
+        part.text = kMissing;
+        const std::string metric = column->param.empty() ? kind.metric(column->metrics[p]) : "";
+        std::vector<double> values;
+        for (const RunData* run : runs) {
+          if (auto it = run->finals.find(metric); !metric.empty() && it != run->finals.end())
+            values.push_back(it->second * column->scale);
+        }
+        if (!values.empty()) {
+          part.missing = false;
+          part.numeric = true;
+          part.value = Median(values);
+          part.text = Fixed(part.value, column->decimals);
+          part.count = static_cast<int64_t>(values.size());
+          any = true;
+        }
+        cell.parts.push_back(part);
       }
-      if (!values.empty()) {
-        part.missing = false;
-        part.numeric = true;
-        part.value = Median(values);
-        part.text = Fixed(part.value, column->decimals);
-        any = true;
-      }
-      cell.parts.push_back(part);
+      row.cells.push_back(std::move(cell));
     }
-    row.cells.push_back(std::move(cell));
+    if (any) out.rows.push_back(std::move(row));
   }
-  if (any) out.rows.push_back(std::move(row));
+}
+
+void TableBuilder::FlagBelowBaselines(const std::vector<std::pair<RowSpec, Runs>>& rows,
+                                      ReportTable& out) const {
+  std::vector<std::string> flagged;
+  for (size_t r = 0; r < rows.size(); ++r) {
+    const Runs runs = Completed(rows[r].second);
+    ReportRow& row = out.rows[r];
+    for (size_t c = 0; c < out.columns.size(); ++c) {
+      const ColumnSpec& column = *out.columns[c];
+      if (!column.param.empty()) continue;
+      for (size_t p = 0; p < column.metrics.size(); ++p) {
+        CellPart& part = row.cells[c].parts[p];
+        if (part.missing || !part.numeric) continue;
+        const bool lower = LowerIsBetter(column, column.metrics[p]);
+        // The weakest baseline the row fails to beat names the flag: "not better than a unigram
+        // model" says more than naming the strongest.
+        const BaselineKind* failed = nullptr;
+        double failed_value = 0;
+        for (const BaselineKind& kind : BaselineKinds()) {
+          const std::string metric = kind.metric(column.metrics[p]);
+          if (metric.empty()) continue;
+          std::vector<double> values;
+          for (const RunData* run : runs) {
+            if (auto it = run->finals.find(metric); it != run->finals.end())
+              values.push_back(it->second * column.scale);
+          }
+          if (values.empty()) continue;
+          const double baseline = Median(values);
+          const bool beats = lower ? part.value < baseline : part.value > baseline;
+          if (beats) continue;
+          const bool weaker =
+              failed == nullptr || (lower ? baseline > failed_value : baseline < failed_value);
+          if (weaker) {
+            failed = &kind;
+            failed_value = baseline;
+          }
+        }
+        if (failed == nullptr) continue;
+        part.not_better_than = failed->label;
+        flagged.push_back("\"" + row.label + "\" " + column.label + " " + part.text +
+                          ", not better than " + failed->phrase + " (" + failed->label + ": " +
+                          Fixed(failed_value, column.decimals) + ")");
+      }
+    }
+  }
+  if (!flagged.empty()) {
+    out.footnotes.push_back(
+        "†: not better than a trivial baseline on the same examples (each against the median of "
+        "its own runs' baseline; the weakest baseline it does not beat is named): " +
+        Join(flagged) +
+        ". Differences between such rows measure how far each got towards the "
+        "baseline, not the choice the table compares.");
+  }
 }
 
 // How the reference table's conditions ("conditions": {parameter: value}) differ from the
 // runs': "model.layers 12 (here 2)". `blocking` collects those that make an intrinsic metric
-// (perplexity) incomparable: the model and the vocabulary.
+// (perplexity) incomparable: the model, the vocabulary, the sequence length, and the text the
+// model learnt from and was scored on (data.corpus; eval.corpus, whose "" means the training
+// corpus's own held-out text).
 std::vector<std::string> TableBuilder::ConditionDifferences(const json& conditions,
                                                             const Runs& runs,
                                                             std::vector<std::string>& blocking) {
   std::vector<std::string> out;
   if (!conditions.is_object() || runs.empty()) return out;
+  auto blocks = [](const std::string& name) {
+    return name.rfind("model.", 0) == 0 || name == "data.tokenizer" || name == "data.seq_len" ||
+           name == "data.corpus" || name == "eval.corpus";
+  };
+  auto add = [&](const std::string& name, const json& wanted, const std::vector<ParamValue>& ours) {
+    std::string here;
+    for (const auto& v : ours) here += (here.empty() ? "" : ", ") + Display(v);
+    const std::string text = name + " " +
+                             (wanted.is_string() ? wanted.get<std::string>() : wanted.dump()) +
+                             " (here " + here + ")";
+    out.push_back(text);
+    if (blocks(name)) blocking.push_back(text);
+  };
   for (const auto& [name, wanted] : conditions.items()) {
     const auto values = Distinct(runs, name);
     if (values.empty()) continue;  // not a parameter of these runs
     if (values.size() == 1 && Matches(values[0], wanted)) continue;
-    std::string ours;
-    for (const auto& v : values) ours += (ours.empty() ? "" : ", ") + Display(v);
-    const std::string text = name + " " +
-                             (wanted.is_string() ? wanted.get<std::string>() : wanted.dump()) +
-                             " (here " + ours + ")";
-    out.push_back(text);
-    if (name.rfind("model.", 0) == 0 || name == "data.tokenizer" || name == "data.seq_len")
-      blocking.push_back(text);
+    add(name, wanted, values);
+  }
+  // A published perplexity was scored on held-out text of the corpus it names: runs that train
+  // on that corpus but are scored on another one (eval.corpus) do not measure the same quantity.
+  if (conditions.contains("data.corpus") && !conditions.contains("eval.corpus")) {
+    std::vector<ParamValue> scored;
+    for (const auto& v : Distinct(runs, "eval.corpus")) {
+      if (v.is_number || !v.text.empty()) scored.push_back(v);
+    }
+    const json& wanted = conditions["data.corpus"];
+    if (!scored.empty() && !(scored.size() == 1 && Matches(scored[0], wanted))) {
+      add("eval.corpus", wanted, scored);
+    }
   }
   return out;
 }

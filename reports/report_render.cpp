@@ -1,5 +1,6 @@
 #include "reports/report_render.h"
 
+#include <cmath>
 #include <nlohmann/json.hpp>
 
 #include "base/error.h"
@@ -38,6 +39,7 @@ std::string MdCell(const ReportCell& cell) {
     if (p > 0) out += "/";
     const auto& part = cell.parts[p];
     out += part.bold ? "**" + part.text + "**" : part.best ? "*" + part.text + "*" : part.text;
+    if (!part.not_better_than.empty()) out += "†";
     if (!part.spread.empty()) out += " " + part.spread;
   }
   if (!cell.note.empty()) out += " (" + cell.note + ")";
@@ -145,6 +147,11 @@ std::string TexEscape(const std::string& text) {
     }
   }
   out = Replace(out, "–", "--");
+  // The claims' and footnotes' symbols, which plain LaTeX (no unicode input) cannot set.
+  out = Replace(out, "Δ", "$\\Delta$");
+  out = Replace(out, "−", "$-$");
+  out = Replace(out, "≤", "$\\le$");
+  out = Replace(out, "†", "$^\\dagger$");
   return Replace(out, "±", "$\\pm$");
 }
 
@@ -156,6 +163,7 @@ std::string TexCell(const ReportCell& cell) {
     out += part.bold   ? "\\textbf{" + TexEscape(part.text) + "}"
            : part.best ? "\\textit{" + TexEscape(part.text) + "}"
                        : TexEscape(part.text);
+    if (!part.not_better_than.empty()) out += "$^\\dagger$";
     if (!part.spread.empty()) out += "\\,{\\scriptsize " + TexEscape(part.spread) + "}";
   }
   if (!cell.note.empty()) out += " {\\scriptsize(" + TexEscape(cell.note) + ")}";
@@ -232,8 +240,26 @@ std::string CsvField(const std::string& text) {
   return "\"" + Replace(text, "\"", "\"\"") + "\"";
 }
 
+// A number in full precision; "" for NaN (not estimated).
+std::string Number(double value) {
+  if (std::isnan(value)) return "";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.17g", value);
+  return buf;
+}
+
+// A shift as JSON: {estimate, low, high, confidence}, or null when not estimated.
+ordered_json ShiftJson(const Shift& shift) {
+  if (!shift.Known()) return nullptr;
+  return {{"estimate", shift.estimate},
+          {"low", shift.low},
+          {"high", shift.high},
+          {"confidence", shift.confidence}};
+}
+
 void WriteCsv(std::ostream& out, const Report& report) {
-  out << "table,section,group,row,column,metric,value,text,runs,bold,best,spread,p,values,keys\r\n";
+  out << "table,section,group,row,column,metric,value,text,runs,bold,best,spread,p,values,keys,"
+         "delta,delta_low,delta_high,delta_confidence,versus,not_better_than\r\n";
   for (const auto& table : report.tables) {
     for (const auto& row : table.rows) {
       for (size_t c = 0; c < table.columns.size(); ++c) {
@@ -270,7 +296,10 @@ void WriteCsv(std::ostream& out, const Report& report) {
               << "," << value << "," << CsvField(part.text) << ","
               << (ours ? std::to_string(part.count) : "") << "," << (part.bold ? 1 : 0) << ","
               << (part.best ? 1 : 0) << "," << CsvField(part.spread) << "," << p_text << ","
-              << values << "," << keys << "\r\n";
+              << values << "," << keys << "," << Number(part.shift.estimate) << ","
+              << Number(part.shift.low) << "," << Number(part.shift.high) << ","
+              << (part.shift.Known() ? Number(part.shift.confidence) : "") << ","
+              << CsvField(part.runner_up) << "," << CsvField(part.not_better_than) << "\r\n";
         }
       }
     }
@@ -296,7 +325,11 @@ void WriteJson(std::ostream& out, const Report& report,
                       {"footnotes", table.footnotes},
                       {"alpha", table.spec->alpha},
                       {"spread", SpreadName(table.spec->spread)},
-                      {"claims", ordered_json::array()}};
+                      {"claims", ordered_json::array()},
+                      {"claim_family",
+                       {{"test", ClaimTestName(table.family.test)},
+                        {"correction", CorrectionName(table.family.correction)},
+                        {"tests", table.family.tests}}}};
     for (const auto& claim : table.claims) {
       ordered_json results = ordered_json::array();
       for (const auto& r : claim.results) {
@@ -304,7 +337,16 @@ void WriteJson(std::ostream& out, const Report& report,
             {{"column", r.column},
              {"verdict", r.verdict},
              {"p_one_sided", r.p >= 0 ? ordered_json(r.p) : ordered_json(nullptr)},
-             {"p_against", r.p_against >= 0 ? ordered_json(r.p_against) : ordered_json(nullptr)}});
+             {"p_against", r.p_against >= 0 ? ordered_json(r.p_against) : ordered_json(nullptr)},
+             {"p_adjusted", r.p_adjusted >= 0 ? ordered_json(r.p_adjusted) : ordered_json(nullptr)},
+             {"p_against_adjusted", r.p_against_adjusted >= 0 ? ordered_json(r.p_against_adjusted)
+                                                              : ordered_json(nullptr)},
+             {"delta", ShiftJson(r.shift)},
+             {"min_p", r.min_p >= 0 ? ordered_json(r.min_p) : ordered_json(nullptr)},
+             {"detectable_shift", std::isnan(r.detectable) || std::isinf(r.detectable)
+                                      ? ordered_json(nullptr)
+                                      : ordered_json(r.detectable)},
+             {"runs", {r.n_better, r.n_than}}});
       }
       t["claims"].push_back(
           {{"claim", claim.spec->text},
@@ -346,6 +388,11 @@ void WriteJson(std::ostream& out, const Report& report,
             p["spread"] = part.spread;
           }
           if (part.p_value >= 0) p["p"] = part.p_value;
+          if (part.shift.Known()) {
+            p["delta"] = ShiftJson(part.shift);
+            p["versus"] = part.runner_up;
+          }
+          if (!part.not_better_than.empty()) p["not_better_than"] = part.not_better_than;
           parts.push_back(p);
         }
         r["cells"].push_back({{"parts", parts}, {"note", row.cells[c].note}});

@@ -1,11 +1,16 @@
-// Grouping: which source a table draws runs from, checking its parameter names, and the rows
-// (explicit or generated from "by" parameters) with their runs.
+// Grouping: which source a table draws runs from, checking its parameter names, the rows
+// (explicit or generated from "by" parameters) with their runs, and rows whose runs differ in
+// more than the seed ("mixed").
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdio>
 #include <functional>
+#include <iterator>
 #include <map>
+#include <optional>
 #include <set>
+#include <string_view>
 
 #include "base/error.h"
 #include "base/number_text.h"
@@ -152,6 +157,186 @@ TableBuilder::Runs TableBuilder::SourceExperimentRuns(const RunSource& source) c
     if (run.experiment == source.experiment) out.push_back(&run);
   }
   return out;
+}
+
+// Rows that pool only what they should: a row pools runs that differ in the seed, and a row
+// whose runs differ in anything else (a grid run again with --set optim.lr=5e-4, landing in the
+// same rows) is named, split or refused.
+namespace {
+
+// Parameters in which the runs of one row may differ and still be one setting. A run's params
+// are its configuration only (host, git commit, LibTorch version and device are columns of
+// `runs`, not params), so these are the entries that cannot change what a final metric measures:
+//   seed                    the replicate a row pools over;
+//   train.micro_batch       how an update is cut to fit memory: the gradients accumulate to the
+//                           same update; only the dropout draws and float sums differ, as with
+//                           another seed (and 0, "chosen to fit", differs by machine unrecorded);
+//   train.checkpoint_every  when the state is saved, not what it is (a resumed run goes on as
+//                           it began);
+//   eval.every              how often validation runs: it draws no randomness and the last one
+//                           is at the end, so only the learning curve's points differ.
+constexpr std::array<std::string_view, 4> kReplicateParams = {
+    "seed", "train.micro_batch", "train.checkpoint_every", "eval.every"};
+
+using Value = std::optional<ParamValue>;  // nullopt: the run has no such parameter
+
+// A parameter in which a row's completed runs differ: its values in the order they first appear
+// (run order, that is the order they were submitted in) and how many runs take each.
+struct Varying {
+  std::string name;
+  std::vector<std::pair<Value, int64_t>> values;
+};
+
+Value ValueOf(const RunData& run, const std::string& name) {
+  auto it = run.params.find(name);
+  return it == run.params.end() ? Value() : Value(it->second);
+}
+
+std::string ValueText(const Value& value) {
+  return value ? Display(*value) : std::string("(not recorded)");
+}
+
+std::vector<Varying> VaryingParams(const std::vector<const RunData*>& runs) {
+  std::set<std::string> names;
+  for (const RunData* run : runs) {
+    for (const auto& [name, value] : run->params) names.insert(name);
+  }
+  std::vector<Varying> out;
+  for (const auto& name : names) {
+    if (std::find(kReplicateParams.begin(), kReplicateParams.end(), name) !=
+        kReplicateParams.end()) {
+      continue;
+    }
+    Varying varying{name, {}};
+    for (const RunData* run : runs) {
+      const Value value = ValueOf(*run, name);
+      auto it = std::find_if(varying.values.begin(), varying.values.end(),
+                             [&](const auto& seen) { return seen.first == value; });
+      if (it == varying.values.end()) {
+        varying.values.push_back({value, 1});
+      } else {
+        ++it->second;
+      }
+    }
+    if (varying.values.size() > 1) out.push_back(std::move(varying));
+  }
+  return out;
+}
+
+// "optim.lr takes 0.001 (4 runs), 0.0005 (4 runs)", one clause per parameter.
+std::string VaryingText(const std::vector<Varying>& varying) {
+  std::string text;
+  for (const auto& v : varying) {
+    text += (text.empty() ? "" : "; ") + v.name + " takes ";
+    for (size_t i = 0; i < v.values.size(); ++i) {
+      text += (i > 0 ? ", " : "") + ValueText(v.values[i].first) + " (" +
+              Plural(v.values[i].second, "run") + ")";
+    }
+  }
+  return text;
+}
+
+}  // namespace
+
+std::vector<std::string> TableBuilder::SettleMixedRows(std::vector<std::pair<RowSpec, Runs>>& rows,
+                                                       ReportTable& out) const {
+  std::vector<std::string> pooled;
+  std::vector<std::pair<RowSpec, Runs>> settled;
+  // Labels of the rows "split" replaced, with the labels of the rows that replaced them.
+  std::vector<std::pair<std::string, std::vector<std::string>>> replaced;
+  for (auto& [row, runs] : rows) {
+    const std::vector<Varying> varying = VaryingParams(Completed(runs));
+    if (varying.empty()) {
+      settled.push_back({std::move(row), std::move(runs)});
+      continue;
+    }
+    const std::string what = VaryingText(varying);
+    if (table_.mixed == Mixed::kError) {
+      const std::string path = !row.path.empty()  ? row.path
+                               : table_.generated ? table_.generated->path
+                                                  : table_.path;
+      throw InputError(spec_.source, path,
+                       "row \"" + row.label +
+                           "\" pools runs that differ in more than the seed: " + what +
+                           " (\"mixed\": \"error\"; \"split\" gives each setting its own row, "
+                           "\"warn\" pools them with a note)");
+    }
+    if (table_.mixed == Mixed::kWarn) {
+      out.notes.push_back("Row \"" + row.label + "\": " + what +
+                          "; its cells pool these settings, not only seeds (\"mixed\": "
+                          "\"split\" gives each its own row).");
+      out.warnings.push_back("table \"" + table_.id + "\" (" + table_.path + "), row \"" +
+                             row.label + "\": " + what + "; pooled in one row");
+      pooled.push_back(row.label);
+      settled.push_back({std::move(row), std::move(runs)});
+      continue;
+    }
+    // Split: every run of the row (completed or not, so the note on runs left out stays with
+    // its setting) goes to the row of its combination, in the order the combinations appear.
+    std::vector<std::pair<std::vector<Value>, std::pair<RowSpec, Runs>>> parts;
+    for (const RunData* run : runs) {
+      std::vector<Value> key;
+      for (const auto& v : varying) key.push_back(ValueOf(*run, v.name));
+      auto it = std::find_if(parts.begin(), parts.end(),
+                             [&](const auto& part) { return part.first == key; });
+      if (it == parts.end()) {
+        RowSpec split = row;
+        std::string suffix;
+        for (size_t i = 0; i < varying.size(); ++i) {
+          suffix += (i > 0 ? ", " : "") + varying[i].name + "=" + ValueText(key[i]);
+        }
+        split.label += " (" + suffix + ")";
+        parts.push_back({key, {std::move(split), {}}});
+        it = std::prev(parts.end());
+      }
+      it->second.second.push_back(run);
+    }
+    out.notes.push_back("Row \"" + row.label + "\" is split (\"mixed\": \"split\"): " + what + ".");
+    replaced.push_back({row.label, {}});
+    for (auto& part : parts) {
+      replaced.back().second.push_back(part.second.first.label);
+      settled.push_back(std::move(part.second));
+    }
+  }
+  // Pooling the split rows again would test the mixed comparison "split" was asked to avoid, and
+  // picking one of them silently would test less than the claim names: the spec must say which.
+  for (const auto& claim : table_.claims) {
+    for (const auto& [key, labels] :
+         {std::pair{"better", &claim.better}, std::pair{"than", &claim.than}}) {
+      for (size_t i = 0; i < labels->size(); ++i) {
+        for (const auto& [label, parts] : replaced) {
+          if ((*labels)[i] != label) continue;
+          std::string names;
+          for (const auto& p : parts) names += (names.empty() ? "\"" : ", \"") + p + "\"";
+          throw InputError(spec_.source, claim.path + "/" + key + "/" + std::to_string(i),
+                           "row \"" + label +
+                               "\" was split by \"mixed\": \"split\" (its runs differ in more "
+                               "than the seed), so it is no longer one setting to test: name "
+                               "one of its rows (" +
+                               names + "), or pool them with \"mixed\": \"warn\"");
+        }
+      }
+    }
+  }
+  rows = std::move(settled);
+  return pooled;
+}
+
+void TableBuilder::QualifySummary(const std::vector<std::string>& mixed_rows,
+                                  std::string& summary) {
+  if (mixed_rows.empty() || summary.empty()) return;
+  const std::string seeds = "its row's pretraining seeds";
+  if (const size_t at = summary.find(seeds); at != std::string::npos)
+    summary.replace(at, seeds.size(), "its row's runs");
+  std::string labels;
+  for (const auto& label : mixed_rows) labels += (labels.empty() ? "\"" : ", \"") + label + "\"";
+  summary += mixed_rows.size() == 1
+                 ? " Row " + labels +
+                       " pools runs that differ in more than the seed: see the note under the "
+                       "table."
+                 : " Rows " + labels +
+                       " pool runs that differ in more than the seed: see the notes under the "
+                       "table.";
 }
 
 }  // namespace ablate::reports

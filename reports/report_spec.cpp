@@ -23,15 +23,17 @@ class SpecParser {
     ReportSpec spec;
     spec.source = source_;
     Expect(root, "", "an object", root.is_object());
-    Keys(
-        root, "",
-        {"$schema", "title", "description", "reference", "aggregate", "spread", "alpha", "tables"});
+    Keys(root, "",
+         {"$schema", "title", "description", "reference", "aggregate", "spread", "alpha", "tables",
+          "test", "correction", "bootstrap", "mixed"});
     spec.title = String(root, "", "title", "");
     TableSpec defaults;
     if (root.contains("aggregate"))
       defaults.aggregate = ParseAggregate(root["aggregate"], "/aggregate");
     if (root.contains("spread")) defaults.spread = ParseSpread(root["spread"], "/spread");
     if (root.contains("alpha")) defaults.alpha = ParseAlpha(root["alpha"], "/alpha");
+    ParseTesting(root, "", defaults, defaults);
+    if (root.contains("mixed")) defaults.mixed = ParseMixed(root["mixed"], "/mixed");
     if (root.contains("reference")) {
       const auto& ref = root["reference"];
       Expect(ref, "/reference", "a file name (string)", ref.is_string() && !ref.empty());
@@ -63,12 +65,14 @@ class SpecParser {
     Expect(t, path, "an object", t.is_object());
     Keys(t, path,
          {"id", "caption", "row_header", "runs", "rows", "columns", "aggregate", "spread", "alpha",
-          "claims", "reference", "curves"});
+          "claims", "reference", "curves", "test", "correction", "bootstrap", "mixed"});
     TableSpec table;
     table.path = path;
     table.spread =
         t.contains("spread") ? ParseSpread(t["spread"], path + "/spread") : defaults.spread;
     table.alpha = t.contains("alpha") ? ParseAlpha(t["alpha"], path + "/alpha") : defaults.alpha;
+    ParseTesting(t, path, defaults, table);
+    table.mixed = t.contains("mixed") ? ParseMixed(t["mixed"], path + "/mixed") : defaults.mixed;
     table.id = String(t, path, "id", "");
     if (table.id.empty()) Fail(path + "/id", "missing: every table needs an id (names its plots)");
     for (char c : table.id) {
@@ -421,6 +425,62 @@ class SpecParser {
     return filter;
   }
 
+  // "test", "correction" and "bootstrap": {"samples", "seed"} of the report (its defaults) or of
+  // a table; what is absent comes from `defaults`.
+  void ParseTesting(const ordered_json& object, const std::string& path, const TableSpec& defaults,
+                    TableSpec& out) {
+    out.test = defaults.test;
+    out.correction = defaults.correction;
+    out.bootstrap_samples = defaults.bootstrap_samples;
+    out.bootstrap_seed = defaults.bootstrap_seed;
+    if (object.contains("test")) {
+      const auto& t = object["test"];
+      if (t == "rank") {
+        out.test = ClaimTest::kRank;
+      } else if (t == "multibootstrap") {
+        out.test = ClaimTest::kMultiBootstrap;
+      } else {
+        Fail(path + "/test", t.dump() + " is not one of \"rank\", \"multibootstrap\"");
+      }
+    }
+    if (object.contains("correction")) {
+      const auto& c = object["correction"];
+      if (c == "holm") {
+        out.correction = Correction::kHolm;
+      } else if (c == "none") {
+        out.correction = Correction::kNone;
+      } else {
+        Fail(path + "/correction", c.dump() + " is not one of \"holm\", \"none\"");
+      }
+    }
+    if (object.contains("bootstrap")) {
+      const auto& b = object["bootstrap"];
+      const std::string bpath = path + "/bootstrap";
+      Expect(b, bpath, "an object {\"samples\", \"seed\"}", b.is_object());
+      Keys(b, bpath, {"samples", "seed"});
+      if (b.contains("samples")) {
+        Expect(b["samples"], bpath + "/samples", "an integer from 100 to 1000000",
+               b["samples"].is_number_integer() && b["samples"].get<int64_t>() >= 100 &&
+                   b["samples"].get<int64_t>() <= 1000000);
+        out.bootstrap_samples = b["samples"].get<int64_t>();
+      }
+      if (b.contains("seed")) {
+        Expect(b["seed"], bpath + "/seed", "a non-negative integer",
+               b["seed"].is_number_unsigned() ||
+                   (b["seed"].is_number_integer() && b["seed"].get<int64_t>() >= 0));
+        out.bootstrap_seed = b["seed"].get<uint64_t>();
+      }
+    }
+  }
+
+  // "mixed": what a row does with runs that differ in more than the seed (report_spec.h).
+  Mixed ParseMixed(const ordered_json& m, const std::string& path) {
+    if (m == "warn") return Mixed::kWarn;
+    if (m == "split") return Mixed::kSplit;
+    if (m == "error") return Mixed::kError;
+    Fail(path, m.dump() + " is not one of \"warn\", \"split\", \"error\"");
+  }
+
   Aggregate ParseAggregate(const ordered_json& a, const std::string& path) {
     if (a == "median") return Aggregate::kMedian;
     if (a == "mean") return Aggregate::kMean;
@@ -500,6 +560,14 @@ std::string SpreadName(Spread spread) {
       return "none";
   }
   return "";
+}
+
+std::string ClaimTestName(ClaimTest test) {
+  return test == ClaimTest::kRank ? "rank" : "multibootstrap";
+}
+
+std::string CorrectionName(Correction correction) {
+  return correction == Correction::kHolm ? "holm" : "none";
 }
 
 std::string AggregateName(Aggregate aggregate) {

@@ -5,6 +5,7 @@
 // only: reading the database and rendering live in report.h.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -71,6 +72,12 @@ struct ColumnSpec {
 // on each metric column with a direction. kBetter claims "better than"; kAtLeast "at least as
 // good as" (matches or improves).
 enum class ClaimKind { kBetter, kAtLeast };
+// How a table's claims are tested: the exact rank test on the rows' per-run values, or the
+// Multi-Bootstrap (Sellam et al. 2022, the MultiBERTs paper, section 3) that resamples
+// pretraining seeds, fine-tuning seeds and evaluation examples jointly.
+enum class ClaimTest { kRank, kMultiBootstrap };
+// Multiplicity control over the tests of one table's claims (one family per table).
+enum class Correction { kHolm, kNone };
 struct ClaimSpec {
   std::string text;
   std::vector<std::string> better, than;  // row labels
@@ -86,6 +93,12 @@ struct ReferenceSpec {
   std::map<std::string, std::string> labels;  // display names by row name
 };
 
+// What a row does when its completed runs differ in a parameter other than the seed (and the
+// few that cannot change a final metric, see report_rows.cpp): kWarn pools them, naming the
+// parameter and its values in a note and a warning; kSplit makes one row per combination of the
+// differing values, labelled "<label> (optim.lr=0.0005)"; kError refuses the table.
+enum class Mixed { kWarn, kSplit, kError };
+
 struct TableSpec {
   std::string id;  // names the plot files
   std::string caption;
@@ -98,9 +111,16 @@ struct TableSpec {
   Spread spread = Spread::kRange;
   double alpha = 0.05;  // significance level of the tested best and of the claims
   std::vector<ClaimSpec> claims;
+  ClaimTest test = ClaimTest::kRank;
+  Correction correction = Correction::kHolm;
+  int64_t bootstrap_samples = 2000;  // Multi-Bootstrap resamples
+  uint64_t bootstrap_seed = 0;       // names the resampler's random stream: reports reproduce
   std::optional<ReferenceSpec> reference;
   bool curves = true;
   std::string path;
+  // Rows whose runs differ in more than the seed ("mixed": "warn" | "split" | "error"; the
+  // report's top-level value unless the table sets its own).
+  Mixed mixed = Mixed::kWarn;
 };
 
 struct ReportSpec {
@@ -120,6 +140,8 @@ ReportSpec ParseReportSpec(const nlohmann::ordered_json& spec, const std::string
 ReportSpec ReadReportSpec(const std::filesystem::path& path);
 
 std::string AggregateName(Aggregate aggregate);
+std::string ClaimTestName(ClaimTest test);
+std::string CorrectionName(Correction correction);
 std::string SpreadName(Spread spread);
 
 }  // namespace ablate::reports

@@ -6,7 +6,9 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -50,10 +52,31 @@ std::vector<ParamValue> Distinct(const std::vector<const RunData*>& runs, const 
 
 std::string Plural(int64_t n, const std::string& word);
 
+// The Hodges–Lehmann shift a − b with its exact interval at `confidence` (base/statistics.h).
+Shift ShiftOf(const std::vector<double>& a, const std::vector<double>& b, double confidence);
+
+// "−41", "+0.3", "0.0": signed with a real minus sign, at `decimals`.
+std::string SignedText(double value, int decimals);
+
+// "Δ −41 [−62, −18]", saying so when the interval reaches less than `asked`.
+std::string ShiftText(const Shift& shift, int decimals, double asked);
+
+// A trivial baseline a run records beside a metric: its row label, how a flag names it ("not
+// better than <phrase>"), and the name of its metric for a column's metric ("" where it has none).
+struct BaselineKind {
+  std::string label, phrase;
+  std::function<std::string(const std::string&)> metric;
+};
+const std::vector<BaselineKind>& BaselineKinds();
+
+// Whether smaller values of `metric` are better in `column` (its "better", else by the name).
+bool LowerIsBetter(const ColumnSpec& column, const std::string& metric);
+
 class TableBuilder {
  public:
-  TableBuilder(const ReportSpec& spec, const TableSpec& table, const std::vector<RunData>& runs)
-      : spec_(spec), table_(table), runs_(runs) {}
+  TableBuilder(const ReportSpec& spec, const TableSpec& table, const std::vector<RunData>& runs,
+               const RunExamples& examples)
+      : spec_(spec), table_(table), runs_(runs), examples_(examples) {}
 
   ReportTable Build();
 
@@ -63,19 +86,35 @@ class TableBuilder {
   // The caption with each {parameter} replaced by the value(s) the table's runs take.
   std::string ResolveCaption(const Runs& runs) const;
 
-  // The tasks' trivial baselines (recorded by fine-tuning as eval/<task>/baseline/<metric>, on
-  // the dev examples the runs were scored on) as one row, so a reader sees whether fine-tuning
-  // learned anything.
-  void AddBaselineRow(const Runs& runs, ReportTable& out) const;
+  // The trivial baselines (BaselineKinds) recorded by the runs on the examples their metrics were
+  // scored on, one row each, so a reader sees whether pretraining and fine-tuning learned
+  // anything.
+  void AddBaselineRows(const Runs& runs, ReportTable& out) const;
+
+  // Marks each of our cells whose median does not beat a trivial baseline of its own runs
+  // (CellPart::not_better_than) and says so in a footnote.
+  void FlagBelowBaselines(const std::vector<std::pair<RowSpec, Runs>>& rows,
+                          ReportTable& out) const;
 
   // What the numbers are, in words; the rule behind the bold; the compute each row got; and the
   // columns' own notes.
   void Footnotes(const std::vector<std::pair<RowSpec, Runs>>& rows, const Runs& completed,
                  ReportTable& out) const;
 
-  // Each claim of the paper against the runs: a one-sided Mann-Whitney test in the paper's
-  // direction on the pooled per-run values of its rows, per column.
+  // Each claim of the paper against the runs: a one-sided test in the paper's direction on the
+  // pooled values of its rows, per column, with the shift and its interval; the table's tests
+  // form one family (Holm's correction by default).
   void TestClaims(ReportTable& out) const;
+
+  // The Multi-Bootstrap of one claim's rows on one column part, from the runs' per-example
+  // outcomes; "no data" when some run lacks them.
+  void BootstrapClaim(const ColumnSpec& column, size_t part,
+                      const std::vector<const ReportRow*>& better,
+                      const std::vector<const ReportRow*>& than, ClaimResult& result) const;
+
+  // The claims' footnote: the test, the family and its correction, and what these runs could
+  // have detected; `lenient` is the level the correction's most lenient step needs.
+  void ClaimFootnote(ReportTable& out, double lenient) const;
 
   const RunSource* ChooseSource();
 
@@ -86,6 +125,16 @@ class TableBuilder {
   void CheckParamNames(const RunSource& source) const;
 
   std::vector<std::pair<RowSpec, Runs>> MakeRows(const RunSource& source) const;
+
+  // Rows that pool only what they should (report_rows.cpp). A row whose completed runs differ in
+  // a parameter besides the seed is handled as the table's "mixed" says: kWarn keeps it, with a
+  // note and a warning naming each parameter and its values, and returns its label; kSplit makes
+  // one row per combination of the differing values (a claim naming the row it replaced is
+  // refused); kError throws InputError naming the row's JSON path.
+  std::vector<std::string> SettleMixedRows(std::vector<std::pair<RowSpec, Runs>>& rows,
+                                           ReportTable& out) const;
+  // The summary says "pretraining seeds" of rows that also pool other settings: not so.
+  static void QualifySummary(const std::vector<std::string>& mixed_rows, std::string& summary);
 
   // Values listed in "order" come first, in that order; others after, in natural order.
   static int OrderRank(const GeneratedRows& g, const std::string& name, const ParamValue& value);
@@ -128,8 +177,11 @@ class TableBuilder {
   const ReportSpec& spec_;
   const TableSpec& table_;
   const std::vector<RunData>& runs_;
+  const RunExamples& examples_;
   mutable bool tested_ = false;  // some column's best was tested
   mutable bool exact_ = true;    // every test used the exact distribution
+  // (best, runner-up) run counts of the tested bests, for what the bold could reach.
+  mutable std::set<std::pair<size_t, size_t>> best_sizes_;
 };
 
 }  // namespace ablate::reports

@@ -88,6 +88,20 @@ int64_t Apply(Store& store, MetricWriter& writer, int64_t run_id, const json& r,
   } else if (kind == "final") {
     store.SetFinalMetric(run_id, r.at("name").get<std::string>(), r.at("value").get<double>(),
                          Integer<int64_t>(r.at("step")));
+  } else if (kind == "outcomes") {
+    const json& pairs = r.at("outcomes");
+    if (!pairs.is_array()) throw InputError("", "", "example outcomes that are not a list");
+    ExampleOutcomes outcomes;
+    for (const json& pair : pairs) {
+      if (!pair.is_array() || pair.size() != 2) {
+        throw InputError(
+            "", "",
+            "an example outcome is not [numerator, denominator]: " + pair.dump().substr(0, 80));
+      }
+      outcomes.emplace_back(PointValue(pair[0]), PointValue(pair[1]));
+    }
+    store.SetExampleOutcomes(run_id, r.at("source").get<std::string>(),
+                             Integer<int64_t>(r.at("replicate")), outcomes);
   } else if (kind == "artifact") {
     const auto& step = r.at("step");
     store.AddArtifact(

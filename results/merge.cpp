@@ -49,6 +49,9 @@ void BindColumn(Statement& to, int index, const Statement& from, int from_column
     case SQLITE_NULL:
       to.BindNull(index);
       break;
+    case SQLITE_BLOB:
+      to.BindBlob(index, from.ColumnBlob(from_column));
+      break;
     default:
       to.BindText(index, from.ColumnText(from_column));
   }
@@ -94,6 +97,8 @@ MergeResult Merge(Store& into, const std::string& source, MergePrefer prefer) {
   MergeResult result;
   Transaction transaction(db);
   std::set<std::string> param_names, final_names;
+  // Schema v5 added per-example outcomes; an older source has none to copy.
+  const bool has_outcomes = !Columns(src, "example_outcomes").empty();
 
   // Experiments by name.
   std::map<int64_t, int64_t> experiment_ids;  // source id -> destination id
@@ -193,6 +198,8 @@ MergeResult Merge(Store& into, const std::string& source, MergePrefer prefer) {
     }
     if (replace_finals) {
       db.Prepare("DELETE FROM final_metrics WHERE run_id = ?1").BindInt(1, run_id).Run();
+      // The outcomes behind the finals go with them: kept, they would not add up to the new ones.
+      db.Prepare("DELETE FROM example_outcomes WHERE run_id = ?1").BindInt(1, run_id).Run();
     }
     // Final metrics: kept where the destination has none of that name.
     Statement finals =
@@ -209,6 +216,22 @@ MergeResult Merge(Store& into, const std::string& source, MergePrefer prefer) {
       add.Run();
       if (db.Changes() > 0) ++result.finals_added;
       final_names.insert(finals.ColumnText(0));
+    }
+    // Per-example outcomes, as the finals: kept where the destination has none of that (source,
+    // replicate). The encoded bytes are copied as they are.
+    if (has_outcomes) {
+      Statement outcomes = src.Prepare(
+          "SELECT source, replicate, examples, outcomes FROM example_outcomes WHERE run_id = ?1");
+      outcomes.BindInt(1, src_run);
+      while (outcomes.Step()) {
+        Statement add = db.Prepare(
+            "INSERT INTO example_outcomes (run_id, source, replicate, examples, outcomes) VALUES "
+            "(?1, ?2, ?3, ?4, ?5) ON CONFLICT (run_id, source, replicate) DO NOTHING");
+        add.BindInt(1, run_id).BindText(2, outcomes.ColumnText(0));
+        for (int i = 1; i <= 3; ++i) BindColumn(add, i + 2, outcomes, i);
+        add.Run();
+        if (db.Changes() > 0) ++result.outcomes_added;
+      }
     }
     // Artifacts, as recorded.
     Statement artifacts =

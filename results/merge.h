@@ -1,8 +1,9 @@
 // `ablate merge`: whole results databases into one (two clusters, a laptop and a cluster).
 // Experiments match by name, runs by (experiment, key); a run keeps its furthest status, metric
-// points are united by (run, name, step), final metrics, provenance and artifacts' paths are kept
-// as recorded. Idempotent, and the sources are only read. The Slurm bookkeeping of a database
-// (run logs, tasks, arrays) belongs to its head and is not merged.
+// points are united by (run, name, step), final metrics with their per-example outcomes,
+// provenance and artifacts' paths are kept as recorded. Idempotent, and the sources are only
+// read. The Slurm bookkeeping of a database (run logs, tasks, arrays) belongs to its head and is
+// not merged.
 #pragma once
 
 #include <cstdint>
@@ -25,6 +26,7 @@ struct MergeResult {
   int runs_advanced = 0;  // runs that took the source's further status
   int64_t points_added = 0;
   int finals_added = 0;
+  int outcomes_added = 0;  // per-example outcome records, (run, source, replicate) each
   // One line per run completed in both with different final metrics, with what was kept.
   std::vector<std::string> conflicts;
 };

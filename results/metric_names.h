@@ -23,5 +23,15 @@ inline constexpr const char* kTrainSteps = "train/steps";
 inline constexpr const char* kValidLoss = "valid/loss";
 inline constexpr const char* kValidPpl = "valid/ppl";
 inline constexpr const char* kValidNspAcc = "valid/nsp_acc";
+inline constexpr const char* kValidMlmAcc = "valid/mlm_acc";  // argmax == label, masked tokens
+// The floors on the same masked tokens (core/trivial_baselines.h): a unigram model of the run's
+// training tokens, and the predictor that sees only the input token at the masked position.
+inline constexpr const char* kValidUnigramPpl = "valid/baseline/unigram/ppl";
+inline constexpr const char* kValidUnigramAcc = "valid/baseline/unigram/mlm_acc";
+inline constexpr const char* kValidCopyPpl = "valid/baseline/copy/ppl";
+inline constexpr const char* kValidCopyAcc = "valid/baseline/copy/mlm_acc";
+// Downstream: eval/<task>/<metric> of the run, and eval/<task>/untrained/<metric> (and .../lr) of
+// the no-pretraining baseline, the same protocol from the run's encoder before pretraining.
+inline constexpr const char* kEvalUntrained = "untrained";
 
 }  // namespace ablate::results::metric

@@ -94,6 +94,32 @@ std::unordered_map<int64_t, Series> ReadSeries(const std::string& db_path,
   return series;
 }
 
+std::map<int64_t, std::map<int64_t, ExampleOutcomes>> ReadExampleOutcomes(
+    const std::string& db_path, const std::vector<int64_t>& run_ids, const std::string& source) {
+  std::map<int64_t, std::map<int64_t, ExampleOutcomes>> out;
+  if (run_ids.empty()) return out;
+  const Connection db = OpenForReading(db_path);
+  Statement table = db.Prepare(
+      "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'example_outcomes'");
+  table.Step();
+  if (table.ColumnInt(0) == 0) return out;
+  Statement s = db.Prepare(
+      "SELECT run_id, replicate, outcomes FROM example_outcomes WHERE source = ?1 "
+      "AND run_id IN (SELECT value FROM json_each(?2))");
+  s.BindText(1, source).BindText(2, JsonList(run_ids));
+  while (s.Step()) {
+    const int64_t run_id = s.ColumnInt(0), replicate = s.ColumnInt(1);
+    try {
+      out[run_id][replicate] = DecodeExampleOutcomes(s.ColumnBlob(2));
+    } catch (const InputError& e) {
+      throw InputError(db_path, "",
+                       "run " + std::to_string(run_id) + ", " + source + ", replicate " +
+                           std::to_string(replicate) + ": " + e.message());
+    }
+  }
+  return out;
+}
+
 ResultSet ReadStatusTable(const std::string& db_path) {
   const Connection db = OpenForReading(db_path);
   // One column per status, in lifecycle order, counted with bound status names.

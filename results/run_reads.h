@@ -1,7 +1,7 @@
 // The reads reports and `ablate status` need, behind bound parameters: the runs of some
 // experiments with their parameters (typed) and chosen final metrics, one metric series of some
-// runs, the status table and the Slurm arrays. It writes nothing and knows nothing of tables
-// (reports/ builds those from what it returns).
+// runs, the per-example outcomes behind one metric, the status table and the Slurm arrays. It
+// writes nothing and knows nothing of tables (reports/ builds those from what it returns).
 #pragma once
 
 #include <cstdint>
@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "results/example_outcomes.h"
 #include "results/query.h"
 
 namespace ablate::results {
@@ -51,6 +52,14 @@ using Series = std::vector<std::pair<int64_t, double>>;
 std::unordered_map<int64_t, Series> ReadSeries(const std::string& db_path,
                                                const std::vector<int64_t>& run_ids,
                                                const std::string& name);
+
+// The per-example outcomes recorded for final metric `source` ("valid/ppl", "eval/<task>/<metric>")
+// of the runs `run_ids`: run id -> replicate (fine-tuning seed; 0 for pretraining's own scores) ->
+// (numerator, denominator) per example (example_outcomes.h). Runs without any are absent; empty
+// for a database from before schema v5. Throws InputError naming the database and the run for a
+// record this ablate cannot decode.
+std::map<int64_t, std::map<int64_t, ExampleOutcomes>> ReadExampleOutcomes(
+    const std::string& db_path, const std::vector<int64_t>& run_ids, const std::string& source);
 
 // Runs per status per experiment, one row per experiment (all statuses as columns, then the
 // total): what `ablate status` prints.

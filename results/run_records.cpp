@@ -8,6 +8,17 @@ namespace ablate::results {
 
 using nlohmann::json;
 
+namespace {
+
+// JSON has no NaN or infinities: null, as the database stores NaN; infinities as strings.
+json JsonNumber(double value) {
+  return std::isnan(value)   ? json(nullptr)
+         : std::isinf(value) ? json(value > 0 ? "inf" : "-inf")
+                             : json(value);
+}
+
+}  // namespace
+
 DatabaseRecords::DatabaseRecords(Store& store, int64_t run_id)
     : store_(store), run_id_(run_id), writer_(store.Metrics()) {}
 
@@ -23,6 +34,11 @@ void DatabaseRecords::SetFinalMetric(const std::string& name, double value, int6
 
 std::set<std::string> DatabaseRecords::FinalMetricNames() const {
   return store_.FinalMetricNames(run_id_);
+}
+
+void DatabaseRecords::SetExampleOutcomes(const std::string& source, int64_t replicate,
+                                         const ExampleOutcomes& outcomes) {
+  store_.SetExampleOutcomes(run_id_, source, replicate, outcomes);
 }
 
 void DatabaseRecords::AddArtifact(const std::string& kind, const std::string& path,
@@ -62,11 +78,7 @@ void LogRecords::Start(const std::string& host, int64_t pid) {
 }
 
 void LogRecords::AddPoint(std::string_view name, int64_t step, double value) {
-  // JSON has no NaN or infinities: null, as the database stores NaN; infinities as strings.
-  json v = std::isnan(value)   ? json(nullptr)
-           : std::isinf(value) ? json(value > 0 ? "inf" : "-inf")
-                               : json(value);
-  points_.push_back(json::array({std::string(name), step, std::move(v), UnixNow()}));
+  points_.push_back(json::array({std::string(name), step, JsonNumber(value), UnixNow()}));
   if (std::chrono::steady_clock::now() - last_flush_ > kFlushEvery) Flush();
 }
 
@@ -88,6 +100,22 @@ void LogRecords::SetFinalMetric(const std::string& name, double value, int64_t s
       {{"t", "final"}, {"name", name}, {"value", value}, {"step", step}, {"time", UnixNow()}});
   writer_.Flush();
   finals_.insert(name);
+}
+
+// One record per (source, replicate), its pairs as [numerator, denominator] arrays: a few tens of
+// kilobytes for thousands of examples, written once a run.
+void LogRecords::SetExampleOutcomes(const std::string& source, int64_t replicate,
+                                    const ExampleOutcomes& outcomes) {
+  json pairs = json::array();
+  for (const auto& [numerator, denominator] : outcomes)
+    pairs.push_back(json::array({JsonNumber(numerator), JsonNumber(denominator)}));
+  FlushPoints();
+  writer_.Append({{"t", "outcomes"},
+                  {"source", source},
+                  {"replicate", replicate},
+                  {"outcomes", std::move(pairs)},
+                  {"time", UnixNow()}});
+  writer_.Flush();
 }
 
 void LogRecords::AddArtifact(const std::string& kind, const std::string& path,

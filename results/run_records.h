@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "results/example_outcomes.h"
 #include "results/metric_writer.h"
 #include "results/run_log.h"
 #include "results/run_status.h"
@@ -32,6 +33,15 @@ class RunRecords {
   virtual void Flush() = 0;
   virtual void SetFinalMetric(const std::string& name, double value, int64_t step) = 0;
   virtual std::set<std::string> FinalMetricNames() const = 0;
+  // The per-example outcomes (example_outcomes.h) behind final metric `source`, for fine-tuning
+  // seed `replicate` (0 for pretraining's own scores): over all the examples, the sum of the
+  // numerators over the sum of the denominators is that metric as recorded, in its units
+  // ("eval/<task>/acc": (100 or 0, 1) per dev example; "valid/mlm_acc": (correct, masked tokens)
+  // per sequence), except "valid/ppl", whose outcomes (loss sum, masked tokens) give its log.
+  // Recorded before the metric itself, whose presence says a stage is done. Recording the same
+  // (source, replicate) again replaces it.
+  virtual void SetExampleOutcomes(const std::string& source, int64_t replicate,
+                                  const ExampleOutcomes& outcomes) = 0;
   virtual void AddArtifact(const std::string& kind, const std::string& path,
                            std::optional<int64_t> step) = 0;
   virtual void SetProvenance(const Provenance& provenance) = 0;
@@ -49,6 +59,8 @@ class DatabaseRecords : public RunRecords {
   void Flush() override;
   void SetFinalMetric(const std::string& name, double value, int64_t step) override;
   std::set<std::string> FinalMetricNames() const override;
+  void SetExampleOutcomes(const std::string& source, int64_t replicate,
+                          const ExampleOutcomes& outcomes) override;
   void AddArtifact(const std::string& kind, const std::string& path,
                    std::optional<int64_t> step) override;
   void SetProvenance(const Provenance& provenance) override;
@@ -74,6 +86,8 @@ class LogRecords : public RunRecords {
   void Flush() override;
   void SetFinalMetric(const std::string& name, double value, int64_t step) override;
   std::set<std::string> FinalMetricNames() const override { return finals_; }
+  void SetExampleOutcomes(const std::string& source, int64_t replicate,
+                          const ExampleOutcomes& outcomes) override;
   void AddArtifact(const std::string& kind, const std::string& path,
                    std::optional<int64_t> step) override;
   void SetProvenance(const Provenance& provenance) override;

@@ -10,7 +10,7 @@ namespace {
 
 // Migration N (1-based) takes the database from user_version N-1 to N. Never edit a migration
 // that has shipped: append a new one. Times are unix epoch seconds everywhere.
-constexpr std::array<std::string_view, 4> kMigrations = {
+constexpr std::array<std::string_view, 5> kMigrations = {
     // v1. params.value has no declared type on purpose: the column then has no affinity, so SQLite
     // keeps ints as INTEGER, floats as REAL and strings as TEXT, and numbers compare as numbers.
     R"sql(
@@ -184,6 +184,25 @@ CREATE TABLE slurm_tasks (
     // object of parameter -> value ('{}' when there were none).
     R"sql(
 ALTER TABLE experiments ADD COLUMN overrides TEXT NOT NULL DEFAULT '{}';
+)sql",
+    // v5. Per-example outcomes of a run's final scores, for resampling examples together with
+    // pretraining and fine-tuning seeds (the Multi-Bootstrap, Sellam et al. 2022). A row is one
+    // metric of one replicate: `source` names the metric as its final metric is named
+    // ("valid/ppl", "eval/<task>/<metric>"), `replicate` the fine-tuning seed (0 for what
+    // pretraining itself scores). One BLOB per row rather than a row per example: a run has tens of
+    // thousands of examples, which as rows would cost tens of bytes each in keys and B-tree space
+    // and a write each; results/example_outcomes.h has the encoding. `examples` repeats the count
+    // so SQL can see which replicates were scored on equally many examples without decoding.
+    // A rowid table: its rows hold kilobytes, which SQLite advises against in WITHOUT ROWID ones.
+    R"sql(
+CREATE TABLE example_outcomes (
+  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  source TEXT NOT NULL,
+  replicate INTEGER NOT NULL,
+  examples INTEGER NOT NULL,
+  outcomes BLOB NOT NULL,
+  PRIMARY KEY (run_id, source, replicate)
+);
 )sql",
 };
 

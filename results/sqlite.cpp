@@ -85,6 +85,13 @@ Connection Connection::Open(const std::string& path, Mode mode) {
   }
   Connection connection(db, path);
   sqlite3_busy_timeout(db, kBusyTimeoutMs);
+  // By default SQLite reads a double-quoted name that is no column as a string literal, so a
+  // misspelt `SELECT "valid/pp1"` returns the text instead of failing: make it "no such column".
+  for (const int option : {SQLITE_DBCONFIG_DQS_DML, SQLITE_DBCONFIG_DQS_DDL}) {
+    ABLATE_CHECK(
+        sqlite3_db_config(db, option, 0, nullptr) == SQLITE_OK,
+        "cannot turn off double-quoted string literals: " + std::string(sqlite3_errmsg(db)));
+  }
   try {
     if (mode == Mode::kReadWrite) {
       // Takes effect only while the file is still empty. Metric history is most of a results
@@ -181,6 +188,12 @@ Statement& Statement::BindText(int index, std::string_view value) {
       sqlite3_bind_text64(stmt_, index, value.data(), value.size(), SQLITE_TRANSIENT, SQLITE_UTF8));
 }
 
+Statement& Statement::BindBlob(int index, std::string_view bytes) {
+  // A null pointer would bind NULL rather than an empty blob.
+  return CheckBind(sqlite3_bind_blob64(stmt_, index, bytes.data() ? bytes.data() : "", bytes.size(),
+                                       SQLITE_TRANSIENT));
+}
+
 Statement& Statement::BindStaticText(int index, std::string_view value) {
   return CheckBind(
       sqlite3_bind_text64(stmt_, index, value.data(), value.size(), SQLITE_STATIC, SQLITE_UTF8));
@@ -211,6 +224,12 @@ std::string Statement::ColumnText(int column) const {
   const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, column));
   if (text == nullptr) return {};
   return std::string(text, static_cast<size_t>(sqlite3_column_bytes(stmt_, column)));
+}
+
+std::string Statement::ColumnBlob(int column) const {
+  const auto* bytes = static_cast<const char*>(sqlite3_column_blob(stmt_, column));
+  if (bytes == nullptr) return {};
+  return std::string(bytes, static_cast<size_t>(sqlite3_column_bytes(stmt_, column)));
 }
 
 Transaction::Transaction(const Connection& connection)

@@ -85,6 +85,8 @@ class Statement {
   // Does not copy: `value` must stay alive and unchanged until the statement is stepped and reset.
   // For hot loops that bind the same few strings many times.
   Statement& BindStaticText(int index, std::string_view value);
+  // Copies the bytes; stored as a BLOB (never text, so no encoding is assumed).
+  Statement& BindBlob(int index, std::string_view bytes);
   Statement& BindNull(int index);
   Statement& BindOptionalInt(int index, std::optional<int64_t> value);
 
@@ -103,6 +105,8 @@ class Statement {
   int64_t ColumnInt(int column) const { return sqlite3_column_int64(stmt_, column); }
   double ColumnDouble(int column) const { return sqlite3_column_double(stmt_, column); }
   std::string ColumnText(int column) const;
+  // The column's bytes as a BLOB (a text value's UTF-8 bytes; empty for NULL).
+  std::string ColumnBlob(int column) const;
   int ColumnBytes(int column) const { return sqlite3_column_bytes(stmt_, column); }
 
   // True when stepping cannot change the database file (sqlite3_stmt_readonly).

@@ -364,6 +364,22 @@ void Store::SetFinalMetric(int64_t run_id, const std::string& name, double value
   CommitKeepingWideView(transaction, {}, {name});
 }
 
+void Store::SetExampleOutcomes(int64_t run_id, const std::string& source, int64_t replicate,
+                               const ExampleOutcomes& outcomes) {
+  CheckName(source, connection_->path(), "", "example outcomes' source");
+  connection_
+      ->Prepare(
+          "INSERT INTO example_outcomes (run_id, source, replicate, examples, outcomes) VALUES "
+          "(?1, ?2, ?3, ?4, ?5) ON CONFLICT (run_id, source, replicate) DO UPDATE SET examples = "
+          "excluded.examples, outcomes = excluded.outcomes")
+      .BindInt(1, run_id)
+      .BindText(2, source)
+      .BindInt(3, replicate)
+      .BindInt(4, static_cast<int64_t>(outcomes.size()))
+      .BindBlob(5, EncodeExampleOutcomes(outcomes))
+      .Run();
+}
+
 std::set<std::string> Store::FinalMetricNames(int64_t run_id) const {
   Statement select = connection_->Prepare("SELECT name FROM final_metrics WHERE run_id = ?1");
   select.BindInt(1, run_id);

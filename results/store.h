@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "results/example_outcomes.h"
 #include "results/metric_writer.h"
 #include "results/run_status.h"
 #include "results/sqlite.h"
@@ -101,6 +102,12 @@ class Store {
   void SetFinalMetric(int64_t run_id, const std::string& name, double value, int64_t step);
   // The names of the run's final metrics, e.g. to skip a stage whose results are recorded.
   std::set<std::string> FinalMetricNames(int64_t run_id) const;
+
+  // The per-example outcomes behind final metric `source` of the run, for fine-tuning seed
+  // `replicate` (0 for pretraining's own scores); replaces any recorded for the same (source,
+  // replicate). Throws InputError for an empty source.
+  void SetExampleOutcomes(int64_t run_id, const std::string& source, int64_t replicate,
+                          const ExampleOutcomes& outcomes);
 
   // Re-adding the same (run, kind, path) updates its step and time.
   void AddArtifact(int64_t run_id, const std::string& kind, const std::string& path,

@@ -99,6 +99,11 @@ int CmdReport(const Args& args) {
   CollectBeforeReading(db, std::nullopt, false, std::cerr);
   const reports::ReportSpec spec = reports::ReadReportSpec((*vm)["spec"].as<std::string>());
   const reports::Report report = reports::BuildReport(spec, db);
+  // The builder prints nothing: its warnings go to stderr, apart from a report on stdout.
+  for (const auto& table : report.tables) {
+    for (const auto& warning : table.warnings)
+      std::cerr << "ablate report: warning: " << warning << "\n";
+  }
 
   if (format == reports::ReportFormat::kHtml) {
     std::map<std::string, reports::TableCurves> curves;

@@ -1,7 +1,10 @@
 // The downstream-evaluation stage of a run, after its pretraining completed: fine-tunes the final
 // checkpoint on each task of eval.tasks (downstream/finetune.h) and records the scores as final
-// metrics eval/<task>/<metric>, with progress lines and heartbeats like pretraining's. A task whose
-// primary metric is recorded already is skipped. It does not pretrain.
+// metrics eval/<task>/<metric>, with progress lines and heartbeats like pretraining's; and beside
+// them the no-pretraining baseline, eval/<task>/untrained/<metric>, whose units are shared by the
+// runs under one runs root (<runs root>/no-pretraining/, the runs root being the directory above
+// <experiment>/<run key>/). A task whose primary metric is recorded already is skipped. It does not
+// pretrain.
 #pragma once
 
 #include <cstdint>

@@ -76,18 +76,44 @@ void RunRecorder::OnStep(const core::StepMetrics& m) {
   Progress(m, m.step == start_.total_steps);
 }
 
+// Per held-out sequence of the final evaluation, what the report's Multi-Bootstrap resamples:
+// (loss sum, masked tokens) behind valid/ppl and (correct, masked tokens) behind valid/mlm_acc.
+// Sequences without a masked token carry nothing and are left out; every run scored on the same
+// sample leaves out the same ones, so the sequences stay aligned across runs.
+void RunRecorder::RecordSequenceOutcomes(const core::EvalMetrics& m) {
+  results::ExampleOutcomes loss, correct;
+  for (size_t i = 0; i < m.sequence_loss_sums.size(); ++i) {
+    const auto tokens = static_cast<double>(m.sequence_predictions[i]);
+    if (tokens <= 0) continue;
+    loss.emplace_back(m.sequence_loss_sums[i], tokens);
+    correct.emplace_back(static_cast<double>(m.sequence_correct[i]), tokens);
+  }
+  if (loss.empty()) return;
+  records_->SetExampleOutcomes(metric::kValidPpl, 0, loss);
+  records_->SetExampleOutcomes(metric::kValidMlmAcc, 0, correct);
+}
+
 void RunRecorder::OnEval(const core::EvalMetrics& m, bool final) {
   if (records_) {
     records_->AddPoint(metric::kValidLoss, m.step, m.mlm_loss);
     records_->AddPoint(metric::kValidPpl, m.step, m.perplexity);
-    if (!std::isnan(m.nsp_accuracy))
-      records_->AddPoint(metric::kValidNspAcc, m.step, m.nsp_accuracy);
+    // Each metric that has a value, as a point and, at the end, a final metric.
+    const std::pair<const char*, double> scored[] = {
+        {metric::kValidNspAcc, m.nsp_accuracy},
+        {metric::kValidMlmAcc, m.mlm_accuracy},
+        {metric::kValidUnigramPpl, m.unigram_perplexity},
+        {metric::kValidUnigramAcc, m.unigram_accuracy},
+        {metric::kValidCopyPpl, m.copy_perplexity},
+        {metric::kValidCopyAcc, m.copy_accuracy}};
+    for (const auto& [name, value] : scored)
+      if (!std::isnan(value)) records_->AddPoint(name, m.step, value);
     Flush();
     if (final) {
+      RecordSequenceOutcomes(m);
       records_->SetFinalMetric(metric::kValidLoss, m.mlm_loss, m.step);
       records_->SetFinalMetric(metric::kValidPpl, m.perplexity, m.step);
-      if (!std::isnan(m.nsp_accuracy))
-        records_->SetFinalMetric(metric::kValidNspAcc, m.nsp_accuracy, m.step);
+      for (const auto& [name, value] : scored)
+        if (!std::isnan(value)) records_->SetFinalMetric(name, value, m.step);
       if (last_) {
         records_->SetFinalMetric(metric::kTrainLoss, last_->loss, last_->step);
         records_->SetFinalMetric(metric::kTrainTokensSeen, static_cast<double>(last_->tokens_seen),
@@ -105,9 +131,14 @@ void RunRecorder::OnEval(const core::EvalMetrics& m, bool final) {
     }
   }
   if (live_ && last_) out_ << "\n";
-  char line[160];
-  std::snprintf(line, sizeof line, "%s: step %lld %s: valid loss %.4f  ppl %.2f", label_.c_str(),
-                static_cast<long long>(m.step), final ? "final" : "eval", m.mlm_loss, m.perplexity);
+  char line[240];
+  // The floors beside the model's numbers: a model that does not beat them shows it at once.
+  std::snprintf(line, sizeof line,
+                "%s: step %lld %s: valid loss %.4f  ppl %.2f  acc %.3f  (unigram ppl %.2f acc "
+                "%.3f, copy ppl %.2f acc %.3f)",
+                label_.c_str(), static_cast<long long>(m.step), final ? "final" : "eval",
+                m.mlm_loss, m.perplexity, m.mlm_accuracy, m.unigram_perplexity, m.unigram_accuracy,
+                m.copy_perplexity, m.copy_accuracy);
   out_ << line;
   if (!std::isnan(m.nsp_accuracy)) out_ << "  nsp acc " << m.nsp_accuracy;
   out_ << "\n";

@@ -37,6 +37,7 @@ class RunRecorder : public core::TrainObserver {
 
  private:
   void Progress(const core::StepMetrics& m, bool force);
+  void RecordSequenceOutcomes(const core::EvalMetrics& m);
 
   results::RunRecords* records_;
   std::string label_;

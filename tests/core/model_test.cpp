@@ -312,6 +312,48 @@ TEST_CASE("MLM at the masked positions equals all-position logits gathered", "[m
   CHECK(out.predictions == b.predictions);
 }
 
+TEST_CASE("under no-grad the forward pass scores each masked token, with gradients on it does not",
+          "[model]") {
+  torch::manual_seed(15);
+  ModelOptions options = ModelOptions::Tiny();
+  options.type_vocab_size = 0;
+  BertModel model(options);
+  Perturb(model, 16, 0.2);
+  model->eval();
+  Batch b = RandomBatch(5, 11, options.vocab_size, 17, false, true);
+  const auto with_grad = model->forward(ToTensors(b, torch::kCPU));
+  CHECK_FALSE(with_grad.mlm_token_losses.defined());
+  CHECK_FALSE(with_grad.mlm_correct.defined());
+
+  torch::NoGradGuard no_grad;
+  // Every other masked label becomes the model's own prediction, so that some are right whatever
+  // the weights (labels do not reach the encoder).
+  const auto first = ToTensors(b, torch::kCPU);
+  const auto predicted = model->AllPositionLogits(first).argmax(-1).view(-1);  // (B*T)
+  int64_t planted = 0;
+  for (int64_t i = 0, k = 0; i < b.rows * b.cols; ++i) {
+    if (b.labels[i] == kIgnoreLabel || k++ % 2 != 0) continue;
+    b.labels[i] = static_cast<int32_t>(predicted[i].item<int64_t>());
+    ++planted;
+  }
+  const auto batch = ToTensors(b, torch::kCPU);
+  // The reference: LibTorch's per-token cross-entropy and argmax on all-position logits.
+  auto logits = model->AllPositionLogits(batch)
+                    .view({-1, options.vocab_size})
+                    .index_select(0, batch.masked_positions);  // (N, V)
+  auto losses =
+      torch::cross_entropy_loss(logits, batch.masked_labels, {}, at::Reduction::None);  // (N)
+  auto right = logits.argmax(1).eq(batch.masked_labels);
+  const auto out = model->forward(batch);
+  REQUIRE(out.mlm_token_losses.defined());
+  CHECK(torch::allclose(out.mlm_token_losses, losses, 1e-5, 1e-6));
+  CHECK(out.mlm_loss_sum.item<double>() == Approx(losses.sum().item<double>()).epsilon(1e-6));
+  CHECK(torch::equal(out.mlm_token_correct, right));
+  CHECK(out.mlm_correct.item<int64_t>() == right.sum().item<int64_t>());
+  CHECK(out.mlm_correct.item<int64_t>() >= planted);
+  CHECK(out.mlm_correct.item<int64_t>() < out.predictions);
+}
+
 TEST_CASE("padding does not change the outputs at real positions", "[model]") {
   torch::manual_seed(15);
   BertModel model(NoDropout(ModelOptions::Tiny()));

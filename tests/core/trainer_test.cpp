@@ -10,6 +10,7 @@
 #include <set>
 
 #include "core/model.h"
+#include "core/trivial_baselines.h"
 #include "experiments/run_config.h"
 #include "tests/support.h"
 
@@ -181,6 +182,66 @@ TEST_CASE("checkpoints, validation and final metrics follow the schedule", "[tra
   REQUIRE(Train(other, s.dir / "data", s.dir / "run2", r2).outcome == TrainOutcome::kCompleted);
   CHECK(r2.evals.back().first.predictions == final_eval.predictions);
   CHECK(std::isnan(r2.evals.back().first.nsp_accuracy));
+}
+
+TEST_CASE("evaluations report MLM accuracy, the same floors each time, and per-sequence scores",
+          "[trainer]") {
+  Scratch s;
+  auto config = TinyConfig(InputFormat::kFullSentences);
+  config.train.steps = 6;
+  config.eval.every = 2;
+  config.train.checkpoint_every = 0;
+  Recorder r;
+  REQUIRE(Train(config, s.dir / "data", s.dir / "run", r).outcome == TrainOutcome::kCompleted);
+  REQUIRE(r.evals.size() == 3);  // steps 2, 4 and the final 6
+
+  // The floors from the run's own training tokens, on the validation sample as one batch.
+  const DataPipeline data(s.dir / "data", config);
+  const Batch sample = data.ValidationSample(InputFormat::kFullSentences, config.eval.sequences);
+  BaselineSums floors;
+  TrivialBaselines(data.train(), data.batch_options().masking).Score(sample, floors);
+  const auto n = static_cast<double>(floors.predictions);
+  const auto& first = r.evals.front().first;
+  CHECK(first.predictions == floors.predictions);
+  CHECK(first.unigram_perplexity == Approx(std::exp(floors.unigram_loss_sum / n)));
+  CHECK(first.copy_perplexity == Approx(std::exp(floors.copy_loss_sum / n)));
+  CHECK(first.unigram_accuracy == Approx(static_cast<double>(floors.unigram_correct) / n));
+  CHECK(first.copy_accuracy == Approx(static_cast<double>(floors.copy_correct) / n));
+  for (const auto& [m, final] : r.evals) {
+    INFO("step " << m.step);
+    CHECK(m.mlm_accuracy >= 0.0);
+    CHECK(m.mlm_accuracy <= 1.0);
+    for (double accuracy : {m.unigram_accuracy, m.copy_accuracy}) {
+      CHECK(accuracy >= 0.0);
+      CHECK(accuracy <= 1.0);
+    }
+    CHECK(m.unigram_perplexity == first.unigram_perplexity);
+    CHECK(m.unigram_accuracy == first.unigram_accuracy);
+    CHECK(m.copy_perplexity == first.copy_perplexity);
+    CHECK(m.copy_accuracy == first.copy_accuracy);
+    CHECK(m.sequence_loss_sums.empty() == !final);
+  }
+
+  // The final evaluation's rows are the sample's rows, in order, however the micro-batches cut it.
+  const auto& last = r.evals.back().first;
+  REQUIRE(last.sequence_loss_sums.size() == static_cast<size_t>(sample.rows));
+  REQUIRE(last.sequence_predictions.size() == static_cast<size_t>(sample.rows));
+  REQUIRE(last.sequence_correct.size() == static_cast<size_t>(sample.rows));
+  double loss_sum = 0;
+  int64_t correct = 0;
+  for (int64_t row = 0; row < sample.rows; ++row) {
+    const auto labels = sample.labels.begin() + row * sample.cols;
+    const int64_t masked = std::count_if(labels, labels + sample.cols,
+                                         [](int32_t label) { return label != kIgnoreLabel; });
+    const auto i = static_cast<size_t>(row);
+    INFO("row " << row);
+    CHECK(last.sequence_predictions[i] == masked);
+    CHECK(last.sequence_correct[i] <= masked);
+    loss_sum += last.sequence_loss_sums[i];
+    correct += last.sequence_correct[i];
+  }
+  CHECK(loss_sum / n == Approx(last.mlm_loss));
+  CHECK(static_cast<double>(correct) / n == Approx(last.mlm_accuracy));
 }
 
 TEST_CASE("a tiny model learns: the training loss falls", "[trainer]") {

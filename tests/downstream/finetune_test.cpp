@@ -2,13 +2,18 @@
 // with a rule it can see, units resume, and configs fall back to the paper's values.
 #include "downstream/finetune.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "base/error.h"
+#include "base/number_text.h"
 #include "base/rng.h"
+#include "core/optimizer.h"
 #include "experiments/grid.h"
 #include "experiments/run_config.h"
 #include "tests/support.h"
@@ -331,4 +336,318 @@ TEST_CASE("unset fine-tuning settings are the paper's for the task's kind", "[fi
   CHECK(mine.epochs == 3);
   CHECK(*mine.weight_decay == 0);
   CHECK(mine.batch_size == 48);
+}
+
+namespace {
+
+// The metric over all examples: sum of numerators over sum of denominators.
+double Ratio(const ExampleOutcomes& outcomes) {
+  double numerators = 0, denominators = 0;
+  for (const auto& [n, d] : outcomes) {
+    numerators += n;
+    denominators += d;
+  }
+  return numerators / denominators;
+}
+
+}  // namespace
+
+TEST_CASE("each unit keeps its best epoch's per-example outcomes and so does its file",
+          "[finetune][outcomes]") {
+  Scratch s;
+  auto pretrain = Pretrain(s, InputFormat::kFullSentences, 32);
+  const Task task = AppleTask(48, 32);
+  FinetuneConfig config = Quick(1e-3, 2);
+  config.lrs = {1e-3, 3e-3};
+  config.seeds = 2;
+  Counter counter;
+  auto result = Finetune(task, config, pretrain, s.dir / "data", s.dir / "run", counter);
+  REQUIRE(result.outcome == FinetuneOutcome::kCompleted);
+  REQUIRE(result.units.size() == 4);
+  for (const auto& unit : result.units) {
+    // Accuracy only: F1 of class 1 is not a mean over examples.
+    REQUIRE(unit.examples.size() == 1);
+    const ExampleOutcomes& acc = unit.examples.at("acc");
+    REQUIRE(acc.size() == 32);
+    for (const auto& [n, d] : acc) CHECK(((n == 0 || n == 100) && d == 1));
+    CHECK(Ratio(acc) == Approx(unit.best().at("acc")).epsilon(1e-12));
+  }
+  // The chosen lr's units, by seed: what the medians are taken over.
+  REQUIRE(result.examples.size() == 2);
+  for (const auto& unit : result.units) {
+    if (unit.lr == result.lr) CHECK(result.examples.at(unit.seed) == unit.examples);
+  }
+
+  const fs::path units = s.dir / "run" / "finetune" / "apple";
+  Counter again;
+  auto rerun = Finetune(task, config, pretrain, s.dir / "data", s.dir / "run", again);
+  CHECK(again.cached == 4);
+  CHECK(rerun.examples == result.examples);
+
+  // A unit file from before they were kept is still read back; its outcomes are missing.
+  const fs::path file = units / ("lr" + ablate::ShortestText(result.lr) + "-seed1.json");
+  auto j = nlohmann::json::parse(std::ifstream(file));
+  j.erase("examples");
+  std::ofstream(file) << j.dump(2);
+  Counter old;
+  auto read = Finetune(task, config, pretrain, s.dir / "data", s.dir / "run", old);
+  CHECK(old.cached == 4);
+  CHECK(read.metrics == result.metrics);
+  CHECK(read.examples.count(1) == 0);
+  CHECK(read.examples.at(2) == result.examples.at(2));
+}
+
+TEST_CASE("per-example outcomes reproduce span F1 and EM and multiple-choice accuracy",
+          "[finetune][outcomes]") {
+  Scratch s;
+  auto pretrain = Pretrain(s, InputFormat::kFullSentences, 32);
+  Rng rng({17});
+  Task spans;
+  spans.name = "marked";
+  spans.format = "squad1";
+  spans.kind = TaskKind::kSpan;
+  spans.metrics = {"f1", "em"};
+  spans.primary_metric = "f1";
+  for (int i = 0; i < 60; ++i) {
+    SpanExample e;
+    e.id = std::to_string(i);
+    e.question = "which?";
+    e.context = Words(rng, static_cast<int>(2 + rng.Below(16))) + " ";
+    // A two-word answer, so that a partly right span has an F1 strictly between 0 and 1.
+    e.answers.push_back({"apple pie", static_cast<int64_t>(e.context.size())});
+    e.context += "apple pie " + Words(rng, static_cast<int>(1 + rng.Below(16)));
+    (i < 40 ? spans.train : spans.dev).spans.push_back(e);
+  }
+  Task choices;
+  choices.name = "choice";
+  choices.format = "race";
+  choices.kind = TaskKind::kMultipleChoice;
+  choices.metrics = {"acc"};
+  choices.primary_metric = "acc";
+  for (int i = 0; i < 60; ++i) {
+    ChoiceExample e;
+    e.context = Words(rng, 6);
+    e.question = "which is the _ one?";
+    for (int o = 0; o < 4; ++o) e.options.push_back(Words(rng, 1));
+    e.label = static_cast<int>(rng.Below(4));
+    e.options[e.label] = "apple";
+    (i < 40 ? choices.train : choices.dev).choices.push_back(e);
+  }
+  for (const Task* task : {&spans, &choices}) {
+    Counter counter;
+    auto result = Finetune(*task, Quick(3e-3, 2), pretrain, s.dir / "data", s.dir / "run", counter);
+    REQUIRE(result.outcome == FinetuneOutcome::kCompleted);
+    REQUIRE(result.units.size() == 1);
+    const FinetuneUnit& unit = result.units[0];
+    CHECK(unit.examples.size() == task->metrics.size());  // every metric is a mean over examples
+    for (const auto& metric : task->metrics) {
+      INFO(task->name << " " << metric);
+      REQUIRE(unit.examples.at(metric).size() == 20);
+      CHECK(Ratio(unit.examples.at(metric)) == Approx(unit.best().at(metric)).epsilon(1e-12));
+    }
+    CHECK(result.examples.at(1) == unit.examples);
+    if (task == &spans) {
+      // Some spans are partly right ("apple" for "apple pie"): F1 is checked beyond 0s and 100s.
+      const ExampleOutcomes& f1 = unit.examples.at("f1");
+      CHECK(std::any_of(f1.begin(), f1.end(),
+                        [](const auto& o) { return o.first > 0 && o.first < 100; }));
+    }
+  }
+}
+
+TEST_CASE("the untrained encoder holds the weights pretraining starts from",
+          "[finetune][untrained]") {
+  Scratch s;
+  TrainConfig config = Pretrain(s, InputFormat::kSegmentPair, 32);  // segment embeddings and NSP
+  config.seed = 11;
+  // No update: core::Train writes the weights it starts from as the checkpoint of step 0.
+  config.train.steps = 0;
+  TrainObserver quiet;
+  REQUIRE(Train(config, s.dir / "data", s.dir / "start", quiet).outcome ==
+          TrainOutcome::kCompleted);
+  const auto checkpoint = LatestCheckpoint(s.dir / "start");
+  REQUIRE(checkpoint);
+  REQUIRE(checkpoint->step == 0);
+  const auto prepared = PrepareCorpus(s.dir / "data", config.data.corpus, config.data.tokenizer);
+  BertModel start(MakeModelOptions(config, prepared.tokenizer));
+  LoadModelState(checkpoint->path.string(), *start);
+
+  auto same_weights = [&](BertModel& model) {
+    auto theirs = start->named_parameters();
+    auto mine = model->named_parameters();
+    if (mine.size() != theirs.size()) return false;
+    for (const auto& item : mine) {
+      if (!torch::equal(item.value(), theirs[item.key()])) return false;
+    }
+    return true;
+  };
+  BertModel untrained = UntrainedEncoder(config, prepared.tokenizer);
+  CHECK(untrained->named_parameters().size() > 10);
+  CHECK(same_weights(untrained));
+  // What the seed and the architecture reach: another seed, or another size, is another encoder.
+  TrainConfig other_seed = config;
+  other_seed.seed = 12;
+  BertModel reseeded = UntrainedEncoder(other_seed, prepared.tokenizer);
+  CHECK_FALSE(same_weights(reseeded));
+  // And what they do not: the schedule and the steps leave the initial weights alone.
+  TrainConfig other_training = config;
+  other_training.optim.lr = 5e-4;
+  other_training.train.steps = 100;
+  BertModel same = UntrainedEncoder(other_training, prepared.tokenizer);
+  CHECK(same_weights(same));
+}
+
+TEST_CASE("runs that differ only in pretraining share one no-pretraining baseline",
+          "[finetune][untrained]") {
+  Scratch s;
+  const TrainConfig pretrain = Pretrain(s, InputFormat::kFullSentences, 32);
+  const Task task = AppleTask(48, 32);
+  FinetuneConfig config = Quick(1e-3, 2);
+  config.lrs = {1e-3, 3e-3};
+  config.seeds = 2;
+  const fs::path cache = s.dir / "runs" / "no-pretraining";
+  auto entries = [&] {
+    std::vector<fs::path> found;
+    for (const auto& entry : fs::directory_iterator(cache)) found.push_back(entry.path());
+    return found;
+  };
+
+  Counter first;
+  auto baseline = FinetuneUntrained(task, config, pretrain, s.dir / "data", cache, first);
+  REQUIRE(baseline.outcome == FinetuneOutcome::kCompleted);
+  CHECK(first.computed == 4);
+  REQUIRE(entries().size() == 1);
+  const fs::path entry = entries()[0];
+  CHECK(fs::exists(entry / "finetune" / "apple" / "lr0.003-seed2.json"));
+  {
+    std::ifstream in(entry / "key.json");
+    const auto key = nlohmann::json::parse(in);
+    CHECK(key.at("seed") == pretrain.seed);
+    CHECK(key.at("model").at("hidden") == 32);
+    CHECK(key.at("tokenizer") == "bpe-300@" + pretrain.data.corpus);
+    CHECK(key.at("task").at("name") == "apple");
+  }
+  // The median over seeds at the best lr, as for a pretrained run.
+  CHECK(baseline.metrics.count("acc") == 1);
+  CHECK(baseline.units.size() == 4);
+
+  // Another run: other pretraining settings, the same architecture, tokenizer, task and seed.
+  TrainConfig other = pretrain;
+  other.optim.lr = 5e-4;
+  other.train.steps = 60;
+  other.data.mask_prob = 0.2;
+  Counter second;
+  auto reused = FinetuneUntrained(task, config, other, s.dir / "data", cache, second);
+  CHECK(second.computed == 0);
+  CHECK(second.cached == 4);
+  CHECK(second.updates == 0);
+  CHECK(reused.metrics == baseline.metrics);
+  CHECK(reused.lr == baseline.lr);
+  CHECK(entries().size() == 1);
+
+  SECTION("another seed is another encoder: another entry") {
+    other.seed = pretrain.seed + 1;
+    Counter third;
+    FinetuneUntrained(task, config, other, s.dir / "data", cache, third);
+    CHECK(third.computed == 4);
+    CHECK(entries().size() == 2);
+  }
+  SECTION("other fine-tuning settings are another entry, and leave the first one whole") {
+    config.epochs = 3;
+    Counter third;
+    FinetuneUntrained(task, config, other, s.dir / "data", cache, third);
+    CHECK(third.computed == 4);
+    CHECK(entries().size() == 2);
+    config.epochs = 2;
+    Counter fourth;
+    FinetuneUntrained(task, config, other, s.dir / "data", cache, fourth);
+    CHECK(fourth.cached == 4);
+  }
+  SECTION("another architecture is another entry") {
+    other.model.ffn = 48;
+    Counter third;
+    FinetuneUntrained(task, config, other, s.dir / "data", cache, third);
+    CHECK(third.computed == 4);
+    CHECK(entries().size() == 2);
+  }
+}
+
+namespace {
+
+// Another process computing a unit: this one holds its lock until the evaluation first waits.
+class LockHolder : public Counter {
+ public:
+  explicit LockHolder(const fs::path& lock_file) {
+    fd_ = ::open(lock_file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    REQUIRE(fd_ >= 0);
+    REQUIRE(::flock(fd_, LOCK_EX | LOCK_NB) == 0);
+  }
+  ~LockHolder() override { Release(); }
+
+  bool stop_while_waiting = false;
+  int64_t waits = 0, computed_before_wait = -1;
+  std::vector<std::pair<double, int64_t>> order;  // (lr, seed) of each unit, as reported
+
+  void OnUnit(const std::string& task, const FinetuneUnit& unit, int64_t index,
+              int64_t count) override {
+    Counter::OnUnit(task, unit, index, count);
+    order.emplace_back(unit.lr, unit.seed);
+  }
+  void OnWaiting(const std::string&) override {
+    if (waits++ == 0) computed_before_wait = computed;
+    if (!stop_while_waiting) Release();  // the holder ends without the unit, as if it died
+  }
+  bool StopRequested() override { return stop_while_waiting && waits > 0; }
+
+ private:
+  void Release() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+  int fd_ = -1;
+};
+
+}  // namespace
+
+TEST_CASE("a shared unit another process holds is done last, after the others",
+          "[finetune][untrained]") {
+  Scratch s;
+  const TrainConfig pretrain = Pretrain(s, InputFormat::kFullSentences, 32);
+  const Task task = AppleTask(32, 16);
+  FinetuneConfig config = Quick(1e-3, 1);
+  config.seeds = 3;
+  const fs::path cache = s.dir / "no-pretraining";
+  // The entry's directory, as a first evaluation leaves it.
+  {
+    Counter first;
+    FinetuneUntrained(task, config, pretrain, s.dir / "data", cache, first);
+  }
+  const fs::path entry = fs::directory_iterator(cache)->path();
+  const fs::path units = entry / "finetune" / "apple";
+  fs::remove(units / "lr0.001-seed1.json");
+  fs::remove(units / "lr0.001-seed2.json");
+
+  SECTION("the holder ends without it: this process computes it") {
+    LockHolder holder(units / "lr0.001-seed1.json.lock");
+    auto result = FinetuneUntrained(task, config, pretrain, s.dir / "data", cache, holder);
+    REQUIRE(result.outcome == FinetuneOutcome::kCompleted);
+    CHECK(holder.waits >= 1);
+    CHECK(holder.computed_before_wait == 1);  // seed 2 first, while seed 1 was held
+    CHECK(holder.computed == 2);
+    CHECK(holder.cached == 1);
+    CHECK(holder.order == std::vector<std::pair<double, int64_t>>{{1e-3, 2}, {1e-3, 3}, {1e-3, 1}});
+    // The result is in grid order whatever the order of the work.
+    REQUIRE(result.units.size() == 3);
+    CHECK(result.units[0].seed == 1);
+    CHECK(fs::exists(units / "lr0.001-seed1.json"));
+  }
+  SECTION("a stop while waiting interrupts, keeping what was done") {
+    LockHolder holder(units / "lr0.001-seed1.json.lock");
+    holder.stop_while_waiting = true;
+    auto result = FinetuneUntrained(task, config, pretrain, s.dir / "data", cache, holder);
+    CHECK(result.outcome == FinetuneOutcome::kInterrupted);
+    CHECK(holder.computed == 1);
+    CHECK(fs::exists(units / "lr0.001-seed2.json"));
+    CHECK_FALSE(fs::exists(units / "lr0.001-seed1.json"));
+  }
 }

@@ -105,3 +105,52 @@ TEST_CASE("classification metrics match hand-computed accuracy, F1 and MCC", "[t
   CHECK_THAT(ScoreClassification({0, 1, 2, 0, 1, 2}, {0, 2, 1, 0, 0, 2}, {"mcc"}).at("mcc"),
              WithinAbs(26.111648393354674, 1e-9));
 }
+
+TEST_CASE("per-example span outcomes are each example's best F1 and EM, and average to the scores",
+          "[task_metrics][outcomes]") {
+  auto example = [](std::vector<std::string> golds) {
+    SpanExample e;
+    for (auto& g : golds) e.answers.push_back({g, 0});
+    e.impossible = e.answers.empty();
+    return e;
+  };
+  // The examples of the span test above, with their hand-worked (F1, EM) in percent.
+  const std::vector<SpanExample> dev = {
+      example({"Denver Broncos", "Denver Broncos", "Denver"}),
+      example({"24\u201310"}),
+      example({}),
+      example({"10th and 11th centuries", "in the 10th and 11th centuries"}),
+  };
+  const std::vector<std::string> predictions = {"Denver", "24 \u2013 10", "", "11th centuries"};
+  const auto outcomes = SpanOutcomes(dev, predictions);
+  REQUIRE(outcomes.size() == 2);
+  const ExampleOutcomes& f1 = outcomes.at("f1");
+  const ExampleOutcomes& em = outcomes.at("em");
+  REQUIRE(f1.size() == 4);
+  CHECK(f1[0] == std::pair(100.0, 1.0));
+  CHECK(f1[1] == std::pair(0.0, 1.0));
+  CHECK(f1[2] == std::pair(100.0, 1.0));
+  CHECK_THAT(f1[3].first, WithinAbs(200.0 / 3.0, 1e-9));
+  CHECK(em == ExampleOutcomes{{100, 1}, {0, 1}, {100, 1}, {0, 1}});
+  const auto scores = ScoreSpans(dev, predictions);
+  for (const auto& [name, list] : outcomes) {
+    double numerators = 0, denominators = 0;
+    for (const auto& [n, d] : list) {
+      numerators += n;
+      denominators += d;
+    }
+    CHECK_THAT(numerators / denominators, WithinAbs(scores.at(name), 1e-9));
+  }
+}
+
+TEST_CASE("per-example classification outcomes exist for accuracy only, as (100 if right, 1)",
+          "[task_metrics][outcomes]") {
+  const std::vector<int> gold = {1, 1, 1, 0, 0, 0, 1, 0};
+  const std::vector<int> predicted = {1, 1, 0, 0, 0, 1, 1, 0};
+  const auto outcomes = ClassificationOutcomes(gold, predicted, {"mcc", "acc", "f1"});
+  REQUIRE(outcomes.size() == 1);  // F1 and MCC are not means over examples
+  CHECK(
+      outcomes.at("acc") ==
+      ExampleOutcomes{{100, 1}, {100, 1}, {0, 1}, {100, 1}, {100, 1}, {0, 1}, {100, 1}, {100, 1}});
+  CHECK(ClassificationOutcomes(gold, predicted, {"mcc", "f1"}).empty());
+}

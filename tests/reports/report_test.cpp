@@ -275,18 +275,24 @@ TEST_CASE("CSV has one line per cell part with raw values", "[report]") {
   Fixture f;
   const std::string csv = f.Render(rp::ReportFormat::kCsv);
   CHECK(csv.rfind("table,section,group,row,column,metric,value,text,runs,bold,best,spread,p,values,"
-                  "keys\r\n",
+                  "keys,delta,delta_low,delta_high,delta_confidence,versus,not_better_than\r\n",
                   0) == 0);
   // The per-run values and their runs' keys round-trip.
   CHECK(csv.find("formats,ours,With NSP:,SEGMENT-PAIR,SQuAD 1.1/2.0,eval/squad2/f1,70,70.0,3,0,0,"
-                 "(60.0–71.0),,70;71;60,run0;run1;run2\r\n") != std::string::npos);
-  CHECK(csv.find("formats,ours,Without NSP:,DOC-SENTENCES,MNLI-m,eval/mnli/acc,,–,0,0,0,,,,\r\n") !=
+                 "(60.0–71.0),,70;71;60,run0;run1;run2,,,,,,\r\n") != std::string::npos);
+  CHECK(
+      csv.find(
+          "formats,ours,Without NSP:,DOC-SENTENCES,MNLI-m,eval/mnli/acc,,–,0,0,0,,,,,,,,,,\r\n") !=
+      std::string::npos);
+  CHECK(csv.find("formats,reference,Reported:,BERT-BASE,ppl,valid/ppl,,–,,0,0,,,,,,,,,,\r\n") !=
         std::string::npos);
-  CHECK(csv.find("formats,reference,Reported:,BERT-BASE,ppl,valid/ppl,,–,,0,0,,,,\r\n") !=
-        std::string::npos);
-  // The untested-best ppl of FULL-SENTENCES: best, not bold, with the p of its test.
+  // The untested-best ppl of FULL-SENTENCES: best, not bold, with the p of its test and its
+  // shift from the runner-up SEGMENT-PAIR (4, 5, 6): the six differences of {3, 4} − {4, 5, 6}
+  // are −3, −2, −2, −1, −1, 0, median −1.5; 2 against 3 cannot reach 95% (P(U <= 0) = 1/10), so
+  // the interval is the widest, [−3, 0], covering 1 − 2/10 = 0.8.
   CHECK(csv.find("formats,ours,Without NSP:,FULL-SENTENCES,ppl,valid/ppl,3.5,3.50,2,0,1,"
-                 "(3.00–4.00),0.3,3;4,run4;run5\r\n") != std::string::npos);
+                 "(3.00–4.00),0.3,3;4,run4;run5,-1.5,-3,0,0.80000000000000004,SEGMENT-PAIR,\r\n") !=
+        std::string::npos);
 }
 
 TEST_CASE("JSON keeps numbers, runs and bold flags", "[report]") {
@@ -434,18 +440,42 @@ TEST_CASE(
   CHECK(t.claims[1].results[0].verdict == "reversed");
   CHECK(t.claims[1].results[0].p_against == Approx(1.0 / 252));
   CHECK(t.claims[1].results[1].verdict == "not separable");
+  // Four one-sided tests form the family: Holm multiplies the smallest p by 4.
+  CHECK(t.family.tests == 4);
+  CHECK(t.claims[0].results[0].p_adjusted == Approx(4.0 / 252));
+  // Hodges–Lehmann by hand: the 25 differences dynamic − static run 6..14 (one 6, two 7s, ...,
+  // five 10s, ..., one 14), median 10. 5 against 5: P(U <= 2) = 4/252 <= 0.025 < P(U <= 3) =
+  // 7/252, so k = 3 and the interval is [D_(3), D_(23)] = [7, 13], coverage 1 - 8/252 = 0.968.
+  const auto& shift = t.claims[0].results[0].shift;
+  CHECK(shift.estimate == 10);
+  CHECK(shift.low == 7);
+  CHECK(shift.high == 13);
+  CHECK(shift.confidence == Approx(1 - 8.0 / 252));
   CHECK(t.claims[0].text.rfind(
             "Claim: dynamic masking is at least as good as static. Here: acc: **reproduced** "
-            "(one-sided p = 0.004); ppl: **consistent** (one-sided p = ",
+            "(Δ +10.0 [7.0, 13.0], one-sided p = 0.004, Holm = 0.016); ppl: **consistent** (Δ ",
             0) == 0);
   // Markdown: bold, italic, spread, the baseline header and the claim lines.
   std::ostringstream md;
   rp::RenderReport(md, report, rp::ReportFormat::kMarkdown);
   CHECK(md.str().find("| dynamic | **82.0** (80.0–84.0) | *12.00* (10.00–14.00) |") !=
         std::string::npos);
-  CHECK(md.str().find("| *Trivial baseline (the same dev examples):* |") != std::string::npos);
-  CHECK(md.str().find("- Claim: static masking beats dynamic. Here: acc: **reversed** (one-sided p "
-                      "= 0.004 against the claim)") != std::string::npos);
+  CHECK(md.str().find("| *Trivial baselines (the same examples):* |") != std::string::npos);
+  CHECK(md.str().find("- Claim: static masking beats dynamic. Here: acc: **reversed** (Δ −10.0 "
+                      "[−13.0, −7.0], one-sided p = 0.004, Holm = 0.016 against the claim)") !=
+        std::string::npos);
+  // The family and what the runs could show: 5 against 5 reach 1/252 = 0.004, below 0.05/4.
+  CHECK(
+      footnote("the 4 one-sided tests of this table's claims form one family, their p-values "
+               "adjusted by Holm's method"));
+  CHECK(
+      footnote("the smallest one-sided p a test can reach is 0.004 (5 runs against 5), and Holm's "
+               "first step "
+               "needs p ≤ 0.013 (0.05/4): a verdict can reach significance."));
+  // The bold comparison has its size: acc best dynamic − static.
+  CHECK(acc.shift.estimate == 10);
+  CHECK(acc.runner_up == "static");
+  CHECK(footnote("acc: dynamic − static Δ +10.0 [7.0, 13.0], p = 0.0079"));
   // The summary counts our rows only, not the baseline or reference rows.
   CHECK(t.summary.find("(5 completed runs per row;") != std::string::npos);
   // A claim naming a row the table lacks is bad input.
@@ -606,4 +636,236 @@ TEST_CASE("the README's example SQL runs against a results database", "[report][
   // The downstream query finds the run's scores.
   REQUIRE(sets.at(3).rows.size() == 1);
   CHECK(std::get<double>(sets.at(3).rows[0][1]) == 70);
+}
+
+namespace {
+
+// In-memory runs of experiment "mem" for the mixed-row tests: `masking`, `lr` and the seed, plus
+// whatever `extra` sets.
+ablate::results::RunRecord MemRun(int64_t id, const std::string& masking, double lr, int seed,
+                                  double ppl, const std::string& status = "completed",
+                                  const std::map<std::string, double>& extra = {}) {
+  ablate::results::RunRecord r;
+  r.id = id;
+  r.experiment = "mem";
+  r.key = "k" + std::to_string(id);
+  r.status = status;
+  r.params["data.masking"] = {false, 0, masking};
+  r.params["optim.lr"] = {true, lr, ""};
+  r.params["seed"] = {true, static_cast<double>(seed), ""};
+  for (const auto& [name, value] : extra) r.params[name] = {true, value, ""};
+  r.finals["valid/ppl"] = ppl;
+  return r;
+}
+
+// A grid run with optim.lr 1e-3 (4 seeds a row), then its static row again with
+// --set optim.lr=5e-4 (4 more seeds and one failed run): row "static" pools two settings.
+std::vector<ablate::results::RunRecord> MixedRuns() {
+  std::vector<ablate::results::RunRecord> runs;
+  for (int s = 1; s <= 4; ++s) runs.push_back(MemRun(s, "static", 1e-3, s, 20 + s));
+  for (int s = 1; s <= 4; ++s) runs.push_back(MemRun(4 + s, "dynamic", 1e-3, s, 10 + s));
+  for (int s = 1; s <= 4; ++s) runs.push_back(MemRun(8 + s, "static", 5e-4, s, 30 + s));
+  runs.push_back(MemRun(13, "static", 5e-4, 5, 1, "failed"));
+  return runs;
+}
+
+rp::ReportSpec MemSpec(const std::string& mixed, const std::string& claims = "[]") {
+  return rp::ParseReportSpec(
+      nlohmann::ordered_json::parse(
+          std::string(R"({"tables": [{"id": "t", "runs": {"experiment": "mem"},
+            "rows": {"by": "data.masking"},
+            "columns": [{"label": "ppl", "metric": "valid/ppl", "better": "lower"}])") +
+          (mixed.empty() ? "" : ", \"mixed\": \"" + mixed + "\"") + ", \"claims\": " + claims +
+          "}]}"),
+      "mem.json", ".");
+}
+
+bool AnyContains(const std::vector<std::string>& lines, const std::string& text) {
+  for (const auto& line : lines)
+    if (line.find(text) != std::string::npos) return true;
+  return false;
+}
+
+}  // namespace
+
+TEST_CASE("a row whose runs differ in more than the seed is named in a note and a warning",
+          "[report][mixed]") {
+  const auto runs = MixedRuns();
+  const auto spec = MemSpec("");  // "warn" is the default
+  REQUIRE(spec.tables[0].mixed == rp::Mixed::kWarn);
+  const rp::Report report = rp::BuildReport(spec, runs);
+  const auto& t = report.tables.at(0);
+  REQUIRE(t.rows.size() == 2);
+  CHECK(t.rows[1].label == "static");
+  CHECK(t.rows[1].run_ids == std::vector<int64_t>{1, 2, 3, 4, 9, 10, 11, 12});
+  // The values in the order they were run, each with its count of completed runs.
+  CHECK(AnyContains(t.notes,
+                    "Row \"static\": optim.lr takes 0.001 (4 runs), 0.0005 (4 runs); its cells "
+                    "pool these settings, not only seeds"));
+  CHECK(!AnyContains(t.notes, "Row \"dynamic\": optim.lr"));
+  REQUIRE(t.warnings.size() == 1);
+  CHECK(t.warnings[0] ==
+        "table \"t\" (/tables/0), row \"static\": optim.lr takes 0.001 (4 runs), 0.0005 (4 runs); "
+        "pooled in one row");
+  // The summary no longer says the row's cells are over seeds alone.
+  CHECK(t.summary.find("pretraining seeds") == std::string::npos);
+  CHECK(
+      t.summary.find("Each cell is the median over its row's runs (4–8 completed runs per row;") !=
+      std::string::npos);
+  CHECK(t.summary.find("Row \"static\" pools runs that differ in more than the seed") !=
+        std::string::npos);
+  std::ostringstream md;
+  rp::RenderReport(md, report, rp::ReportFormat::kMarkdown);
+  CHECK(md.str().find("> Row \"static\": optim.lr takes 0.001 (4 runs), 0.0005 (4 runs)") !=
+        std::string::npos);
+}
+
+TEST_CASE("with mixed split, each setting of a mixed row gets its own row", "[report][mixed]") {
+  const auto runs = MixedRuns();
+  const rp::Report report = rp::BuildReport(MemSpec("split"), runs);
+  const auto& t = report.tables.at(0);
+  REQUIRE(t.rows.size() == 3);
+  CHECK(t.rows[0].label == "dynamic");
+  CHECK(t.rows[1].label == "static (optim.lr=0.001)");
+  CHECK(t.rows[1].run_ids == std::vector<int64_t>{1, 2, 3, 4});
+  CHECK(t.rows[1].cells[0].parts[0].value == Approx(22.5));
+  CHECK(t.rows[2].label == "static (optim.lr=0.0005)");
+  CHECK(t.rows[2].run_ids == std::vector<int64_t>{9, 10, 11, 12});
+  CHECK(t.rows[2].cells[0].parts[0].value == Approx(32.5));
+  CHECK(t.warnings.empty());
+  CHECK(AnyContains(t.notes,
+                    "Row \"static\" is split (\"mixed\": \"split\"): optim.lr takes "
+                    "0.001 (4 runs), 0.0005 (4 runs)."));
+  // The failed run stays with its own setting's row.
+  CHECK(AnyContains(t.notes, "Row \"static (optim.lr=0.0005)\": 1 run failed, not included."));
+  CHECK(t.summary.find("over its row's pretraining seeds (4 completed runs per row;") !=
+        std::string::npos);
+
+  // A claim names a split row by one of its new labels; the old label is refused, since pooling
+  // the split rows again would test the mixed comparison the split avoids.
+  const auto named = MemSpec(
+      "split", R"j([{"claim": "c", "better": "dynamic", "than": "static (optim.lr=0.001)"}])j");
+  CHECK(rp::BuildReport(named, runs).tables.at(0).claims.size() == 1);
+  const auto old = MemSpec("split", R"([{"claim": "c", "better": "dynamic", "than": "static"}])");
+  CHECK_THROWS_WITH(
+      rp::BuildReport(old, runs),
+      Catch::Contains("mem.json: /tables/0/claims/0/than/0: row \"static\" was split by "
+                      "\"mixed\": \"split\"") &&
+          Catch::Contains("name one of its rows (\"static (optim.lr=0.001)\", \"static "
+                          "(optim.lr=0.0005)\"), or pool them with \"mixed\": \"warn\""));
+}
+
+TEST_CASE("with mixed error, a mixed row is refused, naming its JSON path and the values",
+          "[report][mixed][errors]") {
+  const auto runs = MixedRuns();
+  CHECK_THROWS_AS(rp::BuildReport(MemSpec("error"), runs), InputError);
+  CHECK_THROWS_WITH(rp::BuildReport(MemSpec("error"), runs),
+                    Catch::Contains("mem.json: /tables/0/rows: row \"static\" pools runs that "
+                                    "differ in more than the seed: optim.lr takes 0.001 (4 runs), "
+                                    "0.0005 (4 runs)"));
+  // Explicit rows: the row's own path. The report's "mixed" is every table's default.
+  const auto spec = rp::ParseReportSpec(json::parse(R"({"mixed": "error", "tables": [{"id": "t",
+      "runs": {"experiment": "mem"},
+      "rows": [{"label": "dynamic", "where": {"data.masking": "dynamic"}},
+               {"label": "static", "where": {"data.masking": "static"}}],
+      "columns": [{"label": "ppl", "metric": "valid/ppl"}]}]})"),
+                                        "mem.json", ".");
+  CHECK_THROWS_WITH(rp::BuildReport(spec, runs),
+                    Catch::Contains("mem.json: /tables/0/rows/1: row \"static\" pools runs"));
+  // A table may override the report's choice.
+  auto relaxed = json::parse(R"({"mixed": "error", "tables": [{"id": "t", "mixed": "warn",
+      "runs": {"experiment": "mem"}, "rows": {"by": "data.masking"},
+      "columns": [{"label": "ppl", "metric": "valid/ppl"}]}]})");
+  CHECK(rp::BuildReport(rp::ParseReportSpec(relaxed, "mem.json", "."), runs)
+            .tables.at(0)
+            .warnings.size() == 1);
+  relaxed["tables"][0]["mixed"] = "splt";
+  CHECK_THROWS_WITH(rp::ParseReportSpec(relaxed, "mem.json", "."),
+                    Catch::Contains("mem.json: /tables/0/mixed: \"splt\" is not one of \"warn\", "
+                                    "\"split\", \"error\""));
+}
+
+TEST_CASE("rows whose runs differ only in the seed (or how they were run) are not mixed",
+          "[report][mixed]") {
+  // Micro-batch, checkpoint and validation intervals change how a run was carried out, not what
+  // it measures; the seed is what a row pools over.
+  std::vector<ablate::results::RunRecord> runs;
+  for (int s = 1; s <= 4; ++s) {
+    runs.push_back(MemRun(s, "static", 1e-3, s, 20 + s, "completed",
+                          {{"train.micro_batch", s % 2 == 0 ? 0.0 : 8.0},
+                           {"train.checkpoint_every", 100.0 * s},
+                           {"eval.every", 50.0 * s}}));
+    runs.push_back(MemRun(4 + s, "dynamic", 1e-3, s, 10 + s));
+  }
+  for (const char* mixed : {"warn", "split", "error"}) {
+    const rp::Report report = rp::BuildReport(MemSpec(mixed), runs);
+    const auto& t = report.tables.at(0);
+    CHECK(t.rows.size() == 2);
+    CHECK(t.warnings.empty());
+    CHECK(t.notes.empty());
+    CHECK(t.summary.find("over its row's pretraining seeds (4 completed runs per row;") !=
+          std::string::npos);
+  }
+}
+
+TEST_CASE(
+    "a published perplexity is withheld when the runs learnt from or were scored on "
+    "another corpus",
+    "[report][reference]") {
+  ablate::results::test::TempDir dir;
+  auto report_with = [&](const json& conditions, const std::string& eval_corpus) {
+    std::vector<ablate::results::RunRecord> runs;
+    for (int s = 1; s <= 2; ++s) {
+      ablate::results::RunRecord r;
+      r.id = s;
+      r.experiment = "mem";
+      r.key = "k" + std::to_string(s);
+      r.status = "completed";
+      r.params["seed"] = {true, static_cast<double>(s), ""};
+      r.params["model.layers"] = {true, 12, ""};
+      r.params["data.tokenizer"] = {false, 0, "gpt2"};
+      r.params["data.seq_len"] = {true, 512, ""};
+      r.params["data.corpus"] = {false, 0, "books"};
+      r.params["eval.corpus"] = {false, 0, eval_corpus};
+      r.finals["valid/ppl"] = 4.0 + s;
+      r.finals["eval/t/acc"] = 80.0 + s;
+      runs.push_back(r);
+    }
+    json reference = {{"r",
+                       {{"conditions", conditions},
+                        {"columns", {"acc", "ppl"}},
+                        {"rows", {{{"name", "paper"}, {"values", {90.0, 3.9}}}}}}}};
+    dir.Write("reference.json", reference.dump());
+    const auto spec = rp::ParseReportSpec(json::parse(R"({"reference": "reference.json",
+        "tables": [{"id": "t", "runs": {"experiment": "mem"}, "rows": {"by": "data.corpus"},
+        "columns": [{"label": "acc", "metric": "eval/t/acc", "reference": "acc"},
+                    {"label": "ppl", "metric": "valid/ppl", "reference": "ppl"}],
+        "reference": {"table": "r"}}]})"),
+                                          "spec.json", dir.path());
+    return rp::BuildReport(spec, runs).tables.at(0);
+  };
+  const json same = {{"model.layers", 12}, {"data.tokenizer", "gpt2"}, {"data.seq_len", 512}};
+  auto paper_row = [](const rp::ReportTable& t) { return t.rows.back(); };
+
+  // The same model, vocabulary, length and corpus: the published perplexity is comparable.
+  json books = same;
+  books["data.corpus"] = "books";
+  const auto comparable = report_with(books, "");
+  CHECK(paper_row(comparable).cells[1].parts[0].text == "3.9");
+  CHECK(!AnyContains(comparable.footnotes, "left out"));
+
+  // The paper's corpus is not ours: the perplexity is of other text, so it is withheld.
+  json paper = same;
+  paper["data.corpus"] = "BOOKS+WIKI (16GB)";
+  const auto other_corpus = report_with(paper, "");
+  CHECK(paper_row(other_corpus).cells[0].parts[0].text == "90.0");
+  CHECK(paper_row(other_corpus).cells[1].parts[0].missing);
+  CHECK(AnyContains(other_corpus.footnotes,
+                    "The published ppl is left out: it was measured under other conditions "
+                    "(data.corpus BOOKS+WIKI (16GB) (here books))"));
+
+  // Trained on the paper's corpus but scored on another's held-out text: withheld too.
+  const auto other_text = report_with(books, "mixture");
+  CHECK(paper_row(other_text).cells[1].parts[0].missing);
+  CHECK(AnyContains(other_text.footnotes, "(eval.corpus books (here mixture))"));
 }

@@ -1,9 +1,12 @@
 #include "results/collect.h"
 
 #include <catch2/catch.hpp>
+#include <cmath>
 #include <fstream>
+#include <limits>
 
 #include "results/run_log.h"
+#include "results/run_reads.h"
 #include "results/run_records.h"
 #include "tests/results/helpers.h"
 
@@ -158,6 +161,59 @@ TEST_CASE("a record with an integer out of range is named as a problem and chang
   CHECK(QueryText(db, "SELECT status FROM runs") == "queued");
   CHECK(QueryInt(db, "SELECT count(*) FROM metrics") == 0);
   CHECK(QueryInt(db, "SELECT collected FROM run_logs") == 0);
+}
+
+TEST_CASE("example outcomes in a run's log are collected into the database, exactly",
+          "[results][collect][outcomes]") {
+  Fixture f;
+  const double inf = std::numeric_limits<double>::infinity();
+  const ExampleOutcomes acc = {{100, 1}, {0, 1}, {100, 1}};
+  const ExampleOutcomes ppl = {{123.456789012345, 40}, {std::nan(""), 3}, {inf, -inf}};
+  {
+    LogRecords records(f.run_dir);
+    records.Start("node7", 1);
+    records.SetExampleOutcomes("valid/ppl", 0, ppl);
+    records.SetExampleOutcomes("eval/sst2/acc", 1, {{0, 1}});
+    records.SetExampleOutcomes("eval/sst2/acc", 1, acc);  // the later record replaces
+    records.SetExampleOutcomes("eval/sst2/acc", 2, {});
+    records.SetFinalMetric("eval/sst2/acc", 66.7, 6);
+    records.Finish(RunStatus::kCompleted, "");
+  }
+  const auto collected = Collect(f.store, "exp");
+  CHECK(collected.problems.empty());
+  const Connection& db = f.store.connection();
+  CHECK(QueryInt(db, "SELECT count(*) FROM example_outcomes") == 3);
+  const auto read = ReadExampleOutcomes(f.store.connection().path(), {f.run_id}, "eval/sst2/acc");
+  CHECK(read.at(f.run_id).at(1) == acc);
+  CHECK(read.at(f.run_id).at(2).empty());
+  const auto losses = ReadExampleOutcomes(f.store.connection().path(), {f.run_id}, "valid/ppl");
+  const ExampleOutcomes& got = losses.at(f.run_id).at(0);
+  REQUIRE(got.size() == 3);
+  CHECK(got[0] == ppl[0]);
+  CHECK((std::isnan(got[1].first) && got[1].second == 3));
+  CHECK(got[2] == ppl[2]);
+  // Collected once: again, nothing changes.
+  CHECK(Collect(f.store, "exp").records == 0);
+  CHECK(QueryInt(db, "SELECT count(*) FROM example_outcomes") == 3);
+}
+
+TEST_CASE("a malformed outcomes record is named as a problem and changes nothing",
+          "[results][collect][outcomes]") {
+  Fixture f;
+  {
+    RunLogWriter writer(f.run_dir / kRunLogName);
+    writer.Append({{"t", "start"}, {"host", "node7"}, {"pid", 12}});
+    writer.Append({{"t", "outcomes"},
+                   {"source", "eval/x/acc"},
+                   {"replicate", 1},
+                   {"outcomes", nlohmann::json::array({nlohmann::json::array({1, 2, 3})})}});
+  }
+  const auto collected = Collect(f.store, "exp");
+  REQUIRE(collected.problems.size() == 1);
+  CHECK_THAT(collected.problems[0], Catch::Contains("not [numerator, denominator]"));
+  const Connection& db = f.store.connection();
+  CHECK(QueryInt(db, "SELECT count(*) FROM example_outcomes") == 0);
+  CHECK(QueryText(db, "SELECT status FROM runs") == "queued");
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 
 #include "base/error.h"
 #include "results/metric_writer.h"
+#include "results/run_reads.h"
 #include "tests/results/helpers.h"
 
 namespace ablate::results {
@@ -102,6 +103,69 @@ TEST_CASE("merging unites experiments, runs, points and finals, and reports conf
   // Not an ablate database: refused, naming it.
   std::ofstream(dir.File("junk.db")) << "not sqlite";
   CHECK_THROWS_AS(Merge(store, dir.File("junk.db"), MergePrefer::kNewest), InputError);
+}
+
+TEST_CASE("merging copies a run's example outcomes with it, and reads sources from before them",
+          "[results][merge][outcomes]") {
+  TempDir dir;
+  const std::string a = dir.File("a.db"), b = dir.File("b.db"), old = dir.File("old.db"),
+                    into = dir.File("into.db");
+  const ExampleOutcomes seed1 = {{100, 1}, {0, 1}}, seed2 = {{0, 1}, {0, 1}};
+  const ExampleOutcomes losses = {{120.5, 40}, {99.25, 38}};
+  {
+    Store sa = Store::Open(a);
+    sa.Submit({"grid", "", "{}", {{"r1", {{"seed", 1}}}, {"r2", {{"seed", 2}}}}});
+    Complete(sa, "grid", "r1", 1, 3, 10.0);
+    const int64_t r1 = QueryInt(sa.connection(), "SELECT id FROM runs WHERE key = 'r1'");
+    sa.SetExampleOutcomes(r1, "eval/sst2/acc", 1, seed1);
+    sa.SetExampleOutcomes(r1, "eval/sst2/acc", 2, seed2);
+    sa.SetExampleOutcomes(r1, "valid/ppl", 0, losses);
+  }
+  {
+    // b has r2 further than a (completed, with outcomes); its copy of r1 is only queued.
+    Store sb = Store::Open(b);
+    sb.Submit({"grid", "", "{}", {{"r1", {{"seed", 1}}}, {"r2", {{"seed", 2}}}}});
+    Complete(sb, "grid", "r2", 1, 3, 20.0);
+    const int64_t r2 = QueryInt(sb.connection(), "SELECT id FROM runs WHERE key = 'r2'");
+    sb.SetExampleOutcomes(r2, "eval/sst2/acc", 1, {{100, 1}, {100, 1}});
+  }
+  {
+    // A source from before schema v5 merges as it always did.
+    Store so = Store::Open(old);
+    so.Submit({"legacy", "", "{}", {{"x", {{"seed", 1}}}}});
+    Complete(so, "legacy", "x", 1, 2, 5.0);
+    so.connection().Exec("DROP TABLE example_outcomes; PRAGMA user_version = 4");
+  }
+  Store store = Store::Open(into);
+  CHECK(Merge(store, a, MergePrefer::kNewest).outcomes_added == 3);
+  CHECK(Merge(store, b, MergePrefer::kNewest).outcomes_added == 1);
+  CHECK(Merge(store, old, MergePrefer::kNewest).runs_added == 1);
+  CHECK(Merge(store, a, MergePrefer::kNewest).outcomes_added == 0);  // idempotent
+  const Connection& db = store.connection();
+  const int64_t r1 = QueryInt(db, "SELECT id FROM runs WHERE key = 'r1'");
+  const int64_t r2 = QueryInt(db, "SELECT id FROM runs WHERE key = 'r2'");
+  const auto acc = ReadExampleOutcomes(into, {r1, r2}, "eval/sst2/acc");
+  CHECK(acc.at(r1).at(1) == seed1);
+  CHECK(acc.at(r1).at(2) == seed2);
+  CHECK(acc.at(r2).at(1) == ExampleOutcomes{{100, 1}, {100, 1}});
+  CHECK(ReadExampleOutcomes(into, {r1}, "valid/ppl").at(r1).at(0) == losses);
+  CHECK(QueryInt(db, "SELECT count(*) FROM example_outcomes") == 4);
+
+  // A copy that wins a conflict brings its outcomes and drops the loser's: theirs would not add
+  // up to the finals kept.
+  const std::string c = dir.File("c.db");
+  {
+    Store sc = Store::Open(c);
+    sc.Submit({"grid", "", "{}", {{"r1", {{"seed", 1}}}}});
+    Complete(sc, "grid", "r1", 1, 3, 11.0);  // finished after a's copy
+    const int64_t id = QueryInt(sc.connection(), "SELECT id FROM runs WHERE key = 'r1'");
+    sc.SetExampleOutcomes(id, "eval/sst2/acc", 1, {{0, 1}, {100, 1}});
+  }
+  REQUIRE(Merge(store, c, MergePrefer::kNewest).conflicts.size() == 1);
+  const auto after = ReadExampleOutcomes(into, {r1}, "eval/sst2/acc");
+  CHECK(after.at(r1).size() == 1);
+  CHECK(after.at(r1).at(1) == ExampleOutcomes{{0, 1}, {100, 1}});
+  CHECK(ReadExampleOutcomes(into, {r1}, "valid/ppl").empty());
 }
 
 }  // namespace

@@ -33,7 +33,7 @@ TEST_CASE("opening a new file applies every migration and records it in user_ver
           "[results][schema]") {
   TempDir dir;
   const Store store = Store::Open(dir.File("results.db"));
-  CHECK(LatestSchemaVersion() == 4);
+  CHECK(LatestSchemaVersion() == 5);
   CHECK(SchemaVersion(store.connection()) == LatestSchemaVersion());
 }
 
@@ -58,6 +58,8 @@ TEST_CASE("the schema has the documented tables and views", "[results][schema]")
         Names{"id", "experiment_id", "job_id", "tasks", "log_dir", "submitted_at"});
   CHECK(Columns(db, "run_logs") == Names{"run_id", "path", "collected", "collected_at", "ended"});
   CHECK(Columns(db, "slurm_tasks") == Names{"run_id", "job_id", "task", "submitted_at"});
+  CHECK(Columns(db, "example_outcomes") ==
+        Names{"run_id", "source", "replicate", "examples", "outcomes"});
   const Names run_info = {
       "run_id",      "experiment",    "key",        "status",   "created_at",    "started_at",
       "finished_at", "heartbeat_at",  "host",       "attempts", "error",         "device",
@@ -119,8 +121,9 @@ TEST_CASE("a v1 database keeps its runs and gains the data-parallel provenance c
   {
     Store store = Store::Open(path);
     store.Submit({"exp", "", "{}", {{"run-a", {{"seed", 1}}}}});
-    // Back to v1: drop what v2 and v3 added, as a database from before them would be.
+    // Back to v1: drop what v2 to v5 added, as a database from before them would be.
     store.connection().Exec(
+        "DROP TABLE example_outcomes; "
         "ALTER TABLE experiments DROP COLUMN overrides; DROP TABLE run_logs; DROP TABLE "
         "slurm_tasks; DROP VIEW runs_wide; DROP VIEW run_params; "
         "DROP VIEW run_finals; DROP VIEW run_info; "
@@ -136,6 +139,29 @@ TEST_CASE("a v1 database keeps its runs and gains the data-parallel provenance c
         1);
 }
 
+TEST_CASE("a v4 database keeps its runs and finals and gains the example outcomes table",
+          "[results][schema]") {
+  TempDir dir;
+  const std::string path = dir.File("results.db");
+  {
+    Store store = Store::Open(path);
+    store.Submit({"exp", "", "{}", {{"run-a", {{"seed", 1}}}}});
+    const int64_t run = store.StartRun("exp", "run-a", "h", 1).run_id;
+    store.SetFinalMetric(run, "eval/sst2/acc", 91.5, 10);
+    // Back to v4: a database from before per-example outcomes.
+    store.connection().Exec("DROP TABLE example_outcomes; PRAGMA user_version = 4");
+  }
+  Store store = Store::Open(path);
+  const Connection& db = store.connection();
+  CHECK(SchemaVersion(db) == 5);
+  CHECK(QueryInt(db, "SELECT count(*) FROM run_info WHERE key = 'run-a'") == 1);
+  CHECK(QueryInt(db, "SELECT count(*) FROM example_outcomes") == 0);
+  CHECK(test::QueryText(db, "SELECT \"eval/sst2/acc\" FROM runs_wide") == "91.5");
+  const int64_t run = QueryInt(db, "SELECT id FROM runs");
+  store.SetExampleOutcomes(run, "eval/sst2/acc", 1, {{100, 1}, {0, 1}});
+  CHECK(QueryInt(db, "SELECT examples FROM example_outcomes") == 2);
+}
+
 TEST_CASE("a database written by a newer ablate is refused, naming the file", "[results][schema]") {
   TempDir dir;
   const std::string path = dir.File("results.db");
@@ -145,7 +171,7 @@ TEST_CASE("a database written by a newer ablate is refused, naming the file", "[
   }
   CHECK_THROWS_MATCHES(
       Store::Open(path), InputError,
-      Catch::Message(path + ": written by a newer ablate (schema v7, this build knows v4)"));
+      Catch::Message(path + ": written by a newer ablate (schema v7, this build knows v5)"));
 }
 
 TEST_CASE("another program's SQLite database is refused rather than migrated",

@@ -152,5 +152,34 @@ TEST_CASE("a file that is not an SQLite database is bad input naming the file",
   }
 }
 
+TEST_CASE("a double-quoted name that is no column is an error, not a string", "[results][sqlite]") {
+  TempDir dir;
+  const std::string path = dir.File("a.db");
+  {
+    const Connection db = Connection::Open(path, Connection::Mode::kReadWrite);
+    db.Exec("CREATE TABLE t (\"valid/ppl\" REAL)");
+    db.Exec("INSERT INTO t VALUES (3.5)");
+    // SQLite's default would read "valid/pp1" as the text 'valid/pp1', in a view or a constraint.
+    db.Exec("CREATE VIEW v AS SELECT \"valid/pp1\" FROM t");
+    CHECK_THROWS_WITH(QueryText(db, "SELECT * FROM v"),
+                      Catch::Contains("no such column: valid/pp1"));
+    CHECK_THROWS_WITH(db.Exec("CREATE TABLE u (x TEXT CHECK (x <> \"none\"))"),
+                      Catch::Contains("no such column: none"));
+    CHECK_THROWS_WITH(db.Exec("UPDATE t SET \"valid/ppl\" = 1 WHERE \"valid/pp1\" = 1"),
+                      Catch::Contains("no such column: valid/pp1"));
+  }
+  for (Connection::Mode mode : {Connection::Mode::kReadWrite, Connection::Mode::kReadOnly}) {
+    const Connection db = Connection::Open(path, mode);
+    CHECK(QueryText(db, "SELECT \"valid/ppl\" || 'x' FROM t") == "3.5x");
+    try {
+      db.Prepare("SELECT \"valid/pp1\" FROM t");
+      FAIL("expected an error");
+    } catch (const SqliteError& e) {
+      CHECK(e.code() == SQLITE_ERROR);
+      CHECK(e.sqlite_message() == "no such column: valid/pp1");
+    }
+  }
+}
+
 }  // namespace
 }  // namespace ablate::results

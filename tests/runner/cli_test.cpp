@@ -11,6 +11,8 @@
 #include <set>
 #include <sstream>
 
+#include "results/run_status.h"
+#include "results/store.h"
 #include "tests/support.h"
 
 namespace fs = std::filesystem;
@@ -493,4 +495,78 @@ TEST_CASE("hostile names are refused and hostile paths stay inside the data dire
     CHECK(name.find('\'') == std::string::npos);
     CHECK(name.find(' ') == std::string::npos);
   }
+}
+
+TEST_CASE("report warns on stderr of a row pooling more than seeds, or refuses it",
+          "[cli][report]") {
+  TempDir dir;
+  const std::string db = (dir / "r.db").string();
+  {
+    // The grid with optim.lr 0.001, then its static row again with --set optim.lr=5e-4.
+    ablate::results::Store store = ablate::results::Store::Open(db);
+    ablate::results::ExperimentSubmission submission{"masking", "", "{}", {}};
+    int n = 0;
+    for (const auto& [masking, lr] : std::vector<std::pair<std::string, double>>{
+             {"static", 1e-3}, {"dynamic", 1e-3}, {"static", 5e-4}}) {
+      for (int seed = 1; seed <= 2; ++seed) {
+        submission.runs.push_back(
+            {"run" + std::to_string(n++),
+             json{{"seed", seed}, {"data.masking", masking}, {"optim.lr", lr}}});
+      }
+    }
+    store.Submit(submission);
+    for (int i = 0; i < n; ++i) {
+      auto claimed = store.StartRun("masking", "run" + std::to_string(i), "host", 1);
+      store.SetFinalMetric(claimed.run_id, "valid/ppl", 10 + i, 10);
+      store.Finish(claimed.run_id, ablate::results::RunStatus::kCompleted);
+    }
+  }
+  const std::string spec = R"({"tables": [{"id": "masking", "caption": "Masking",
+    "runs": {"experiment": "masking"}, "rows": {"by": "data.masking"},
+    "columns": [{"label": "ppl", "metric": "valid/ppl", "better": "lower"}]}]})";
+  dir.Write("spec.json", spec);
+  auto warned = Ablate(dir, "report " + Q(dir / "spec.json") + " --db " + Q(db));
+  REQUIRE(warned.code == 0);
+  CHECK(warned.err ==
+        "ablate report: warning: table \"masking\" (/tables/0), row \"static\": optim.lr takes "
+        "0.001 (2 runs), 0.0005 (2 runs); pooled in one row\n");
+  CHECK_THAT(warned.out, Catch::Contains("> Row \"static\": optim.lr takes 0.001 (2 runs), 0.0005 "
+                                         "(2 runs); its cells pool these settings"));
+
+  std::string split = spec;
+  split.replace(split.find("\"rows\""), 0, "\"mixed\": \"split\", ");
+  dir.Write("split.json", split);
+  auto rows = Ablate(dir, "report " + Q(dir / "split.json") + " --db " + Q(db));
+  REQUIRE(rows.code == 0);
+  CHECK(rows.err.empty());
+  CHECK_THAT(rows.out, Catch::Contains("| static (optim.lr=0.001) |"));
+  CHECK_THAT(rows.out, Catch::Contains("| static (optim.lr=0.0005) |"));
+
+  dir.Write("error.json", "{\"mixed\": \"error\", " + spec.substr(1));
+  auto refused = Ablate(dir, "report " + Q(dir / "error.json") + " --db " + Q(db));
+  CHECK(refused.code == 2);
+  CHECK(Lines(refused.err) == 1);
+  CHECK_THAT(refused.err, Catch::Contains("error.json: /tables/0/rows: row \"static\" pools runs "
+                                          "that differ in more than the seed: optim.lr takes "
+                                          "0.001 (2 runs), 0.0005 (2 runs)"));
+  CHECK(refused.out.empty());
+}
+
+TEST_CASE("sql: a double-quoted name that is no column is an error, not a string", "[cli]") {
+  TempDir dir;
+  dir.Write("g.json", kGrid);
+  auto db = Q(dir / "r.db");
+  REQUIRE(Ablate(dir, "submit " + Q(dir / "g.json") + " --db " + db).code == 0);
+  auto column =
+      Ablate(dir, "sql --db " + db +
+                      " 'SELECT COUNT(*) AS n FROM runs_wide WHERE \"optim.lr\" > 0.0005' "
+                      "--format csv");
+  REQUIRE(column.code == 0);
+  CHECK(column.out == "n\r\n6\r\n");
+  // Before, SQLite answered the misspelt name with the text 'optim.lt' on every row.
+  auto typo = Ablate(dir, "sql --db " + db + " 'SELECT \"optim.lt\" FROM runs_wide'");
+  CHECK(typo.code == 2);
+  CHECK(Lines(typo.err) == 1);
+  CHECK_THAT(typo.err, Catch::Contains("statement 1: no such column: optim.lt"));
+  CHECK(typo.out.empty());
 }

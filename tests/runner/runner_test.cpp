@@ -6,13 +6,17 @@
 
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 #include <thread>
 
 #include "results/query.h"
+#include "results/run_reads.h"
 #include "results/store.h"
 #include "tests/support.h"
 
@@ -288,4 +292,175 @@ TEST_CASE("eight workers and readers in a loop on one database lose and lock not
                       "name = 'train/loss'");
   CHECK(Int(points.rows[0][0]) == 40 * 5);
   CHECK(Int(points.rows[0][1]) == 40 * 5);
+}
+
+namespace {
+
+// The three-sentence SST-2 fixture with two seeds of two epochs: the plumbing, not the score.
+std::string EvaluatedGrid(const std::string& name, const std::string& axes) {
+  std::string grid = Grid(name, axes, 4, 0);
+  const std::string eval = R"("eval": {"every": 0, "sequences": 16})";
+  grid.replace(grid.find(eval), eval.size(),
+               R"("eval": {"every": 0, "sequences": 16, "tasks": "sst=sst2:)" +
+                   std::string(ABLATE_SOURCE_DIR) +
+                   R"(/tests/data/tasks/sst2", "lrs": "1e-3", "epochs": 2, "seeds": 2,
+                               "batch_size": 2})");
+  return grid;
+}
+
+int64_t Count(const std::string& text, const std::string& part) {
+  int64_t n = 0;
+  for (size_t at = text.find(part); at != std::string::npos; at = text.find(part, at + 1)) ++n;
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("every run records the no-pretraining baseline, computed once per encoder and task",
+          "[runner][slow]") {
+  Scratch s;
+  // Two pretraining learning rates of each of two seeds: two untrained encoders, four runs.
+  s.Write("g.json", EvaluatedGrid("floor", R"({"optim.lr": [1e-3, 2e-3], "seed": [5, 6]})"));
+  REQUIRE(Shell(Ablate(s, "run " + s.Path("g.json") + " --db " + s.Path("r.db")) +
+                " >/dev/null 2>" + s.Path("run.err")) == 0);
+  // Each run: the baseline's scores and lr beside its own, the same for the runs of one seed.
+  auto rows = Query(s,
+                    "SELECT p.value, u.value, l.value FROM runs r "
+                    "JOIN params p ON p.run_id = r.id AND p.name = 'seed' "
+                    "JOIN final_metrics u ON u.run_id = r.id AND u.name = 'eval/sst/untrained/acc' "
+                    "JOIN final_metrics l ON l.run_id = r.id AND l.name = 'eval/sst/untrained/lr' "
+                    "JOIN final_metrics a ON a.run_id = r.id AND a.name = 'eval/sst/acc' "
+                    "ORDER BY p.value");
+  REQUIRE(rows.rows.size() == 4);
+  for (const auto& row : rows.rows) {
+    CHECK(std::get<double>(row[1]) >= 0);
+    CHECK(std::get<double>(row[1]) <= 100);
+    CHECK(std::get<double>(row[2]) == 1e-3);
+  }
+  CHECK(rows.rows[0][1] == rows.rows[1][1]);  // seed 5
+  CHECK(rows.rows[2][1] == rows.rows[3][1]);  // seed 6
+  // Two cache entries beside the experiment, one per seed, each with its key and its units.
+  std::set<int64_t> seeds;
+  for (const auto& entry : fs::directory_iterator(s.dir / "runs" / "no-pretraining")) {
+    const auto key = nlohmann::json::parse(Slurp(entry.path() / "key.json"));
+    seeds.insert(key.at("seed").get<int64_t>());
+    CHECK(fs::exists(entry.path() / "finetune" / "sst" / "lr0.001-seed1.json"));
+    CHECK(fs::exists(entry.path() / "finetune" / "sst" / "lr0.001-seed2.json"));
+  }
+  CHECK(seeds == std::set<int64_t>{5, 6});
+  // The first run of each seed computes the baseline's two units, the second reads them back.
+  const std::string log = Slurp(s.dir / "run.err");
+  CHECK(Count(log,
+              "no-pretraining baseline for sst (an untrained encoder, fine-tuned alike): "
+              "computing all 2 units") == 2);
+  CHECK(Count(log,
+              "no-pretraining baseline for sst (an untrained encoder, fine-tuned alike): "
+              "reusing all 2 units") == 2);
+  CHECK(Count(log, "eval sst (no pretraining) 2/2: lr 0.001 seed 2") == 4);
+  CHECK(Count(log, "(done before)") == 4);
+  CHECK(Count(log, "eval sst (no pretraining): acc ") == 4);
+}
+
+TEST_CASE("two runs that reach one no-pretraining baseline at once compute each unit once",
+          "[runner][slow]") {
+  Scratch s;
+  REQUIRE(Shell(std::string(ABLATE_BINARY) + " data prepare --corpus " + ABLATE_SOURCE_DIR +
+                "/tests/data/corpus_small --tokenizer bpe-300 --data-dir " + s.Path("data") +
+                " >/dev/null 2>&1") == 0);
+  // Two runs of one seed that differ in their pretraining lr, started together; four units.
+  auto grid = nlohmann::json::parse(EvaluatedGrid("together", R"({"seed": [5]})"));
+  grid["base"]["eval"]["lrs"] = "1e-3,2e-3";
+  auto expanded = [&](double lr) {
+    grid["base"]["optim"]["lr"] = lr;
+    s.Write("g.json", grid.dump());
+    REQUIRE(Shell(std::string(ABLATE_BINARY) + " expand " + s.Path("g.json") + " --format json >" +
+                  s.Path("runs.json")) == 0);
+    return nlohmann::json::parse(Slurp(s.dir / "runs.json")).at(0);
+  };
+  s.Write("a.json", expanded(1e-3).dump());
+  s.Write("b.json", expanded(2e-3).dump());
+  auto train = [&](const std::string& run) {
+    return std::string(ABLATE_BINARY) + " train --config " + s.Path(run + ".json") + " --run-dir " +
+           s.Path("runs/train/" + run) + " --data-dir " + s.Path("data") +
+           " --threads 1 >/dev/null 2>" + s.Path(run + ".err");
+  };
+  REQUIRE(Shell("(" + train("a") + " & " + train("b") + " & wait)") == 0);
+  // Each process reports all four units, and between them each unit was computed once.
+  const std::string a = Slurp(s.dir / "a.err"), b = Slurp(s.dir / "b.err");
+  CHECK(Count(a, "eval sst (no pretraining) ") == 4);
+  CHECK(Count(b, "eval sst (no pretraining) ") == 4);
+  CHECK(Count(a + b, "(done before)") == 4);
+  int64_t entries = 0;
+  for (const auto& entry : fs::directory_iterator(s.dir / "runs" / "no-pretraining")) {
+    ++entries;
+    for (const auto& unit : fs::directory_iterator(entry.path() / "finetune" / "sst")) {
+      if (unit.path().extension() == ".json")
+        CHECK(nlohmann::json::parse(Slurp(unit.path())).is_object());
+    }
+  }
+  CHECK(entries == 1);
+}
+
+TEST_CASE("a run records each fine-tuning seed's per-example outcomes behind its median",
+          "[runner][slow][outcomes]") {
+  Scratch s;
+  // Two seeds on the three-sentence SST-2 fixture: the median of two is their mean, so the
+  // outcomes of both seeds pooled give the recorded accuracy.
+  std::string grid = Grid("outcomes", R"({"seed": [5]})", 4, 0);
+  const std::string eval = R"("eval": {"every": 0, "sequences": 16})";
+  grid.replace(grid.find(eval), eval.size(),
+               R"("eval": {"every": 0, "sequences": 16, "tasks": "sst=sst2:)" +
+                   std::string(ABLATE_SOURCE_DIR) +
+                   R"(/tests/data/tasks/sst2", "lrs": "1e-3", "epochs": 2, "seeds": 2,
+                               "batch_size": 2})");
+  s.Write("g.json", grid);
+  REQUIRE(Shell(Ablate(s, "run " + s.Path("g.json") + " --db " + s.Path("r.db")) +
+                " >/dev/null 2>" + s.Path("run.err")) == 0);
+  const int64_t run = Int(Query(s, "SELECT id FROM runs").rows.at(0).at(0));
+  const double acc = std::get<double>(
+      Query(s, "SELECT value FROM final_metrics WHERE name = 'eval/sst/acc'").rows.at(0).at(0));
+  const auto outcomes = ablate::results::ReadExampleOutcomes(s.Path("r.db"), {run}, "eval/sst/acc");
+  REQUIRE(outcomes.count(run) == 1);
+  const auto& by_seed = outcomes.at(run);
+  REQUIRE(by_seed.size() == 2);
+  double numerators = 0, denominators = 0;
+  for (const auto& [seed, list] : by_seed) {
+    CHECK((seed == 1 || seed == 2));
+    CHECK(list.size() == 3);
+    for (const auto& [n, d] : list) {
+      numerators += n;
+      denominators += d;
+    }
+  }
+  CHECK(numerators / denominators == Approx(acc));
+  // SST-2 has accuracy only: nothing else of the task is recorded per example.
+  CHECK(Int(Query(s,
+                  "SELECT count(DISTINCT source) FROM example_outcomes WHERE source LIKE "
+                  "'eval/%'")
+                .rows.at(0)
+                .at(0)) == 1);
+  // Pretraining's own: per held-out sequence, (loss sum, masked tokens) pooled give the recorded
+  // perplexity, and (correct, masked tokens) the recorded masked-token accuracy.
+  auto pooled = [&](const std::string& source) {
+    const auto all = ablate::results::ReadExampleOutcomes(s.Path("r.db"), {run}, source);
+    REQUIRE(all.count(run) == 1);
+    REQUIRE(all.at(run).size() == 1);
+    const auto& list = all.at(run).at(0);
+    CHECK(list.size() <= 16);  // eval.sequences, less those without a masked token
+    double n = 0, d = 0;
+    for (const auto& [num, den] : list) {
+      CHECK(den > 0);
+      n += num;
+      d += den;
+    }
+    return n / d;
+  };
+  auto final_metric = [&](const std::string& name) {
+    return std::get<double>(
+        Query(s, "SELECT value FROM final_metrics WHERE name = '" + name + "'").rows.at(0).at(0));
+  };
+  // The model sums its float32 token losses on the device, the outcomes in double: they agree
+  // to float32's precision.
+  CHECK(std::exp(pooled("valid/ppl")) == Approx(final_metric("valid/ppl")).epsilon(1e-6));
+  CHECK(pooled("valid/mlm_acc") == Approx(final_metric("valid/mlm_acc")).epsilon(1e-12));
 }
