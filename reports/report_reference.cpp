@@ -133,15 +133,17 @@ void TableBuilder::FlagBelowBaselines(const std::vector<std::pair<RowSpec, Runs>
         if (failed == nullptr) continue;
         part.not_better_than = failed->label;
         flagged.push_back("\"" + row.label + "\" " + column.label + " " + part.text +
-                          ", not better than " + failed->phrase + " (" + failed->label + ": " +
+                          ", not better than " + failed->phrase + " (" +
                           Fixed(failed_value, column.decimals) + ")");
       }
     }
   }
   if (!flagged.empty()) {
     out.footnotes.push_back(
-        "†: not better than a trivial baseline on the same examples (each against the median of "
-        "its own runs' baseline; the weakest baseline it does not beat is named): " +
+        "†: not better than a trivial baseline on the same examples (the row's median against "
+        "the median of its own runs' baseline, which is named when it is the weakest the row does "
+        "not beat: a unigram model, a context-free predictor that also sees the input token, a "
+        "constant prediction, or no pretraining): " +
         Join(flagged) +
         ". Differences between such rows measure how far each got towards the "
         "baseline, not the choice the table compares.");

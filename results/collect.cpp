@@ -195,10 +195,7 @@ CollectResult Collect(Store& store, const std::optional<std::string>& experiment
 }
 
 bool HasRunLogs(const Connection& connection, const std::optional<std::string>& experiment) {
-  Statement table = connection.Prepare(
-      "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'run_logs'");
-  table.Step();
-  if (table.ColumnInt(0) == 0) return false;
+  if (!connection.HasTable("run_logs")) return false;
   Statement select = connection.Prepare(
       "SELECT EXISTS (SELECT 1 FROM run_logs l JOIN runs r ON r.id = l.run_id JOIN experiments e "
       "ON e.id = r.experiment_id WHERE ?1 IS NULL OR e.name = ?1)");

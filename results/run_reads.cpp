@@ -99,10 +99,7 @@ std::map<int64_t, std::map<int64_t, ExampleOutcomes>> ReadExampleOutcomes(
   std::map<int64_t, std::map<int64_t, ExampleOutcomes>> out;
   if (run_ids.empty()) return out;
   const Connection db = OpenForReading(db_path);
-  Statement table = db.Prepare(
-      "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'example_outcomes'");
-  table.Step();
-  if (table.ColumnInt(0) == 0) return out;
+  if (!db.HasTable("example_outcomes")) return out;
   Statement s = db.Prepare(
       "SELECT run_id, replicate, outcomes FROM example_outcomes WHERE source = ?1 "
       "AND run_id IN (SELECT value FROM json_each(?2))");

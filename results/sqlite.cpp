@@ -132,6 +132,14 @@ void Connection::Exec(std::string_view sql) const {
     ThrowLastError(db_, sql);
 }
 
+bool Connection::HasTable(std::string_view name) const {
+  Statement table =
+      Prepare("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = ?1");
+  table.BindText(1, name);
+  table.Step();
+  return table.ColumnInt(0) > 0;
+}
+
 Statement Connection::Prepare(std::string_view sql) const {
   sqlite3_stmt* stmt = nullptr;
   if (sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &stmt, nullptr) !=

@@ -56,6 +56,8 @@ class Connection {
   // once only whitespace, comments and semicolons remain.
   std::optional<Statement> PrepareNext(std::string_view& sql) const;
 
+  // Whether the database has table `name` (an older schema may lack the newer tables).
+  bool HasTable(std::string_view name) const;
   int64_t Changes() const { return sqlite3_changes64(db_); }
   const std::string& path() const { return path_; }
   sqlite3* handle() const { return db_; }

@@ -186,18 +186,27 @@ TEST_CASE("a run that fails or diverges is recorded and the grid carries on", "[
   CHECK_THAT(std::get<std::string>(rows.rows[2][1]), Catch::Contains("/nonexistent/corpus"));
 }
 
-TEST_CASE("a run fine-tunes on eval.tasks after pretraining, and a resumed run does not again",
-          "[runner][slow]") {
-  Scratch s;
-  // Two seeds of two epochs on the three-sentence SST-2 fixture: the plumbing, not the score.
-  std::string grid = Grid("evaluated", R"({"seed": [5]})", 6, 0);
+namespace {
+
+// The three-sentence SST-2 fixture with two seeds of two epochs after `steps` updates: the
+// plumbing, not the score.
+std::string EvaluatedGrid(const std::string& name, const std::string& axes, int steps) {
+  std::string grid = Grid(name, axes, steps, 0);
   const std::string eval = R"("eval": {"every": 0, "sequences": 16})";
   grid.replace(grid.find(eval), eval.size(),
                R"("eval": {"every": 0, "sequences": 16, "tasks": "sst=sst2:)" +
                    std::string(ABLATE_SOURCE_DIR) +
                    R"(/tests/data/tasks/sst2", "lrs": "1e-3", "epochs": 2, "seeds": 2,
                                "batch_size": 2})");
-  s.Write("g.json", grid);
+  return grid;
+}
+
+}  // namespace
+
+TEST_CASE("a run fine-tunes on eval.tasks after pretraining, and a resumed run does not again",
+          "[runner][slow]") {
+  Scratch s;
+  s.Write("g.json", EvaluatedGrid("evaluated", R"({"seed": [5]})", 6));
   REQUIRE(Shell(Ablate(s, "run " + s.Path("g.json") + " --db " + s.Path("r.db")) +
                 " >/dev/null 2>" + s.Path("first.err")) == 0);
   auto first = Query(s, "SELECT value, time FROM final_metrics WHERE name = 'eval/sst/acc'");
@@ -296,18 +305,6 @@ TEST_CASE("eight workers and readers in a loop on one database lose and lock not
 
 namespace {
 
-// The three-sentence SST-2 fixture with two seeds of two epochs: the plumbing, not the score.
-std::string EvaluatedGrid(const std::string& name, const std::string& axes) {
-  std::string grid = Grid(name, axes, 4, 0);
-  const std::string eval = R"("eval": {"every": 0, "sequences": 16})";
-  grid.replace(grid.find(eval), eval.size(),
-               R"("eval": {"every": 0, "sequences": 16, "tasks": "sst=sst2:)" +
-                   std::string(ABLATE_SOURCE_DIR) +
-                   R"(/tests/data/tasks/sst2", "lrs": "1e-3", "epochs": 2, "seeds": 2,
-                               "batch_size": 2})");
-  return grid;
-}
-
 int64_t Count(const std::string& text, const std::string& part) {
   int64_t n = 0;
   for (size_t at = text.find(part); at != std::string::npos; at = text.find(part, at + 1)) ++n;
@@ -320,7 +317,7 @@ TEST_CASE("every run records the no-pretraining baseline, computed once per enco
           "[runner][slow]") {
   Scratch s;
   // Two pretraining learning rates of each of two seeds: two untrained encoders, four runs.
-  s.Write("g.json", EvaluatedGrid("floor", R"({"optim.lr": [1e-3, 2e-3], "seed": [5, 6]})"));
+  s.Write("g.json", EvaluatedGrid("floor", R"({"optim.lr": [1e-3, 2e-3], "seed": [5, 6]})", 4));
   REQUIRE(Shell(Ablate(s, "run " + s.Path("g.json") + " --db " + s.Path("r.db")) +
                 " >/dev/null 2>" + s.Path("run.err")) == 0);
   // Each run: the baseline's scores and lr beside its own, the same for the runs of one seed.
@@ -368,7 +365,7 @@ TEST_CASE("two runs that reach one no-pretraining baseline at once compute each 
                 "/tests/data/corpus_small --tokenizer bpe-300 --data-dir " + s.Path("data") +
                 " >/dev/null 2>&1") == 0);
   // Two runs of one seed that differ in their pretraining lr, started together; four units.
-  auto grid = nlohmann::json::parse(EvaluatedGrid("together", R"({"seed": [5]})"));
+  auto grid = nlohmann::json::parse(EvaluatedGrid("together", R"({"seed": [5]})", 4));
   grid["base"]["eval"]["lrs"] = "1e-3,2e-3";
   auto expanded = [&](double lr) {
     grid["base"]["optim"]["lr"] = lr;
@@ -406,14 +403,7 @@ TEST_CASE("a run records each fine-tuning seed's per-example outcomes behind its
   Scratch s;
   // Two seeds on the three-sentence SST-2 fixture: the median of two is their mean, so the
   // outcomes of both seeds pooled give the recorded accuracy.
-  std::string grid = Grid("outcomes", R"({"seed": [5]})", 4, 0);
-  const std::string eval = R"("eval": {"every": 0, "sequences": 16})";
-  grid.replace(grid.find(eval), eval.size(),
-               R"("eval": {"every": 0, "sequences": 16, "tasks": "sst=sst2:)" +
-                   std::string(ABLATE_SOURCE_DIR) +
-                   R"(/tests/data/tasks/sst2", "lrs": "1e-3", "epochs": 2, "seeds": 2,
-                               "batch_size": 2})");
-  s.Write("g.json", grid);
+  s.Write("g.json", EvaluatedGrid("outcomes", R"({"seed": [5]})", 4));
   REQUIRE(Shell(Ablate(s, "run " + s.Path("g.json") + " --db " + s.Path("r.db")) +
                 " >/dev/null 2>" + s.Path("run.err")) == 0);
   const int64_t run = Int(Query(s, "SELECT id FROM runs").rows.at(0).at(0));
