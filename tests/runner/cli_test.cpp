@@ -570,3 +570,74 @@ TEST_CASE("sql: a double-quoted name that is no column is an error, not a string
   CHECK_THAT(typo.err, Catch::Contains("statement 1: no such column: optim.lt"));
   CHECK(typo.out.empty());
 }
+
+TEST_CASE("expand --plan shows each run's fine-tuning, and with --db its time at measured rates",
+          "[cli][plan]") {
+  TempDir dir;
+  const std::string corpus = std::string(ABLATE_SOURCE_DIR) + "/tests/data/corpus_small";
+  const std::string data = " --data-dir " + Q(dir / "data");
+  // A built-in task as scripts/fetch-data leaves it says its size in source.json.
+  fs::create_directories(dir / "data" / "tasks" / "uci-sentiment");
+  dir.Write("data/tasks/uci-sentiment/source.json", R"({"format": "sst2", "train": 100})");
+  dir.Write("g.json", R"({"name": "ft", "base": {"data.corpus": ")" + corpus +
+                          R"(", "data.tokenizer": "bpe-300", "data.seq_len": 32,
+      "data.format": "FULL-SENTENCES", "model.layers": 1, "model.hidden": 16, "model.heads": 2,
+      "model.ffn": 32, "optim.warmup_steps": 1, "eval.sequences": 4, "eval.every": 0,
+      "train.checkpoint_every": 0, "train.batch_size": 4, "train.steps": 10,
+      "eval.tasks": "uci-sentiment", "eval.lrs": "1e-4", "eval.seeds": 1, "eval.epochs": 2,
+      "eval.seq_len": 16}, "seeds": 2})");
+  const std::string grid = Q(dir / "g.json");
+  REQUIRE(Ablate(dir, "data prepare --corpus " + Q(corpus) + " --tokenizer bpe-300" + data).code ==
+          0);
+
+  auto plain = Ablate(dir, "expand " + grid + " --plan" + data);
+  REQUIRE(plain.code == 0);
+  CHECK_THAT(plain.out, Catch::Contains("fine-tune ex.  est. time"));
+  CHECK_THAT(plain.out, Catch::Contains("fine-tuning of runs 1-2: uci-sentiment: 1 lr x 1 seed x 2 "
+                                        "epochs x 100 training examples = 200 example passes\n"));
+  CHECK_THAT(plain.out, Catch::EndsWith("est. time: no measured rate yet (--db DB gives the rates "
+                                        "earlier runs of ft measured)\n"));
+
+  // The first run trained 1,000 tokens in 10 updates of 0.5 s (200 tokens/s), then fine-tuned 2
+  // epochs of 100 examples in 4 s (50 examples/s); the second has not run.
+  const auto runs = json::parse(Ablate(dir, "expand " + grid + " --format json").out);
+  const std::string key = runs[0]["key"];
+  const std::string db = (dir / "r.db").string();
+  {
+    auto store = ablate::results::Store::Open(db);
+    store.Submit({"ft", "", "{}", {{key, runs[0]["params"]}}});
+    const auto run = store.StartRun("ft", key, "host", 1);
+    auto writer = store.Metrics();
+    for (int step = 1; step <= 10; ++step) writer.Add(run.run_id, "train/step_seconds", step, 0.5);
+    writer.Flush();
+    store.SetFinalMetric(run.run_id, "train/tokens_seen", 1000, 10);
+    const fs::path run_dir = dir / "runs" / "ft" / key;
+    fs::create_directories(run_dir / "finetune" / "uci-sentiment");
+    std::ofstream(run_dir / "finetune" / "uci-sentiment" / "lr0.0001-seed1.json")
+        << R"({"lr": 1e-4, "seed": 1, "epochs": [{"acc": 50}, {"acc": 60}], "best_epoch": 2,
+               "seconds": 4, "settings": {"train_items": 100, "epochs": 2}})";
+    store.AddArtifact(run.run_id, "run_dir", run_dir.string(), std::nullopt);
+    store.Finish(run.run_id, ablate::results::RunStatus::kCompleted, "");
+  }
+  auto timed = Ablate(dir, "expand " + grid + " --plan --db " + Q(db) + data);
+  REQUIRE(timed.code == 0);
+  CHECK_THAT(timed.out, Catch::Contains("est. time: at the rates 1 earlier run of ft in " + db +
+                                        " measured (a run's own where it has one), pretraining "
+                                        "200 tokens/s, fine-tuning 50 examples/s; "));
+  CHECK_THAT(timed.out,
+             Catch::EndsWith(" of run time for the 2 runs (parallel workers share it)\n"));
+  auto js = Ablate(dir, "expand " + grid + " --plan --format json --db " + Q(db) + data);
+  REQUIRE(js.code == 0);
+  for (const auto& run : json::parse(js.out)) {
+    const auto& plan = run.at("plan");
+    CHECK(plan.at("finetune").at(0).at("train_examples") == 100);
+    CHECK(plan.at("finetune_example_passes") == 200);
+    // Both at the first run's rates: its own, and the pooled one of its experiment.
+    CHECK(plan.at("est_seconds").get<double>() ==
+          Approx(plan.at("total_tokens").get<double>() / 200 + 200.0 / 50));
+  }
+  // --db serves the plan only; a database that is not one is bad input.
+  CHECK(Ablate(dir, "expand " + grid + " --db " + Q(db)).code == 2);
+  dir.Write("not.db", "hello");
+  CHECK(Ablate(dir, "expand " + grid + " --plan --db " + Q(dir / "not.db") + data).code == 2);
+}
