@@ -157,13 +157,18 @@ bool HasDropoutKernel(const torch::Tensor& x, const torch::Tensor& residual) {
 // in cache cost about one pass over memory.
 constexpr int64_t kRowsPerBlock = 2;
 
+// The log-probabilities a cross-entropy is taken from: in float32 at least (float64 for a float64
+// model), whatever the logits' type.
+torch::Tensor LossLogProbs(const torch::Tensor& logits) {
+  const auto compute_type = logits.scalar_type() == torch::kDouble ? torch::kDouble : torch::kFloat;
+  return torch::log_softmax(logits, 1, compute_type);  // (N, V)
+}
+
 class CrossEntropySumFunction : public torch::autograd::Function<CrossEntropySumFunction> {
  public:
   static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& logits,
                                const torch::Tensor& targets) {
-    const auto compute_type =
-        logits.scalar_type() == torch::kDouble ? torch::kDouble : torch::kFloat;
-    auto log_probs = torch::log_softmax(logits, 1, compute_type);  // (N, V)
+    auto log_probs = LossLogProbs(logits);  // (N, V)
     auto loss = log_probs.gather(1, targets.unsqueeze(1)).sum().neg();
     ctx->save_for_backward({log_probs, targets});
     ctx->saved_data["dtype"] = static_cast<int64_t>(logits.scalar_type());
@@ -243,6 +248,12 @@ torch::Tensor CrossEntropySum(const torch::Tensor& logits, const torch::Tensor& 
   TORCH_CHECK(logits.dim() == 2 && targets.dim() == 1 && targets.size(0) == logits.size(0),
               "CrossEntropySum wants logits (N, V) and targets (N)");
   return CrossEntropySumFunction::apply(logits, targets);
+}
+
+torch::Tensor CrossEntropyPerToken(const torch::Tensor& logits, const torch::Tensor& targets) {
+  TORCH_CHECK(logits.dim() == 2 && targets.dim() == 1 && targets.size(0) == logits.size(0),
+              "CrossEntropyPerToken wants logits (N, V) and targets (N)");
+  return LossLogProbs(logits).gather(1, targets.unsqueeze(1)).squeeze(1).neg();
 }
 
 bool HasFusedAdamW(const torch::Tensor& param, const torch::Tensor& grad,

@@ -32,6 +32,10 @@ torch::Tensor DropoutAdd(const torch::Tensor& x, const torch::Tensor& residual, 
 // so it runs once per forward (no retain_graph).
 torch::Tensor CrossEntropySum(const torch::Tensor& logits, const torch::Tensor& targets);
 
+// The terms of CrossEntropySum's sum, one per row (N), in the same type; for scoring, with no
+// backward of its own.
+torch::Tensor CrossEntropyPerToken(const torch::Tensor& logits, const torch::Tensor& targets);
+
 // The scalars of one AdamW update (the same for every parameter of a group).
 struct AdamWScalars {
   double lr = 0;

@@ -221,13 +221,8 @@ PretrainOutput BertModelImpl::forward(const BatchTensors& batch) {
   if (torch::GradMode::is_enabled()) {
     out.mlm_loss_sum = CrossEntropySum(mlm_logits, batch.masked_labels);
   } else {
-    // CrossEntropySum's forward, keeping the per-token terms its sum would discard.
-    const auto compute_type =
-        mlm_logits.scalar_type() == torch::kDouble ? torch::kDouble : torch::kFloat;
-    out.mlm_token_losses = torch::log_softmax(mlm_logits, 1, compute_type)
-                               .gather(1, batch.masked_labels.unsqueeze(1))
-                               .squeeze(1)
-                               .neg();
+    // The per-token terms CrossEntropySum's sum would discard.
+    out.mlm_token_losses = CrossEntropyPerToken(mlm_logits, batch.masked_labels);
     out.mlm_loss_sum = out.mlm_token_losses.sum();
     out.mlm_token_correct = mlm_logits.argmax(1).eq(batch.masked_labels);
     out.mlm_correct = out.mlm_token_correct.sum();
@@ -290,6 +285,11 @@ StepStats AccumulateGradients(BertModel& model, const std::vector<BatchTensors>&
   stats.nsp_loss = nsp_sum.defined() ? stats.nsp_loss_sum / nsp_denominator : 0;
   stats.loss = stats.mlm_loss + stats.nsp_loss;
   return stats;
+}
+
+BertModel InitialModel(const ModelOptions& options, uint64_t seed) {
+  torch::manual_seed(seed);
+  return BertModel(options);
 }
 
 }  // namespace ablate::core

@@ -117,6 +117,11 @@ struct BertModelImpl : torch::nn::Module {
 };
 TORCH_MODULE(BertModel);
 
+// The weights a run starts from: torch's generator seeded with the run's seed, then the model
+// built (and initialized) from `options`. Pretraining starts here, and so does the no-pretraining
+// fine-tuning baseline, so the two cannot drift apart.
+BertModel InitialModel(const ModelOptions& options, uint64_t seed);
+
 // What one optimizer step saw, summed or averaged over its micro-batches.
 struct StepStats {
   double loss = 0, mlm_loss = 0, nsp_loss = 0;

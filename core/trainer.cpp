@@ -368,8 +368,7 @@ TrainResult TrainRanks(const TrainConfig& config, const fs::path& data_dir, cons
 
   DataPipeline data(data_dir, config, log);
   const uint64_t seed = config.seed;
-  torch::manual_seed(seed);  // initialization
-  BertModel model(MakeModelOptions(config, data.prepared().tokenizer));
+  BertModel model = InitialModel(MakeModelOptions(config, data.prepared().tokenizer), seed);
   model->to(device);
   model->train();
   AdamWOptions adam;

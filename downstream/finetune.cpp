@@ -473,9 +473,7 @@ FinetuneResult FinetuneUntrained(const Task& task, const FinetuneConfig& config,
 }
 
 BertModel UntrainedEncoder(const TrainConfig& pretrain, const BpeTokenizer& tokenizer) {
-  // What core::Train does before its first update (trainer.cpp): the run's seed, then the model.
-  torch::manual_seed(pretrain.seed);
-  return BertModel(MakeModelOptions(pretrain, tokenizer));
+  return InitialModel(MakeModelOptions(pretrain, tokenizer), pretrain.seed);
 }
 
 }  // namespace ablate::downstream

@@ -471,10 +471,17 @@ std::vector<TaskSpec> ParseTaskSpecs(const std::string& text, const fs::path& da
   return specs;
 }
 
+TaskKind KindOfFormat(const std::string& format) {
+  if (format == "squad1" || format == "squad2") return TaskKind::kSpan;
+  if (format == "race") return TaskKind::kMultipleChoice;
+  return TaskKind::kClassification;
+}
+
 Task LoadTask(const TaskSpec& spec) {
   Task task;
   task.name = spec.name;
   task.format = spec.format;
+  task.kind = KindOfFormat(spec.format);
   std::error_code error;
   if (!fs::is_directory(spec.path, error)) {
     const bool builtin =
@@ -487,7 +494,6 @@ Task LoadTask(const TaskSpec& spec) {
   if (const GlueLayout* layout = FindGlueLayout(spec.format)) {
     const std::string expected =
         "the " + spec.format + " format reads train.tsv and " + std::string(layout->dev_file);
-    task.kind = TaskKind::kClassification;
     task.labels = layout->labels;
     task.metrics = layout->metrics;
     task.train.classification = ReadGlueFile(spec.path / "train.tsv", *layout, expected);
@@ -498,7 +504,6 @@ Task LoadTask(const TaskSpec& spec) {
     const std::string dev_name = v2 ? "dev-v2.0.json" : "dev-v1.1.json";
     const std::string expected = "the " + spec.format + " format reads " + train_name + " and " +
                                  dev_name + ", or train.json and dev.json";
-    task.kind = TaskKind::kSpan;
     task.allows_no_answer = v2;
     task.metrics = {"f1", "em"};
     task.train.spans =
@@ -506,7 +511,6 @@ Task LoadTask(const TaskSpec& spec) {
     task.dev.spans =
         ReadSquadFile(FirstExisting(spec.path, {dev_name, "dev.json"}), false, v2, expected);
   } else if (spec.format == "race") {
-    task.kind = TaskKind::kMultipleChoice;
     task.metrics = {"acc"};
     task.train.choices = ReadRaceDir(spec.path / "train");
     task.dev.choices = ReadRaceDir(spec.path / "dev");

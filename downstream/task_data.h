@@ -76,6 +76,11 @@ struct Task {
 std::vector<TaskSpec> ParseTaskSpecs(const std::string& text,
                                      const std::filesystem::path& data_dir);
 
+// The kind of task a format is (the paper's fine-tuning defaults differ by kind): squad1 and
+// squad2 are spans, race multiple choice, every other format classification. Knowable without
+// reading the task.
+TaskKind KindOfFormat(const std::string& format);
+
 // Reads a task's train and dev splits from the files its format names: GLUE train.tsv + dev.tsv
 // (mnli: dev_matched.tsv, mnli-mm: dev_mismatched.tsv); squad1 train-v1.1.json + dev-v1.1.json,
 // squad2 train-v2.0.json + dev-v2.0.json (either: train.json + dev.json); race: every file under

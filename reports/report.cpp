@@ -71,8 +71,7 @@ ReportTable TableBuilder::Build() {
   }
   FlagBelowBaselines(rows, out);
   AddBaselineRows(completed, out);
-  out.summary = Summary(out, all);
-  QualifySummary(mixed_rows, out.summary);
+  out.summary = Summary(out, all, mixed_rows);
   FixedParams(all, source ? SourceExperimentRuns(*source) : Runs{}, out);
   out.caption = ResolveCaption(completed);
   LeftOut(rows, out.notes);
@@ -196,7 +195,8 @@ void TableBuilder::Footnotes(const std::vector<std::pair<RowSpec, Runs>>& rows,
   }
 }
 
-std::string TableBuilder::Summary(const ReportTable& table, const Runs& all) const {
+std::string TableBuilder::Summary(const ReportTable& table, const Runs& all,
+                                  const std::vector<std::string>& mixed_rows) const {
   if (table.experiment.empty()) return "";
   std::map<int64_t, int> per_row;
   for (const auto& row : table.rows) {
@@ -225,9 +225,21 @@ std::string TableBuilder::Summary(const ReportTable& table, const Runs& all) con
              : table_.spread == Spread::kStd ? "; after ± their sample standard deviation"
                                              : "";
   }
-  return "Each cell is " + what + " over its row's pretraining seeds (" + counts + spread +
-         ") of experiment `" + table.experiment + "` (" +
-         Plural(static_cast<int64_t>(all.size()), "run") + " in the table).";
+  // Rows that pool other settings too are not over "pretraining seeds" alone.
+  std::string summary = "Each cell is " + what + " over its row's " +
+                        (mixed_rows.empty() ? "pretraining seeds" : "runs") + " (" + counts +
+                        spread + ") of experiment `" + table.experiment + "` (" +
+                        Plural(static_cast<int64_t>(all.size()), "run") + " in the table).";
+  if (mixed_rows.empty()) return summary;
+  std::string labels;
+  for (const auto& label : mixed_rows) labels += (labels.empty() ? "\"" : ", \"") + label + "\"";
+  return summary + (mixed_rows.size() == 1
+                        ? " Row " + labels +
+                              " pools runs that differ in more than the seed: see the note under "
+                              "the table."
+                        : " Rows " + labels +
+                              " pool runs that differ in more than the seed: see the notes under "
+                              "the table.");
 }
 
 // Parameters with one value across every run of the table, except the seed (a varied

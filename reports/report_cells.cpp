@@ -363,6 +363,7 @@ void TableBuilder::TestClaims(ReportTable& out) const {
       table_.alpha / static_cast<double>(table_.correction == Correction::kHolm
                                              ? std::max<int64_t>(1, out.family.tests)
                                              : 1);
+  std::vector<std::string> detectable;  // "claim 1 ppl 27.77", for the footnote
   size_t k = 0;
   for (size_t l = 0; l < out.claims.size(); ++l) {
     ClaimLine& line = out.claims[l];
@@ -379,8 +380,12 @@ void TableBuilder::TestClaims(ReportTable& out) const {
                     : r.p_against_adjusted <= table_.alpha ? "reversed"
                     : claim.kind == ClaimKind::kAtLeast    ? "consistent"
                                                            : "not separable";
-        if (table_.test == ClaimTest::kRank)
+        if (table_.test == ClaimTest::kRank) {
           r.detectable = DetectableShift(t.better, t.than, lenient);
+          detectable.push_back("claim " + std::to_string(l + 1) + " " + r.column + " " +
+                               (std::isinf(r.detectable) ? std::string("none")
+                                                         : Fixed(r.detectable, column.decimals)));
+        }
       }
       line.text += (i > 0 ? "; " : "") + r.column + ": **" + r.verdict + "**";
       if (r.p < 0) continue;
@@ -396,7 +401,7 @@ void TableBuilder::TestClaims(ReportTable& out) const {
     if (line.results.empty()) line.text += "no column to test";
     line.text += ".";
   }
-  if (!out.claims.empty()) ClaimFootnote(out, lenient);
+  if (!out.claims.empty()) ClaimFootnote(out, lenient, detectable);
 }
 
 void TableBuilder::BootstrapClaim(const ColumnSpec& column, size_t part,
@@ -472,7 +477,8 @@ void TableBuilder::BootstrapClaim(const ColumnSpec& column, size_t part,
 }
 
 // What the claims' tests are, which family they form, and what these runs could have shown.
-void TableBuilder::ClaimFootnote(ReportTable& out, double lenient) const {
+void TableBuilder::ClaimFootnote(ReportTable& out, double lenient,
+                                 const std::vector<std::string>& detectable) const {
   char alpha[32];
   std::snprintf(alpha, sizeof alpha, "%g", table_.alpha);
   char level[32];
@@ -506,45 +512,28 @@ void TableBuilder::ClaimFootnote(ReportTable& out, double lenient) const {
           Fixed(100 * (1 - table_.alpha), 0) + "% where the runs allow it.";
   // What these runs could show at all: the smallest p each test can reach (by the sizes of its
   // sides), against the level the most lenient step of the correction needs.
-  std::set<std::pair<int64_t, int64_t>> sizes;
+  std::map<std::pair<int64_t, int64_t>, double> sizes;  // (runs a side) -> ClaimResult::min_p
   for (const auto& line : out.claims) {
     for (const auto& r : line.results) {
-      if (r.p >= 0) sizes.insert({r.n_better, r.n_than});
+      if (r.p >= 0) sizes[{r.n_better, r.n_than}] = r.min_p;
     }
   }
   std::string reach;
   bool any_reachable = false;
-  for (const auto& [na, nb] : sizes) {
-    const double p = MinimumOneSidedP(static_cast<size_t>(na), static_cast<size_t>(nb));
+  for (const auto& [n, p] : sizes) {
+    const auto& [na, nb] = n;
     any_reachable = any_reachable || p <= lenient;
     char p_min[32];
     std::snprintf(p_min, sizeof p_min, "%.2g", p);
     reach += (reach.empty() ? "" : ", ") + std::string(p_min) + " (" + Plural(na, "run") +
              " against " + std::to_string(nb) + ")";
   }
-  std::vector<std::string> detectable;
   text += " With these runs the smallest one-sided p a test can reach is " + reach +
           (holm && m > 1 ? std::string(", and Holm's first step needs p ≤ ") + level + " (" +
                                alpha + "/" + std::to_string(m) + ")"
                          : std::string()) +
           (any_reachable ? ": a verdict can reach significance."
                          : ": no verdict can reach significance; more seeds are needed.");
-  int index = 0;
-  for (const auto& line : out.claims) {
-    ++index;
-    for (size_t i = 0; i < line.results.size(); ++i) {
-      const auto& r = line.results[i];
-      if (r.p < 0 || std::isnan(r.detectable)) continue;
-      const ColumnSpec* column = nullptr;
-      for (const ColumnSpec* c : out.columns) {
-        if (r.column == c->label || r.column.rfind(c->label + " [", 0) == 0) column = c;
-      }
-      const int d = column ? column->decimals : 2;
-      detectable.push_back(
-          "claim " + std::to_string(index) + " " + r.column + " " +
-          (std::isinf(r.detectable) ? std::string("none") : Fixed(r.detectable, d)));
-    }
-  }
   if (!detectable.empty()) {
     text += " The smallest shift each test could have separated at p ≤ " + std::string(level) +
             ", given the runs' own spread: " + Join(detectable) +

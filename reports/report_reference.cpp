@@ -1,10 +1,11 @@
-// The rows that are not ours: the tasks' trivial baselines, and the published reference numbers
-// with the conditions they hold for.
+// The rows that are not ours: the trivial baselines (with the flags on our cells that do not beat
+// them), and the published reference numbers with the conditions they hold for.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <functional>
 #include <map>
+#include <optional>
 #include <set>
 
 #include "base/error.h"
@@ -35,6 +36,18 @@ std::string UntrainedMetric(const std::string& metric) {
   return metric.substr(0, slash) + "/untrained" + metric.substr(slash);
 }
 
+// The median over `runs` of final metric `metric`, times `scale`; nullopt when none recorded it.
+std::optional<double> MedianFinal(const std::vector<const RunData*>& runs,
+                                  const std::string& metric, double scale) {
+  std::vector<double> values;
+  for (const RunData* run : runs) {
+    if (auto it = run->finals.find(metric); it != run->finals.end())
+      values.push_back(it->second * scale);
+  }
+  if (values.empty()) return std::nullopt;
+  return Median(values);
+}
+
 }  // namespace
 
 const std::vector<BaselineKind>& BaselineKinds() {
@@ -57,8 +70,7 @@ bool LowerIsBetter(const ColumnSpec& column, const std::string& metric) {
 }
 
 // The trivial baselines, each recorded by the runs on the same examples as the column's metric,
-// as rows, so a reader sees whether pretraining and fine-tuning learned anything; then each of
-// our cells that does not beat the baselines of its own runs is flagged.
+// as rows, so a reader sees whether pretraining and fine-tuning learned anything.
 void TableBuilder::AddBaselineRows(const Runs& runs, ReportTable& out) const {
   for (const BaselineKind& kind : BaselineKinds()) {
     ReportRow row;
@@ -73,17 +85,12 @@ void TableBuilder::AddBaselineRows(const Runs& runs, ReportTable& out) const {
         CellPart part;
         part.text = kMissing;
         const std::string metric = column->param.empty() ? kind.metric(column->metrics[p]) : "";
-        std::vector<double> values;
-        for (const RunData* run : runs) {
-          if (auto it = run->finals.find(metric); !metric.empty() && it != run->finals.end())
-            values.push_back(it->second * column->scale);
-        }
-        if (!values.empty()) {
+        if (const auto median =
+                metric.empty() ? std::nullopt : MedianFinal(runs, metric, column->scale)) {
           part.missing = false;
           part.numeric = true;
-          part.value = Median(values);
+          part.value = *median;
           part.text = Fixed(part.value, column->decimals);
-          part.count = static_cast<int64_t>(values.size());
           any = true;
         }
         cell.parts.push_back(part);
@@ -114,13 +121,9 @@ void TableBuilder::FlagBelowBaselines(const std::vector<std::pair<RowSpec, Runs>
         for (const BaselineKind& kind : BaselineKinds()) {
           const std::string metric = kind.metric(column.metrics[p]);
           if (metric.empty()) continue;
-          std::vector<double> values;
-          for (const RunData* run : runs) {
-            if (auto it = run->finals.find(metric); it != run->finals.end())
-              values.push_back(it->second * column.scale);
-          }
-          if (values.empty()) continue;
-          const double baseline = Median(values);
+          const auto median = MedianFinal(runs, metric, column.scale);
+          if (!median) continue;
+          const double baseline = *median;
           const bool beats = lower ? part.value < baseline : part.value > baseline;
           if (beats) continue;
           const bool weaker =

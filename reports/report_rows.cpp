@@ -322,21 +322,4 @@ std::vector<std::string> TableBuilder::SettleMixedRows(std::vector<std::pair<Row
   return pooled;
 }
 
-void TableBuilder::QualifySummary(const std::vector<std::string>& mixed_rows,
-                                  std::string& summary) {
-  if (mixed_rows.empty() || summary.empty()) return;
-  const std::string seeds = "its row's pretraining seeds";
-  if (const size_t at = summary.find(seeds); at != std::string::npos)
-    summary.replace(at, seeds.size(), "its row's runs");
-  std::string labels;
-  for (const auto& label : mixed_rows) labels += (labels.empty() ? "\"" : ", \"") + label + "\"";
-  summary += mixed_rows.size() == 1
-                 ? " Row " + labels +
-                       " pools runs that differ in more than the seed: see the note under the "
-                       "table."
-                 : " Rows " + labels +
-                       " pool runs that differ in more than the seed: see the notes under the "
-                       "table.";
-}
-
 }  // namespace ablate::reports

@@ -113,8 +113,10 @@ class TableBuilder {
                       const std::vector<const ReportRow*>& than, ClaimResult& result) const;
 
   // The claims' footnote: the test, the family and its correction, and what these runs could
-  // have detected; `lenient` is the level the correction's most lenient step needs.
-  void ClaimFootnote(ReportTable& out, double lenient) const;
+  // have detected; `lenient` is the level the correction's most lenient step needs, `detectable`
+  // each rank test's smallest separable shift ("claim 1 ppl 27.77").
+  void ClaimFootnote(ReportTable& out, double lenient,
+                     const std::vector<std::string>& detectable) const;
 
   const RunSource* ChooseSource();
 
@@ -133,8 +135,6 @@ class TableBuilder {
   // refused); kError throws InputError naming the row's JSON path.
   std::vector<std::string> SettleMixedRows(std::vector<std::pair<RowSpec, Runs>>& rows,
                                            ReportTable& out) const;
-  // The summary says "pretraining seeds" of rows that also pool other settings: not so.
-  static void QualifySummary(const std::vector<std::string>& mixed_rows, std::string& summary);
 
   // Values listed in "order" come first, in that order; others after, in natural order.
   static int OrderRank(const GeneratedRows& g, const std::string& name, const ParamValue& value);
@@ -152,7 +152,9 @@ class TableBuilder {
   // runs, each cell off the most common count says how many.
   static void MarkCounts(ReportTable& table);
 
-  std::string Summary(const ReportTable& table, const Runs& all) const;
+  // What the numbers are, in one sentence; `mixed_rows` (SettleMixedRows) pool more than seeds.
+  std::string Summary(const ReportTable& table, const Runs& all,
+                      const std::vector<std::string>& mixed_rows) const;
 
   Runs SourceExperimentRuns(const RunSource& source) const;
 

@@ -17,13 +17,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// The kind downstream::LoadTask gives a format; it picks the paper's fine-tuning defaults.
-downstream::TaskKind KindOf(const std::string& format) {
-  if (format == "squad1" || format == "squad2") return downstream::TaskKind::kSpan;
-  if (format == "race") return downstream::TaskKind::kMultipleChoice;
-  return downstream::TaskKind::kClassification;
-}
-
 // A built-in task as scripts/fetch-data wrote it says its splits' sizes in source.json. Any
 // other task's size stays unknown: counting its examples means reading it (MNLI's train.tsv is
 // hundreds of megabytes, SQuAD's and RACE's JSON must be parsed), which a plan does not do.
@@ -137,7 +130,8 @@ experiments::GridPlan PlanOnPreparedData(const experiments::GridSpec& grid,
   auto tasks = [&](const std::string& text) {
     std::vector<experiments::TaskFacts> facts;
     for (const auto& spec : downstream::ParseTaskSpecs(text, data_dir))
-      facts.push_back({spec.name, KindOf(spec.format), FetchedTrainSize(spec, data_dir)});
+      facts.push_back(
+          {spec.name, downstream::KindOfFormat(spec.format), FetchedTrainSize(spec, data_dir)});
     return facts;
   };
   const auto recorded =
