@@ -83,37 +83,57 @@ BatchTensors ToTensors(const Batch& batch, torch::Device device) {
   return out;
 }
 
+namespace {
+
+// Rows `rows` of `batch`, in that order, trimmed to their longest.
+Batch CopyRows(const Batch& batch, const std::vector<size_t>& rows) {
+  Batch micro;
+  micro.rows = static_cast<int64_t>(rows.size());
+  micro.epoch = batch.epoch;
+  for (const size_t r : rows) micro.cols = std::max<int64_t>(micro.cols, batch.lengths[r]);
+  for (const size_t r : rows) {
+    const auto at = static_cast<ptrdiff_t>(r) * batch.cols;
+    micro.input_ids.insert(micro.input_ids.end(), batch.input_ids.begin() + at,
+                           batch.input_ids.begin() + at + micro.cols);
+    micro.labels.insert(micro.labels.end(), batch.labels.begin() + at,
+                        batch.labels.begin() + at + micro.cols);
+    micro.segment_ids.insert(micro.segment_ids.end(), batch.segment_ids.begin() + at,
+                             batch.segment_ids.begin() + at + micro.cols);
+    micro.lengths.push_back(batch.lengths[r]);
+    micro.nsp_labels.push_back(batch.nsp_labels[r]);
+    if (!batch.first_tokens.empty()) micro.first_tokens.push_back(batch.first_tokens[r]);
+    micro.tokens += batch.lengths[r];
+  }
+  micro.predictions = std::count_if(micro.labels.begin(), micro.labels.end(),
+                                    [](int32_t label) { return label != kIgnoreLabel; });
+  return micro;
+}
+
+}  // namespace
+
 std::vector<Batch> SplitBatch(const Batch& batch, int64_t parts) {
   CheckShape(batch);
   ABLATE_CHECK(parts >= 1 && parts <= batch.rows, "cannot split " + std::to_string(batch.rows) +
                                                       " rows into " + std::to_string(parts) +
                                                       " micro-batches");
   std::vector<Batch> out;
-  int64_t begin = 0;
+  size_t begin = 0;
   for (int64_t part = 0; part < parts; ++part) {
-    const int64_t rows = batch.rows / parts + (part < batch.rows % parts ? 1 : 0);
-    Batch micro;
-    micro.rows = rows;
-    micro.epoch = batch.epoch;
-    micro.cols =
-        *std::max_element(batch.lengths.begin() + begin, batch.lengths.begin() + begin + rows);
-    for (int64_t r = begin; r < begin + rows; ++r) {
-      const auto from = batch.input_ids.begin() + r * batch.cols;
-      micro.input_ids.insert(micro.input_ids.end(), from, from + micro.cols);
-      const auto labels = batch.labels.begin() + r * batch.cols;
-      micro.labels.insert(micro.labels.end(), labels, labels + micro.cols);
-      const auto segments = batch.segment_ids.begin() + r * batch.cols;
-      micro.segment_ids.insert(micro.segment_ids.end(), segments, segments + micro.cols);
-      micro.lengths.push_back(batch.lengths[r]);
-      micro.nsp_labels.push_back(batch.nsp_labels[r]);
-      micro.tokens += batch.lengths[r];
-    }
-    micro.predictions = std::count_if(micro.labels.begin(), micro.labels.end(),
-                                      [](int32_t label) { return label != kIgnoreLabel; });
-    out.push_back(std::move(micro));
+    const auto rows = static_cast<size_t>(batch.rows / parts + (part < batch.rows % parts ? 1 : 0));
+    std::vector<size_t> picked(rows);
+    for (size_t i = 0; i < rows; ++i) picked[i] = begin + i;
+    out.push_back(CopyRows(batch, picked));
     begin += rows;
   }
   return out;
+}
+
+Batch SelectRows(const Batch& batch, const std::vector<size_t>& rows) {
+  CheckShape(batch);
+  for (const size_t r : rows)
+    ABLATE_CHECK(r < static_cast<size_t>(batch.rows),
+                 "row " + std::to_string(r) + " of a batch of " + std::to_string(batch.rows));
+  return CopyRows(batch, rows);
 }
 
 }  // namespace ablate::core

@@ -37,4 +37,7 @@ BatchTensors ToTensors(const Batch& batch, torch::Device device);
 // one, each trimmed to its own longest row (1 <= parts <= rows).
 std::vector<Batch> SplitBatch(const Batch& batch, int64_t parts);
 
+// The rows `rows` of `batch`, in that order, trimmed to their own longest row.
+Batch SelectRows(const Batch& batch, const std::vector<size_t>& rows);
+
 }  // namespace ablate::core

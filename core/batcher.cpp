@@ -97,6 +97,7 @@ Batch BatchStream::Next() {
     std::copy(segments_.begin(), segments_.end(), batch.segment_ids.begin() + offset);
     batch.lengths.push_back(static_cast<int32_t>(tokens_.size()));
     batch.nsp_labels.push_back(row.example.nsp);
+    batch.first_tokens.push_back(row.example.a_begin);
     batch.tokens += static_cast<int64_t>(tokens_.size());
     batch.predictions += static_cast<int64_t>(masked_.positions.size());
   }

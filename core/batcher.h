@@ -23,9 +23,11 @@ struct Batch {
   std::vector<int8_t> segment_ids;
   std::vector<int32_t> lengths;    // per row, tokens before padding
   std::vector<int8_t> nsp_labels;  // per row; kNoNspLabel for formats without NSP
-  int64_t tokens = 0;              // sum of lengths
-  int64_t predictions = 0;         // masked positions in the batch
-  uint64_t epoch = 0;              // the epoch of the batch's first row
+  // Per row, the corpus offset of its example's first token (where the row's text starts).
+  std::vector<uint64_t> first_tokens;
+  int64_t tokens = 0;       // sum of lengths
+  int64_t predictions = 0;  // masked positions in the batch
+  uint64_t epoch = 0;       // the epoch of the batch's first row
 };
 
 struct DataPosition {

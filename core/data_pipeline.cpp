@@ -4,6 +4,7 @@
 #include <set>
 
 #include "base/error.h"
+#include "base/hash.h"
 #include "base/rng.h"
 #include "core/data_stats.h"
 
@@ -27,7 +28,35 @@ void CheckHeldOutNotTrained(const PreparedCorpus& train, const PreparedCorpus& e
   }
 }
 
+// The half of the held-out documents a document belongs to: a hash of its id, independent of the
+// hash that held it out (HeldOutIds).
+uint8_t HalfOf(const std::string& id) {
+  const std::string hash = Sha256Hex("select:" + id);
+  return std::stoull(hash.substr(0, 12), nullptr, 16) < (1ULL << 47) ? DataPipeline::kSelectHalf
+                                                                     : DataPipeline::kReportHalf;
+}
+
 }  // namespace
+
+std::vector<std::string> EvalCorpora(const std::string& list) {
+  std::vector<std::string> out;
+  if (list.find_first_not_of(" \t") == std::string::npos) return out;
+  size_t begin = 0;
+  while (true) {
+    const size_t end = std::min(list.find(',', begin), list.size());
+    std::string name = list.substr(begin, end - begin);
+    name.erase(0, name.find_first_not_of(" \t"));
+    name.erase(name.find_last_not_of(" \t") + 1);
+    if (name.empty()) throw InputError("", "eval.corpus", "empty corpus name in \"" + list + "\"");
+    if (std::find(out.begin(), out.end(), name) != out.end())
+      throw InputError("", "eval.corpus",
+                       "corpus \"" + name + "\" named twice in \"" + list + "\"");
+    out.push_back(std::move(name));
+    if (end == list.size()) break;
+    begin = end + 1;
+  }
+  return out;
+}
 
 DataPlan PlanData(const PreparedCorpus& prepared, const TokenCorpus& train,
                   const TrainConfig& config) {
@@ -58,10 +87,21 @@ DataPlan PlanData(const PreparedCorpus& prepared, const TokenCorpus& train,
 DataPipeline::DataPipeline(const std::filesystem::path& data_dir, const TrainConfig& config,
                            const Log& log)
     : prepared_(PrepareCorpus(data_dir, config.data.corpus, config.data.tokenizer, log)) {
-  if (!config.eval.corpus.empty() && config.eval.corpus != config.data.corpus) {
-    eval_ = PrepareCorpus(data_dir, config.eval.corpus,
-                          SharedTokenizerName(config.data.tokenizer, config.data.corpus), log);
-    CheckHeldOutNotTrained(prepared_, *eval_);
+  const std::vector<std::string> corpora = EvalCorpora(config.eval.corpus);
+  const std::string shared = SharedTokenizerName(config.data.tokenizer, config.data.corpus);
+  for (size_t i = 0; i < corpora.size(); ++i) {
+    const std::string& name = corpora[i];
+    const Shard* shard = &prepared_.valid;
+    if (name != config.data.corpus) {
+      PreparedCorpus other = PrepareCorpus(data_dir, name, shared, log);
+      CheckHeldOutNotTrained(prepared_, other);
+      if (i == 0) {
+        eval_ = std::move(other);
+      } else {
+        shard = &extra_corpora_.emplace_back(std::move(other)).valid;
+      }
+    }
+    if (i > 0) extra_valid_.emplace_back(name, shard);
   }
   train_ = LimitTokens(prepared_.train.corpus(), config.data.max_tokens, limit_storage_);
   const BpeTokenizer& tok = prepared_.tokenizer;
@@ -79,20 +119,42 @@ DataPipeline::DataPipeline(const std::filesystem::path& data_dir, const TrainCon
   options_.token_budget = plan_.token_budget;
 }
 
-const TokenCorpus& DataPipeline::valid() const {
+const TokenCorpus& DataPipeline::valid(size_t set) const {
+  if (set > 0) return extra_valid_.at(set - 1).second->corpus();
   return eval_ ? eval_->valid.corpus() : prepared_.valid.corpus();
 }
 
-Batch DataPipeline::ValidationSample(InputFormat format, int64_t limit) const {
+std::string DataPipeline::ValidPrefix(size_t set) const {
+  return set == 0 ? "valid" : "valid-" + extra_valid_.at(set - 1).first;
+}
+
+std::vector<uint8_t> DataPipeline::SampleHalves(const Batch& sample) const {
+  const Shard& shard = eval_ ? eval_->valid : prepared_.valid;
+  const TokenCorpus& corpus = shard.corpus();
+  const auto& ids = shard.document_ids();
+  std::vector<uint8_t> halves;
+  for (const uint64_t first : sample.first_tokens) {
+    // The document whose tokens hold `first`: the last one that begins at or before it.
+    uint64_t low = 0, high = corpus.DocumentCount();
+    while (high - low > 1) {
+      const uint64_t mid = (low + high) / 2;
+      (corpus.DocumentTokenBegin(mid) <= first ? low : high) = mid;
+    }
+    halves.push_back(HalfOf(ids.at(low)));
+  }
+  return halves;
+}
+
+Batch DataPipeline::ValidationSample(InputFormat format, int64_t limit, size_t set) const {
   BatchOptions options = options_;
   options.format.format = format;
   options.format.seed = kFixedSampleSeed;  // the same validation sample for every run
   options.masking.mode = MaskingMode::kDynamic;
   options.token_budget = 0;
   options.batch_size = 1;
-  const uint64_t total = BatchStream(valid(), options).ExamplesPerEpoch();
+  const uint64_t total = BatchStream(valid(set), options).ExamplesPerEpoch();
   options.batch_size = limit > 0 ? std::min(static_cast<uint64_t>(limit), total) : total;
-  return BatchStream(valid(), options).Next();
+  return BatchStream(valid(set), options).Next();
 }
 
 }  // namespace ablate::core

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -42,19 +43,34 @@ class DataPipeline {
   const TokenCorpus& train() const { return train_; }
   const BatchOptions& batch_options() const { return options_; }
   const DataPlan& plan() const { return plan_; }
-  // The held-out documents runs are scored on: those of data.eval_corpus, else the training
-  // corpus's. Never trained on: a training corpus holding one of them is refused.
-  const TokenCorpus& valid() const;
+  // The held-out documents runs are scored on: set 0 those of the first eval.corpus, else the
+  // training corpus's; set i > 0 those of the i-th further eval.corpus (EvalCorpora). Never
+  // trained on: a training corpus holding one of them is refused.
+  const TokenCorpus& valid(size_t set = 0) const;
+  // How many held-out sets runs are scored on (1 + the further eval.corpus entries), and the
+  // prefix their metrics are named by: "valid" for set 0, "valid-<corpus>" for the others.
+  size_t ValidSets() const { return 1 + extra_valid_.size(); }
+  std::string ValidPrefix(size_t set) const;
   // The fixed validation sample: exactly `limit` held-out sequences (all when 0 or when fewer
   // exist) of `format`, masked once, in one batch. Its texts and masks depend on the held-out
   // documents only, never on the run's seed, masking, batch or micro-batch sizes.
-  Batch ValidationSample(InputFormat format, int64_t limit) const;
+  Batch ValidationSample(InputFormat format, int64_t limit, size_t set = 0) const;
+  // Which half of set 0's held-out documents each row of its sample starts in, by a hash of the
+  // document's id: kSelectHalf (where a report may choose, e.g. a learning rate per row) or
+  // kReportHalf (where it then reports). Each row is scored in exactly one half, so the two
+  // halves' masked tokens never overlap.
+  static constexpr uint8_t kSelectHalf = 0, kReportHalf = 1;
+  std::vector<uint8_t> SampleHalves(const Batch& sample) const;
 
   BatchStream Stream(DataPosition start = {}) const { return BatchStream(train_, options_, start); }
 
  private:
   PreparedCorpus prepared_;
-  std::optional<PreparedCorpus> eval_;  // set when data.eval_corpus names another corpus
+  std::optional<PreparedCorpus> eval_;  // set when the first eval.corpus is another corpus
+  // The further eval.corpus entries: name and held-out shard (the training corpus's own, or one
+  // of extra_corpora_).
+  std::deque<PreparedCorpus> extra_corpora_;
+  std::vector<std::pair<std::string, const Shard*>> extra_valid_;
   std::vector<uint64_t> limit_storage_;
   TokenCorpus train_;
   BatchOptions options_;

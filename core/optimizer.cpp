@@ -68,8 +68,9 @@ double LinearSchedule::Lr(int64_t step) const {
   ABLATE_CHECK(warmup_steps >= 0 && total_steps >= 0, "negative schedule length");
   if (step <= 0) return 0;
   if (step <= warmup_steps) return peak_lr * static_cast<double>(step) / warmup_steps;
-  if (step >= total_steps) return 0;
-  return peak_lr * static_cast<double>(total_steps - step) / (total_steps - warmup_steps);
+  if (step > total_steps) return 0;
+  return peak_lr * static_cast<double>(total_steps - step + 1) /
+         static_cast<double>(total_steps - warmup_steps);
 }
 
 AdamW::AdamW(std::vector<ParamGroup> groups, AdamWOptions options)

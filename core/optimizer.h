@@ -33,11 +33,18 @@ struct ParamGroup {
 // {1} biases and LayerNorm weights with none, as BERT does. A group may be empty.
 std::vector<ParamGroup> WeightDecayGroups(const torch::nn::Module& model, double weight_decay);
 
-// BERT's schedule. `step` counts optimizer updates from 1: update s uses Lr(s).
-//   s <= warmup_steps:           peak_lr * s / warmup_steps  (update warmup_steps is the peak)
-//   warmup_steps < s <= total:   peak_lr * (total_steps - s) / (total_steps - warmup_steps)
-//   s > total_steps:             0
-// so the rate reaches 0 at update total_steps; warmup_steps = 0 starts decaying from update 1.
+// BERT's schedule (linear warmup, then linear decay to 0), ended so that every update learns.
+// `step` counts optimizer updates from 1: update s uses Lr(s).
+//   s <= warmup_steps:           peak_lr * s / warmup_steps          (update warmup_steps is the
+//   peak) warmup_steps < s <= total:   peak_lr * (total_steps - s + 1) / (total_steps -
+//   warmup_steps) s <= 0 or s > total_steps:   0
+// The decay is fairseq's polynomial_decay with power 1 and end_learning_rate 0 (the schedule
+// RoBERTa trained with): update s gets the rate fairseq sets after s - 1 updates, so the last
+// update gets peak_lr / (total_steps - warmup_steps) and the rate reaches 0 only after it. (A
+// schedule that is 0 at update total_steps wastes that update; Hugging Face's
+// get_linear_schedule_with_warmup instead wastes the first one, at rate 0.) The warmup starts at
+// peak_lr / warmup_steps on update 1, where fairseq gives updates 1 and 2 both that rate.
+// warmup_steps = 0 starts the decay at peak_lr on update 1.
 struct LinearSchedule {
   double peak_lr = 0;
   int64_t warmup_steps = 0;

@@ -58,12 +58,17 @@ struct OptimConfig {
 struct ValidationConfig {
   int64_t every = 0;      // 0 = only at the end
   int64_t sequences = 0;  // held-out sequences scored, exactly (0 = all)
-  // The corpus whose held-out documents every run is scored on ("" = the training corpus), so
-  // runs on different corpora can be compared on one text.
+  // The corpora whose held-out documents every run is scored on, comma-separated ("" = the
+  // training corpus), so runs on different corpora can be compared on one text: the first gives
+  // valid/*, each further one valid-<corpus>/* (EvalCorpora).
   std::string corpus;
 
   bool operator==(const ValidationConfig&) const = default;
 };
+
+// eval.corpus as a list: "books, mixture" -> {"books", "mixture"}; "" -> {}. Throws InputError
+// (path eval.corpus) on an empty entry or a corpus named twice.
+std::vector<std::string> EvalCorpora(const std::string& list);
 
 struct TrainConfig {
   uint64_t seed = 0;

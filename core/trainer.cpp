@@ -37,13 +37,13 @@ constexpr uint64_t kDropoutDomain = 0x64726f70;  // "drop"
 // With train.micro_batch = 0: as many sequences as keep a micro-batch near this many tokens.
 constexpr int64_t kAutoMicroBatchTokens = 16384;
 
-// The validation sample (DataPipeline::ValidationSample) in micro-batches of at most `rows`:
-// FULL-SENTENCES packing for the MLM perplexity (comparable across input formats) and, for NSP
-// formats, pairs in the run's format.
+// The validation sample (DataPipeline::ValidationSample) of held-out set `set` in micro-batches
+// of at most `rows`: FULL-SENTENCES packing for the MLM perplexity (comparable across input
+// formats) and, for NSP formats, pairs in the run's format.
 std::vector<Batch> ValidationBatches(const DataPipeline& data, InputFormat format, int64_t rows,
-                                     int64_t limit) {
-  if (HasNsp(format) && data.valid().DocumentCount() < 2) return {};
-  const Batch sample = data.ValidationSample(format, limit);
+                                     int64_t limit, size_t set = 0) {
+  if (HasNsp(format) && data.valid(set).DocumentCount() < 2) return {};
+  const Batch sample = data.ValidationSample(format, limit, set);
   return SplitBatch(sample, (sample.rows + rows - 1) / rows);
 }
 
@@ -200,11 +200,78 @@ void CheckSameWeights(Collective& collective, BertModel& model, int64_t step) {
   }
 }
 
-// What every evaluation of a run scores: the validation sample in micro-batches (ValidationBatches)
-// and the floors built from the run's training tokens.
+// One held-out set's MLM micro-batches, each scored into one of the set's parts: the first set
+// (eval.corpus's first) has two, its selection and report halves (DataPipeline::SampleHalves);
+// a further corpus has one.
+struct HeldOutSet {
+  std::vector<std::string> parts;  // metric prefixes: valid/select, valid/report; valid-<corpus>
+  std::vector<Batch> mlm;
+  std::vector<size_t> part_of;  // per micro-batch
+};
+
+// Set 0's sample with the selection half's rows first and the report half's after (each in
+// sample order), in micro-batches of at most `rows` that never mix the halves.
+HeldOutSet HalvedSet(const DataPipeline& data, int64_t rows, int64_t limit) {
+  HeldOutSet set;
+  set.parts = {"valid/select", "valid/report"};
+  const Batch sample = data.ValidationSample(InputFormat::kFullSentences, limit);
+  const std::vector<uint8_t> halves = data.SampleHalves(sample);
+  for (const uint8_t half : {DataPipeline::kSelectHalf, DataPipeline::kReportHalf}) {
+    std::vector<size_t> picked;
+    for (size_t r = 0; r < halves.size(); ++r)
+      if (halves[r] == half) picked.push_back(r);
+    if (picked.empty()) continue;
+    const Batch part = SelectRows(sample, picked);
+    for (auto& micro : SplitBatch(part, (part.rows + rows - 1) / rows)) {
+      set.mlm.push_back(std::move(micro));
+      set.part_of.push_back(half);
+    }
+  }
+  return set;
+}
+
+// What every evaluation of a run scores: the held-out sets' MLM micro-batches, the NSP pairs of
+// set 0 for the NSP formats, and the floors built from the run's training tokens.
 struct Validation {
-  std::vector<Batch> mlm, nsp;
+  std::vector<HeldOutSet> sets;
+  std::vector<Batch> nsp;
   TrivialBaselines baselines;
+};
+
+// What one part of a held-out set adds up over its masked tokens.
+struct PartSums {
+  double loss = 0;
+  int64_t predictions = 0, correct = 0;
+  BaselineSums floors;
+
+  void Add(const PartSums& o) {
+    loss += o.loss;
+    predictions += o.predictions;
+    correct += o.correct;
+    floors.unigram_loss_sum += o.floors.unigram_loss_sum;
+    floors.copy_loss_sum += o.floors.copy_loss_sum;
+    floors.unigram_correct += o.floors.unigram_correct;
+    floors.copy_correct += o.floors.copy_correct;
+  }
+  static constexpr size_t kValues = 7;
+  std::vector<double> Values() const {
+    return {loss,
+            static_cast<double>(predictions),
+            static_cast<double>(correct),
+            floors.unigram_loss_sum,
+            floors.copy_loss_sum,
+            static_cast<double>(floors.unigram_correct),
+            static_cast<double>(floors.copy_correct)};
+  }
+  void Assign(const double* v) {
+    loss = v[0];
+    predictions = static_cast<int64_t>(v[1]);
+    correct = static_cast<int64_t>(v[2]);
+    floors.unigram_loss_sum = v[3];
+    floors.copy_loss_sum = v[4];
+    floors.unigram_correct = static_cast<int64_t>(v[5]);
+    floors.copy_correct = static_cast<int64_t>(v[6]);
+  }
 };
 
 // The final evaluation's scores per row of the MLM validation sample: loss sums, masked tokens,
@@ -237,36 +304,58 @@ double Ratio(double sum, int64_t count) {
   return count > 0 ? sum / static_cast<double>(count) : kNoValue;
 }
 
+HeldOutScores Scores(const std::string& prefix, const PartSums& s) {
+  HeldOutScores h;
+  h.prefix = prefix;
+  h.predictions = s.predictions;
+  h.mlm_loss = Ratio(s.loss, s.predictions);
+  h.perplexity = std::exp(h.mlm_loss);
+  h.mlm_accuracy = Ratio(static_cast<double>(s.correct), s.predictions);
+  // Every rank scored the same positions for the model and for the floors.
+  h.unigram_perplexity = std::exp(Ratio(s.floors.unigram_loss_sum, s.predictions));
+  h.unigram_accuracy = Ratio(static_cast<double>(s.floors.unigram_correct), s.predictions);
+  h.copy_perplexity = std::exp(Ratio(s.floors.copy_loss_sum, s.predictions));
+  h.copy_accuracy = Ratio(static_cast<double>(s.floors.copy_correct), s.predictions);
+  return h;
+}
+
 // With several ranks, each scores every size-th batch and the sums are added over the ranks. The
-// final evaluation also keeps each sample row's scores: a rank fills the rows of the batches it
-// scored and leaves zeros in the others, so the sum over the ranks gathers them in sample order.
+// final evaluation also keeps each row's scores of set 0's sample: a rank fills the rows of the
+// batches it scored and leaves zeros in the others, so the sum over the ranks gathers them in
+// sample order.
 EvalMetrics Evaluate(BertModel& model, const Validation& validation, torch::Device device,
                      int64_t step, bool final, Collective* collective) {
   torch::NoGradGuard no_grad;
   model->eval();
   const size_t rank = collective ? static_cast<size_t>(collective->world().rank) : 0;
   const size_t ranks = collective ? static_cast<size_t>(collective->world().size) : 1;
-  double loss_sum = 0;
-  int64_t predictions = 0, correct = 0, nsp_correct = 0, nsp_rows = 0;
-  BaselineSums floors;
+  int64_t nsp_correct = 0, nsp_rows = 0;
+  std::vector<std::vector<PartSums>> sums;
+  for (const auto& set : validation.sets) sums.emplace_back(set.parts.size());
   size_t sample_rows = 0;
-  for (const auto& batch : validation.mlm) sample_rows += static_cast<size_t>(batch.rows);
+  for (const auto& batch : validation.sets.at(0).mlm)
+    sample_rows += static_cast<size_t>(batch.rows);
   RowScores rows;
   if (final) {
     for (auto* v : {&rows.loss_sums, &rows.predictions, &rows.correct}) v->assign(sample_rows, 0);
   }
-  size_t first_row = 0;
-  for (size_t i = 0; i < validation.mlm.size(); ++i) {
-    const Batch& batch = validation.mlm[i];
-    if (i % ranks == rank) {
-      auto out = model->forward(ToTensors(batch, device));
-      loss_sum += out.mlm_loss_sum.item<double>();
-      predictions += out.predictions;
-      correct += out.mlm_correct.item<int64_t>();
-      validation.baselines.Score(batch, floors);
-      if (final) AddRowScores(batch, out, first_row, rows);
+  size_t turn = 0;  // micro-batches over all sets, dealt to the ranks in turn
+  for (size_t s = 0; s < validation.sets.size(); ++s) {
+    const HeldOutSet& set = validation.sets[s];
+    size_t first_row = 0;
+    for (size_t i = 0; i < set.mlm.size(); ++i, ++turn) {
+      const Batch& batch = set.mlm[i];
+      if (turn % ranks == rank) {
+        PartSums& part = sums[s][set.part_of[i]];
+        auto out = model->forward(ToTensors(batch, device));
+        part.loss += out.mlm_loss_sum.item<double>();
+        part.predictions += out.predictions;
+        part.correct += out.mlm_correct.item<int64_t>();
+        validation.baselines.Score(batch, part.floors);
+        if (final && s == 0) AddRowScores(batch, out, first_row, rows);
+      }
+      first_row += static_cast<size_t>(batch.rows);
     }
-    first_row += static_cast<size_t>(batch.rows);
   }
   for (size_t i = rank; i < validation.nsp.size(); i += ranks) {
     auto out = model->forward(ToTensors(validation.nsp[i], device));
@@ -275,28 +364,25 @@ EvalMetrics Evaluate(BertModel& model, const Validation& validation, torch::Devi
   }
   model->train();
   if (collective) {
-    std::vector<double> values = {loss_sum,
-                                  static_cast<double>(predictions),
-                                  static_cast<double>(correct),
-                                  static_cast<double>(nsp_correct),
-                                  static_cast<double>(nsp_rows),
-                                  floors.unigram_loss_sum,
-                                  floors.copy_loss_sum,
-                                  static_cast<double>(floors.unigram_correct),
-                                  static_cast<double>(floors.copy_correct)};
+    std::vector<double> values = {static_cast<double>(nsp_correct), static_cast<double>(nsp_rows)};
+    for (const auto& set : sums) {
+      for (const auto& part : set) {
+        const auto v = part.Values();
+        values.insert(values.end(), v.begin(), v.end());
+      }
+    }
     for (const auto* v : {&rows.loss_sums, &rows.predictions, &rows.correct})
       values.insert(values.end(), v->begin(), v->end());
-    const auto sums = SumOverRanks(*collective, values);
-    loss_sum = sums[0];
-    predictions = static_cast<int64_t>(sums[1]);
-    correct = static_cast<int64_t>(sums[2]);
-    nsp_correct = static_cast<int64_t>(sums[3]);
-    nsp_rows = static_cast<int64_t>(sums[4]);
-    floors.unigram_loss_sum = sums[5];
-    floors.copy_loss_sum = sums[6];
-    floors.unigram_correct = static_cast<int64_t>(sums[7]);
-    floors.copy_correct = static_cast<int64_t>(sums[8]);
-    auto next = sums.begin() + 9;
+    const auto reduced = SumOverRanks(*collective, values);
+    nsp_correct = static_cast<int64_t>(reduced[0]);
+    nsp_rows = static_cast<int64_t>(reduced[1]);
+    auto next = reduced.begin() + 2;
+    for (auto& set : sums) {
+      for (auto& part : set) {
+        part.Assign(&*next);
+        next += static_cast<ptrdiff_t>(PartSums::kValues);
+      }
+    }
     for (auto* v : {&rows.loss_sums, &rows.predictions, &rows.correct}) {
       std::copy(next, next + static_cast<ptrdiff_t>(v->size()), v->begin());
       next += static_cast<ptrdiff_t>(v->size());
@@ -304,16 +390,25 @@ EvalMetrics Evaluate(BertModel& model, const Validation& validation, torch::Devi
   }
   EvalMetrics m;
   m.step = step;
-  m.predictions = predictions;
-  m.mlm_loss = Ratio(loss_sum, predictions);
-  m.perplexity = std::exp(m.mlm_loss);
-  m.mlm_accuracy = Ratio(static_cast<double>(correct), predictions);
+  PartSums total;
+  for (const auto& part : sums.at(0)) total.Add(part);
+  const HeldOutScores all = Scores("valid", total);
+  m.predictions = all.predictions;
+  m.mlm_loss = all.mlm_loss;
+  m.perplexity = all.perplexity;
+  m.mlm_accuracy = all.mlm_accuracy;
+  m.unigram_perplexity = all.unigram_perplexity;
+  m.unigram_accuracy = all.unigram_accuracy;
+  m.copy_perplexity = all.copy_perplexity;
+  m.copy_accuracy = all.copy_accuracy;
   if (nsp_rows > 0) m.nsp_accuracy = Ratio(static_cast<double>(nsp_correct), nsp_rows);
-  // Every rank scored the same positions for the model and for the floors.
-  m.unigram_perplexity = std::exp(Ratio(floors.unigram_loss_sum, predictions));
-  m.unigram_accuracy = Ratio(static_cast<double>(floors.unigram_correct), predictions);
-  m.copy_perplexity = std::exp(Ratio(floors.copy_loss_sum, predictions));
-  m.copy_accuracy = Ratio(static_cast<double>(floors.copy_correct), predictions);
+  for (size_t s = 0; s < sums.size(); ++s) {
+    for (size_t p = 0; p < sums[s].size(); ++p) {
+      // A part without a masked token (a tiny held-out set) has nothing to report.
+      if (sums[s][p].predictions > 0)
+        m.held_out.push_back(Scores(validation.sets[s].parts[p], sums[s][p]));
+    }
+  }
   m.sequence_loss_sums = std::move(rows.loss_sums);
   for (size_t r = 0; r < rows.predictions.size(); ++r) {
     m.sequence_predictions.push_back(static_cast<int64_t>(rows.predictions[r]));
@@ -426,10 +521,16 @@ TrainResult TrainRanks(const TrainConfig& config, const fs::path& data_dir, cons
   const int64_t micro = micro_choice.sequences;
   state.micro_batch = micro;
   if (log && rank == 0) log(micro_choice.reason);
-  Validation validation{
-      ValidationBatches(data, InputFormat::kFullSentences, micro, config.eval.sequences),
-      {},
-      TrivialBaselines(data.train(), data.batch_options().masking)};
+  Validation validation{{HalvedSet(data, micro, config.eval.sequences)},
+                        {},
+                        TrivialBaselines(data.train(), data.batch_options().masking)};
+  for (size_t set = 1; set < data.ValidSets(); ++set) {
+    HeldOutSet& further = validation.sets.emplace_back();
+    further.parts = {data.ValidPrefix(set)};
+    further.mlm =
+        ValidationBatches(data, InputFormat::kFullSentences, micro, config.eval.sequences, set);
+    further.part_of.assign(further.mlm.size(), 0);
+  }
   if (HasNsp(config.data.format)) {
     validation.nsp = ValidationBatches(data, config.data.format, micro, config.eval.sequences);
   }

@@ -30,6 +30,17 @@ struct StepMetrics {
   int64_t sequences_seen = 0, tokens_seen = 0;
 };
 
+// The scores of one part of the held-out text, named by its metric prefix: "valid/select" and
+// "valid/report" (the halves of the first eval.corpus's sample, DataPipeline::SampleHalves), or
+// "valid-<corpus>" (a further eval.corpus). Fields as in EvalMetrics.
+struct HeldOutScores {
+  std::string prefix;
+  int64_t predictions = 0;
+  double mlm_loss = kNoValue, perplexity = kNoValue, mlm_accuracy = kNoValue;
+  double unigram_perplexity = kNoValue, unigram_accuracy = kNoValue;
+  double copy_perplexity = kNoValue, copy_accuracy = kNoValue;
+};
+
 // Scores of the fixed validation sample (DataPipeline::ValidationSample); kNoValue where nothing
 // was scored.
 struct EvalMetrics {
@@ -43,10 +54,14 @@ struct EvalMetrics {
   // They do not depend on training: every evaluation of a run reports the same ones.
   double unigram_perplexity = kNoValue, unigram_accuracy = kNoValue;
   double copy_perplexity = kNoValue, copy_accuracy = kNoValue;
-  // The final evaluation only, empty otherwise: per row of the MLM validation sample, in the
-  // sample's order (whatever the micro-batch and the number of ranks, so the same sequence has the
-  // same index in every run scored on that sample): the MLM loss sum (nats), the masked tokens and
-  // those whose argmax is the label. What a Multi-Bootstrap over sequences resamples.
+  // The same scores on the halves of the sample and on every further eval.corpus (those with a
+  // masked token).
+  std::vector<HeldOutScores> held_out;
+  // The final evaluation only, empty otherwise: per row of the MLM validation sample, the
+  // selection half's rows and then the report half's, each in the sample's order (whatever the
+  // micro-batch and the number of ranks, so the same sequence has the same index in every run
+  // scored on that sample): the MLM loss sum (nats), the masked tokens and those whose argmax is
+  // the label. What a Multi-Bootstrap over sequences resamples.
   std::vector<double> sequence_loss_sums;
   std::vector<int64_t> sequence_predictions, sequence_correct;
 };

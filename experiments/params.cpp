@@ -167,7 +167,8 @@ std::vector<ParamSpec> BuildTable() {
             0.0, 10.0, false, "decoupled weight decay (not on biases and LayerNorm)"),
       Int("optim.warmup_steps", Member(&RunConfig::optim, &core::OptimConfig::warmup_steps), 10000,
           0, kHuge,
-          "linear warmup to optim.lr over N updates, then linear decay to 0 at train.steps"),
+          "linear warmup to optim.lr over N updates, then linear decay reaching 0 just after "
+          "update train.steps (fairseq polynomial_decay)"),
       Int("eval.every",
           Member(&RunConfig::eval, &EvalConfig::validation, &core::ValidationConfig::every), 10000,
           0, kHuge, "validate every N updates (0 = only at the end)"),
@@ -179,9 +180,10 @@ std::vector<ParamSpec> BuildTable() {
       OptionalString(
           "eval.corpus",
           Member(&RunConfig::eval, &EvalConfig::validation, &core::ValidationConfig::corpus),
-          "corpus whose held-out documents every run is scored on (\"\" = the "
-          "training corpus); set it when runs train on different corpora, so their "
-          "perplexities are measured on the same text"),
+          "corpora whose held-out documents every run is scored on, comma-separated (\"\" = "
+          "the training corpus): the first gives valid/*, each further one valid-CORPUS/*; "
+          "set it when runs train on different corpora, so their perplexities are measured "
+          "on the same text"),
       OptionalString(
           "eval.tasks", Member(&RunConfig::eval, &EvalConfig::tasks),
           "downstream tasks fine-tuned after pretraining, comma-separated (\"\" = none): the "

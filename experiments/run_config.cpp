@@ -54,6 +54,11 @@ std::optional<ConfigProblem> CheckRunConfig(const RunConfig& c) {
     return ConfigProblem{{"eval." + e.path()}, e.message()};
   }
   try {
+    core::EvalCorpora(c.eval.validation.corpus);
+  } catch (const InputError& e) {
+    return ConfigProblem{{"eval.corpus"}, e.message()};
+  }
+  try {
     downstream::ParseTaskSpecs(c.eval.tasks, "");
   } catch (const InputError& e) {
     return ConfigProblem{{e.path().empty() ? "eval.tasks" : e.path()}, e.message()};

@@ -33,9 +33,14 @@ ReportTable TableBuilder::Build() {
   // Without runs, explicit rows still show (as missing values); generated ones cannot exist.
   std::vector<std::pair<RowSpec, Runs>> rows;
   std::vector<std::string> mixed_rows;  // pooled although their runs differ in more than the seed
+  std::vector<std::optional<TunedChoice>> tuned;
+  Runs candidates;  // every run of the rows, before tuning kept one value per row
   if (source != nullptr) {
     rows = MakeRows(*source);
     mixed_rows = SettleMixedRows(rows, out);
+    for (const auto& [row, row_runs] : rows)
+      candidates.insert(candidates.end(), row_runs.begin(), row_runs.end());
+    tuned = TuneRows(rows);
   } else {
     for (const auto& row : table_.rows) rows.push_back({row, {}});
   }
@@ -59,6 +64,7 @@ ReportTable TableBuilder::Build() {
     row.group = rows[r].first.group;
     row.cells = std::move(cells[r]);
     for (const RunData* run : Completed(rows[r].second)) row.run_ids.push_back(run->id);
+    if (r < tuned.size()) row.tuned = tuned[r];
     out.rows.push_back(std::move(row));
   }
   MarkBest(out);
@@ -72,9 +78,11 @@ ReportTable TableBuilder::Build() {
   FlagBelowBaselines(rows, out);
   AddBaselineRows(completed, out);
   out.summary = Summary(out, all, mixed_rows);
-  FixedParams(all, source ? SourceExperimentRuns(*source) : Runs{}, out);
+  // Over the runs tuning chose among: a value every row happened to choose was not held fixed.
+  FixedParams(candidates, source ? SourceExperimentRuns(*source) : Runs{}, out);
   out.caption = ResolveCaption(completed);
   LeftOut(rows, out.notes);
+  TuneFootnote(out);
   Footnotes(rows, completed, out);
   AddReferenceRows(completed, out);
   TestClaims(out);
@@ -195,6 +203,64 @@ void TableBuilder::Footnotes(const std::vector<std::pair<RowSpec, Runs>>& rows,
   }
 }
 
+// "Tuned per row: optim.lr chosen by the median of valid/select/ppl (lower) on one half of the
+// held-out documents; ppl is reported on the other half (valid/report/ppl). bsz 8: 0.001 (of
+// 0.001, 0.002); bsz 32: 0.002 (one value)."
+void TableBuilder::TuneFootnote(ReportTable& out) const {
+  if (!table_.tune) return;
+  const TuneSpec& tune = *table_.tune;
+  std::vector<std::string> reported, metrics, unsplit;
+  for (const ColumnSpec* column : out.columns) {
+    bool on_report_half = false;
+    for (const auto& metric : column->metrics) {
+      if (metric.rfind("valid/report/", 0) == 0) {
+        on_report_half = true;
+        if (std::find(metrics.begin(), metrics.end(), metric) == metrics.end())
+          metrics.push_back(metric);
+      } else if (metric.rfind("valid/", 0) == 0) {
+        unsplit.push_back(column->label + " (" + metric + ")");
+      }
+    }
+    if (on_report_half) reported.push_back(column->label);
+  }
+  std::string chosen;
+  for (const auto& row : out.rows) {
+    if (!row.tuned) continue;
+    const TunedChoice& t = *row.tuned;
+    auto text = [](const TunedChoice::Candidate& c) {
+      return c.value ? Display(*c.value) : std::string("(not recorded)");
+    };
+    std::string of;
+    for (const auto& c : t.candidates) of += (of.empty() ? "" : ", ") + text(c);
+    chosen +=
+        (chosen.empty() ? "" : "; ") + row.label + ": " + text(t.candidates[t.chosen]) +
+        (t.candidates.size() == 1 ? " (one value)"
+                                  : " (of " + of + (t.tie ? "; tied, the first taken" : "") + ")");
+  }
+  auto and_list = [](const std::vector<std::string>& items) {
+    std::string text;
+    for (size_t i = 0; i < items.size(); ++i) {
+      text += (i == 0 ? "" : i + 1 == items.size() ? " and " : ", ") + items[i];
+    }
+    return text;
+  };
+  std::string text = "Tuned per row: " + tune.param + " chosen by the median of " +
+                     HalfMetric(tune.metric, "select") + " (" +
+                     (tune.better == Better::kLower ? "lower" : "higher") +
+                     ") on one half of the held-out documents";
+  if (!reported.empty()) {
+    text += "; " + and_list(reported) + (reported.size() == 1 ? " is" : " are") +
+            " reported on the other half (" + Join(metrics) + ")";
+  }
+  text += ".";
+  if (!unsplit.empty()) {
+    text += " Not split into halves, so scored on the documents the choice was made on too: " +
+            Join(unsplit) + ".";
+  }
+  if (!chosen.empty()) text += " " + chosen + ".";
+  out.footnotes.push_back(text);
+}
+
 std::string TableBuilder::Summary(const ReportTable& table, const Runs& all,
                                   const std::vector<std::string>& mixed_rows) const {
   if (table.experiment.empty()) return "";
@@ -294,6 +360,7 @@ ReportInputs InputsOf(const ReportSpec& spec) {
   ReportInputs inputs;
   for (const auto& table : spec.tables) {
     for (const auto& source : table.runs) inputs.experiments.insert(source.experiment);
+    if (table.tune) inputs.metrics.insert(HalfMetric(table.tune->metric, "select"));
     for (const auto& column : table.columns) {
       for (const auto& metric : column.metrics) {
         inputs.metrics.insert(metric);

@@ -1,15 +1,17 @@
 // Builds a report from a spec and a results database: picks each table's runs, groups them into
-// rows, aggregates final metrics over seeds (completed runs only) keeping the per-run values and
-// their spread, marks each column's best (bold only when a rank test separates it from the
-// runner-up), adds trivial-baseline and reference rows (published numbers only where their
-// conditions match ours), tests the paper's claims, and says in footnotes what the numbers are,
-// what is held fixed and what was left out. It reads through the database's views and renders
-// nothing; report_render.h turns a Report into text.
+// rows (a tuned table keeps per row the value of a parameter chosen on one half of the held-out
+// documents, and reports the other half), aggregates final metrics over seeds (completed runs
+// only) keeping the per-run values and their spread, marks each column's best (bold only when a
+// rank test separates it from the runner-up), adds trivial-baseline and reference rows
+// (published numbers only where their conditions match ours), tests the paper's claims, and says
+// in footnotes what the numbers are, what is held fixed and what was left out. It reads through
+// the database's views and renders nothing; report_render.h turns a Report into text.
 #pragma once
 
 #include <cstdint>
 #include <limits>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <utility>
@@ -57,12 +59,28 @@ struct ReportCell {
   std::string note;  // "n=3" when fewer or more runs stand behind it than behind most cells
 };
 
+// The value a tuned table's row chose (TableSpec::tune): each candidate value of the parameter
+// with the median of the selection metric over its completed runs.
+struct TunedChoice {
+  struct Candidate {
+    std::optional<results::ParamValue> value;  // nullopt: runs without the parameter
+    double median = 0;
+    int64_t runs = 0;
+  };
+  std::string param;
+  std::string selection_metric;       // "valid/select/ppl"
+  std::vector<Candidate> candidates;  // in the parameter's order (numbers first, ascending)
+  size_t chosen = 0;                  // into candidates
+  bool tie = false;                   // another candidate has the same median: the first won
+};
+
 struct ReportRow {
   std::string label, group;
   bool reference = false;
   bool baseline = false;  // the tasks' trivial baselines on the same dev examples, not a model
-  std::vector<ReportCell> cells;  // one per shown column
-  std::vector<int64_t> run_ids;   // completed runs aggregated (ours only)
+  std::vector<ReportCell> cells;     // one per shown column
+  std::vector<int64_t> run_ids;      // completed runs aggregated (ours only)
+  std::optional<TunedChoice> tuned;  // a tuned table's rows of ours with completed runs
 };
 
 // What the runs say about one of the paper's claims, on one column.
@@ -147,10 +165,14 @@ Report BuildReport(const ReportSpec& spec, const std::string& db_path);
 struct CurveLine {
   std::string label;
   std::vector<double> tokens, values;
+  // A perplexity curve's floor: the median over the row's runs of the best (lowest) trivial
+  // baseline each recorded on the same masked tokens (<prefix>/baseline/{copy,unigram}/ppl, the
+  // same at every evaluation; its last value). NaN when none did (databases from before them).
+  double floor = std::numeric_limits<double>::quiet_NaN();
 };
 struct TableCurves {
   std::vector<CurveLine> loss;        // train/mlm_loss: the NSP formats' NSP loss left out
-  std::vector<CurveLine> perplexity;  // valid/ppl
+  std::vector<CurveLine> perplexity;  // valid/ppl; a tuned table's valid/report/ppl
 };
 // By table id, for the tables whose spec wants curves.
 std::map<std::string, TableCurves> ReadCurves(const Report& report, const std::string& db_path);

@@ -1,11 +1,17 @@
 // Learning curves of a report's rows: each row's median over its runs at every step they all
-// logged, against tokens seen, read through results/ (report.h, ReadCurves).
+// logged, against tokens seen, read through results/ (report.h, ReadCurves). A tuned table's
+// perplexity is its report half's, like its cells. A perplexity curve carries the row's floor:
+// the trivial baselines its runs scored on the same masked tokens (BaselineKinds).
 #include <algorithm>
 #include <array>
+#include <cmath>
+#include <limits>
 #include <unordered_map>
+#include <vector>
 
 #include "base/statistics.h"
 #include "reports/report.h"
+#include "reports/table_builder.h"
 #include "results/metric_names.h"
 #include "results/run_reads.h"
 
@@ -13,23 +19,57 @@ namespace ablate::reports {
 
 std::map<std::string, TableCurves> ReadCurves(const Report& report, const std::string& db_path) {
   std::map<std::string, TableCurves> curves;
-  std::set<int64_t> ids;
+  std::set<int64_t> ids, tuned_ids;
   for (const auto& table : report.tables) {
     if (!table.spec->curves) continue;
-    for (const auto& row : table.rows) ids.insert(row.run_ids.begin(), row.run_ids.end());
+    for (const auto& row : table.rows) {
+      ids.insert(row.run_ids.begin(), row.run_ids.end());
+      if (table.spec->tune) tuned_ids.insert(row.run_ids.begin(), row.run_ids.end());
+    }
   }
-  // Per run, the three series as (step, value), each sorted by step. The MLM loss alone, so the
-  // NSP formats (whose train/loss adds the NSP loss) share an axis.
+  // Per run, the four series as (step, value), each sorted by step. The MLM loss alone, so the
+  // NSP formats (whose train/loss adds the NSP loss) share an axis; the report half's perplexity
+  // only for the runs of tuned tables.
   using results::Series;
-  const std::array<std::string, 3> names = {results::metric::kTrainMlmLoss,
-                                            results::metric::kValidPpl,
-                                            results::metric::kTrainTokensSeen};
-  std::unordered_map<int64_t, std::array<Series, 3>> series;
-  const std::vector<int64_t> run_ids(ids.begin(), ids.end());
+  constexpr size_t kTokens = 2, kReportPpl = 3;
+  const std::array<std::string, 4> names = {
+      results::metric::kTrainMlmLoss, results::metric::kValidPpl, results::metric::kTrainTokensSeen,
+      HalfMetric(results::metric::kValidPpl, "report")};
+  std::unordered_map<int64_t, std::array<Series, 4>> series;
   for (size_t which = 0; which < names.size(); ++which) {
-    for (auto& [id, points] : results::ReadSeries(db_path, run_ids, names[which]))
+    const std::set<int64_t>& of = which == kReportPpl ? tuned_ids : ids;
+    if (which == kReportPpl && of.empty()) continue;
+    for (auto& [id, points] :
+         results::ReadSeries(db_path, std::vector<int64_t>(of.begin(), of.end()), names[which]))
       series[id][which] = std::move(points);
   }
+  // Per run, its best floor under each perplexity curve's metric: the lowest last value of the
+  // trivial baselines it recorded beside that metric.
+  auto best_floors = [&](const std::string& metric, const std::set<int64_t>& of) {
+    std::unordered_map<int64_t, double> best;
+    if (of.empty()) return best;
+    const std::vector<int64_t> run_ids(of.begin(), of.end());
+    for (const BaselineKind& kind : BaselineKinds()) {
+      const std::string name = kind.metric(metric);
+      if (name.empty()) continue;
+      for (const auto& [id, points] : results::ReadSeries(db_path, run_ids, name)) {
+        const double last = points.back().second;
+        if (!std::isfinite(last)) continue;
+        auto [it, added] = best.emplace(id, last);
+        if (!added) it->second = std::min(it->second, last);
+      }
+    }
+    return best;
+  };
+  const auto floors = best_floors(names[1], ids);
+  const auto report_floors = best_floors(names[kReportPpl], tuned_ids);
+  auto floor = [](const ReportRow& row, const std::unordered_map<int64_t, double>& of) {
+    std::vector<double> values;
+    for (int64_t id : row.run_ids) {
+      if (auto it = of.find(id); it != of.end()) values.push_back(it->second);
+    }
+    return values.empty() ? std::numeric_limits<double>::quiet_NaN() : Median(values);
+  };
   static const Series kEmpty;
   auto series_of = [&](int64_t id, size_t which) -> const Series& {
     auto it = series.find(id);
@@ -44,7 +84,7 @@ std::map<std::string, TableCurves> ReadCurves(const Report& report, const std::s
     std::unordered_map<int64_t, size_t> seen;
     for (int64_t id : row.run_ids) {
       for (const auto& [step, value] : series_of(id, which)) ++seen[step];
-      for (const auto& [step, value] : series_of(id, 2)) ++seen[step];
+      for (const auto& [step, value] : series_of(id, kTokens)) ++seen[step];
     }
     std::vector<int64_t> steps;
     for (const auto& [step, count] : seen) {
@@ -71,7 +111,7 @@ std::map<std::string, TableCurves> ReadCurves(const Report& report, const std::s
           into[i * n + r] = it->second;
         }
       };
-      gather(series_of(row.run_ids[r], 2), tokens);
+      gather(series_of(row.run_ids[r], kTokens), tokens);
       gather(series_of(row.run_ids[r], which), values);
     }
     for (size_t i = 0; i < steps.size(); ++i) {
@@ -84,9 +124,10 @@ std::map<std::string, TableCurves> ReadCurves(const Report& report, const std::s
     if (!table.spec->curves) continue;
     TableCurves& out = curves[table.spec->id];
     for (const auto& row : table.rows) {
-      if (row.reference) continue;
+      if (row.reference || row.baseline) continue;  // rows without curves of their own
       out.loss.push_back(line(row, 0));
-      out.perplexity.push_back(line(row, 1));
+      out.perplexity.push_back(line(row, table.spec->tune ? kReportPpl : 1));
+      out.perplexity.back().floor = floor(row, table.spec->tune ? report_floors : floors);
     }
   }
   return curves;

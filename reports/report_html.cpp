@@ -218,10 +218,23 @@ constexpr const char* kApp = R"js(
   const charts = [];
   function chart(parent, title, axis, lines, log) {
     const xs = Array.from(new Set(lines.flatMap(l => l.tokens))).sort((a, b) => a - b);
+    // The rows' floors as the SVG plots draw them: each distinct value once, dashed, in the
+    // colour of the first row with it, or grey when every row shares it.
+    const floors = [];
+    lines.forEach(function (l, i) {
+      if (l.floor === undefined) return;
+      const same = floors.find(f => f.value === l.floor);
+      if (same) same.rows.push(l.label);
+      else floors.push({ value: l.floor, color: colors[i % colors.length], rows: [l.label] });
+    });
+    if (floors.length === 1 && lines.length > 1 && floors[0].rows.length === lines.length) {
+      floors[0].color = '#777';
+      floors[0].rows = [FLOORS.shared];
+    }
     const data = [xs].concat(lines.map(function (l) {
       const at = new Map(l.tokens.map((t, i) => [t, l.values[i]]));
       return xs.map(x => (at.has(x) ? at.get(x) : null));
-    }));
+    }), floors.map(f => xs.map(() => f.value)));
     const holder = document.createElement('div');
     holder.className = 'chart';
     parent.appendChild(holder);
@@ -238,9 +251,17 @@ constexpr const char* kApp = R"js(
         scales: { x: { time: false }, y: { distr: log ? 3 : 1 } },
         axes: [{ label: 'tokens seen' }, { label: axis }],
         series: [{ label: 'tokens' }].concat(lines.map((l, i) => ({
-          label: l.label, stroke: colors[i % colors.length], width: 2, spanGaps: true }))),
+          label: l.label, stroke: colors[i % colors.length], width: 2, spanGaps: true })),
+          floors.map(f => ({ label: 'baseline: ' + f.rows.join(', '), stroke: f.color,
+                             width: 1.25, dash: [5, 4], points: { show: false } }))),
       }, data, plot);
       charts[index] = u;
+    }
+    if (floors.length) {
+      const note = document.createElement('div');
+      note.className = 'note';
+      note.textContent = FLOORS.note;
+      holder.appendChild(note);
     }
     const index = charts.length;
     charts.push(null);
@@ -270,6 +291,10 @@ constexpr const char* kApp = R"js(
   if (location.hash === '#selftest') setTimeout(selftest, 50);
   function selftest() {
     const result = { tables: [], charts: charts.length, hover: null, sorted: null, filtered: null };
+    // Per chart, its dashed floors: [legend label, value].
+    result.floors = charts.map(
+        u => u.series.flatMap((s, i) => (s.dash ? [[s.label, u.data[i][0]]] : [])));
+    result.notes = Array.from(document.querySelectorAll('.chart .note')).map(n => n.textContent);
     document.querySelectorAll('table.report').forEach(function (t) {
       result.tables.push({ columns: t.querySelectorAll('th').length,
                            rows: Array.from(t.tBodies[0].rows).filter(r => !r.classList.contains('group')).length });
@@ -331,8 +356,9 @@ void RenderHtml(std::ostream& out, const Report& report,
       json a = json::array();
       for (const auto& l : ls) {
         // A row without points (a baseline, a row whose runs logged nothing) has no line.
-        if (!l.tokens.empty())
-          a.push_back({{"label", l.label}, {"tokens", l.tokens}, {"values", l.values}});
+        if (l.tokens.empty()) continue;
+        a.push_back({{"label", l.label}, {"tokens", l.tokens}, {"values", l.values}});
+        if (std::isfinite(l.floor) && l.floor > 0) a.back()["floor"] = l.floor;
       }
       return a;
     };
@@ -353,7 +379,10 @@ void RenderHtml(std::ostream& out, const Report& report,
     for (const auto& value : row) out << "<td>" << Html(CellText(value)) << "</td>";
     out << "</tr>\n";
   }
+  const PlotOptions plot;  // the SVG plots' words for the floors
   out << "</tbody></table></div></section>\n<script>const CURVES = " << ScriptJson(curve_data)
+      << ";\nconst FLOORS = "
+      << ScriptJson(json{{"note", plot.floor_note}, {"shared", plot.floor_shared}})
       << ";</script>\n<script>" << kApp << "</script>\n"
       << "<details><summary>Made with ablate; charts by uPlot (MIT licence)</summary><pre>"
       << Html(kUplotLicense) << "</pre></details>\n</body></html>\n";

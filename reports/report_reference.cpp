@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <functional>
+#include <iterator>
 #include <map>
 #include <optional>
 #include <set>
@@ -20,11 +21,38 @@ namespace ablate::reports {
 
 namespace {
 
-// "valid/ppl" -> "valid/baseline/<kind>/ppl" for the pretraining metrics the run scores its
-// context-free predictors on; "" for others.
+// A held-out masked-LM metric -> the same metric of a context-free predictor on the same masked
+// tokens: <prefix>/ppl -> <prefix>/baseline/<kind>/ppl (and mlm_acc) for every prefix a run scores
+// its predictors under: valid (the whole sample), valid/select and valid/report (its two halves),
+// valid-<corpus> (a further corpus of eval.corpus). "" for others, baselines included.
 std::string PretrainingBaseline(const std::string& metric, const std::string& kind) {
-  if (metric != "valid/ppl" && metric != "valid/mlm_acc") return "";
-  return "valid/baseline/" + kind + metric.substr(5);
+  if (metric.rfind("valid/", 0) != 0 && metric.rfind("valid-", 0) != 0) return "";
+  if (metric.find("/baseline/") != std::string::npos) return "";
+  const size_t slash = metric.rfind('/');
+  const std::string last = metric.substr(slash + 1);
+  if (last != "ppl" && last != "mlm_acc") return "";
+  return metric.substr(0, slash) + "/baseline/" + kind + "/" + last;
+}
+
+// The corpus whose held-out text a run scored `metric` on: valid-<corpus>/... names it; valid/...
+// is the first corpus of eval.corpus ("books,mixture": books), or with none the training corpus
+// (data.corpus), which `named` says is not named apart. nullopt for other metrics or when unknown.
+std::optional<std::string> ScoredOn(const RunData& run, const std::string& metric, bool& named) {
+  named = true;
+  if (metric.rfind("valid-", 0) == 0) return metric.substr(6, metric.find('/') - 6);
+  if (metric.rfind("valid/", 0) != 0) return std::nullopt;
+  if (auto it = run.params.find("eval.corpus");
+      it != run.params.end() && (it->second.is_number || !it->second.text.empty())) {
+    std::string first = Display(it->second);
+    first = first.substr(0, first.find(','));
+    first.erase(0, first.find_first_not_of(' '));
+    first.erase(first.find_last_not_of(' ') + 1);
+    return first;
+  }
+  named = false;
+  auto it = run.params.find("data.corpus");
+  if (it == run.params.end()) return std::nullopt;
+  return Display(it->second);
 }
 
 // eval/<task>/<m> -> eval/<task>/untrained/<m>: the same fine-tuning from an encoder that was
@@ -154,10 +182,10 @@ void TableBuilder::FlagBelowBaselines(const std::vector<std::pair<RowSpec, Runs>
 }
 
 // How the reference table's conditions ("conditions": {parameter: value}) differ from the
-// runs': "model.layers 12 (here 2)". `blocking` collects those that make an intrinsic metric
+// runs': "model.layers 12 (here 2)". `blocking` collects those that make every intrinsic metric
 // (perplexity) incomparable: the model, the vocabulary, the sequence length, and the text the
-// model learnt from and was scored on (data.corpus; eval.corpus, whose "" means the training
-// corpus's own held-out text).
+// model learnt from (data.corpus). The text each metric was scored on is the column's own
+// question (ScoredCorpusDifference).
 std::vector<std::string> TableBuilder::ConditionDifferences(const json& conditions,
                                                             const Runs& runs,
                                                             std::vector<std::string>& blocking) {
@@ -165,7 +193,7 @@ std::vector<std::string> TableBuilder::ConditionDifferences(const json& conditio
   if (!conditions.is_object() || runs.empty()) return out;
   auto blocks = [](const std::string& name) {
     return name.rfind("model.", 0) == 0 || name == "data.tokenizer" || name == "data.seq_len" ||
-           name == "data.corpus" || name == "eval.corpus";
+           name == "data.corpus";
   };
   auto add = [&](const std::string& name, const json& wanted, const std::vector<ParamValue>& ours) {
     std::string here;
@@ -177,24 +205,36 @@ std::vector<std::string> TableBuilder::ConditionDifferences(const json& conditio
     if (blocks(name)) blocking.push_back(text);
   };
   for (const auto& [name, wanted] : conditions.items()) {
+    if (name == "eval.corpus") continue;  // per metric: ScoredCorpusDifference
     const auto values = Distinct(runs, name);
     if (values.empty()) continue;  // not a parameter of these runs
     if (values.size() == 1 && Matches(values[0], wanted)) continue;
     add(name, wanted, values);
   }
-  // A published perplexity was scored on held-out text of the corpus it names: runs that train
-  // on that corpus but are scored on another one (eval.corpus) do not measure the same quantity.
-  if (conditions.contains("data.corpus") && !conditions.contains("eval.corpus")) {
-    std::vector<ParamValue> scored;
-    for (const auto& v : Distinct(runs, "eval.corpus")) {
-      if (v.is_number || !v.text.empty()) scored.push_back(v);
-    }
-    const json& wanted = conditions["data.corpus"];
-    if (!scored.empty() && !(scored.size() == 1 && Matches(scored[0], wanted))) {
-      add("eval.corpus", wanted, scored);
-    }
-  }
   return out;
+}
+
+// A published perplexity was scored on held-out text of the corpus the conditions name
+// (eval.corpus, else data.corpus): runs that scored `metric` on another corpus's text (eval.corpus,
+// or a valid-<corpus> metric) do not measure the same quantity. "eval.corpus books (here
+// mixture)", or "" when the text is the same or the training corpus's own (which data.corpus
+// already compares).
+std::string TableBuilder::ScoredCorpusDifference(const json& conditions, const Runs& runs,
+                                                 const std::string& metric) {
+  if (!conditions.is_object()) return "";
+  const bool scored_named = conditions.contains("eval.corpus");
+  if (!scored_named && !conditions.contains("data.corpus")) return "";
+  const json& wanted = conditions[scored_named ? "eval.corpus" : "data.corpus"];
+  const std::string wanted_text = wanted.is_string() ? wanted.get<std::string>() : wanted.dump();
+  std::vector<std::string> scored;
+  for (const RunData* run : runs) {
+    bool named = false;
+    const auto corpus = ScoredOn(*run, metric, named);
+    if (!corpus || (!named && !scored_named)) continue;
+    if (std::find(scored.begin(), scored.end(), *corpus) == scored.end()) scored.push_back(*corpus);
+  }
+  if (scored.empty() || (scored.size() == 1 && scored[0] == wanted_text)) return "";
+  return "eval.corpus " + wanted_text + " (here " + Join(scored) + ")";
 }
 
 std::string TableBuilder::Join(const std::vector<std::string>& items) {
@@ -210,14 +250,29 @@ void TableBuilder::AddReferenceRows(const Runs& runs, ReportTable& out) const {
   const json& table = spec_.reference.at(ref.table);
   const json& columns = table.at("columns");
   std::vector<std::string> blocking;
-  const auto differences = ConditionDifferences(table.value("conditions", json()), runs, blocking);
+  const json conditions = table.value("conditions", json());
+  auto differences = ConditionDifferences(conditions, runs, blocking);
+  // Per shown column, what keeps a published perplexity from being the same quantity as ours.
+  std::vector<std::vector<std::string>> column_blocking;
+  for (const ColumnSpec* column : out.columns) {
+    column_blocking.push_back(blocking);
+    if (!column->Intrinsic()) continue;
+    for (const auto& metric : column->metrics) {
+      const std::string scored = ScoredCorpusDifference(conditions, runs, metric);
+      if (scored.empty()) continue;
+      for (auto* list : {&column_blocking.back(), &differences}) {
+        if (std::find(list->begin(), list->end(), scored) == list->end()) list->push_back(scored);
+      }
+    }
+  }
   auto column_index = [&](const std::string& name) -> size_t {
     for (size_t i = 0; i < columns.size(); ++i) {
       if (columns[i] == name) return i;
     }
     return columns.size();
   };
-  std::vector<std::string> withheld;
+  // The columns withheld, grouped by what blocks them, in the order they first appear.
+  std::vector<std::pair<std::vector<std::string>, std::vector<std::string>>> withheld;
   size_t added = 0;
   for (const auto& name : ref.rows) {
     const json* row = nullptr;
@@ -229,11 +284,13 @@ void TableBuilder::AddReferenceRows(const Runs& runs, ReportTable& out) const {
     out_row.reference = true;
     out_row.label = ref.labels.count(name) ? ref.labels.at(name) : name;
     bool any = false;
-    for (const ColumnSpec* column : out.columns) {
+    for (size_t c = 0; c < out.columns.size(); ++c) {
+      const ColumnSpec* column = out.columns[c];
       ReportCell cell;
       const size_t parts = column->param.empty() ? column->metrics.size() : 1;
-      // A published perplexity under another model or vocabulary is not the same quantity.
-      const bool withhold = column->Intrinsic() && !blocking.empty();
+      // A published perplexity under another model or vocabulary, or of other text, is not the
+      // same quantity.
+      const bool withhold = column->Intrinsic() && !column_blocking[c].empty();
       for (size_t p = 0; p < parts; ++p) {
         CellPart part;
         part.text = kMissing;
@@ -241,8 +298,15 @@ void TableBuilder::AddReferenceRows(const Runs& runs, ReportTable& out) const {
           const size_t i = column_index(column->reference[p]);
           const json& values = row->at("values");
           if (i < values.size() && !values[i].is_null() && withhold) {
-            if (std::find(withheld.begin(), withheld.end(), column->label) == withheld.end())
-              withheld.push_back(column->label);
+            auto group = std::find_if(withheld.begin(), withheld.end(),
+                                      [&](const auto& g) { return g.first == column_blocking[c]; });
+            if (group == withheld.end()) {
+              withheld.push_back({column_blocking[c], {}});
+              group = std::prev(withheld.end());
+            }
+            if (std::find(group->second.begin(), group->second.end(), column->label) ==
+                group->second.end())
+              group->second.push_back(column->label);
           } else if (i < values.size() && !values[i].is_null()) {
             const json& v = values[i];
             part.missing = false;
@@ -267,10 +331,10 @@ void TableBuilder::AddReferenceRows(const Runs& runs, ReportTable& out) const {
       ++added;
     }
   }
-  if (!withheld.empty()) {
-    out.footnotes.push_back("The published " + Join(withheld) +
-                            " is left out: it was measured under other conditions (" +
-                            Join(blocking) + "), so it is not the same quantity as ours.");
+  for (const auto& [why, labels] : withheld) {
+    out.footnotes.push_back("The published " + Join(labels) +
+                            " is left out: it was measured under other conditions (" + Join(why) +
+                            "), so it is not the same quantity as ours.");
   }
   if (added > 0 && !differences.empty()) {
     out.footnotes.push_back(

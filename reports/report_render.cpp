@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/error.h"
+#include "base/number_text.h"
 #include "reports/report_html.h"
 
 namespace ablate::reports {
@@ -257,11 +258,35 @@ ordered_json ShiftJson(const Shift& shift) {
           {"confidence", shift.confidence}};
 }
 
+// A tuned row's candidate value as text ("" for runs without the parameter) and as JSON.
+std::string CandidateText(const TunedChoice::Candidate& c) {
+  return c.value ? (c.value->is_number ? ShortestText(c.value->number) : c.value->text) : "";
+}
+ordered_json CandidateJson(const TunedChoice::Candidate& c) {
+  if (!c.value) return nullptr;
+  return c.value->is_number ? ordered_json(c.value->number) : ordered_json(c.value->text);
+}
+
 void WriteCsv(std::ostream& out, const Report& report) {
   out << "table,section,group,row,column,metric,value,text,runs,bold,best,spread,p,values,keys,"
-         "delta,delta_low,delta_high,delta_confidence,versus,not_better_than\r\n";
+         "delta,delta_low,delta_high,delta_confidence,versus,not_better_than,tuned_param,"
+         "tuned_value,tuned_candidates,tuned_selection_metric,tuned_selection_medians\r\n";
   for (const auto& table : report.tables) {
     for (const auto& row : table.rows) {
+      // The tuned row's choice, the same on each of its lines.
+      std::string tuned;
+      if (row.tuned) {
+        const TunedChoice& t = *row.tuned;
+        std::string candidates, medians;
+        for (size_t i = 0; i < t.candidates.size(); ++i) {
+          candidates += (i > 0 ? ";" : "") + CandidateText(t.candidates[i]);
+          medians += (i > 0 ? ";" : "") + Number(t.candidates[i].median);
+        }
+        tuned = CsvField(t.param) + "," + CsvField(CandidateText(t.candidates[t.chosen])) + "," +
+                CsvField(candidates) + "," + CsvField(t.selection_metric) + "," + medians;
+      } else {
+        tuned = ",,,,";
+      }
       for (size_t c = 0; c < table.columns.size(); ++c) {
         const ColumnSpec& column = *table.columns[c];
         for (size_t p = 0; p < row.cells[c].parts.size(); ++p) {
@@ -299,7 +324,8 @@ void WriteCsv(std::ostream& out, const Report& report) {
               << values << "," << keys << "," << Number(part.shift.estimate) << ","
               << Number(part.shift.low) << "," << Number(part.shift.high) << ","
               << (part.shift.Known() ? Number(part.shift.confidence) : "") << ","
-              << CsvField(part.runner_up) << "," << CsvField(part.not_better_than) << "\r\n";
+              << CsvField(part.runner_up) << "," << CsvField(part.not_better_than) << "," << tuned
+              << "\r\n";
         }
       }
     }
@@ -373,6 +399,19 @@ void WriteJson(std::ostream& out, const Report& report,
                         {"baseline", row.baseline},
                         {"runs", row.run_ids},
                         {"cells", ordered_json::array()}};
+      if (row.tuned) {
+        const TunedChoice& tuned = *row.tuned;
+        ordered_json candidates = ordered_json::array();
+        for (const auto& c : tuned.candidates) {
+          candidates.push_back(
+              {{"value", CandidateJson(c)}, {"median", c.median}, {"runs", c.runs}});
+        }
+        r["tuned"] = {{"param", tuned.param},
+                      {"value", CandidateJson(tuned.candidates[tuned.chosen])},
+                      {"selection_metric", tuned.selection_metric},
+                      {"candidates", candidates},
+                      {"tie", tuned.tie}};
+      }
       for (size_t c = 0; c < row.cells.size(); ++c) {
         ordered_json parts = ordered_json::array();
         for (const auto& part : row.cells[c].parts) {

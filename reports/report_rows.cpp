@@ -68,6 +68,7 @@ void TableBuilder::CheckParamNames(const RunSource& source) const {
   for (const auto& column : table_.columns) {
     if (!column.param.empty()) check(column.param, column.path + "/param");
   }
+  if (table_.tune) check(table_.tune->param, table_.tune->path + "/param");
   // Only now, with every parameter known to exist: a placeholder outside "by" is the label's
   // own mistake, not a misspelt parameter.
   if (table_.generated) {
@@ -196,7 +197,10 @@ std::string ValueText(const Value& value) {
   return value ? Display(*value) : std::string("(not recorded)");
 }
 
-std::vector<Varying> VaryingParams(const std::vector<const RunData*>& runs) {
+// `tuned`: the parameter a tuned table chooses per row ("" for none), which a row's runs are
+// expected to differ in until TuneRows settles it.
+std::vector<Varying> VaryingParams(const std::vector<const RunData*>& runs,
+                                   const std::string& tuned) {
   std::set<std::string> names;
   for (const RunData* run : runs) {
     for (const auto& [name, value] : run->params) names.insert(name);
@@ -204,7 +208,8 @@ std::vector<Varying> VaryingParams(const std::vector<const RunData*>& runs) {
   std::vector<Varying> out;
   for (const auto& name : names) {
     if (std::find(kReplicateParams.begin(), kReplicateParams.end(), name) !=
-        kReplicateParams.end()) {
+            kReplicateParams.end() ||
+        name == tuned) {
       continue;
     }
     Varying varying{name, {}};
@@ -245,17 +250,15 @@ std::vector<std::string> TableBuilder::SettleMixedRows(std::vector<std::pair<Row
   // Labels of the rows "split" replaced, with the labels of the rows that replaced them.
   std::vector<std::pair<std::string, std::vector<std::string>>> replaced;
   for (auto& [row, runs] : rows) {
-    const std::vector<Varying> varying = VaryingParams(Completed(runs));
+    const std::vector<Varying> varying =
+        VaryingParams(Completed(runs), table_.tune ? table_.tune->param : std::string());
     if (varying.empty()) {
       settled.push_back({std::move(row), std::move(runs)});
       continue;
     }
     const std::string what = VaryingText(varying);
     if (table_.mixed == Mixed::kError) {
-      const std::string path = !row.path.empty()  ? row.path
-                               : table_.generated ? table_.generated->path
-                                                  : table_.path;
-      throw InputError(spec_.source, path,
+      throw InputError(spec_.source, RowPath(row),
                        "row \"" + row.label +
                            "\" pools runs that differ in more than the seed: " + what +
                            " (\"mixed\": \"error\"; \"split\" gives each setting its own row, "
@@ -320,6 +323,80 @@ std::vector<std::string> TableBuilder::SettleMixedRows(std::vector<std::pair<Row
   }
   rows = std::move(settled);
   return pooled;
+}
+
+std::string TableBuilder::RowPath(const RowSpec& row) const {
+  return !row.path.empty() ? row.path : table_.generated ? table_.generated->path : table_.path;
+}
+
+// Per row, the value of the tuned parameter with the best median of the selection half over its
+// completed runs; a tie goes to the value that comes first in the parameter's order (numbers
+// ascending, then text), so the choice does not depend on the order the runs were submitted in.
+std::vector<std::optional<TunedChoice>> TableBuilder::TuneRows(
+    std::vector<std::pair<RowSpec, Runs>>& rows) const {
+  std::vector<std::optional<TunedChoice>> choices(rows.size());
+  if (!table_.tune) return choices;
+  const TuneSpec& tune = *table_.tune;
+  const std::string selection = HalfMetric(tune.metric, "select");
+  const bool lower = tune.better == Better::kLower;
+  // Runs without the parameter ("(not recorded)") after every recorded value.
+  auto before = [](const Value& a, const Value& b) {
+    if (a.has_value() != b.has_value()) return a.has_value();
+    return a.has_value() && *a < *b;
+  };
+  for (size_t r = 0; r < rows.size(); ++r) {
+    auto& [row, runs] = rows[r];
+    const Runs completed = Completed(runs);
+    if (completed.empty()) continue;
+    // A run scored before the halves existed would be chosen among on less than the others, or
+    // not at all: refused, never silently dropped.
+    std::vector<std::string> lacking;
+    for (const RunData* run : completed) {
+      auto it = run->finals.find(selection);
+      if (it == run->finals.end() || std::isnan(it->second)) lacking.push_back(run->key);
+    }
+    if (!lacking.empty()) {
+      std::string keys;
+      for (size_t i = 0; i < lacking.size() && i < 3; ++i) keys += (i > 0 ? ", " : "") + lacking[i];
+      if (lacking.size() > 3) keys += ", ...";
+      throw InputError(
+          spec_.source, RowPath(row),
+          "row \"" + row.label + "\": " + std::to_string(lacking.size()) + " of its " +
+              Plural(static_cast<int64_t>(completed.size()), "completed run") + " (" + keys +
+              ") have no " + selection + ", the held-out half \"tune\" (" + tune.path +
+              ") chooses " + tune.param +
+              " by: runs recorded before the held-out halves existed cannot be tuned on them; "
+              "rerun them, or drop \"tune\"");
+    }
+    std::map<Value, std::vector<double>, decltype(before)> by_value(before);
+    for (const RunData* run : completed)
+      by_value[ValueOf(*run, tune.param)].push_back(run->finals.at(selection));
+    TunedChoice choice;
+    choice.param = tune.param;
+    choice.selection_metric = selection;
+    for (const auto& [value, medians] : by_value) {
+      choice.candidates.push_back({value, Median(medians), static_cast<int64_t>(medians.size())});
+    }
+    const auto& candidates = choice.candidates;
+    for (size_t i = 1; i < candidates.size(); ++i) {
+      const double m = candidates[i].median, best = candidates[choice.chosen].median;
+      if (lower ? m < best : m > best) choice.chosen = i;
+    }
+    for (size_t i = 0; i < candidates.size(); ++i) {
+      choice.tie = choice.tie ||
+                   (i != choice.chosen && candidates[i].median == candidates[choice.chosen].median);
+    }
+    // The row is the chosen value's runs, whatever their status, so its notes on runs left out
+    // stay with it.
+    const Value chosen = candidates[choice.chosen].value;
+    Runs kept;
+    for (const RunData* run : runs) {
+      if (ValueOf(*run, tune.param) == chosen) kept.push_back(run);
+    }
+    runs = std::move(kept);
+    choices[r] = std::move(choice);
+  }
+  return choices;
 }
 
 }  // namespace ablate::reports

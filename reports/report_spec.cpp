@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <iterator>
 #include <set>
 
 #include "base/error.h"
@@ -25,7 +26,7 @@ class SpecParser {
     Expect(root, "", "an object", root.is_object());
     Keys(root, "",
          {"$schema", "title", "description", "reference", "aggregate", "spread", "alpha", "tables",
-          "test", "correction", "bootstrap", "mixed"});
+          "test", "correction", "bootstrap", "mixed", "tune"});
     spec.title = String(root, "", "title", "");
     TableSpec defaults;
     if (root.contains("aggregate"))
@@ -34,6 +35,7 @@ class SpecParser {
     if (root.contains("alpha")) defaults.alpha = ParseAlpha(root["alpha"], "/alpha");
     ParseTesting(root, "", defaults, defaults);
     if (root.contains("mixed")) defaults.mixed = ParseMixed(root["mixed"], "/mixed");
+    if (root.contains("tune")) defaults.tune = ParseTune(root["tune"], "/tune");
     if (root.contains("reference")) {
       const auto& ref = root["reference"];
       Expect(ref, "/reference", "a file name (string)", ref.is_string() && !ref.empty());
@@ -65,7 +67,7 @@ class SpecParser {
     Expect(t, path, "an object", t.is_object());
     Keys(t, path,
          {"id", "caption", "row_header", "runs", "rows", "columns", "aggregate", "spread", "alpha",
-          "claims", "reference", "curves", "test", "correction", "bootstrap", "mixed"});
+          "claims", "reference", "curves", "test", "correction", "bootstrap", "mixed", "tune"});
     TableSpec table;
     table.path = path;
     table.spread =
@@ -73,6 +75,7 @@ class SpecParser {
     table.alpha = t.contains("alpha") ? ParseAlpha(t["alpha"], path + "/alpha") : defaults.alpha;
     ParseTesting(t, path, defaults, table);
     table.mixed = t.contains("mixed") ? ParseMixed(t["mixed"], path + "/mixed") : defaults.mixed;
+    table.tune = t.contains("tune") ? ParseTune(t["tune"], path + "/tune") : defaults.tune;
     table.id = String(t, path, "id", "");
     if (table.id.empty()) Fail(path + "/id", "missing: every table needs an id (names its plots)");
     for (char c : table.id) {
@@ -117,6 +120,12 @@ class SpecParser {
            t.contains("columns") && t["columns"].is_array() && !t["columns"].empty());
     for (size_t i = 0; i < t["columns"].size(); ++i) {
       table.columns.push_back(ParseColumn(t["columns"][i], path + "/columns/" + std::to_string(i)));
+      // A tuned table reports its held-out metrics on the half its selection did not see.
+      if (table.tune) {
+        for (auto& metric : table.columns.back().metrics) {
+          if (IsTunableMetric(metric)) metric = HalfMetric(metric, "report");
+        }
+      }
     }
     if (t.contains("reference")) {
       table.reference = ParseReference(t["reference"], path + "/reference", table.columns);
@@ -128,7 +137,72 @@ class SpecParser {
             ParseClaim(t["claims"][i], path + "/claims/" + std::to_string(i), table.columns));
       }
     }
+    if (table.tune && table.test == ClaimTest::kMultiBootstrap) CheckTunedBootstrap(table);
     return table;
+  }
+
+  // "tune": {"param", "metric", "better"}, or false (a table's way to drop the report's default).
+  std::optional<TuneSpec> ParseTune(const ordered_json& t, const std::string& path) {
+    Expect(t, path, "an object {\"param\", \"metric\", \"better\"} or false",
+           t.is_object() || t == false);
+    if (!t.is_object()) return std::nullopt;
+    Keys(t, path, {"param", "metric", "better"});
+    TuneSpec tune;
+    tune.path = path;
+    Expect(Get(t, "param"), path + "/param", "the name of the parameter to choose per row",
+           t.contains("param") && t["param"].is_string() && !t["param"].empty());
+    tune.param = t["param"].get<std::string>();
+    if (tune.param == "seed") {
+      Fail(path + "/param",
+           "choosing the seed per row picks the luckiest draw: tune a hyperparameter, and let the "
+           "row pool its seeds");
+    }
+    const std::vector<std::string> tunable(std::begin(kTunableMetrics), std::end(kTunableMetrics));
+    Expect(Get(t, "metric"), path + "/metric", "one of \"valid/ppl\", \"valid/mlm_acc\"",
+           t.contains("metric") && t["metric"].is_string());
+    tune.metric = t["metric"].get<std::string>();
+    if (!IsTunableMetric(tune.metric)) {
+      Fail(path + "/metric",
+           "\"" + tune.metric +
+               "\" is not a held-out metric that runs record on two halves of the held-out "
+               "documents: expected \"valid/ppl\" or \"valid/mlm_acc\"" +
+               DidYouMean(ClosestNames(tune.metric, tunable)));
+    }
+    Expect(Get(t, "better"), path + "/better", "\"lower\" or \"higher\"",
+           t.contains("better") && (t["better"] == "lower" || t["better"] == "higher"));
+    tune.better = t["better"] == "lower" ? Better::kLower : Better::kHigher;
+    // Choosing the worst value is never what a spec means.
+    const bool lower = tune.metric == "valid/ppl";
+    if ((tune.better == Better::kLower) != lower) {
+      Fail(path + "/better", "\"" + tune.metric + "\" is better " +
+                                 (lower ? "lower (a perplexity)" : "higher (an accuracy)"));
+    }
+    return tune;
+  }
+
+  // The Multi-Bootstrap resamples the runs' per-example outcomes, which exist for the whole
+  // held-out sample only: a claim on a tuned table's report-half column cannot use them, and
+  // testing that one column otherwise would mix two tests in one family unannounced.
+  void CheckTunedBootstrap(const TableSpec& table) {
+    for (const auto& claim : table.claims) {
+      for (const auto& column : table.columns) {
+        if (column.better == Better::kNone || !column.param.empty()) continue;
+        if (!claim.columns.empty() && std::find(claim.columns.begin(), claim.columns.end(),
+                                                column.label) == claim.columns.end()) {
+          continue;
+        }
+        for (const auto& metric : column.metrics) {
+          if (metric.rfind("valid/report/", 0) != 0) continue;
+          Fail(claim.path,
+               "the Multi-Bootstrap (\"test\": \"multibootstrap\") resamples per-example "
+               "outcomes, which runs record for the whole held-out sample only, not for the report "
+               "half (" +
+                   metric + ") that column \"" + column.label +
+                   "\" of this tuned table shows: give the table \"test\": \"rank\", or leave the "
+                   "column out of the claim's \"columns\"");
+        }
+      }
+    }
   }
 
   ClaimSpec ParseClaim(const ordered_json& c, const std::string& path,
@@ -541,11 +615,22 @@ ReportSpec ReadReportSpec(const std::filesystem::path& path) {
   return ParseReportSpec(ReadJsonFile(path.string()), path.string(), path.parent_path());
 }
 
+// Held-out masked-LM metrics: valid/... on the corpus the run is scored on, valid-<corpus>/... on
+// each further one.
 bool ColumnSpec::Intrinsic() const {
   for (const auto& metric : metrics) {
-    if (metric.rfind("valid/", 0) == 0) return true;
+    if (metric.rfind("valid/", 0) == 0 || metric.rfind("valid-", 0) == 0) return true;
   }
   return false;
+}
+
+bool IsTunableMetric(const std::string& metric) {
+  return std::find(std::begin(kTunableMetrics), std::end(kTunableMetrics), metric) !=
+         std::end(kTunableMetrics);
+}
+
+std::string HalfMetric(const std::string& metric, const std::string& half) {
+  return "valid/" + half + metric.substr(metric.find('/'));
 }
 
 std::string SpreadName(Spread spread) {

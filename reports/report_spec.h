@@ -93,10 +93,30 @@ struct ReferenceSpec {
   std::map<std::string, std::string> labels;  // display names by row name
 };
 
+// Per-row selection of one parameter ("tune"): each row keeps only the runs of the value of
+// `param` whose median of the selection half of a held-out metric (valid/select/ppl for
+// valid/ppl) is best, and its held-out columns read the other, report half (valid/report/ppl), so
+// nothing is chosen on the numbers it reports. Runs record the halves by a hash of the document
+// id (the same split for every run).
+struct TuneSpec {
+  std::string param;   // any run parameter but the seed
+  std::string metric;  // kTunableMetrics
+  Better better = Better::kLower;
+  std::string path;  // "/tables/0/tune", or "/tune" for the report's default
+};
+
+// The held-out metrics recorded on two fixed halves of the held-out documents as well as on the
+// whole sample: what "tune" selects on and a tuned table's columns report.
+inline constexpr const char* kTunableMetrics[] = {"valid/ppl", "valid/mlm_acc"};
+bool IsTunableMetric(const std::string& metric);
+// "valid/ppl" -> "valid/select/ppl" or "valid/report/ppl" (half "select" or "report").
+std::string HalfMetric(const std::string& metric, const std::string& half);
+
 // What a row does when its completed runs differ in a parameter other than the seed (and the
-// few that cannot change a final metric, see report_rows.cpp): kWarn pools them, naming the
-// parameter and its values in a note and a warning; kSplit makes one row per combination of the
-// differing values, labelled "<label> (optim.lr=0.0005)"; kError refuses the table.
+// few that cannot change a final metric, see report_rows.cpp, and the table's tuned parameter,
+// which "tune" settles): kWarn pools them, naming the parameter and its values in a note and a
+// warning; kSplit makes one row per combination of the differing values, labelled "<label>
+// (optim.lr=0.0005)"; kError refuses the table.
 enum class Mixed { kWarn, kSplit, kError };
 
 struct TableSpec {
@@ -121,6 +141,9 @@ struct TableSpec {
   // Rows whose runs differ in more than the seed ("mixed": "warn" | "split" | "error"; the
   // report's top-level value unless the table sets its own).
   Mixed mixed = Mixed::kWarn;
+  // Per-row selection of a parameter ("tune"; the report's unless the table sets its own, or
+  // false for none). Its columns of a tunable metric already name the report half.
+  std::optional<TuneSpec> tune;
 };
 
 struct ReportSpec {

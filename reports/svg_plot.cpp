@@ -19,6 +19,9 @@ constexpr size_t kMaxLegendChars = 28;
 constexpr size_t kMaxMarkedPoints = 30;
 constexpr double kLegendRow = 20;
 constexpr double kLegendSwatch = 24;
+constexpr double kNoteRow = 18;
+constexpr const char* kFloorDash = "5 4";  // shorter gaps than the series' "6 3", and thinner
+constexpr const char* kSharedFloorColour = "#777";
 
 // Okabe & Ito (2008), ordered so that the pale yellow, hardest to see on white, comes last.
 constexpr const char* kPalette[] = {"#0072B2", "#D55E00", "#009E73", "#CC79A7",
@@ -178,6 +181,8 @@ struct Layout {
   double svg_width = 0, svg_height = 0;
   double legend_left = 0;      // where the swatches start
   std::vector<size_t> legend;  // indices of the series with a legend entry
+  std::vector<size_t> floors;  // indices of the series whose floor is drawn
+  size_t plotted = 0;          // series with a plottable point
   bool has_data = false;
 };
 
@@ -196,13 +201,25 @@ Layout ComputeLayout(const std::vector<PlotSeries>& series, const PlotOptions& o
     ABLATE_CHECK(line.x.size() == line.y.size(),
                  "plot series \"" + line.label + "\" has " + std::to_string(line.x.size()) +
                      " x values but " + std::to_string(line.y.size()) + " y values");
+    bool plotted = false;
     for (size_t i = 0; i < line.x.size(); ++i) {
       if (!Plottable(line.x[i], line.y[i], options)) continue;
-      layout.has_data = true;
+      plotted = true;
       x_lo = std::min(x_lo, line.x[i]);
       x_hi = std::max(x_hi, line.x[i]);
       y_lo = std::min(y_lo, line.y[i]);
       y_hi = std::max(y_hi, line.y[i]);
+    }
+    if (plotted) {
+      layout.has_data = true;
+      ++layout.plotted;
+      // A floor is read against its line, so one without a line is not drawn; one that is
+      // drawn widens the range, so that a line that never leaves it shows as such.
+      if (std::isfinite(line.floor) && (!options.log_y || line.floor > 0)) {
+        layout.floors.push_back(s);
+        y_lo = std::min(y_lo, line.floor);
+        y_hi = std::max(y_hi, line.floor);
+      }
     }
     if (!line.label.empty()) {
       layout.legend.push_back(s);
@@ -215,7 +232,7 @@ Layout ComputeLayout(const std::vector<PlotSeries>& series, const PlotOptions& o
 
   PlotArea& a = layout.area;
   a.top = options.title.empty() ? 16 : 40;
-  double bottom = options.x_label.empty() ? 28 : 44;
+  double bottom = (options.x_label.empty() ? 28 : 44) + (layout.floors.empty() ? 0 : kNoteRow);
   a.left = std::max(48.0, 16 + (options.y_label.empty() ? 0 : 24) +
                               kCharWidth * static_cast<double>(LongestLabel(layout.y.labels)) + 8);
   double right =
@@ -225,6 +242,10 @@ Layout ComputeLayout(const std::vector<PlotSeries>& series, const PlotOptions& o
           ? 0
           : kLegendSwatch + 6 + kCharWidth * static_cast<double>(legend_chars) + 12;
   layout.svg_width = std::max<double>(options.width, a.left + kMinPlotSide + right + legend_width);
+  if (!layout.floors.empty()) {
+    const double note = kCharWidth * static_cast<double>(CodePoints(options.floor_note).size());
+    layout.svg_width = std::max(layout.svg_width, a.left + note + 16);
+  }
   layout.svg_height = std::max<double>(options.height, a.top + kMinPlotSide + bottom);
   a.width = layout.svg_width - a.left - right - legend_width;
   a.height = layout.svg_height - a.top - bottom;
@@ -268,6 +289,9 @@ void DrawAxes(std::string& svg, const Layout& l, const PlotOptions& options) {
   }
   if (!options.x_label.empty())
     Text(svg, a.left + a.width / 2, bottom + 38, "middle", options.x_label);
+  if (!l.floors.empty())
+    Text(svg, a.left, bottom + (options.x_label.empty() ? 28 : 44) + 12, "start",
+         options.floor_note);
   if (!options.y_label.empty()) {
     double x = 28, y = a.top + a.height / 2;
     Text(svg, x, y, "middle", options.y_label,
@@ -331,6 +355,45 @@ void DrawSeries(std::string& svg, const std::vector<PlotSeries>& series, const L
   }
 }
 
+// One dashed line per distinct floor: series often share one (the report's rows trained on the
+// same tokens), and lines drawn over one another would show only the last one's colour.
+void DrawFloors(std::string& svg, const std::vector<PlotSeries>& series, const Layout& l,
+                const PlotOptions& options) {
+  if (l.floors.empty()) return;
+  struct Level {
+    std::string y;
+    size_t first = 0, count = 0;
+    std::string names;
+  };
+  std::vector<Level> levels;
+  for (size_t s : l.floors) {
+    std::string y = Px(PxY(l, series[s].floor));
+    auto it = std::find_if(levels.begin(), levels.end(), [&](const Level& v) { return v.y == y; });
+    if (it == levels.end()) {
+      levels.push_back({y, s, 1, series[s].label});
+    } else {
+      ++it->count;
+      if (!series[s].label.empty()) it->names += (it->names.empty() ? "" : ", ") + series[s].label;
+    }
+  }
+  // One level that every line shares belongs to no series in particular.
+  const bool shared = levels.size() == 1 && l.plotted >= 2 && levels[0].count == l.plotted;
+  const std::string x1 = Px(l.area.left), x2 = Px(l.area.left + l.area.width);
+  svg += "<g stroke-width=\"1.25\" stroke-dasharray=\"" + std::string(kFloorDash) + "\">\n";
+  for (const Level& level : levels) {
+    const std::string value = TickLabel(series[level.first].floor);
+    svg += "<line class=\"floor\" x1=\"" + x1 + "\" y1=\"" + level.y + "\" x2=\"" + x2 +
+           "\" y2=\"" + level.y + "\" stroke=\"" +
+           (shared ? kSharedFloorColour : kPalette[level.first % kPaletteSize]) + "\"><title>" +
+           Escape(level.names.empty() ? value : level.names + ": " + value) + "</title></line>\n";
+  }
+  svg += "</g>\n";
+  if (shared) {
+    Text(svg, l.area.left + l.area.width - 4, PxY(l, series[levels[0].first].floor) - 4, "end",
+         options.floor_shared, " fill=\"" + std::string(kSharedFloorColour) + "\"");
+  }
+}
+
 void DrawLegend(std::string& svg, const std::vector<PlotSeries>& series, const Layout& l) {
   if (l.legend.empty()) return;
   svg += "<g>\n";
@@ -376,6 +439,7 @@ std::string RenderLinePlot(const std::vector<PlotSeries>& series, const PlotOpti
          " font-size=\"15\" fill=\"#222\"");
   }
   DrawAxes(svg, l, options);
+  DrawFloors(svg, series, l, options);
   DrawSeries(svg, series, l, options);
   if (!l.has_data) {
     Text(svg, l.area.left + l.area.width / 2, l.area.top + l.area.height / 2, "middle", "no data",

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 #include <string>
 #include <utility>
@@ -136,6 +137,19 @@ class TableBuilder {
   std::vector<std::string> SettleMixedRows(std::vector<std::pair<RowSpec, Runs>>& rows,
                                            ReportTable& out) const;
 
+  // A tuned table (TableSpec::tune) keeps in each row only the runs of the value of the tuned
+  // parameter whose completed runs have the best median of the selection half; returns each
+  // row's choice (nullopt for an untuned table or a row without completed runs). Throws
+  // InputError naming the row when a completed run lacks the selection metric.
+  std::vector<std::optional<TunedChoice>> TuneRows(
+      std::vector<std::pair<RowSpec, Runs>>& rows) const;
+
+  // What a tuned table chose per row, on which half, and what its columns report.
+  void TuneFootnote(ReportTable& out) const;
+
+  // The JSON path errors about a row name: its own, else the generated rows', else the table's.
+  std::string RowPath(const RowSpec& row) const;
+
   // Values listed in "order" come first, in that order; others after, in natural order.
   static int OrderRank(const GeneratedRows& g, const std::string& name, const ParamValue& value);
 
@@ -167,10 +181,16 @@ class TableBuilder {
                       std::vector<std::string>& notes);
 
   // How the reference table's conditions ("conditions": {parameter: value}) differ from the
-  // runs': "model.layers 12 (here 2)". `blocking` collects those that make an intrinsic metric
-  // (perplexity) incomparable: the model and the vocabulary.
+  // runs': "model.layers 12 (here 2)". `blocking` collects those that make every intrinsic
+  // metric (perplexity) incomparable: the model, the vocabulary, the training corpus.
   static std::vector<std::string> ConditionDifferences(const json& conditions, const Runs& runs,
                                                        std::vector<std::string>& blocking);
+
+  // The held-out text `metric` was scored on against the text the conditions' published
+  // perplexity was (eval.corpus, else data.corpus): "eval.corpus books (here mixture)", or ""
+  // when it is the same or the runs' own training corpus (which data.corpus compares).
+  static std::string ScoredCorpusDifference(const json& conditions, const Runs& runs,
+                                            const std::string& metric);
 
   static std::string Join(const std::vector<std::string>& items);
 

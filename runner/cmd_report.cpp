@@ -32,7 +32,8 @@ void WriteOutput(const fs::path& path, const std::string& text) {
 
 std::vector<reports::PlotSeries> Series(const std::vector<reports::CurveLine>& lines) {
   std::vector<reports::PlotSeries> series;
-  for (const auto& line : lines) series.push_back({line.label, line.tokens, line.values});
+  for (const auto& line : lines)
+    series.push_back({line.label, line.tokens, line.values, line.floor});
   return series;
 }
 

@@ -3,6 +3,9 @@
 #include <cmath>
 #include <cstdio>
 #include <ostream>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "results/metric_names.h"
 #include "runner/signals.h"
@@ -107,6 +110,22 @@ void RunRecorder::OnEval(const core::EvalMetrics& m, bool final) {
         {metric::kValidCopyAcc, m.copy_accuracy}};
     for (const auto& [name, value] : scored)
       if (!std::isnan(value)) records_->AddPoint(name, m.step, value);
+    // The halves of the held-out sample and the further eval.corpus entries, each under its own
+    // prefix: <prefix>/loss, /ppl, /mlm_acc and /baseline/{unigram,copy}/{ppl,mlm_acc}.
+    std::vector<std::pair<std::string, double>> parts;
+    for (const auto& h : m.held_out) {
+      const std::pair<const char*, double> named[] = {
+          {"/loss", h.mlm_loss},
+          {"/ppl", h.perplexity},
+          {"/mlm_acc", h.mlm_accuracy},
+          {"/baseline/unigram/ppl", h.unigram_perplexity},
+          {"/baseline/unigram/mlm_acc", h.unigram_accuracy},
+          {"/baseline/copy/ppl", h.copy_perplexity},
+          {"/baseline/copy/mlm_acc", h.copy_accuracy}};
+      for (const auto& [suffix, value] : named)
+        if (!std::isnan(value)) parts.emplace_back(h.prefix + suffix, value);
+    }
+    for (const auto& [name, value] : parts) records_->AddPoint(name, m.step, value);
     Flush();
     if (final) {
       RecordSequenceOutcomes(m);
@@ -114,6 +133,7 @@ void RunRecorder::OnEval(const core::EvalMetrics& m, bool final) {
       records_->SetFinalMetric(metric::kValidPpl, m.perplexity, m.step);
       for (const auto& [name, value] : scored)
         if (!std::isnan(value)) records_->SetFinalMetric(name, value, m.step);
+      for (const auto& [name, value] : parts) records_->SetFinalMetric(name, value, m.step);
       if (last_) {
         records_->SetFinalMetric(metric::kTrainLoss, last_->loss, last_->step);
         records_->SetFinalMetric(metric::kTrainTokensSeen, static_cast<double>(last_->tokens_seen),
@@ -141,6 +161,12 @@ void RunRecorder::OnEval(const core::EvalMetrics& m, bool final) {
                 m.copy_perplexity, m.copy_accuracy);
   out_ << line;
   if (!std::isnan(m.nsp_accuracy)) out_ << "  nsp acc " << m.nsp_accuracy;
+  for (const auto& h : m.held_out) {
+    if (h.prefix.rfind("valid-", 0) != 0) continue;  // the further corpora, not the halves
+    std::snprintf(line, sizeof line, "  %s: ppl %.2f acc %.3f (copy ppl %.2f)",
+                  h.prefix.substr(6).c_str(), h.perplexity, h.mlm_accuracy, h.copy_perplexity);
+    out_ << line;
+  }
   out_ << "\n";
 }
 

@@ -6,10 +6,12 @@
 #include <catch2/catch.hpp>
 #include <cstdlib>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 
 #include "base/error.h"
+#include "base/hash.h"
 #include "core/data_stats.h"
 #include "experiments/run_config.h"
 #include "tests/support.h"
@@ -45,6 +47,15 @@ double MeanTokensPerUpdate(const DataPipeline& data, int updates) {
   double tokens = 0;
   for (int i = 0; i < updates; ++i) tokens += static_cast<double>(stream.Next().tokens);
   return tokens / updates;
+}
+
+// Corpus B under `dir`: the small corpus's novels under other document ids, so it shares no
+// document with the small corpus.
+fs::path SameNovelsElsewhere(const fs::path& dir) {
+  fs::create_directories(dir / "b");
+  for (const auto& entry : fs::directory_iterator(kSmall))
+    fs::copy(entry.path(), dir / "b" / ("b_" + entry.path().filename().string()));
+  return dir / "b";
 }
 
 std::string ReadFile(const fs::path& path) {
@@ -106,11 +117,7 @@ TEST_CASE("the validation sample has exactly eval.sequences sequences, whatever 
 TEST_CASE("runs on different corpora with one eval.corpus are scored on the same masked tokens",
           "[data]") {
   ablate::test::TempDir dir;
-  // Corpus B: the same novels under other document ids, so it shares no document with A.
-  fs::create_directories(dir / "b");
-  for (const auto& entry : fs::directory_iterator(kSmall))
-    fs::copy(entry.path(), dir / "b" / ("b_" + entry.path().filename().string()));
-  const std::string a = kSmall.string(), b = (dir / "b").string();
+  const std::string a = kSmall.string(), b = SameNovelsElsewhere(dir.path()).string();
   TrainConfig on_a = ablate::experiments::DefaultRunConfig().Pretraining();
   on_a.data.corpus = a;
   on_a.data.tokenizer = "bpe-300@" + a;  // one vocabulary, or the ids could not agree
@@ -181,4 +188,72 @@ TEST_CASE("format statistics are measured once and cached beside the shards", "[
         measured.mean_length);
   CHECK(TokenBudget(measured, 10) ==
         static_cast<uint64_t>(std::llround(measured.mean_length * 10)));
+}
+
+TEST_CASE("eval.corpus is a list: each further corpus is its own held-out set", "[data]") {
+  CHECK(EvalCorpora("").empty());
+  CHECK(EvalCorpora("books") == std::vector<std::string>{"books"});
+  CHECK(EvalCorpora(" books , mixture") == std::vector<std::string>{"books", "mixture"});
+  CHECK_THROWS_AS(EvalCorpora("books,,mixture"), ablate::InputError);
+  CHECK_THROWS_AS(EvalCorpora("books,books"), ablate::InputError);
+
+  ablate::test::TempDir dir;
+  const std::string a = kSmall.string(), b = SameNovelsElsewhere(dir.path()).string();
+  TrainConfig on_a = ablate::experiments::DefaultRunConfig().Pretraining();
+  on_a.data.corpus = a;
+  on_a.data.tokenizer = "bpe-300@" + a;
+  on_a.data.seq_len = 16;
+  TrainConfig both = on_a;
+  both.eval.corpus = a + "," + b;
+  TrainConfig only_b = on_a;
+  only_b.eval.corpus = b;
+  DataPipeline pboth(dir / "data", both);
+  DataPipeline pb(dir / "data", only_b);
+  DataPipeline pa(dir / "data", on_a);
+  REQUIRE(pboth.ValidSets() == 2);
+  CHECK(pboth.ValidPrefix(0) == "valid");
+  CHECK(pboth.ValidPrefix(1) == "valid-" + b);
+  // Set 0 is the run's own held-out text (the first entry is the training corpus); set 1 is
+  // exactly the sample a run scored on b alone sees.
+  CHECK(pboth.ValidationSample(InputFormat::kFullSentences, 0).input_ids ==
+        pa.ValidationSample(InputFormat::kFullSentences, 0).input_ids);
+  const Batch further = pboth.ValidationSample(InputFormat::kFullSentences, 0, 1);
+  CHECK(further.input_ids == pb.ValidationSample(InputFormat::kFullSentences, 0).input_ids);
+  CHECK(further.labels == pb.ValidationSample(InputFormat::kFullSentences, 0).labels);
+}
+
+TEST_CASE("the held-out sample's halves follow a hash of each row's document id", "[data][books]") {
+  const fs::path data_dir = RealDataDir();
+  TrainConfig c = BooksConfig(InputFormat::kFullSentences);
+  c.data.seq_len = 32;
+  DataPipeline data(data_dir, c);
+  const Batch sample = data.ValidationSample(InputFormat::kFullSentences, 512);
+  const std::vector<uint8_t> halves = data.SampleHalves(sample);
+  REQUIRE(halves.size() == static_cast<size_t>(sample.rows));
+  // Reference: the document whose token range holds the row's first token, by a linear scan,
+  // and the first 48 bits of sha256("select:" + id) below 2^47.
+  const TokenCorpus& valid = data.valid();
+  const auto ids = [&] {
+    auto prepared = OpenPreparedCorpus(data_dir, "books", "gpt2");
+    REQUIRE(prepared);
+    return prepared->valid.document_ids();
+  }();
+  std::map<std::string, std::set<uint8_t>> by_document;
+  size_t selected = 0;
+  for (size_t r = 0; r < halves.size(); ++r) {
+    uint64_t d = 0;
+    while (d + 1 < valid.DocumentCount() &&
+           valid.DocumentTokenBegin(d + 1) <= sample.first_tokens[r])
+      ++d;
+    const std::string hash = ablate::Sha256Hex("select:" + ids[d]);
+    const bool select = std::stoull(hash.substr(0, 12), nullptr, 16) < (1ULL << 47);
+    CHECK(halves[r] == (select ? DataPipeline::kSelectHalf : DataPipeline::kReportHalf));
+    by_document[ids[d]].insert(halves[r]);
+    selected += halves[r] == DataPipeline::kSelectHalf ? 1 : 0;
+  }
+  // A document is in one half only, and both halves hold a real share of the sample.
+  for (const auto& [id, seen] : by_document) CHECK(seen.size() == 1);
+  CHECK(by_document.size() >= 4);
+  CHECK(selected > halves.size() / 8);
+  CHECK(selected < halves.size() * 7 / 8);
 }

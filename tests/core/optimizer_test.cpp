@@ -50,22 +50,31 @@ Batch SmallBatch() {
 
 }  // namespace
 
-TEST_CASE("the linear schedule warms up, peaks at warmup_steps and reaches 0 at total_steps",
+TEST_CASE("the linear schedule warms up, peaks at warmup_steps and learns on every update",
           "[optimizer]") {
+  // fairseq's polynomial_decay (power 1, end lr 0) sets, after n updates, the rate
+  // peak * (1 - (n - warmup) / (total - warmup)); update s runs at the rate set after s - 1.
   LinearSchedule s{1e-3, 4, 10};
   CHECK(s.Lr(0) == 0);
   CHECK(s.Lr(1) == Approx(2.5e-4));
   CHECK(s.Lr(2) == Approx(5e-4));
   CHECK(s.Lr(4) == Approx(1e-3));
-  CHECK(s.Lr(5) == Approx(1e-3 * 5 / 6));
-  CHECK(s.Lr(7) == Approx(1e-3 * 3 / 6));
-  CHECK(s.Lr(9) == Approx(1e-3 / 6));
-  CHECK(s.Lr(10) == 0);
+  CHECK(s.Lr(5) == Approx(1e-3));  // fairseq after 4 updates: 1 - 0/6
+  CHECK(s.Lr(7) == Approx(1e-3 * 4 / 6));
+  CHECK(s.Lr(9) == Approx(1e-3 * 2 / 6));
+  CHECK(s.Lr(10) == Approx(1e-3 / 6));  // the last update still learns
   CHECK(s.Lr(11) == 0);
+  for (int64_t step = 5; step <= 10; ++step) {
+    const double fairseq = 1e-3 * (1.0 - static_cast<double>(step - 1 - 4) / (10 - 4));
+    CHECK(s.Lr(step) == Approx(fairseq));
+  }
   LinearSchedule no_warmup{2.0, 0, 4};
-  CHECK(no_warmup.Lr(1) == Approx(1.5));
-  CHECK(no_warmup.Lr(3) == Approx(0.5));
-  CHECK(no_warmup.Lr(4) == 0);
+  CHECK(no_warmup.Lr(1) == Approx(2.0));
+  CHECK(no_warmup.Lr(3) == Approx(1.0));
+  CHECK(no_warmup.Lr(4) == Approx(0.5));
+  CHECK(no_warmup.Lr(5) == 0);
+  LinearSchedule one_update{1.0, 0, 1};
+  CHECK(one_update.Lr(1) == Approx(1.0));
 }
 
 TEST_CASE("one AdamW step matches the hand-worked update", "[optimizer]") {

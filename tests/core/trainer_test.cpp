@@ -5,10 +5,12 @@
 #include <torch/serialize.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <map>
 #include <set>
 
+#include "core/batch_tensors.h"
 #include "core/model.h"
 #include "core/trivial_baselines.h"
 #include "experiments/run_config.h"
@@ -222,26 +224,102 @@ TEST_CASE("evaluations report MLM accuracy, the same floors each time, and per-s
     CHECK(m.sequence_loss_sums.empty() == !final);
   }
 
-  // The final evaluation's rows are the sample's rows, in order, however the micro-batches cut it.
+  // The final evaluation's rows are the sample's rows, the selection half's first and then the
+  // report half's, each in sample order, however the micro-batches cut it.
   const auto& last = r.evals.back().first;
+  const std::vector<uint8_t> halves = data.SampleHalves(sample);
+  std::vector<int64_t> order;
+  for (const uint8_t half : {DataPipeline::kSelectHalf, DataPipeline::kReportHalf}) {
+    for (int64_t row = 0; row < sample.rows; ++row)
+      if (halves[static_cast<size_t>(row)] == half) order.push_back(row);
+  }
   REQUIRE(last.sequence_loss_sums.size() == static_cast<size_t>(sample.rows));
   REQUIRE(last.sequence_predictions.size() == static_cast<size_t>(sample.rows));
   REQUIRE(last.sequence_correct.size() == static_cast<size_t>(sample.rows));
   double loss_sum = 0;
   int64_t correct = 0;
-  for (int64_t row = 0; row < sample.rows; ++row) {
+  std::map<uint8_t, std::pair<double, int64_t>> by_half;  // loss sum, masked tokens
+  for (size_t i = 0; i < order.size(); ++i) {
+    const int64_t row = order[i];
     const auto labels = sample.labels.begin() + row * sample.cols;
     const int64_t masked = std::count_if(labels, labels + sample.cols,
                                          [](int32_t label) { return label != kIgnoreLabel; });
-    const auto i = static_cast<size_t>(row);
     INFO("row " << row);
     CHECK(last.sequence_predictions[i] == masked);
     CHECK(last.sequence_correct[i] <= masked);
     loss_sum += last.sequence_loss_sums[i];
     correct += last.sequence_correct[i];
+    by_half[halves[static_cast<size_t>(row)]].first += last.sequence_loss_sums[i];
+    by_half[halves[static_cast<size_t>(row)]].second += masked;
   }
   CHECK(loss_sum / n == Approx(last.mlm_loss));
   CHECK(static_cast<double>(correct) / n == Approx(last.mlm_accuracy));
+
+  // Each half is scored on its own rows: its perplexity is its rows' pooled loss, and its floors
+  // are the floors of those rows alone.
+  std::map<std::string, HeldOutScores> parts;
+  for (const auto& h : last.held_out) parts[h.prefix] = h;
+  for (const auto& [half, prefix] : {std::pair{DataPipeline::kSelectHalf, "valid/select"},
+                                     std::pair{DataPipeline::kReportHalf, "valid/report"}}) {
+    INFO(prefix);
+    if (by_half[half].second == 0) {
+      CHECK(parts.count(prefix) == 0);
+      continue;
+    }
+    REQUIRE(parts.count(prefix) == 1);
+    const HeldOutScores& h = parts.at(prefix);
+    CHECK(h.predictions == by_half[half].second);
+    CHECK(h.perplexity ==
+          Approx(std::exp(by_half[half].first / static_cast<double>(by_half[half].second))));
+    std::vector<size_t> rows;
+    for (int64_t row = 0; row < sample.rows; ++row)
+      if (halves[static_cast<size_t>(row)] == half) rows.push_back(static_cast<size_t>(row));
+    BaselineSums own;
+    TrivialBaselines(data.train(), data.batch_options().masking)
+        .Score(SelectRows(sample, rows), own);
+    CHECK(h.copy_perplexity ==
+          Approx(std::exp(own.copy_loss_sum / static_cast<double>(own.predictions))));
+    CHECK(h.unigram_accuracy ==
+          Approx(static_cast<double>(own.unigram_correct) / static_cast<double>(own.predictions)));
+  }
+}
+
+TEST_CASE("a further eval.corpus is scored as a run scored on that corpus alone", "[trainer]") {
+  Scratch s;
+  // Another corpus: the small corpus's novels under other document ids.
+  fs::create_directories(s.dir / "other");
+  const fs::path small = fs::path(ABLATE_SOURCE_DIR) / "tests/data/corpus_small";
+  for (const auto& entry : fs::directory_iterator(small))
+    fs::copy(entry.path(), s.dir / "other" / ("o_" + entry.path().filename().string()));
+  auto config = TinyConfig(InputFormat::kFullSentences);
+  config.data.tokenizer = "bpe-300@" + small.string();
+  config.train.steps = 4;
+  config.eval.every = 0;
+  config.train.checkpoint_every = 0;
+  auto both = config;
+  both.eval.corpus = small.string() + "," + (s.dir / "other").string();
+  auto alone = config;
+  alone.eval.corpus = (s.dir / "other").string();
+  Recorder rb, ra;
+  REQUIRE(Train(both, s.dir / "data", s.dir / "both", rb).outcome == TrainOutcome::kCompleted);
+  REQUIRE(Train(alone, s.dir / "data", s.dir / "alone", ra).outcome == TrainOutcome::kCompleted);
+  const EvalMetrics& b = rb.evals.back().first;
+  const EvalMetrics& a = ra.evals.back().first;
+  // The same training (evaluation draws no random numbers), so the same model on the same text;
+  // only the micro-batches differ (set 0 is cut into halves), hence float rounding.
+  const std::string prefix = "valid-" + (s.dir / "other").string();
+  const auto further = std::find_if(b.held_out.begin(), b.held_out.end(),
+                                    [&](const HeldOutScores& h) { return h.prefix == prefix; });
+  REQUIRE(further != b.held_out.end());
+  CHECK(further->predictions == a.predictions);
+  CHECK(further->perplexity == Approx(a.perplexity).epsilon(1e-6));
+  CHECK(further->mlm_accuracy == a.mlm_accuracy);
+  CHECK(further->copy_perplexity == Approx(a.copy_perplexity).epsilon(1e-6));
+  // And the first entry is the run's own held-out text: the unlisted default's numbers.
+  Recorder rd;
+  REQUIRE(Train(config, s.dir / "data", s.dir / "default", rd).outcome == TrainOutcome::kCompleted);
+  CHECK(b.perplexity == Approx(rd.evals.back().first.perplexity).epsilon(1e-9));
+  CHECK(b.predictions == rd.evals.back().first.predictions);
 }
 
 TEST_CASE("a tiny model learns: the training loss falls", "[trainer]") {

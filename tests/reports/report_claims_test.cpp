@@ -12,6 +12,7 @@
 #include "reports/report.h"
 #include "reports/report_render.h"
 #include "reports/report_spec.h"
+#include "reports/table_builder.h"
 
 namespace rp = ablate::reports;
 using nlohmann::json;
@@ -263,4 +264,51 @@ TEST_CASE("the claim test and correction options are checked", "[report][errors]
   CHECK(error(R"(, "bootstrap": {"samples": 10})")
             .find("/tables/0/bootstrap/samples: expected an integer from 100 to 1000000") !=
         std::string::npos);
+}
+
+TEST_CASE("every held-out prefix maps to its own trivial baselines: the halves and further corpora",
+          "[report][baselines]") {
+  const auto& kinds = rp::BaselineKinds();
+  REQUIRE(kinds.size() >= 2);
+  const auto& unigram = kinds[0].metric;
+  const auto& copy = kinds[1].metric;
+  CHECK(unigram("valid/ppl") == "valid/baseline/unigram/ppl");
+  CHECK(copy("valid/mlm_acc") == "valid/baseline/copy/mlm_acc");
+  CHECK(copy("valid/report/ppl") == "valid/report/baseline/copy/ppl");
+  CHECK(unigram("valid/select/mlm_acc") == "valid/select/baseline/unigram/mlm_acc");
+  CHECK(unigram("valid-mixture/ppl") == "valid-mixture/baseline/unigram/ppl");
+  CHECK(unigram("valid-mixture/mlm_acc") == "valid-mixture/baseline/unigram/mlm_acc");
+  // Not a masked-LM metric with a baseline, or a baseline itself.
+  for (const char* metric :
+       {"valid/loss", "valid/nsp_acc", "valid/baseline/copy/ppl",
+        "valid/report/baseline/unigram/ppl", "valid-mixture/baseline/copy/mlm_acc", "eval/t/acc",
+        "validation/ppl", "train/ppl", "valid-mixture"}) {
+    CHECK(unigram(metric).empty());
+    CHECK(copy(metric).empty());
+  }
+
+  // The baseline rows and flags of a further corpus's column come from its own baselines.
+  std::vector<ablate::results::RunRecord> runs;
+  int64_t id = 0;
+  for (const auto& [row, ppl] :
+       std::vector<std::pair<std::string, double>>{{"a", 900}, {"b", 300}}) {
+    for (int seed = 1; seed <= 2; ++seed) {
+      runs.push_back(Run(++id, row, seed,
+                         {{"valid-mixture/ppl", ppl},
+                          {"valid-mixture/baseline/unigram/ppl", 835},
+                          {"valid-mixture/baseline/copy/ppl", 460},
+                          {"valid/baseline/unigram/ppl", 1}}));
+    }
+  }
+  const auto spec =
+      Spec("", R"([{"label": "ppl mixture", "metric": "valid-mixture/ppl", "better": "lower"}])");
+  CHECK(rp::InputsOf(spec).metrics.count("valid-mixture/baseline/copy/ppl") == 1);
+  const auto report = rp::BuildReport(spec, runs);
+  const auto& t = report.tables.at(0);
+  REQUIRE(t.rows.size() == 4);
+  CHECK(t.rows[2].label == "unigram of the training tokens");
+  CHECK(t.rows[2].cells[0].parts[0].text == "835.0");
+  CHECK(t.rows[3].cells[0].parts[0].text == "460.0");
+  CHECK(t.rows[0].cells[0].parts[0].not_better_than == "unigram of the training tokens");
+  CHECK(t.rows[1].cells[0].parts[0].not_better_than.empty());
 }

@@ -31,7 +31,8 @@ std::string Run(const std::string& command, int* code) {
   return out;
 }
 
-// Two rows (masking static/dynamic) of three seeds, with loss and perplexity curves.
+// Two rows (masking static/dynamic) of three seeds, with loss and perplexity curves, and trivial
+// baselines that differ by row (the copy-aware one the best).
 void BuildDatabase(const std::string& path) {
   auto store = ablate::results::Store::Open(path);
   ablate::results::ExperimentSubmission submission{"masking", "", "{}", {}};
@@ -51,8 +52,11 @@ void BuildDatabase(const std::string& path) {
       writer.Add(claimed.run_id, "train/tokens_seen", step, 1000.0 * step);
       writer.Add(claimed.run_id, "train/mlm_loss", step,
                  9.0 - 0.05 * step - (dynamic ? 0.3 : 0.0) + 0.01 * seed);
-      if (step % 10 == 0)
+      if (step % 10 == 0) {
         writer.Add(claimed.run_id, "valid/ppl", step, 500.0 - 5.0 * step - (dynamic ? 40 : 0));
+        writer.Add(claimed.run_id, "valid/baseline/copy/ppl", step, dynamic ? 420 : 450);
+        writer.Add(claimed.run_id, "valid/baseline/unigram/ppl", step, 600);
+      }
     }
     writer.Flush();
     store.SetFinalMetric(claimed.run_id, "valid/ppl", 300.0 - (dynamic ? 40 : 0) + seed, 40);
@@ -113,6 +117,12 @@ TEST_CASE("the HTML report works in a real browser with no network", "[report][h
   CHECK(hover["series"][0][0] == "dynamic");  // rows in the table's order
   CHECK(hover["series"][0][2].get<double>() == Approx(9.0 - 0.05 * step - 0.3 + 0.02));
   CHECK(hover["series"][1][2].get<double>() == Approx(9.0 - 0.05 * step + 0.02));
+  // The perplexity chart's dashed floors, one per row, and the note that says what they are.
+  CHECK(result["floors"] ==
+        json::array({json::array(), json::array({json::array({"baseline: dynamic", 420}),
+                                                 json::array({"baseline: static", 450})})}));
+  CHECK(result["notes"] == json::array({"dashed: the row's best trivial baseline (context-free "
+                                        "predictor) on the same positions"}));
   // Sorting by ppl (ascending): dynamic (262) before static (302).
   CHECK(result["sorted"] == json::array({"dynamic", "static"}));
   // The runs page: filtered by one run's key, one of six rows stays.

@@ -1,6 +1,7 @@
 #include "reports/report.h"
 
 #include <catch2/catch.hpp>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -275,23 +276,26 @@ TEST_CASE("CSV has one line per cell part with raw values", "[report]") {
   Fixture f;
   const std::string csv = f.Render(rp::ReportFormat::kCsv);
   CHECK(csv.rfind("table,section,group,row,column,metric,value,text,runs,bold,best,spread,p,values,"
-                  "keys,delta,delta_low,delta_high,delta_confidence,versus,not_better_than\r\n",
+                  "keys,delta,delta_low,delta_high,delta_confidence,versus,not_better_than,"
+                  "tuned_param,tuned_value,tuned_candidates,tuned_selection_metric,"
+                  "tuned_selection_medians\r\n",
                   0) == 0);
   // The per-run values and their runs' keys round-trip.
   CHECK(csv.find("formats,ours,With NSP:,SEGMENT-PAIR,SQuAD 1.1/2.0,eval/squad2/f1,70,70.0,3,0,0,"
-                 "(60.0–71.0),,70;71;60,run0;run1;run2,,,,,,\r\n") != std::string::npos);
-  CHECK(
-      csv.find(
-          "formats,ours,Without NSP:,DOC-SENTENCES,MNLI-m,eval/mnli/acc,,–,0,0,0,,,,,,,,,,\r\n") !=
-      std::string::npos);
-  CHECK(csv.find("formats,reference,Reported:,BERT-BASE,ppl,valid/ppl,,–,,0,0,,,,,,,,,,\r\n") !=
+                 "(60.0–71.0),,70;71;60,run0;run1;run2,,,,,,,,,,,\r\n") != std::string::npos);
+  CHECK(csv.find("formats,ours,Without "
+                 "NSP:,DOC-SENTENCES,MNLI-m,eval/mnli/acc,,–,0,0,0,,,,,,,,,,,,,,,\r\n") !=
         std::string::npos);
+  CHECK(
+      csv.find("formats,reference,Reported:,BERT-BASE,ppl,valid/ppl,,–,,0,0,,,,,,,,,,,,,,,\r\n") !=
+      std::string::npos);
   // The untested-best ppl of FULL-SENTENCES: best, not bold, with the p of its test and its
   // shift from the runner-up SEGMENT-PAIR (4, 5, 6): the six differences of {3, 4} − {4, 5, 6}
   // are −3, −2, −2, −1, −1, 0, median −1.5; 2 against 3 cannot reach 95% (P(U <= 0) = 1/10), so
   // the interval is the widest, [−3, 0], covering 1 − 2/10 = 0.8.
-  CHECK(csv.find("formats,ours,Without NSP:,FULL-SENTENCES,ppl,valid/ppl,3.5,3.50,2,0,1,"
-                 "(3.00–4.00),0.3,3;4,run4;run5,-1.5,-3,0,0.80000000000000004,SEGMENT-PAIR,\r\n") !=
+  CHECK(csv.find(
+            "formats,ours,Without NSP:,FULL-SENTENCES,ppl,valid/ppl,3.5,3.50,2,0,1,"
+            "(3.00–4.00),0.3,3;4,run4;run5,-1.5,-3,0,0.80000000000000004,SEGMENT-PAIR,,,,,,\r\n") !=
         std::string::npos);
 }
 
@@ -868,4 +872,489 @@ TEST_CASE(
   const auto other_text = report_with(books, "mixture");
   CHECK(paper_row(other_text).cells[1].parts[0].missing);
   CHECK(AnyContains(other_text.footnotes, "(eval.corpus books (here mixture))"));
+}
+
+namespace {
+
+// In-memory runs for the "tune" tests: rows by train.batch_size, candidates of optim.lr, and the
+// held-out metrics on the whole sample (valid/...), the selection half (valid/select/...) and the
+// report half (valid/report/...), each with its unigram baseline.
+struct Halves {
+  double whole, select, report;
+};
+ablate::results::RunRecord TunedRun(int64_t id, int batch, double lr, int seed, Halves ppl,
+                                    Halves baseline = {900, 800, 700}) {
+  ablate::results::RunRecord r;
+  r.id = id;
+  r.experiment = "mem";
+  r.key = "k" + std::to_string(id);
+  r.status = "completed";
+  r.params["train.batch_size"] = {true, static_cast<double>(batch), ""};
+  r.params["optim.lr"] = {true, lr, ""};
+  r.params["seed"] = {true, static_cast<double>(seed), ""};
+  r.finals["valid/ppl"] = ppl.whole;
+  r.finals["valid/select/ppl"] = ppl.select;
+  r.finals["valid/report/ppl"] = ppl.report;
+  r.finals["valid/baseline/unigram/ppl"] = baseline.whole;
+  r.finals["valid/select/baseline/unigram/ppl"] = baseline.select;
+  r.finals["valid/report/baseline/unigram/ppl"] = baseline.report;
+  // The accuracies move with the perplexities: 1 / ppl.
+  r.finals["valid/mlm_acc"] = 1 / ppl.whole;
+  r.finals["valid/select/mlm_acc"] = 1 / ppl.select;
+  r.finals["valid/report/mlm_acc"] = 1 / ppl.report;
+  r.finals["eval/t/acc"] = 50 + std::round(lr * 1000);
+  return r;
+}
+
+// Hand-built so that the two halves disagree: in row "bsz 8", lr 0.001 has the better selection
+// half (median 11 against 15) but lr 0.002 the better report half (17 against 21); in row
+// "bsz 32", lr 0.004 is best on the selection half (9 against 13) and worst on the report half
+// (31 against 7). The runs are submitted with
+// the larger lr first, so the choice cannot follow submission order.
+std::vector<ablate::results::RunRecord> TunedRuns() {
+  std::vector<ablate::results::RunRecord> runs;
+  int64_t id = 0;
+  for (int s = 1; s <= 3; ++s)
+    runs.push_back(TunedRun(++id, 8, 0.002, s, {15, 13.0 + s, 15.0 + s}));
+  for (int s = 1; s <= 3; ++s)
+    runs.push_back(TunedRun(++id, 8, 0.001, s, {15, 9.0 + s, 19.0 + s}, {900, 800, 100.0 + s}));
+  for (int s = 1; s <= 3; ++s) runs.push_back(TunedRun(++id, 32, 0.002, s, {9, 11.0 + s, 5.0 + s}));
+  for (int s = 1; s <= 3; ++s)
+    runs.push_back(TunedRun(++id, 32, 0.004, s, {9, 7.0 + s, 29.0 + s}, {900, 800, 103.0 + s}));
+  return runs;
+}
+
+const char* kTuneTable = R"({"id": "t", "runs": {"experiment": "mem"},
+    "rows": {"by": "train.batch_size", "label": "bsz {train.batch_size}"},
+    "tune": {"param": "optim.lr", "metric": "valid/ppl", "better": "lower"},
+    "columns": [{"label": "ppl", "metric": "valid/ppl", "better": "lower"},
+                {"label": "MLM acc", "metric": "valid/mlm_acc", "scale": 100, "better": "higher"},
+                {"label": "T", "metric": "eval/t/acc"}]})";
+
+rp::ReportSpec TuneSpec(const std::function<void(json&)>& change = [](json&) {}) {
+  json spec = {{"tables", {json::parse(kTuneTable)}}};
+  change(spec);
+  return rp::ParseReportSpec(spec, "mem.json", ".");
+}
+
+std::string TuneSpecError(const std::function<void(json&)>& change) {
+  try {
+    TuneSpec(change);
+  } catch (const InputError& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+}  // namespace
+
+TEST_CASE(
+    "a tuned row keeps the value best on the selection half and reports the other half of "
+    "the held-out documents",
+    "[report][tune]") {
+  const auto runs = TunedRuns();
+  const auto spec = TuneSpec();
+  // The held-out columns read the report half; the downstream column is unchanged.
+  CHECK(spec.tables[0].columns[0].metrics == std::vector<std::string>{"valid/report/ppl"});
+  CHECK(spec.tables[0].columns[1].metrics == std::vector<std::string>{"valid/report/mlm_acc"});
+  CHECK(spec.tables[0].columns[2].metrics == std::vector<std::string>{"eval/t/acc"});
+  const auto inputs = rp::InputsOf(spec);
+  for (const char* metric : {"valid/select/ppl", "valid/report/ppl",
+                             "valid/report/baseline/unigram/ppl", "valid/report/baseline/copy/ppl"})
+    CHECK(inputs.metrics.count(metric) == 1);
+
+  const rp::Report report = rp::BuildReport(spec, runs);
+  const auto& t = report.tables.at(0);
+  REQUIRE(t.rows.size() == 3);  // bsz 8, bsz 32, the unigram baseline
+  // bsz 8: lr 0.001 (selection median 11 against 15), reported on its report half {20, 21, 22};
+  // lr 0.002's report half (median 17) would have won on the numbers the table shows.
+  const auto& bsz8 = t.rows[0];
+  CHECK(bsz8.label == "bsz 8");
+  CHECK(bsz8.run_ids == std::vector<int64_t>{4, 5, 6});
+  CHECK(bsz8.cells[0].parts[0].value == Approx(21));
+  CHECK(bsz8.cells[0].parts[0].values == std::vector<double>{20, 21, 22});
+  CHECK(bsz8.cells[1].parts[0].value == Approx(100.0 / 21));
+  CHECK(bsz8.cells[2].parts[0].value == Approx(51));
+  REQUIRE(bsz8.tuned);
+  CHECK(bsz8.tuned->param == "optim.lr");
+  CHECK(bsz8.tuned->selection_metric == "valid/select/ppl");
+  REQUIRE(bsz8.tuned->candidates.size() == 2);
+  CHECK(bsz8.tuned->candidates[0].value->number == 0.001);
+  CHECK(bsz8.tuned->candidates[0].median == 11);
+  CHECK(bsz8.tuned->candidates[0].runs == 3);
+  CHECK(bsz8.tuned->candidates[1].median == 15);
+  CHECK(bsz8.tuned->chosen == 0);
+  CHECK(!bsz8.tuned->tie);
+  // bsz 32: lr 0.004 (9 against 13), although its report half is the worse one.
+  CHECK(t.rows[1].run_ids == std::vector<int64_t>{10, 11, 12});
+  CHECK(t.rows[1].cells[0].parts[0].value == Approx(31));
+  CHECK(t.rows[1].tuned->chosen == 1);
+  // The bold compares the chosen runs only: 21 against 31, best bsz 8.
+  CHECK(bsz8.cells[0].parts[0].best);
+  CHECK(bsz8.cells[0].parts[0].runner_up == "bsz 32");
+  // The baseline row: the report half's unigram, the median over the chosen runs only
+  // {101, 102, 103, 104, 105, 106}, not the whole sample's 900 or the selection half's 800.
+  CHECK(t.rows[2].baseline);
+  CHECK(t.rows[2].label == "unigram of the training tokens");
+  CHECK(t.rows[2].cells[0].parts[0].value == Approx(103.5));
+  // Differing in the tuned parameter is what a tuned row is for: not mixed.
+  CHECK(t.warnings.empty());
+  CHECK(t.notes.empty());
+  CHECK(t.summary.find("over its row's pretraining seeds (3 completed runs per row;") !=
+        std::string::npos);
+  // The footnote names the choice per row and the halves.
+  CHECK(AnyContains(t.footnotes,
+                    "Tuned per row: optim.lr chosen by the median of valid/select/ppl (lower) on "
+                    "one half of the held-out documents; ppl and MLM acc are reported on the "
+                    "other half (valid/report/ppl, valid/report/mlm_acc). bsz 8: 0.001 (of 0.001, "
+                    "0.002); bsz 32: 0.004 (of 0.002, 0.004)."));
+  // Chosen per row, so not held fixed, though its values vary nowhere else.
+  CHECK(t.fixed.find("optim.lr") == std::string::npos);
+
+  std::ostringstream json_out;
+  rp::RenderReport(json_out, report, rp::ReportFormat::kJson);
+  const json doc = json::parse(json_out.str());
+  const json& tuned = doc["tables"][0]["rows"][0]["tuned"];
+  CHECK(tuned["param"] == "optim.lr");
+  CHECK(tuned["value"].get<double>() == 0.001);
+  CHECK(tuned["selection_metric"] == "valid/select/ppl");
+  CHECK(tuned["candidates"] == json::parse(R"([{"value": 0.001, "median": 11.0, "runs": 3},
+                                               {"value": 0.002, "median": 15.0, "runs": 3}])"));
+  CHECK(tuned["tie"] == false);
+  CHECK(!doc["tables"][0]["rows"][2].contains("tuned"));
+  CHECK(doc["tables"][0]["columns"][0]["metrics"] == json::array({"valid/report/ppl"}));
+
+  std::ostringstream csv;
+  rp::RenderReport(csv, report, rp::ReportFormat::kCsv);
+  CHECK(csv.str().find("t,ours,,bsz 32,T,eval/t/acc,54,54.0,3,0,0,(54.0–54.0),,54;54;54,k10;k11;"
+                       "k12,,,,,,,optim.lr,0.004,0.002;0.004,valid/select/ppl,13;9\r\n") !=
+        std::string::npos);
+  CHECK(csv.str().find("t,baseline,Trivial baselines (the same examples):,unigram of the training "
+                       "tokens,ppl,valid/report/ppl,103.5,103.5,,0,0,,,,,,,,,,,,,,,\r\n") !=
+        std::string::npos);
+}
+
+TEST_CASE(
+    "a tuned row with one value, or a tie, says so, and a tie goes to the first value in order",
+    "[report][tune]") {
+  std::vector<ablate::results::RunRecord> runs;
+  // bsz 8: 0.003 and 0.001 tie on the selection half (submitted 0.003 first): 0.001 is taken.
+  for (int s = 1; s <= 2; ++s) runs.push_back(TunedRun(s, 8, 0.003, s, {15, 10, 30.0 + s}));
+  for (int s = 1; s <= 2; ++s) runs.push_back(TunedRun(2 + s, 8, 0.001, s, {15, 10, 20.0 + s}));
+  // bsz 32: one value, nothing to choose.
+  for (int s = 1; s <= 2; ++s) runs.push_back(TunedRun(4 + s, 32, 0.002, s, {9, 8, 7}));
+  // A failed run of the value not chosen is no note of the row; one of the chosen value is.
+  runs.push_back(TunedRun(7, 8, 0.003, 3, {1, 1, 1}));
+  runs.back().status = "failed";
+  runs.push_back(TunedRun(8, 8, 0.001, 3, {1, 1, 1}));
+  runs.back().status = "diverged";
+  // A held-out metric without halves is named as scored on the selection documents too.
+  const auto spec = TuneSpec([](json& s) {
+    s["tables"][0]["columns"].push_back({{"label", "loss"}, {"metric", "valid/loss"}});
+  });
+  CHECK(spec.tables[0].columns[3].metrics[0] == "valid/loss");
+  const rp::Report report = rp::BuildReport(spec, runs);
+  const auto& t = report.tables.at(0);
+  CHECK(AnyContains(t.footnotes,
+                    "(valid/report/ppl, valid/report/mlm_acc). Not split into "
+                    "halves, so scored on the documents the choice was made on too: "
+                    "loss (valid/loss). bsz 8:"));
+  CHECK(t.rows[0].run_ids == std::vector<int64_t>{3, 4});
+  CHECK(t.rows[0].tuned->tie);
+  CHECK(t.rows[0].cells[0].parts[0].value == Approx(21.5));
+  CHECK(t.rows[1].tuned->candidates.size() == 1);
+  CHECK(AnyContains(t.footnotes,
+                    "bsz 8: 0.001 (of 0.001, 0.003; tied, the first taken); bsz 32: 0.002 (one "
+                    "value)."));
+  CHECK(t.notes == std::vector<std::string>{"Row \"bsz 8\": 1 run diverged, not included."});
+}
+
+TEST_CASE("tuning comes after mixed rows are settled, and leaves only the tuned parameter aside",
+          "[report][tune][mixed]") {
+  auto runs = TunedRuns();
+  // bsz 32 was also run with another warmup: not the tuned parameter, so still mixed.
+  for (auto& run : runs) {
+    const bool other = run.params["train.batch_size"].number == 32 && run.id % 2 == 0;
+    run.params["optim.warmup_steps"] = {true, other ? 100.0 : 10.0, ""};
+  }
+  // "error" refuses bsz 32 for its warmup, and says nothing of the learning rate.
+  CHECK_THROWS_WITH(rp::BuildReport(TuneSpec([](json& s) { s["mixed"] = "error"; }), runs),
+                    Catch::Contains("row \"bsz 32\" pools runs that differ in more than the "
+                                    "seed: optim.warmup_steps takes") &&
+                        !Catch::Contains("optim.lr"));
+  // "split" gives each warmup its own row, each tuned on its own runs.
+  const auto report = rp::BuildReport(TuneSpec([](json& s) { s["mixed"] = "split"; }), runs);
+  const auto& t = report.tables.at(0);
+  // Warmup 10: runs 7, 9 (lr 0.002, selection 12, 14) and 11 (lr 0.004, 9); warmup 100: runs 8
+  // (lr 0.002, 13) and 10, 12 (lr 0.004, 8, 10).
+  REQUIRE(t.rows.size() == 4);
+  CHECK(t.rows[1].label == "bsz 32 (optim.warmup_steps=10)");
+  CHECK(t.rows[1].run_ids == std::vector<int64_t>{11});
+  CHECK(t.rows[2].label == "bsz 32 (optim.warmup_steps=100)");
+  CHECK(t.rows[2].run_ids == std::vector<int64_t>{10, 12});
+  // Without "tune" the same runs are mixed in the learning rate too.
+  const auto untuned =
+      rp::BuildReport(TuneSpec([](json& s) { s["tables"][0].erase("tune"); }), TunedRuns());
+  CHECK(AnyContains(untuned.tables[0].notes,
+                    "Row \"bsz 8\": optim.lr takes 0.002 (3 runs), "
+                    "0.001 (3 runs)"));
+}
+
+TEST_CASE("a tuned table refuses runs recorded without the selection half",
+          "[report][tune][errors]") {
+  auto runs = TunedRuns();
+  runs[4].finals.erase("valid/select/ppl");
+  runs[5].finals.erase("valid/select/ppl");
+  CHECK_THROWS_AS(rp::BuildReport(TuneSpec(), runs), InputError);
+  CHECK_THROWS_WITH(rp::BuildReport(TuneSpec(), runs),
+                    Catch::Contains("mem.json: /tables/0/rows: row \"bsz 8\": 2 of its 6 "
+                                    "completed runs (k5, k6) have no valid/select/ppl, the "
+                                    "held-out half \"tune\" (/tables/0/tune) chooses optim.lr by"));
+  // Explicit rows: the row's own path.
+  const auto spec = TuneSpec([](json& s) {
+    s["tables"][0]["rows"] = json::parse(R"([{"label": "small", "where": {"train.batch_size": 8}},
+                                             {"label": "big", "where": {"train.batch_size": 32}}])");
+  });
+  runs = TunedRuns();
+  runs[10].finals.erase("valid/select/ppl");
+  CHECK_THROWS_WITH(rp::BuildReport(spec, runs),
+                    Catch::Contains("mem.json: /tables/0/rows/1: row \"big\": 1 of its 6"));
+  // A misspelt tuned parameter is named with the real one.
+  CHECK_THROWS_WITH(
+      rp::BuildReport(
+          TuneSpec([](json& s) { s["tables"][0]["tune"]["param"] = "optim.learning_rate"; }),
+          TunedRuns()),
+      Catch::Contains("/tables/0/tune/param: no run of experiment \"mem\" has parameter "
+                      "\"optim.learning_rate\""));
+}
+
+TEST_CASE("the tune option is checked, with the JSON path of the problem",
+          "[report][tune][errors]") {
+  auto tune = [](json value) { return [value](json& s) { s["tables"][0]["tune"] = value; }; };
+  CHECK_THAT(
+      TuneSpecError(tune({{"param", "optim.lr"}, {"metric", "eval/x/acc"}, {"better", "higher"}})),
+      Catch::Contains("mem.json: /tables/0/tune/metric: \"eval/x/acc\" is not a held-out metric "
+                      "that runs record on two halves of the held-out documents: expected "
+                      "\"valid/ppl\" or \"valid/mlm_acc\""));
+  CHECK_THAT(TuneSpecError(tune(
+                 {{"param", "optim.lr"}, {"metric", "valid/report/ppl"}, {"better", "lower"}})),
+             Catch::Contains("/tables/0/tune/metric: \"valid/report/ppl\" is not a held-out"));
+  CHECK_THAT(TuneSpecError(tune({{"param", "optim.lr"}, {"metric", "valid/ppl"}})),
+             Catch::Contains("mem.json: /tables/0/tune/better: missing: expected \"lower\" or "
+                             "\"higher\""));
+  CHECK_THAT(
+      TuneSpecError(tune({{"param", "optim.lr"}, {"metric", "valid/ppl"}, {"better", "best"}})),
+      Catch::Contains("/tables/0/tune/better: expected \"lower\" or \"higher\", got \"best\""));
+  CHECK_THAT(
+      TuneSpecError(tune({{"param", "optim.lr"}, {"metric", "valid/ppl"}, {"better", "higher"}})),
+      Catch::Contains("/tables/0/tune/better: \"valid/ppl\" is better lower (a perplexity)"));
+  CHECK_THAT(TuneSpecError(tune({{"param", "optim.lr"},
+                                 {"metrc", "valid/ppl"},
+                                 {"metric", "valid/ppl"},
+                                 {"better", "lower"}})),
+             Catch::Contains("/tables/0/tune/metrc: unknown key \"metrc\" (did you mean "
+                             "\"metric\"?)"));
+  CHECK_THAT(TuneSpecError(tune({{"metric", "valid/ppl"}, {"better", "lower"}})),
+             Catch::Contains("/tables/0/tune/param: missing"));
+  CHECK_THAT(TuneSpecError(tune({{"param", "seed"}, {"metric", "valid/ppl"}, {"better", "lower"}})),
+             Catch::Contains("/tables/0/tune/param: choosing the seed per row picks the luckiest"));
+  CHECK_THAT(TuneSpecError(tune("optim.lr")),
+             Catch::Contains("/tables/0/tune: expected an object {\"param\", \"metric\", "
+                             "\"better\"} or false"));
+  // The report's "tune" is every table's default, with its own path; false drops it.
+  const json tuning = {{"param", "optim.lr"}, {"metric", "valid/mlm_acc"}, {"better", "higher"}};
+  const auto by_default = TuneSpec([&](json& s) {
+    s["tune"] = tuning;
+    s["tables"][0].erase("tune");
+  });
+  REQUIRE(by_default.tables[0].tune);
+  CHECK(by_default.tables[0].tune->metric == "valid/mlm_acc");
+  CHECK(by_default.tables[0].tune->path == "/tune");
+  CHECK(by_default.tables[0].columns[0].metrics[0] == "valid/report/ppl");
+  const auto dropped = TuneSpec([&](json& s) {
+    s["tune"] = tuning;
+    s["tables"][0]["tune"] = false;
+  });
+  CHECK(!dropped.tables[0].tune);
+  CHECK(dropped.tables[0].columns[0].metrics[0] == "valid/ppl");
+  CHECK_THAT(TuneSpecError([](json& s) {
+               s["tune"] = {{"param", "optim.lr"}};
+             }),
+             Catch::Contains("mem.json: /tune/metric: missing"));
+  // The Multi-Bootstrap has no per-example outcomes for the report half: a claim on a tuned
+  // held-out column must use the rank test.
+  const json claim = json::parse(R"([{"claim": "c", "better": "bsz 8", "than": "bsz 32"}])");
+  CHECK_THAT(TuneSpecError([&](json& s) {
+               s["tables"][0]["test"] = "multibootstrap";
+               s["tables"][0]["claims"] = claim;
+             }),
+             Catch::Contains("/tables/0/claims/0: the Multi-Bootstrap (\"test\": "
+                             "\"multibootstrap\") resamples per-example outcomes, which runs "
+                             "record for the whole held-out sample only, not for the report half "
+                             "(valid/report/ppl) that column \"ppl\""));
+  CHECK_NOTHROW(TuneSpec([&](json& s) {
+    s["tables"][0]["test"] = "multibootstrap";
+    s["tables"][0]["claims"] = claim;
+    s["tables"][0]["claims"][0]["columns"] = {"T"};
+    s["tables"][0]["columns"][2]["better"] = "higher";
+  }));
+}
+
+// valid-<corpus>/ppl was scored on that corpus; valid/ppl and its halves on the first corpus of
+// eval.corpus ("books,mixture"), or the training corpus when it names none.
+TEST_CASE("a published perplexity is withheld per column, by the text its metric was scored on",
+          "[report][reference]") {
+  ablate::results::test::TempDir dir;
+  auto report_with = [&](const std::string& trained, const std::string& eval_corpus) {
+    std::vector<ablate::results::RunRecord> runs;
+    for (int s = 1; s <= 2; ++s) {
+      ablate::results::RunRecord r;
+      r.id = s;
+      r.experiment = "mem";
+      r.key = "k" + std::to_string(s);
+      r.status = "completed";
+      r.params["seed"] = {true, static_cast<double>(s), ""};
+      r.params["model.layers"] = {true, 12, ""};
+      r.params["data.corpus"] = {false, 0, "books"};
+      r.params["eval.corpus"] = {false, 0, eval_corpus};
+      r.finals["valid/ppl"] = 4.0 + s;
+      r.finals["valid/report/ppl"] = 4.5 + s;
+      r.finals["valid-mixture/ppl"] = 6.0 + s;
+      runs.push_back(r);
+    }
+    const json reference = {{"r",
+                             {{"conditions", {{"model.layers", 12}, {"data.corpus", trained}}},
+                              {"columns", {"ppl"}},
+                              {"rows", {{{"name", "paper"}, {"values", {3.9}}}}}}}};
+    dir.Write("reference.json", reference.dump());
+    const auto spec = rp::ParseReportSpec(json::parse(R"({"reference": "reference.json",
+        "tables": [{"id": "t", "runs": {"experiment": "mem"}, "rows": {"by": "data.corpus"},
+        "columns": [{"label": "ppl", "metric": "valid/ppl", "reference": "ppl"},
+                    {"label": "ppl report half", "metric": "valid/report/ppl", "reference": "ppl"},
+                    {"label": "ppl mixture", "metric": "valid-mixture/ppl", "reference": "ppl"}],
+        "reference": {"table": "r"}}]})"),
+                                          "spec.json", dir.path());
+    return rp::BuildReport(spec, runs).tables.at(0);
+  };
+  // Scored on books first, then on mixture: the books columns are the paper's quantity.
+  const auto both = report_with("books", "books,mixture");
+  const auto& paper = both.rows.back();
+  CHECK(paper.reference);
+  CHECK(paper.cells[0].parts[0].text == "3.9");
+  CHECK(paper.cells[1].parts[0].text == "3.9");
+  CHECK(paper.cells[2].parts[0].missing);
+  CHECK(AnyContains(both.footnotes,
+                    "The published ppl mixture is left out: it was measured under other "
+                    "conditions (eval.corpus books (here mixture)), so it is not the same "
+                    "quantity as ours."));
+  // Scored on mixture alone: the whole sample and its report half are of other text too.
+  const auto mixture = report_with("books", "mixture");
+  CHECK(!mixture.rows.back().reference);  // a reference row without a number is left out
+  CHECK(AnyContains(mixture.footnotes,
+                    "The published ppl, ppl report half, ppl mixture is left out: it was "
+                    "measured under other conditions (eval.corpus books (here mixture))"));
+  // Trained on other text: every perplexity is withheld, the mixture one for both reasons.
+  const auto other = report_with("wiki", "");
+  CHECK(!other.rows.back().reference);
+  CHECK(AnyContains(other.footnotes,
+                    "The published ppl, ppl report half is left out: it was "
+                    "measured under other conditions (data.corpus wiki (here "
+                    "books))"));
+  CHECK(AnyContains(other.footnotes,
+                    "The published ppl mixture is left out: it was measured "
+                    "under other conditions (data.corpus wiki (here books), "
+                    "eval.corpus wiki (here mixture))"));
+}
+
+TEST_CASE("a tuned table's perplexity curve and floor are its chosen runs' report half's",
+          "[report][tune]") {
+  ablate::results::test::TempDir dir;
+  const std::string db = dir.File("r.db");
+  {
+    Store store = Store::Open(db);
+    auto p = [](double lr, int seed) {
+      return json{{"seed", seed}, {"train.batch_size", 8}, {"optim.lr", lr}};
+    };
+    using F = std::map<std::string, double>;
+    // Runs 1, 2 (lr 0.001) win on the selection half; runs 3, 4 (lr 0.002) do not.
+    AddExperiment(store, "tuned", {p(0.001, 1), p(0.001, 2), p(0.002, 1), p(0.002, 2)},
+                  {"completed", "completed", "completed", "completed"},
+                  {F{{"valid/select/ppl", 10}, {"valid/report/ppl", 30}},
+                   F{{"valid/select/ppl", 10}, {"valid/report/ppl", 32}},
+                   F{{"valid/select/ppl", 20}, {"valid/report/ppl", 1}},
+                   F{{"valid/select/ppl", 20}, {"valid/report/ppl", 1}}});
+    auto writer = store.Metrics();
+    for (int run = 1; run <= 4; ++run) {
+      for (int step = 1; step <= 2; ++step) {
+        writer.Add(run, "train/tokens_seen", step, 100.0 * step);
+        writer.Add(run, "valid/ppl", step, 1000.0 * step + run);
+        writer.Add(run, "valid/report/ppl", step, 100.0 * step + run);
+      }
+      // The whole sample's floor is of other positions than the curve's.
+      writer.Add(run, "valid/baseline/copy/ppl", 2, 900);
+      writer.Add(run, "valid/report/baseline/copy/ppl", 2, run <= 2 ? 69.0 + run : 5.0);
+    }
+    writer.Flush();
+  }
+  const auto spec = rp::ParseReportSpec(json::parse(R"({"tables": [{"id": "t",
+      "runs": {"experiment": "tuned"}, "rows": {"by": "train.batch_size"},
+      "tune": {"param": "optim.lr", "metric": "valid/ppl", "better": "lower"},
+      "columns": [{"label": "ppl", "metric": "valid/ppl"}]}]})"),
+                                        "spec.json", dir.path());
+  const rp::Report report = rp::BuildReport(spec, db);
+  REQUIRE(report.tables[0].rows[0].run_ids == std::vector<int64_t>{1, 2});
+  CHECK(report.tables[0].rows[0].cells[0].parts[0].value == Approx(31));
+  const rp::TableCurves curves = rp::ReadCurves(report, db).at("t");
+  REQUIRE(curves.perplexity.size() == 1);
+  CHECK(curves.perplexity[0].tokens == std::vector<double>{100, 200});
+  CHECK(curves.perplexity[0].values == std::vector<double>{101.5, 201.5});
+  // Its floor too: runs 1 and 2's 70 and 71 (all four runs' would be 37.5, the whole sample's
+  // 900).
+  CHECK(curves.perplexity[0].floor == 70.5);
+}
+
+TEST_CASE("a perplexity curve's floor is the median over its row's runs of each one's best",
+          "[report]") {
+  Fixture f;
+  {
+    Store store = Store::Open(f.db);
+    auto writer = store.Metrics();
+    // SEGMENT-PAIR is runs 1-3, FULL-SENTENCES runs 5 and 6, DOC-SENTENCES runs 8-10.
+    for (int run : {1, 2, 3, 5, 6, 8, 9, 10}) {
+      for (int step = 1; step <= 2; ++step) {
+        writer.Add(run, "train/tokens_seen", step, 100.0 * step);
+        writer.Add(run, "valid/ppl", step, 200.0 / step);
+      }
+    }
+    const char* copy = "valid/baseline/copy/ppl";
+    const char* unigram = "valid/baseline/unigram/ppl";
+    // Run 1's unigram floor is below its copy-aware one: its best is 45.
+    writer.Add(1, copy, 1, 80);
+    writer.Add(1, copy, 2, 80);
+    writer.Add(1, unigram, 2, 45);
+    writer.Add(2, copy, 2, 40);
+    // Run 3's floor is its last value, 50.
+    writer.Add(3, copy, 1, 55);
+    writer.Add(3, copy, 2, 50);
+    writer.Add(3, unigram, 2, 90);
+    // Run 5 ends at 20; run 6 recorded the unigram floor alone, 24.
+    writer.Add(5, copy, 1, 30);
+    writer.Add(5, copy, 2, 20);
+    writer.Add(6, unigram, 2, 24);
+    // A loss's baseline-like name is no floor of a perplexity curve.
+    writer.Add(8, "valid/baseline/copy/mlm_acc", 2, 0.1);
+    writer.Flush();
+  }
+  const rp::Report report = rp::BuildReport(f.spec, f.db);
+  const rp::TableCurves curves = rp::ReadCurves(report, f.db).at("formats");
+  REQUIRE(curves.perplexity.size() == 3);
+  // Best per run 45, 40, 50: the median is 45 (the copy-aware floors alone give 50, the worse
+  // floor of each run 80).
+  CHECK(curves.perplexity[0].floor == 45);
+  // 20 and 24: 22 (the first values would give 27).
+  CHECK(curves.perplexity[1].floor == 22);
+  // DOC-SENTENCES' runs recorded no floors, as in a database from before them: none.
+  CHECK(std::isnan(curves.perplexity[2].floor));
+  CHECK(curves.perplexity[2].values == std::vector<double>{200, 100});
+  for (const auto& line : curves.loss) CHECK(std::isnan(line.floor));
 }

@@ -276,3 +276,162 @@ TEST_CASE("without plottable points the axes are drawn with a no-data note", "[s
   CHECK(svg.find(">empty</text>") != std::string::npos);
   CHECK(PathData(svg).empty());
 }
+
+namespace {
+
+// The dashed floors of a plot: each <line class="floor">'s coordinates, colour and tooltip.
+struct FloorLine {
+  double x1 = 0, y1 = 0, x2 = 0, y2 = 0;
+  std::string stroke, title;
+};
+std::vector<FloorLine> Floors(const std::string& svg) {
+  std::vector<FloorLine> floors;
+  const std::string open = "<line class=\"floor\"";
+  for (size_t at = svg.find(open); at != std::string::npos; at = svg.find(open, at + 1)) {
+    const std::string element = svg.substr(at, svg.find("</line>", at) - at);
+    auto attribute = [&](const std::string& name) {
+      size_t a = element.find(" " + name + "=\"");
+      REQUIRE(a != std::string::npos);
+      a += name.size() + 3;
+      return element.substr(a, element.find('"', a) - a);
+    };
+    const size_t title = element.find("<title>") + 7;
+    floors.push_back({std::stod(attribute("x1")), std::stod(attribute("y1")),
+                      std::stod(attribute("x2")), std::stod(attribute("y2")), attribute("stroke"),
+                      element.substr(title, element.find("</title>") - title)});
+  }
+  return floors;
+}
+
+const char* kFloorNote =
+    ">dashed: the row&apos;s best trivial baseline (context-free predictor) on the same "
+    "positions</text>";
+
+}  // namespace
+
+TEST_CASE("each series' floor is a dashed line across the plot at its value, in its colour",
+          "[svg_plot]") {
+  PlotOptions options;
+  options.title = "T";
+  options.x_label = "tokens";
+  options.y_label = "loss";
+  std::vector<PlotSeries> series = {{"a", {0, 50, 100}, {2, 7, 12}, 10},
+                                    {"b", {0, 100}, {4, 6}, 3}};
+  // As in "points land where the documented layout puts them" (y ticks 2..12, left 62, right
+  // 18.5, legend 49, top 40), with the floor note's 18 px under the x label: bottom 62, so the
+  // area is 590.5 x (440 - 40 - 62 = 338).
+  rp::PlotArea area = rp::PlotAreaFor(series, options);
+  REQUIRE(area.left == 62);
+  REQUIRE(area.top == 40);
+  REQUIRE(area.width == 590.5);
+  REQUIRE(area.height == 338);
+  std::string svg = rp::RenderLinePlot(series, options);
+  CHECK(WellFormedSvg(svg));
+  auto floors = Floors(svg);
+  REQUIRE(floors.size() == 2);
+  // 10 is 8/10 of the way up from 2 to 12: 40 + 338 * 0.2 = 107.6; 3 is 1/10: 40 + 338 * 0.9.
+  CHECK(floors[0].y1 == 107.6);
+  CHECK(floors[1].y1 == 344.2);
+  for (const auto& floor : floors) {
+    CHECK(floor.y2 == floor.y1);
+    CHECK(floor.x1 == 62);
+    CHECK(floor.x2 == 652.5);  // 62 + 590.5: the plot area's width
+  }
+  // In each series' own colour (the paths' strokes), named with its value in the tooltip.
+  auto colours = Attributes(svg, "<path", "stroke");
+  REQUIRE(colours.size() == 2);
+  CHECK(floors[0].stroke == colours[0]);
+  CHECK(floors[1].stroke == colours[1]);
+  CHECK(floors[0].title == "a: 10");
+  CHECK(floors[1].title == "b: 3");
+  CHECK(Count(svg, "stroke-dasharray=\"5 4\"") == 1);  // the group of floors, and nothing else
+  // Under the lines, which land where they did without floors but for the taller bottom.
+  CHECK(svg.find("class=\"floor\"") < svg.find("<path"));
+  CHECK(PathData(svg)[0] == "M62,378L357.3,209L652.5,40");
+  // The note under the x label says what the dashes are.
+  CHECK(Count(svg, kFloorNote) == 1);
+  CHECK(svg.find("<text x=\"62\" y=\"434\" text-anchor=\"start\"" + std::string(kFloorNote)) !=
+        std::string::npos);
+}
+
+TEST_CASE("without floors a plot has no dashed floors and no floor note", "[svg_plot]") {
+  PlotOptions options;
+  options.title = "T";
+  options.x_label = "tokens";
+  options.y_label = "loss";
+  std::vector<PlotSeries> series = {{"a", {0, 50, 100}, {2, 7, 12}}, {"b", {0, 100}, {4, 6}}};
+  std::string svg = rp::RenderLinePlot(series, options);
+  CHECK(Floors(svg).empty());
+  CHECK(svg.find("dashed:") == std::string::npos);
+  CHECK(rp::PlotAreaFor(series, options).height == 356);  // no row for the note
+  // A floor is not drawn without a plottable point of its series, nor where the axis cannot
+  // show it.
+  series.push_back({"no points", {0, 1}, {kNaN, kNaN}, 5});
+  svg = rp::RenderLinePlot(series, options);
+  CHECK(Floors(svg).empty());
+  CHECK(svg.find("dashed:") == std::string::npos);
+  options.log_y = true;
+  svg = rp::RenderLinePlot({{"zero", {0, 1}, {5, 4}, 0}, {"nan", {0, 1}, {5, 4}, kNaN}}, options);
+  CHECK(Floors(svg).empty());
+  CHECK(svg.find("dashed:") == std::string::npos);
+}
+
+TEST_CASE("the y range reaches a floor above every point", "[svg_plot]") {
+  PlotOptions options;
+  options.log_y = true;
+  const PlotSeries curve{"ppl", {0, 1, 2}, {10, 100, 1000}};
+  std::string svg = rp::RenderLinePlot({curve}, options);
+  CHECK(svg.find(">1k</text>") != std::string::npos);
+  CHECK(svg.find(">10k</text>") == std::string::npos);
+
+  PlotSeries floored = curve;
+  floored.floor = 5000;  // a row that never reaches its floor's level on this plot
+  rp::PlotArea area = rp::PlotAreaFor({floored}, options);
+  svg = rp::RenderLinePlot({floored}, options);
+  // The ticks now run 10, 100, 1k, 10k: three decades over 440 - 16 - (28 + 18) = 378 px.
+  CHECK(svg.find(">10k</text>") != std::string::npos);
+  REQUIRE(area.top == 16);
+  REQUIRE(area.height == 378);
+  auto floors = Floors(svg);
+  REQUIRE(floors.size() == 1);
+  const double expected = 16 + 378 * (1 - (std::log10(5000.0) - 1) / 3);  // 53.93
+  CHECK(floors[0].y1 == Approx(expected).margin(0.05));
+  CHECK(floors[0].y1 >= area.top);
+  // Every point lies below it (larger y in SVG pixels).
+  const std::string d = PathData(svg)[0];
+  for (size_t at = d.find(','); at != std::string::npos; at = d.find(',', at + 1))
+    CHECK(std::stod(d.substr(at + 1)) > floors[0].y1);
+}
+
+TEST_CASE("series with the same floor share one line, and one shared by all is grey and labelled",
+          "[svg_plot]") {
+  std::vector<PlotSeries> series = {
+      {"a", {0, 1}, {9, 6}, 5}, {"b", {0, 1}, {10, 7}, 8}, {"c", {0, 1}, {11, 8}, 5}};
+  std::string svg = rp::RenderLinePlot(series, {});
+  auto colours = Attributes(svg, "<path", "stroke");
+  REQUIRE(colours.size() == 3);
+  auto floors = Floors(svg);
+  REQUIRE(floors.size() == 2);
+  CHECK(floors[0].stroke == colours[0]);  // the first series with it
+  CHECK(floors[0].title == "a, c: 5");
+  CHECK(floors[1].stroke == colours[1]);
+  CHECK(floors[1].title == "b: 8");
+  CHECK(svg.find(">all rows</text>") == std::string::npos);
+
+  // Every series on one floor: it is nobody's in particular.
+  series[1].floor = 5;
+  svg = rp::RenderLinePlot(series, {});
+  floors = Floors(svg);
+  REQUIRE(floors.size() == 1);
+  CHECK(floors[0].stroke == "#777");
+  CHECK(floors[0].title == "a, b, c: 5");
+  CHECK(Count(svg, ">all rows</text>") == 1);
+  CHECK(Count(svg, kFloorNote) == 1);
+
+  // A single series keeps its colour.
+  svg = rp::RenderLinePlot({series[0]}, {});
+  floors = Floors(svg);
+  REQUIRE(floors.size() == 1);
+  CHECK(floors[0].stroke == colours[0]);
+  CHECK(svg.find(">all rows</text>") == std::string::npos);
+}
