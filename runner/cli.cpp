@@ -11,15 +11,17 @@
 
 #include "base/atomic_file.h"
 #include "base/error.h"
+#include "base/suggest.h"
+#include "core/corpus.h"
 
 namespace ablate::runner {
 
 namespace {
 
-void PrintHelp(std::ostream& out, const std::vector<Command>& commands) {
+void PrintHelp(std::ostream& out) {
   out << "ablate: ablation studies of masked-language-model pretraining\n\n"
          "usage: ablate COMMAND [OPTIONS]\n\ncommands:\n";
-  for (const auto& c : commands) {
+  for (const auto& c : Commands()) {
     out << "  " << c.name << std::string(10 - std::string(c.name).size(), ' ') << c.summary << "\n";
   }
   out << "\n`ablate COMMAND --help` describes a command.\n"
@@ -33,14 +35,36 @@ std::filesystem::path TrainingBinary() {
 
 }  // namespace
 
-int Dispatch(int argc, char** argv, const std::vector<Command>& commands) {
+const std::vector<Command>& Commands() {
+  static const std::vector<Command> commands = {
+      {"expand", "show the runs a grid means", false},
+      {"submit", "register a grid and its runs in a results database", false},
+      {"run", "submit a grid and train its runs with local workers or on Slurm", true},
+      {"worker", "train queued runs of a database until none is left", true},
+      {"task", "train one run of a Slurm job array into its own record log", true},
+      {"collect", "read the record logs of Slurm-trained runs into the database", false},
+      {"merge", "merge results databases into one", false},
+      {"status", "runs per status per experiment", false},
+      {"sql", "query a results database (read-only)", false},
+      {"report", "the paper-style tables and learning curves of a report spec", false},
+      {"params", "list every run parameter", false},
+      {"schema", "print the JSON Schema of the grid format", false},
+      {"data", "corpora, tokenized shards, and previews of training sequences", false},
+      {"train", "train one run from its config, outside any grid", true},
+      {"export", "a finished run's model and tokenizer for Hugging Face transformers", true},
+      {"tokenize", "print the token ids of stdin (GPT-2 or a trained BPE)", false},
+  };
+  return commands;
+}
+
+int Dispatch(int argc, char** argv, const std::map<std::string, CommandFunction>& implemented) {
   Args args(argv + 1, argv + argc);
   if (args.empty()) {
-    PrintHelp(std::cerr, commands);
+    PrintHelp(std::cerr);
     return 2;
   }
   if (args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
-    PrintHelp(std::cout, commands);
+    PrintHelp(std::cout);
     return 0;
   }
   if (args[0] == "--version") {
@@ -48,14 +72,18 @@ int Dispatch(int argc, char** argv, const std::vector<Command>& commands) {
     return 0;
   }
   const Command* command = nullptr;
-  for (const auto& c : commands) {
+  std::vector<std::string> names;
+  for (const auto& c : Commands()) {
     if (args[0] == c.name) command = &c;
+    names.emplace_back(c.name);
   }
   if (command == nullptr) {
-    std::cerr << "ablate: unknown command \"" << args[0] << "\" (see ablate --help)\n";
+    std::cerr << "ablate: unknown command \"" << args[0] << "\""
+              << DidYouMean(ClosestNames(args[0], names)) << " (see ablate --help)\n";
     return 2;
   }
-  if (command->run == nullptr) {
+  const auto function = implemented.find(command->name);
+  if (function == implemented.end() && command->trains) {
     // A command that trains: the binary that links LibTorch runs it, in this process's place.
     const std::string binary = TrainingBinary().string();
     std::vector<char*> exec_argv;
@@ -67,10 +95,15 @@ int Dispatch(int argc, char** argv, const std::vector<Command>& commands) {
               << std::strerror(errno) << "): it is built and installed beside ablate\n";
     return 1;
   }
+  if (function == implemented.end()) {
+    std::cerr << kTrainingBinary << ": \"" << args[0] << "\" does not train: run it as ablate "
+              << args[0] << "\n";
+    return 2;
+  }
   std::string name = args[0];
   args.erase(args.begin());
   try {
-    return command->run(args);
+    return function->second(args);
   } catch (const ablate::InputError& e) {
     std::cerr << "ablate " << name << ": " << e.what() << "\n";
     return 2;
@@ -96,7 +129,13 @@ std::optional<po::variables_map> ParseOptions(const Args& args, const std::strin
     pos.add(names.back().c_str(), rest ? -1 : 1);
   }
   po::variables_map vm;
-  po::store(po::command_line_parser(args).options(options).positional(pos).run(), vm);
+  try {
+    po::store(po::command_line_parser(args).options(options).positional(pos).run(), vm);
+  } catch (const po::unknown_option& e) {
+    std::vector<std::string> known;
+    for (const auto& option : options.options()) known.push_back("--" + option->long_name());
+    throw po::error(e.what() + DidYouMean(ClosestNames(e.get_option_name(), known)));
+  }
   if (vm.count("help")) {
     std::cout << "usage: " << usage << "\n\n" << options;
     return std::nullopt;
@@ -108,6 +147,32 @@ std::optional<po::variables_map> ParseOptions(const Args& args, const std::strin
 }  // namespace ablate::runner
 
 namespace ablate::runner {
+
+void AddDataDirOption(po::options_description& options, const std::string& what) {
+  options.add_options()("data-dir", po::value<std::string>()->default_value(""),
+                        (what + " (default: $ABLATE_DATA_DIR or ./data)").c_str());
+}
+
+std::filesystem::path DataDirFrom(const po::variables_map& vm) {
+  return core::ResolveDataDir(vm["data-dir"].as<std::string>());
+}
+
+void AddDeviceOptions(po::options_description& options, const std::string& threads_help) {
+  options.add_options()("device", po::value<std::string>()->default_value("cpu"), "cpu or cuda")(
+      "threads", po::value<int>()->default_value(0), threads_help.c_str())(
+      "rank-timeout", po::value<int>()->default_value(300),
+      "seconds a rank waits for the others to join, or for any one collective operation");
+}
+
+std::string DeviceFrom(const po::variables_map& vm) { return vm["device"].as<std::string>(); }
+
+int ThreadsFrom(const po::variables_map& vm) { return vm["threads"].as<int>(); }
+
+std::chrono::seconds RankTimeoutFrom(const po::variables_map& vm) {
+  const int seconds = vm["rank-timeout"].as<int>();
+  if (seconds < 1) throw InputError("", "--rank-timeout", "must be at least 1 second");
+  return std::chrono::seconds(seconds);
+}
 
 void AddSetOption(po::options_description& options) {
   options.add_options()("set", po::value<std::vector<std::string>>()->composing(),

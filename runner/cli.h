@@ -6,6 +6,9 @@
 #pragma once
 
 #include <boost/program_options.hpp>
+#include <chrono>
+#include <filesystem>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -21,24 +24,31 @@ namespace po = boost::program_options;
 
 using Args = std::vector<std::string>;
 
+// Every command of both binaries, in the order `ablate --help` lists them (cli.cpp): the one
+// command table. `trains` marks the commands that need LibTorch, which `ablate-train` runs.
 struct Command {
   const char* name;
   const char* summary;
-  int (*run)(const Args& args);  // null: ablate-train runs it
+  bool trains;
 };
+const std::vector<Command>& Commands();
+
+using CommandFunction = int (*)(const Args& args);
 
 // The training binary's file name; it sits beside `ablate`.
 inline constexpr const char* kTrainingBinary = "ablate-train";
 
-// main() of both binaries: --help, --version, the command named by argv[1] (exec'ing the training
-// binary for a command without `run`), and exit codes from failures (0 ok, 1 runtime failure,
-// 2 bad input).
-int Dispatch(int argc, char** argv, const std::vector<Command>& commands);
+// main() of both binaries: --help, --version, the command named by argv[1] run by its function in
+// `implemented` (a command that trains and is not implemented here execs the training binary in
+// this process's place), a did-you-mean for a misspelt command, and exit codes from failures (0
+// ok, 1 runtime failure, 2 bad input).
+int Dispatch(int argc, char** argv, const std::map<std::string, CommandFunction>& implemented);
 
 // Parses `args` against `options` (plus -h/--help) and the positional names in order ("name..."
 // takes all the remaining ones). Returns
 // nullopt after printing `usage` and the options when --help was given. Malformed options throw
-// boost's errors, which main() reports as bad input (exit 2).
+// boost's errors, which main() reports as bad input (exit 2); an unknown option's error names the
+// closest options the command has.
 std::optional<po::variables_map> ParseOptions(const Args& args, const std::string& usage,
                                               po::options_description options,
                                               const std::vector<std::string>& positional = {});
@@ -59,6 +69,18 @@ int CmdTask(const Args& args);
 int CmdCollect(const Args& args);
 int CmdMerge(const Args& args);
 int CmdExport(const Args& args);
+
+// Option groups that several commands share, declared once.
+// --data-dir DIR (`what` says what the directory holds for the command), and the directory it
+// means: the flag, else $ABLATE_DATA_DIR, else ./data.
+void AddDataDirOption(po::options_description& options, const std::string& what = "data directory");
+std::filesystem::path DataDirFrom(const po::variables_map& vm);
+// --device cpu|cuda, --threads N (`threads_help` says what 0 and N mean for the command) and
+// --rank-timeout SECONDS, and the values they give (the timeout checked to be at least 1 s).
+void AddDeviceOptions(po::options_description& options, const std::string& threads_help);
+std::string DeviceFrom(const po::variables_map& vm);
+int ThreadsFrom(const po::variables_map& vm);
+std::chrono::seconds RankTimeoutFrom(const po::variables_map& vm);
 
 // The options `ablate worker` and `ablate run` share (run and data directories, device, threads,
 // --max-runs), and the WorkerOptions they mean (db from --db).

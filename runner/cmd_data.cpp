@@ -21,11 +21,10 @@ void Log(const std::string& line) { std::cerr << "ablate data: " << line << "\n"
 
 int Corpora(const Args& args) {
   po::options_description options("options");
-  options.add_options()("data-dir", po::value<std::string>()->default_value(""),
-                        "data directory (default: $ABLATE_DATA_DIR or ./data)");
+  AddDataDirOption(options);
   auto vm = ParseOptions(args, "ablate data corpora [--data-dir DIR]", options);
   if (!vm) return 0;
-  fs::path data_dir = core::ResolveDataDir((*vm)["data-dir"].as<std::string>());
+  fs::path data_dir = DataDirFrom(*vm);
   results::ResultSet set;
   set.columns = {"corpus", "sources", "fetched", "MB", "description"};
   for (const auto& c : core::NamedCorpora()) {
@@ -52,13 +51,12 @@ int Corpora(const Args& args) {
 int Prepare(const Args& args) {
   po::options_description options("options");
   options.add_options()("corpus", po::value<std::string>()->required(), "corpus name or directory")(
-      "tokenizer", po::value<std::string>()->default_value("gpt2"), "gpt2, bpe-N or a directory")(
-      "data-dir", po::value<std::string>()->default_value(""), "data directory");
+      "tokenizer", po::value<std::string>()->default_value("gpt2"), "gpt2, bpe-N or a directory");
+  AddDataDirOption(options);
   auto vm =
       ParseOptions(args, "ablate data prepare --corpus NAME [--tokenizer gpt2|bpe-N|DIR]", options);
   if (!vm) return 0;
-  auto prepared = core::PrepareCorpus(core::ResolveDataDir((*vm)["data-dir"].as<std::string>()),
-                                      (*vm)["corpus"].as<std::string>(),
+  auto prepared = core::PrepareCorpus(DataDirFrom(*vm), (*vm)["corpus"].as<std::string>(),
                                       (*vm)["tokenizer"].as<std::string>(), Log);
   const auto& train = prepared.train.corpus();
   const auto& valid = prepared.valid.corpus();
@@ -82,8 +80,8 @@ int Preview(const Args& args) {
       "a run's params as JSON (an element's \"params\" of `ablate expand --format json`)")(
       "n,n", po::value<int>()->default_value(4), "sequences to show")(
       "epoch", po::value<uint64_t>()->default_value(0), "epoch to show")(
-      "format", po::value<std::string>()->default_value("text"), "text or json")(
-      "data-dir", po::value<std::string>()->default_value(""), "data directory");
+      "format", po::value<std::string>()->default_value("text"), "text or json");
+  AddDataDirOption(options);
   auto vm = ParseOptions(
       args, "ablate data preview --config RUN.json [-n N] [--epoch E] [--format text|json]",
       options);
@@ -96,8 +94,7 @@ int Preview(const Args& args) {
   if (n < 1) throw InputError("", "-n", "must be at least 1");
   std::string path = (*vm)["config"].as<std::string>();
   auto run = experiments::LoadRunConfig(ReadRunConfigFile(path), path);
-  core::DataPipeline data(core::ResolveDataDir((*vm)["data-dir"].as<std::string>()),
-                          run.config.Pretraining(), Log);
+  core::DataPipeline data(DataDirFrom(*vm), run.config.Pretraining(), Log);
   auto& tok = data.tokenizer();
   uint64_t epoch = (*vm)["epoch"].as<uint64_t>();
   auto stream = data.Stream({epoch, 0});

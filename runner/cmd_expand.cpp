@@ -159,9 +159,8 @@ int CmdExpand(const Args& args) {
       "compute, too many epochs and masking that cannot differ")(
       "db", po::value<std::string>(),
       "with --plan: a results database whose runs of this grid's experiment measured the rates "
-      "(pretraining tokens/s, fine-tuning examples/s) the time estimate uses")(
-      "data-dir", po::value<std::string>()->default_value(""),
-      "data directory (default: $ABLATE_DATA_DIR or ./data)");
+      "(pretraining tokens/s, fine-tuning examples/s) the time estimate uses");
+  AddDataDirOption(options);
   AddSetOption(options);
   auto vm = ParseOptions(args,
                          "ablate expand GRID [--format table|json] [--plan [--db DB]] "
@@ -183,8 +182,7 @@ int CmdExpand(const Args& args) {
   auto runs = experiments::ExpandGrid(grid);
   std::optional<experiments::GridPlan> plan;
   if ((*vm)["plan"].as<bool>()) {
-    plan = PlanOnPreparedData(grid, runs, core::ResolveDataDir((*vm)["data-dir"].as<std::string>()),
-                              db);
+    plan = PlanOnPreparedData(grid, runs, DataDirFrom(*vm), db);
     PrintPlanWarnings(std::cerr, *plan);
   }
 

@@ -59,9 +59,8 @@ int CmdExport(const Args& args) {
   options.add_options()("db", po::value<std::string>()->required(), "results database")(
       "run", po::value<std::string>()->required(), "the run's key")(
       "experiment", po::value<std::string>(), "its experiment, when keys repeat across them")(
-      "to", po::value<std::string>()->required(), "directory to write (created if missing)")(
-      "data-dir", po::value<std::string>()->default_value(""),
-      "data directory with the run's tokenizer (default: $ABLATE_DATA_DIR or ./data)");
+      "to", po::value<std::string>()->required(), "directory to write (created if missing)");
+  AddDataDirOption(options, "data directory with the run's tokenizer");
   auto vm = ParseOptions(args, "ablate export --db FILE --run KEY --to DIR", options);
   if (!vm) return 0;
   const std::string key = (*vm)["run"].as<std::string>();
@@ -84,8 +83,7 @@ int CmdExport(const Args& args) {
                                               : " in " + run.run_dir) +
                          ": it cannot be exported");
   }
-  auto prepared = core::PrepareCorpus(core::ResolveDataDir((*vm)["data-dir"].as<std::string>()),
-                                      config.data.corpus, config.data.tokenizer);
+  auto prepared = core::PrepareCorpus(DataDirFrom(*vm), config.data.corpus, config.data.tokenizer);
   core::BertModel model(core::MakeModelOptions(config, prepared.tokenizer));
   core::LoadModelState(checkpoint->path.string(), *model);
   model->eval();

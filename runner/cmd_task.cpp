@@ -53,12 +53,9 @@ int CmdTask(const Args& args) {
   po::options_description options("options");
   options.add_options()("list", po::value<std::string>()->required(),
                         "file of run directories, one per array element")(
-      "index", po::value<long>(), "which line (default: $SLURM_ARRAY_TASK_ID)")(
-      "data-dir", po::value<std::string>()->default_value(""), "data directory")(
-      "device", po::value<std::string>()->default_value("cpu"), "cpu or cuda")(
-      "threads", po::value<int>()->default_value(0), "CPU threads (0 = what Slurm gave)")(
-      "rank-timeout", po::value<int>()->default_value(300),
-      "seconds a rank waits for the others to join, or for any one collective operation");
+      "index", po::value<long>(), "which line (default: $SLURM_ARRAY_TASK_ID)");
+  AddDataDirOption(options);
+  AddDeviceOptions(options, "CPU threads (0 = what Slurm gave)");
   auto vm = ParseOptions(args, "ablate task --list FILE [--index N] [OPTIONS]", options);
   if (!vm) return 0;
   long index = 0;
@@ -76,16 +73,16 @@ int CmdTask(const Args& args) {
   const bool rank0 = !world || world->rank == 0;
 
   ExecuteOptions execute;
-  execute.data_dir = core::ResolveDataDir((*vm)["data-dir"].as<std::string>());
-  execute.device = (*vm)["device"].as<std::string>();
-  execute.threads = (*vm)["threads"].as<int>();
+  execute.data_dir = DataDirFrom(*vm);
+  execute.device = DeviceFrom(*vm);
+  execute.threads = ThreadsFrom(*vm);
   if (execute.threads == 0) {
     const char* cpus = std::getenv("SLURM_CPUS_PER_TASK");
     execute.threads = cpus != nullptr ? std::max(1, std::atoi(cpus)) : 0;
   }
   execute.label = run_dir.parent_path().filename().string() + "/" + run_dir.filename().string();
   execute.world = world;
-  execute.rank_timeout = std::chrono::seconds((*vm)["rank-timeout"].as<int>());
+  execute.rank_timeout = RankTimeoutFrom(*vm);
 
   InstallStopHandlers();
   InstallTimeLimitHandler();

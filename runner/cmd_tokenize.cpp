@@ -52,9 +52,8 @@ int CmdTokenize(const Args& args) {
   po::options_description options("options");
   options.add_options()("tokenizer", po::value<std::string>()->required(),
                         "gpt2 (GPT-2's vocabulary in DATA_DIR/gpt2) or a directory holding "
-                        "encoder.json and vocab.bpe, such as a trained one")(
-      "data-dir", po::value<std::string>()->default_value(""),
-      "data directory (default: $ABLATE_DATA_DIR, else ./data)");
+                        "encoder.json and vocab.bpe, such as a trained one");
+  AddDataDirOption(options);
   auto vm =
       ParseOptions(args, "ablate tokenize --tokenizer gpt2|DIR [--data-dir DIR] < TEXT", options);
   if (!vm) return 0;

@@ -38,16 +38,13 @@ int CmdTrain(const Args& args) {
       "a run's params as JSON (an element, or its \"params\", of `ablate expand --format json`)")(
       "db", po::value<std::string>(), "record the run in this results database")(
       "run-dir", po::value<std::string>(), "checkpoints and logs (default: runs/train/<key>)")(
-      "data-dir", po::value<std::string>()->default_value(""),
-      "data directory (default: $ABLATE_DATA_DIR or ./data)")(
-      "device", po::value<std::string>()->default_value("cpu"), "cpu or cuda")(
-      "threads", po::value<int>()->default_value(0),
-      "CPU threads per rank (0 = LibTorch's default; with --nproc, the cores shared out)")(
       "nproc", po::value<int>()->default_value(1),
       "data-parallel ranks to start on this machine (Gloo on CPU, NCCL on CUDA); under srun or "
-      "torchrun the launcher's ranks are used instead")(
-      "rank-timeout", po::value<int>()->default_value(300),
-      "seconds a rank waits for the others to join, or for any one collective operation");
+      "torchrun the launcher's ranks are used instead");
+  AddDataDirOption(options);
+  AddDeviceOptions(options,
+                   "CPU threads per rank (0 = LibTorch's default; with --nproc, the cores shared "
+                   "out)");
   AddSetOption(options);
   auto vm =
       ParseOptions(args,
@@ -55,11 +52,10 @@ int CmdTrain(const Args& args) {
                    "[--nproc N] [--set NAME=VALUE ...]",
                    options);
   if (!vm) return 0;
-  core::ResolveDevice((*vm)["device"].as<std::string>());  // before anything is recorded
+  core::ResolveDevice(DeviceFrom(*vm));  // before anything is recorded
   const int nproc = (*vm)["nproc"].as<int>();
   if (nproc < 1 || nproc > 1024) throw InputError("", "--nproc", "must be in [1, 1024]");
-  const int rank_timeout = (*vm)["rank-timeout"].as<int>();
-  if (rank_timeout < 1) throw InputError("", "--rank-timeout", "must be at least 1 second");
+  const std::chrono::seconds rank_timeout = RankTimeoutFrom(*vm);
   // Under a launcher (srun -n N, torchrun) this process is one of its ranks; only rank 0 records.
   const std::optional<core::World> world = core::WorldFromEnvironment(core::ProcessEnvironment());
   const bool rank0 = !world || world->rank == 0;
@@ -91,14 +87,14 @@ int CmdTrain(const Args& args) {
   if (store) records.emplace(*store, run_id);
   InstallStopHandlers();
   ExecuteOptions execute;
-  execute.data_dir = core::ResolveDataDir((*vm)["data-dir"].as<std::string>());
-  execute.device = (*vm)["device"].as<std::string>();
-  execute.threads = (*vm)["threads"].as<int>();
+  execute.data_dir = DataDirFrom(*vm);
+  execute.device = DeviceFrom(*vm);
+  execute.threads = ThreadsFrom(*vm);
   execute.label = "run " + run.key;
   execute.live_progress = isatty(STDERR_FILENO) != 0;
   execute.nproc = nproc;
   execute.world = world;
-  execute.rank_timeout = std::chrono::seconds(rank_timeout);
+  execute.rank_timeout = rank_timeout;
   if (nproc > 1 && execute.threads == 0) execute.threads = ThreadsPerRank(nproc);
   const RunOutcome outcome =
       ExecuteRun(run, run_dir, records ? &*records : nullptr, execute, std::cerr);

@@ -17,17 +17,14 @@ namespace ablate::runner {
 
 void AddWorkerOptions(po::options_description& options) {
   options.add_options()("runs-dir", po::value<std::string>()->default_value("runs"),
-                        "run directories go to DIR/<experiment>/<key>")(
-      "data-dir", po::value<std::string>()->default_value(""),
-      "data directory (default: $ABLATE_DATA_DIR or ./data)")(
-      "device", po::value<std::string>()->default_value("cpu"), "cpu or cuda")(
-      "threads", po::value<int>()->default_value(0),
-      "CPU threads per worker, or per rank with --nproc-per-run (0 = the cores shared out)")(
-      "nproc-per-run", po::value<int>()->default_value(1),
-      "data-parallel ranks that train each run, started on the worker's machine (Gloo on CPU, "
-      "NCCL on CUDA)")(
-      "rank-timeout", po::value<int>()->default_value(300),
-      "seconds a rank waits for the others to join, or for any one collective operation")(
+                        "run directories go to DIR/<experiment>/<key>");
+  AddDataDirOption(options);
+  AddDeviceOptions(
+      options,
+      "CPU threads per worker, or per rank with --nproc-per-run (0 = the cores shared out)");
+  options.add_options()("nproc-per-run", po::value<int>()->default_value(1),
+                        "data-parallel ranks that train each run, started on the worker's machine "
+                        "(Gloo on CPU, NCCL on CUDA)")(
       "max-runs", po::value<int64_t>()->default_value(0),
       "stop after K runs (0 = until none is queued)");
 }
@@ -36,14 +33,13 @@ WorkerOptions WorkerOptionsFrom(const po::variables_map& vm) {
   WorkerOptions o;
   o.db = vm["db"].as<std::string>();
   o.runs_dir = vm["runs-dir"].as<std::string>();
-  o.data_dir = core::ResolveDataDir(vm["data-dir"].as<std::string>());
-  o.device = vm["device"].as<std::string>();
-  o.threads = vm["threads"].as<int>();
+  o.data_dir = DataDirFrom(vm);
+  o.device = DeviceFrom(vm);
+  o.threads = ThreadsFrom(vm);
   o.nproc_per_run = vm["nproc-per-run"].as<int>();
   if (o.nproc_per_run < 1 || o.nproc_per_run > 1024)
     throw InputError("", "--nproc-per-run", "must be in [1, 1024]");
-  o.rank_timeout = vm["rank-timeout"].as<int>();
-  if (o.rank_timeout < 1) throw InputError("", "--rank-timeout", "must be at least 1 second");
+  o.rank_timeout = static_cast<int>(RankTimeoutFrom(vm).count());
   // A Slurm task is not pinned to its CPUs here: use what the job was given, not every core.
   if (o.threads == 0 && std::getenv("SLURM_JOB_ID") != nullptr) {
     const char* cpus = std::getenv("SLURM_CPUS_PER_TASK");

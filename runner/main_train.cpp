@@ -9,12 +9,9 @@ int main(int argc, char** argv) {
   // A file-size limit (ulimit -f) makes a write fail with EFBIG, reported like a full disk,
   // rather than killing the run without a word.
   std::signal(SIGXFSZ, SIG_IGN);
-  static const std::vector<Command> commands = {
-      {"run", "submit a grid and train its runs with local workers or on Slurm", CmdRun},
-      {"worker", "train queued runs of a database until none is left", CmdWorker},
-      {"task", "train one run of a Slurm job array into its own record log", CmdTask},
-      {"train", "train one run from its config, outside any grid", CmdTrain},
-      {"export", "a finished run's model and tokenizer for Hugging Face transformers", CmdExport},
+  static const std::map<std::string, CommandFunction> implemented = {
+      {"run", CmdRun},     {"worker", CmdWorker}, {"task", CmdTask},
+      {"train", CmdTrain}, {"export", CmdExport},
   };
-  return Dispatch(argc, argv, commands);
+  return Dispatch(argc, argv, implemented);
 }

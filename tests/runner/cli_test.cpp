@@ -35,13 +35,19 @@ std::string Slurp(const fs::path& p) {
 
 using ablate::test::TempDir;
 
-// Runs `ablate ARGS` through the shell with stdout/stderr captured.
-Result Ablate(const TempDir& dir, const std::string& args, const std::string& stdin_text = "") {
+// Runs `BINARY ARGS` through the shell with stdout/stderr captured.
+Result RunBinary(const TempDir& dir, const std::string& binary, const std::string& args,
+                 const std::string& stdin_text = "") {
   dir.Write("stdin", stdin_text);
-  std::string cmd = std::string(ABLATE_BINARY) + " " + args + " <" + (dir / "stdin").string() +
-                    " >" + (dir / "stdout").string() + " 2>" + (dir / "stderr").string();
+  std::string cmd = binary + " " + args + " <" + (dir / "stdin").string() + " >" +
+                    (dir / "stdout").string() + " 2>" + (dir / "stderr").string();
   int status = std::system(cmd.c_str());
   return {WEXITSTATUS(status), Slurp(dir / "stdout"), Slurp(dir / "stderr")};
+}
+
+// Runs `ablate ARGS`.
+Result Ablate(const TempDir& dir, const std::string& args, const std::string& stdin_text = "") {
+  return RunBinary(dir, ABLATE_BINARY, args, stdin_text);
 }
 
 std::string Q(const fs::path& p) { return "'" + p.string() + "'"; }
@@ -75,6 +81,34 @@ TEST_CASE("ablate --help lists the commands, no command is bad input", "[cli]") 
   auto bad_option = Ablate(dir, "expand g.json --colour");
   CHECK(bad_option.code == 2);
   CHECK(Lines(bad_option.err) == 1);
+  // Every command of both binaries, from the one table, in the help.
+  for (const char* cmd : {"run", "worker", "task", "train", "export", "tokenize", "report"}) {
+    CHECK_THAT(help.out, Catch::Contains(std::string("  ") + cmd));
+  }
+}
+
+TEST_CASE("a misspelt command or option gets the closest names", "[cli]") {
+  TempDir dir;
+  auto command = Ablate(dir, "stauts --db x.db");
+  CHECK(command.code == 2);
+  CHECK(command.err ==
+        "ablate: unknown command \"stauts\" (did you mean \"status\"?) (see ablate --help)\n");
+  // An option shared through an option group, and one of the command's own.
+  auto shared = Ablate(dir, "data corpora --data-dri d");
+  CHECK(shared.code == 2);
+  CHECK_THAT(shared.err, Catch::Contains("(did you mean \"--data-dir\"?)"));
+  CHECK_THAT(shared.err, Catch::EndsWith("(see ablate data --help)\n"));
+  auto own = Ablate(dir, "expand g.json --plann");
+  CHECK(own.code == 2);
+  CHECK_THAT(own.err, Catch::Contains("(did you mean \"--plan\"?)"));
+  // Nothing close: boost's message alone.
+  auto far = Ablate(dir, "expand g.json --colour");
+  CHECK_THAT(far.err, !Catch::Contains("did you mean"));
+  // The training binary refuses, by name, a command of the table that does not train.
+  auto train_binary =
+      RunBinary(dir, (fs::path(ABLATE_BINARY).parent_path() / "ablate-train").string(), "status");
+  CHECK(train_binary.code == 2);
+  CHECK(train_binary.err == "ablate-train: \"status\" does not train: run it as ablate status\n");
 }
 
 TEST_CASE("expand prints the runs as a table and as JSON", "[cli]") {
