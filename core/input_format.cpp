@@ -201,9 +201,21 @@ std::vector<Example> SentencePairs(const TokenCorpus& corpus, const FormatOption
 
 }  // namespace
 
+const std::vector<InputFormat>& InputFormats() {
+  static const std::vector<InputFormat> formats = {
+      InputFormat::kSegmentPair, InputFormat::kSentencePair, InputFormat::kFullSentences,
+      InputFormat::kDocSentences};
+  return formats;
+}
+
+std::vector<std::string> InputFormatNames() {
+  std::vector<std::string> names;
+  for (const InputFormat f : InputFormats()) names.emplace_back(InputFormatName(f));
+  return names;
+}
+
 InputFormat ParseInputFormat(std::string_view name) {
-  for (auto f : {InputFormat::kSegmentPair, InputFormat::kSentencePair, InputFormat::kFullSentences,
-                 InputFormat::kDocSentences}) {
+  for (const InputFormat f : InputFormats()) {
     if (InputFormatName(f) == name) return f;
   }
   throw InputError("", "data.format", "unknown input format \"" + std::string(name) + "\"");

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -18,9 +19,13 @@ namespace ablate::core {
 
 enum class InputFormat { kSegmentPair, kSentencePair, kFullSentences, kDocSentences };
 
+// Every input format, in the paper's order: the table data.format's choices come from.
+const std::vector<InputFormat>& InputFormats();
 // Parses the names used in grids ("SEGMENT-PAIR+NSP", ...); throws InputError otherwise.
 InputFormat ParseInputFormat(std::string_view name);
 std::string_view InputFormatName(InputFormat format);
+// The names of InputFormats(), in order.
+std::vector<std::string> InputFormatNames();
 bool HasNsp(InputFormat format);
 // SENTENCE-PAIR+NSP and DOC-SENTENCES fill batches by tokens (their sequences are short or
 // variable), the other two by sequence count.

@@ -13,6 +13,22 @@ constexpr uint64_t kMaskDomain = 0x6d61736b;  // "mask": keeps mask streams apar
 
 }  // namespace
 
+std::string_view MaskingModeName(MaskingMode mode) {
+  return mode == MaskingMode::kStatic ? "static" : "dynamic";
+}
+
+MaskingMode ParseMaskingMode(std::string_view name) {
+  for (const MaskingMode mode : {MaskingMode::kStatic, MaskingMode::kDynamic}) {
+    if (MaskingModeName(mode) == name) return mode;
+  }
+  throw InputError("", "data.masking", "unknown masking \"" + std::string(name) + "\"");
+}
+
+std::vector<std::string> MaskingModeNames() {
+  return {std::string(MaskingModeName(MaskingMode::kStatic)),
+          std::string(MaskingModeName(MaskingMode::kDynamic))};
+}
+
 uint64_t MaskVersion(const MaskingOptions& options, uint64_t epoch) {
   return options.mode == MaskingMode::kStatic ? epoch % static_cast<uint64_t>(options.static_copies)
                                               : epoch;

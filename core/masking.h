@@ -6,11 +6,19 @@
 
 #include <cstdint>
 #include <span>
+#include <string>
+#include <string_view>
 #include <vector>
 
 namespace ablate::core {
 
 enum class MaskingMode { kStatic, kDynamic };
+
+// The grid's names of the masking modes ("static", "dynamic"), in that order: the table
+// data.masking's choices come from. Parsing an unknown name throws InputError.
+std::string_view MaskingModeName(MaskingMode mode);
+MaskingMode ParseMaskingMode(std::string_view name);
+std::vector<std::string> MaskingModeNames();
 
 struct MaskingOptions {
   // The run's data.masking, data.static_copies and data.mask_prob (DataPipeline copies them from

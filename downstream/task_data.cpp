@@ -8,6 +8,7 @@
 
 #include "base/error.h"
 #include "base/suggest.h"
+#include "downstream/task_metrics.h"
 
 namespace ablate::downstream {
 namespace {
@@ -125,22 +126,22 @@ struct GlueLayout {
 
 const GlueLayout* FindGlueLayout(std::string_view format) {
   static const std::vector<GlueLayout> layouts = {
-      {"sst2", {}, "sentence", "", "label", {"0", "1"}, {"acc"}},
-      {"topic", {}, "sentence", "", "label", {"0", "1"}, {"f1", "acc"}},
+      {"sst2", {}, "sentence", "", "label", {"0", "1"}, {kMetricAcc}},
+      {"topic", {}, "sentence", "", "label", {"0", "1"}, {kMetricF1, kMetricAcc}},
       {"cola",
        {"source", "label", "star", "sentence"},
        "sentence",
        "",
        "label",
        {"0", "1"},
-       {"mcc", "acc"}},
+       {kMetricMcc, kMetricAcc}},
       {"mnli",
        {},
        "sentence1",
        "sentence2",
        "gold_label",
        {"entailment", "neutral", "contradiction"},
-       {"acc"},
+       {kMetricAcc},
        "dev_matched.tsv"},
       {"mnli-mm",
        {},
@@ -148,13 +149,19 @@ const GlueLayout* FindGlueLayout(std::string_view format) {
        "sentence2",
        "gold_label",
        {"entailment", "neutral", "contradiction"},
-       {"acc"},
+       {kMetricAcc},
        "dev_mismatched.tsv"},
-      {"qnli", {}, "question", "sentence", "label", {"entailment", "not_entailment"}, {"acc"}},
-      {"qqp", {}, "question1", "question2", "is_duplicate", {"0", "1"}, {"acc", "f1"}},
-      {"rte", {}, "sentence1", "sentence2", "label", {"entailment", "not_entailment"}, {"acc"}},
-      {"mrpc", {}, "#1 String", "#2 String", "Quality", {"0", "1"}, {"acc", "f1"}},
-      {"wnli", {}, "sentence1", "sentence2", "label", {"0", "1"}, {"acc"}},
+      {"qnli", {}, "question", "sentence", "label", {"entailment", "not_entailment"}, {kMetricAcc}},
+      {"qqp", {}, "question1", "question2", "is_duplicate", {"0", "1"}, {kMetricAcc, kMetricF1}},
+      {"rte",
+       {},
+       "sentence1",
+       "sentence2",
+       "label",
+       {"entailment", "not_entailment"},
+       {kMetricAcc}},
+      {"mrpc", {}, "#1 String", "#2 String", "Quality", {"0", "1"}, {kMetricAcc, kMetricF1}},
+      {"wnli", {}, "sentence1", "sentence2", "label", {"0", "1"}, {kMetricAcc}},
   };
   for (const auto& layout : layouts) {
     if (layout.format == format) return &layout;
@@ -505,13 +512,13 @@ Task LoadTask(const TaskSpec& spec) {
     const std::string expected = "the " + spec.format + " format reads " + train_name + " and " +
                                  dev_name + ", or train.json and dev.json";
     task.allows_no_answer = v2;
-    task.metrics = {"f1", "em"};
+    task.metrics = {kMetricF1, kMetricEm};
     task.train.spans =
         ReadSquadFile(FirstExisting(spec.path, {train_name, "train.json"}), true, v2, expected);
     task.dev.spans =
         ReadSquadFile(FirstExisting(spec.path, {dev_name, "dev.json"}), false, v2, expected);
   } else if (spec.format == "race") {
-    task.metrics = {"acc"};
+    task.metrics = {kMetricAcc};
     task.train.choices = ReadRaceDir(spec.path / "train");
     task.dev.choices = ReadRaceDir(spec.path / "dev");
     if (task.train.choices.front().options.size() != task.dev.choices.front().options.size()) {

@@ -89,9 +89,10 @@ std::map<std::string, double> ConstantBaseline(const std::vector<int>& train_lab
                                                const std::vector<std::string>& metrics) {
   auto scores = ScoreClassification(
       dev_labels, std::vector<int>(dev_labels.size(), Majority(train_labels)), metrics);
-  if (scores.count("f1") != 0) {
-    scores["f1"] =
-        ScoreClassification(dev_labels, std::vector<int>(dev_labels.size(), 1), {"f1"}).at("f1");
+  if (scores.count(kMetricF1) != 0) {
+    scores[kMetricF1] =
+        ScoreClassification(dev_labels, std::vector<int>(dev_labels.size(), 1), {kMetricF1})
+            .at(kMetricF1);
   }
   return scores;
 }

@@ -174,14 +174,14 @@ std::map<std::string, double> ScoreSpans(const std::vector<SpanExample>& dev,
     em += example_em;
   }
   const double n = static_cast<double>(std::max<size_t>(dev.size(), 1));
-  return {{"f1", 100 * f1 / n}, {"em", 100 * em / n}};
+  return {{kMetricF1, 100 * f1 / n}, {kMetricEm, 100 * em / n}};
 }
 
 ExampleOutcomesByMetric SpanOutcomes(const std::vector<SpanExample>& dev,
                                      const std::vector<std::string>& predictions) {
   ExampleOutcomesByMetric out;
-  ExampleOutcomes& f1 = out["f1"];
-  ExampleOutcomes& em = out["em"];
+  ExampleOutcomes& f1 = out[kMetricF1];
+  ExampleOutcomes& em = out[kMetricEm];
   for (const auto& [example_f1, example_em] : BestSpanScores(dev, predictions)) {
     f1.emplace_back(100 * example_f1, 1.0);
     em.emplace_back(100 * example_em, 1.0);
@@ -209,12 +209,12 @@ std::map<std::string, double> ScoreClassification(const std::vector<int>& gold,
   }
   std::map<std::string, double> out;
   for (const auto& metric : metrics) {
-    if (metric == "acc") {
+    if (metric == kMetricAcc) {
       out[metric] = n == 0 ? 0.0 : 100 * correct / n;
-    } else if (metric == "f1") {
+    } else if (metric == kMetricF1) {
       const double denominator = gold_positive + predicted_positive;
       out[metric] = denominator == 0 ? 0.0 : 100 * 2 * true_positive / denominator;
-    } else if (metric == "mcc") {
+    } else if (metric == kMetricMcc) {
       // cov(gold, predicted) / sqrt(cov(gold, gold) * cov(predicted, predicted)), each scaled by
       // n².
       double gold_squares = 0, predicted_squares = 0, products = 0;
@@ -241,8 +241,8 @@ ExampleOutcomesByMetric ClassificationOutcomes(const std::vector<int>& gold,
       "ClassificationOutcomes needs one prediction per example: " + std::to_string(gold.size()) +
           " labels, " + std::to_string(predicted.size()) + " predictions");
   ExampleOutcomesByMetric out;
-  if (std::find(metrics.begin(), metrics.end(), "acc") == metrics.end()) return out;
-  ExampleOutcomes& acc = out["acc"];
+  if (std::find(metrics.begin(), metrics.end(), kMetricAcc) == metrics.end()) return out;
+  ExampleOutcomes& acc = out[kMetricAcc];
   for (size_t i = 0; i < gold.size(); ++i)
     acc.emplace_back(gold[i] == predicted[i] ? 100.0 : 0.0, 1.0);
   return out;

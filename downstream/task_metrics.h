@@ -14,6 +14,12 @@
 
 namespace ablate::downstream {
 
+// The names of the downstream metrics (eval/<task>/<name>, in percent).
+inline constexpr const char* kMetricAcc = "acc";  // accuracy
+inline constexpr const char* kMetricF1 = "f1";    // F1 of the positive class; SQuAD's token F1
+inline constexpr const char* kMetricEm = "em";    // SQuAD's exact match
+inline constexpr const char* kMetricMcc = "mcc";  // Matthews correlation (CoLA)
+
 // The official SQuAD normalisation: lower case, punctuation removed, articles (a, an, the) removed,
 // whitespace collapsed. As in the official script, punctuation is Python's string.punctuation
 // (ASCII), articles are whole words (Unicode word boundaries) and whitespace is Python's

@@ -36,7 +36,7 @@ core::InputFormat ParseFormat(const json& value) {
 }
 
 core::MaskingMode ParseMasking(const json& value) {
-  return value == "static" ? core::MaskingMode::kStatic : core::MaskingMode::kDynamic;
+  return core::ParseMaskingMode(value.get<std::string>());
 }
 
 // eval.lrs: "1e-5,2e-5" -> {1e-5, 2e-5}; "" -> {} (the paper's per task).
@@ -111,11 +111,9 @@ std::vector<ParamSpec> BuildTable() {
           "gpt2 = GPT-2's 50K byte-level BPE; bpe-N = a byte-level BPE of N units trained on the "
           "corpus (bpe-N@CORPUS: on another corpus); or a directory with encoder.json + vocab.bpe"),
       String("data.format", Parsed(ParseFormat, &RunConfig::data, &core::DataConfig::format),
-             "SEGMENT-PAIR+NSP",
-             {"SEGMENT-PAIR+NSP", "SENTENCE-PAIR+NSP", "FULL-SENTENCES", "DOC-SENTENCES"},
-             "input format (paper section 4.2)"),
+             "SEGMENT-PAIR+NSP", core::InputFormatNames(), "input format (paper section 4.2)"),
       String("data.masking", Parsed(ParseMasking, &RunConfig::data, &core::DataConfig::masking),
-             "static", {"static", "dynamic"},
+             "static", core::MaskingModeNames(),
              "static: masks drawn once per copy (data.static_copies); dynamic: fresh each time a "
              "sequence is fed"),
       Int("data.static_copies", Member(&RunConfig::data, &core::DataConfig::static_copies), 10, 1,

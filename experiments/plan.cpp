@@ -206,7 +206,8 @@ void WarnMaskingCannotDiffer(const std::vector<RunSpec>& runs, const std::vector
   size_t statics = 0, same = 0, barely = 0, same_example = 0, barely_example = 0;
   auto copies = [&](size_t i) { return runs[i].params.at("data.static_copies").get<int64_t>(); };
   for (size_t i = 0; i < runs.size(); ++i) {
-    if (runs[i].params.at("data.masking") != "static") continue;
+    if (runs[i].params.at("data.masking") != core::MaskingModeName(core::MaskingMode::kStatic))
+      continue;
     ++statics;
     if (!plans[i].epochs) continue;
     const double sightings = *plans[i].epochs / static_cast<double>(copies(i));

@@ -30,8 +30,13 @@ inline constexpr const char* kValidUnigramPpl = "valid/baseline/unigram/ppl";
 inline constexpr const char* kValidUnigramAcc = "valid/baseline/unigram/mlm_acc";
 inline constexpr const char* kValidCopyPpl = "valid/baseline/copy/ppl";
 inline constexpr const char* kValidCopyAcc = "valid/baseline/copy/mlm_acc";
-// Downstream: eval/<task>/<metric> of the run, and eval/<task>/untrained/<metric> (and .../lr) of
-// the no-pretraining baseline, the same protocol from the run's encoder before pretraining.
+// Downstream: eval/<task>/<metric> of the run (<metric> one of downstream/task_metrics.h's
+// kMetric* names), eval/<task>/lr (the learning rate chosen), eval/<task>/baseline/<metric> (the
+// task's constant prediction), and eval/<task>/untrained/<metric> (and .../lr) of the
+// no-pretraining baseline, the same protocol from the run's encoder before pretraining.
+inline constexpr const char* kEvalPrefix = "eval/";
+inline constexpr const char* kEvalLr = "lr";
+inline constexpr const char* kEvalBaseline = "baseline";
 inline constexpr const char* kEvalUntrained = "untrained";
 
 }  // namespace ablate::results::metric

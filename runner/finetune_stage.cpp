@@ -96,7 +96,7 @@ FinetuneStageResult RunFinetuneStage(const experiments::RunConfig& run,
   FinetuneRecorder recorder(records, label, progress);
   for (const auto& spec : specs) {
     const downstream::Task task = downstream::LoadTask(spec);
-    const std::string prefix = "eval/" + task.name + "/";
+    const std::string prefix = results::metric::kEvalPrefix + task.name + "/";
     if (records && records->FinalMetricNames().count(prefix + task.primary_metric) > 0) {
       log("eval " + task.name + ": skipped (its scores are recorded)");
       continue;
@@ -125,13 +125,15 @@ FinetuneStageResult RunFinetuneStage(const experiments::RunConfig& run,
       if (name != task.primary_metric)
         records->SetFinalMetric(prefix + name, value, train.train.steps);
     }
-    records->SetFinalMetric(prefix + "lr", result.lr, train.train.steps);
+    records->SetFinalMetric(prefix + results::metric::kEvalLr, result.lr, train.train.steps);
     for (const auto& [name, value] : result.baseline)
-      records->SetFinalMetric(prefix + "baseline/" + name, value, train.train.steps);
+      records->SetFinalMetric(prefix + results::metric::kEvalBaseline + "/" + name, value,
+                              train.train.steps);
     const std::string untrained_prefix = prefix + results::metric::kEvalUntrained + "/";
     for (const auto& [name, value] : untrained.metrics)
       records->SetFinalMetric(untrained_prefix + name, value, train.train.steps);
-    records->SetFinalMetric(untrained_prefix + "lr", untrained.lr, train.train.steps);
+    records->SetFinalMetric(untrained_prefix + results::metric::kEvalLr, untrained.lr,
+                            train.train.steps);
     records->SetFinalMetric(prefix + task.primary_metric, result.metrics.at(task.primary_metric),
                             train.train.steps);
   }

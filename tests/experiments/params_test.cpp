@@ -5,6 +5,8 @@
 
 #include "base/error.h"
 #include "base/suggest.h"
+#include "core/input_format.h"
+#include "core/masking.h"
 
 using ablate::InputError;
 using nlohmann::json;
@@ -124,4 +126,22 @@ TEST_CASE("unknown names get a did-you-mean", "[params]") {
   CHECK(ablate::DidYouMean({"a"}) == " (did you mean \"a\"?)");
   CHECK(ablate::DidYouMean({"a", "b"}) == " (did you mean \"a\" or \"b\"?)");
   CHECK(ablate::DidYouMean({}).empty());
+}
+
+TEST_CASE("data.format and data.masking take their choices from the tables core implements",
+          "[params]") {
+  const auto* format = ablate::experiments::FindParam("data.format");
+  const auto* masking = ablate::experiments::FindParam("data.masking");
+  REQUIRE(format != nullptr);
+  REQUIRE(masking != nullptr);
+  CHECK(format->choices == std::vector<std::string>{"SEGMENT-PAIR+NSP", "SENTENCE-PAIR+NSP",
+                                                    "FULL-SENTENCES", "DOC-SENTENCES"});
+  CHECK(format->choices == ablate::core::InputFormatNames());
+  CHECK(masking->choices == std::vector<std::string>{"static", "dynamic"});
+  for (const auto& name : masking->choices)
+    CHECK(ablate::core::MaskingModeName(ablate::core::ParseMaskingMode(name)) == name);
+  for (const auto& name : format->choices)
+    CHECK(ablate::core::InputFormatName(ablate::core::ParseInputFormat(name)) == name);
+  CHECK_THROWS_AS(ablate::core::ParseMaskingMode("Static"), ablate::InputError);
+  CHECK_THROWS_AS(ablate::core::ParseInputFormat("FULL-SENTENCE"), ablate::InputError);
 }
