@@ -104,7 +104,10 @@ TEST_CASE("a misspelt command or option gets the closest names", "[cli]") {
   // Nothing close: boost's message alone.
   auto far = Ablate(dir, "expand g.json --colour");
   CHECK_THAT(far.err, !Catch::Contains("did you mean"));
-  // The training binary refuses, by name, a command of the table that does not train.
+}
+
+TEST_CASE("ablate-train names the command of the table it does not run", "[cli][ablate-train]") {
+  TempDir dir;
   auto train_binary =
       RunBinary(dir, (fs::path(ABLATE_BINARY).parent_path() / "ablate-train").string(), "status");
   CHECK(train_binary.code == 2);
