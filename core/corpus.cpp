@@ -231,14 +231,21 @@ fs::path ResolveDataDir(const std::string& flag) {
   return "data";
 }
 
+std::string DocumentHash(std::string_view salt, const std::string& id) {
+  return Sha256Hex(std::string(salt) + ":" + id);
+}
+
+double HashFraction(const std::string& hash) {
+  return static_cast<double>(std::stoull(hash.substr(0, 12), nullptr, 16)) /
+         static_cast<double>(1ULL << 48);
+}
+
 std::set<std::string> HeldOutIds(const std::vector<Document>& documents) {
   std::set<std::string> held_out;
   std::vector<std::pair<std::string, std::string>> by_hash;  // (hash, id)
   for (const auto& d : documents) {
-    std::string hash = Sha256Hex("heldout:" + d.id);
-    double u = static_cast<double>(std::stoull(hash.substr(0, 12), nullptr, 16)) /
-               static_cast<double>(1ULL << 48);
-    if (u < kHeldOutFraction) held_out.insert(d.id);
+    std::string hash = DocumentHash("heldout", d.id);
+    if (HashFraction(hash) < kHeldOutFraction) held_out.insert(d.id);
     by_hash.emplace_back(std::move(hash), d.id);
   }
   // Small corpora still get a validation split, of two documents when they can spare them (the

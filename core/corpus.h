@@ -11,6 +11,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/bpe_tokenizer.h"
@@ -35,6 +36,12 @@ std::filesystem::path ResolveDataDir(const std::string& flag);
 // its documents of smallest hash up to two (one for a two-document corpus), so every corpus has a
 // validation split and the NSP formats can pair across held-out documents.
 constexpr double kHeldOutFraction = 0.03;
+// A document's hash under one use of it (`salt`): sha256(salt + ":" + id) in hex; and its place
+// in [0, 1), the hash's first 48 bits over 2^48. HeldOutIds holds out the documents below
+// kHeldOutFraction under "heldout"; DataPipeline::SampleHalves puts those below 0.5 under
+// "select" in the selection half.
+std::string DocumentHash(std::string_view salt, const std::string& id);
+double HashFraction(const std::string& hash);
 std::set<std::string> HeldOutIds(const std::vector<Document>& documents);
 
 struct PreparedCorpus {

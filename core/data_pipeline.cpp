@@ -4,7 +4,7 @@
 #include <set>
 
 #include "base/error.h"
-#include "base/hash.h"
+#include "base/list_text.h"
 #include "base/rng.h"
 #include "core/data_stats.h"
 
@@ -31,29 +31,21 @@ void CheckHeldOutNotTrained(const PreparedCorpus& train, const PreparedCorpus& e
 // The half of the held-out documents a document belongs to: a hash of its id, independent of the
 // hash that held it out (HeldOutIds).
 uint8_t HalfOf(const std::string& id) {
-  const std::string hash = Sha256Hex("select:" + id);
-  return std::stoull(hash.substr(0, 12), nullptr, 16) < (1ULL << 47) ? DataPipeline::kSelectHalf
-                                                                     : DataPipeline::kReportHalf;
+  return HashFraction(DocumentHash("select", id)) < 0.5 ? DataPipeline::kSelectHalf
+                                                        : DataPipeline::kReportHalf;
 }
 
 }  // namespace
 
 std::vector<std::string> EvalCorpora(const std::string& list) {
   std::vector<std::string> out;
-  if (list.find_first_not_of(" \t") == std::string::npos) return out;
-  size_t begin = 0;
-  while (true) {
-    const size_t end = std::min(list.find(',', begin), list.size());
-    std::string name = list.substr(begin, end - begin);
-    name.erase(0, name.find_first_not_of(" \t"));
-    name.erase(name.find_last_not_of(" \t") + 1);
+  for (const std::string_view entry : CommaList(list)) {
+    std::string name(entry);
     if (name.empty()) throw InputError("", "eval.corpus", "empty corpus name in \"" + list + "\"");
     if (std::find(out.begin(), out.end(), name) != out.end())
       throw InputError("", "eval.corpus",
                        "corpus \"" + name + "\" named twice in \"" + list + "\"");
     out.push_back(std::move(name));
-    if (end == list.size()) break;
-    begin = end + 1;
   }
   return out;
 }

@@ -392,15 +392,7 @@ EvalMetrics Evaluate(BertModel& model, const Validation& validation, torch::Devi
   m.step = step;
   PartSums total;
   for (const auto& part : sums.at(0)) total.Add(part);
-  const HeldOutScores all = Scores("valid", total);
-  m.predictions = all.predictions;
-  m.mlm_loss = all.mlm_loss;
-  m.perplexity = all.perplexity;
-  m.mlm_accuracy = all.mlm_accuracy;
-  m.unigram_perplexity = all.unigram_perplexity;
-  m.unigram_accuracy = all.unigram_accuracy;
-  m.copy_perplexity = all.copy_perplexity;
-  m.copy_accuracy = all.copy_accuracy;
+  static_cast<HeldOutScores&>(m) = Scores("valid", total);
   if (nsp_rows > 0) m.nsp_accuracy = Ratio(static_cast<double>(nsp_correct), nsp_rows);
   for (size_t s = 0; s < sums.size(); ++s) {
     for (size_t p = 0; p < sums[s].size(); ++p) {

@@ -30,30 +30,25 @@ struct StepMetrics {
   int64_t sequences_seen = 0, tokens_seen = 0;
 };
 
-// The scores of one part of the held-out text, named by its metric prefix: "valid/select" and
-// "valid/report" (the halves of the first eval.corpus's sample, DataPipeline::SampleHalves), or
-// "valid-<corpus>" (a further eval.corpus). Fields as in EvalMetrics.
+// The MLM scores of held-out text, named by the prefix of their metrics: "valid" for the whole
+// validation sample, "valid/select" and "valid/report" for its halves (DataPipeline::SampleHalves),
+// "valid-<corpus>" for a further eval.corpus. kNoValue where nothing was scored.
 struct HeldOutScores {
   std::string prefix;
-  int64_t predictions = 0;
-  double mlm_loss = kNoValue, perplexity = kNoValue, mlm_accuracy = kNoValue;
-  double unigram_perplexity = kNoValue, unigram_accuracy = kNoValue;
-  double copy_perplexity = kNoValue, copy_accuracy = kNoValue;
-};
-
-// Scores of the fixed validation sample (DataPipeline::ValidationSample); kNoValue where nothing
-// was scored.
-struct EvalMetrics {
-  int64_t step = 0;
-  double mlm_loss = 0, perplexity = 0;
+  int64_t predictions = 0;  // masked tokens scored
+  double mlm_loss = kNoValue, perplexity = kNoValue;
   double mlm_accuracy = kNoValue;  // masked tokens whose argmax is the label
-  double nsp_accuracy = kNoValue;  // formats with NSP only
-  int64_t predictions = 0;         // masked tokens scored
   // The floors (trivial_baselines.h) on the same masked tokens: a unigram model of the run's
   // training tokens, and the predictor that sees only the input token at the masked position.
   // They do not depend on training: every evaluation of a run reports the same ones.
   double unigram_perplexity = kNoValue, unigram_accuracy = kNoValue;
   double copy_perplexity = kNoValue, copy_accuracy = kNoValue;
+};
+
+// Scores of the fixed validation sample (DataPipeline::ValidationSample), prefix "valid".
+struct EvalMetrics : HeldOutScores {
+  int64_t step = 0;
+  double nsp_accuracy = kNoValue;  // formats with NSP only
   // The same scores on the halves of the sample and on every further eval.corpus (those with a
   // masked token).
   std::vector<HeldOutScores> held_out;

@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "base/error.h"
+#include "base/list_text.h"
 #include "base/suggest.h"
 #include "downstream/task_metrics.h"
 
@@ -32,12 +33,6 @@ std::string_view BuiltinFormat(std::string_view name) {
 
 // ---------------------------------------------------------------------------------------------
 // eval.tasks
-
-std::string_view Trim(std::string_view s) {
-  const auto begin = s.find_first_not_of(" \t\r\n");
-  if (begin == std::string_view::npos) return {};
-  return s.substr(begin, s.find_last_not_of(" \t\r\n") - begin + 1);
-}
 
 std::string Join(const auto& names) {
   std::string out;
@@ -84,15 +79,15 @@ TaskSpec ParseTaskSpec(std::string_view entry, const fs::path& data_dir) {
                          ": expected a built-in task (" + Join(kBuiltinTasks) +
                          ") or NAME=FORMAT:PATH");
   }
-  const auto name = Trim(entry.substr(0, equals));
+  const auto name = TrimSpace(entry.substr(0, equals));
   const auto rest = entry.substr(equals + 1);
   const auto colon = rest.find(':');
   if (colon == std::string_view::npos) {
     throw InputError("", std::string(kSpecsPath),
                      quoted + ": expected NAME=FORMAT:PATH, e.g. sst=sst2:/data/glue/SST-2");
   }
-  const auto format = Trim(rest.substr(0, colon));
-  const auto path = Trim(rest.substr(colon + 1));
+  const auto format = TrimSpace(rest.substr(0, colon));
+  const auto path = TrimSpace(rest.substr(colon + 1));
   if (!IsTaskName(name)) {
     throw InputError("", std::string(kSpecsPath),
                      "task name \"" + std::string(name) + "\" in " + quoted +
@@ -455,13 +450,7 @@ fs::path FirstExisting(const fs::path& dir, std::initializer_list<std::string_vi
 
 std::vector<TaskSpec> ParseTaskSpecs(const std::string& text, const fs::path& data_dir) {
   std::vector<TaskSpec> specs;
-  if (Trim(text).empty()) return specs;
-  std::string_view rest = text;
-  for (bool more = true; more;) {
-    const auto comma = rest.find(',');
-    more = comma != std::string_view::npos;
-    const auto entry = Trim(rest.substr(0, comma));
-    if (more) rest.remove_prefix(comma + 1);
+  for (const std::string_view entry : CommaList(text)) {
     if (entry.empty()) {
       throw InputError("", std::string(kSpecsPath),
                        "empty entry in \"" + text + "\": expected comma-separated tasks");

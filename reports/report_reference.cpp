@@ -10,6 +10,7 @@
 #include <set>
 
 #include "base/error.h"
+#include "base/list_text.h"
 #include "base/number_text.h"
 #include "base/statistics.h"
 #include "base/suggest.h"
@@ -43,11 +44,8 @@ std::optional<std::string> ScoredOn(const RunData& run, const std::string& metri
   if (metric.rfind("valid/", 0) != 0) return std::nullopt;
   if (auto it = run.params.find("eval.corpus");
       it != run.params.end() && (it->second.is_number || !it->second.text.empty())) {
-    std::string first = Display(it->second);
-    first = first.substr(0, first.find(','));
-    first.erase(0, first.find_first_not_of(' '));
-    first.erase(first.find_last_not_of(' ') + 1);
-    return first;
+    const std::string list = Display(it->second);
+    if (const auto corpora = CommaList(list); !corpora.empty()) return std::string(corpora[0]);
   }
   named = false;
   auto it = run.params.find("data.corpus");

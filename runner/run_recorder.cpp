@@ -32,6 +32,18 @@ std::string Duration(double seconds) {
   return buf;
 }
 
+// The metrics of held-out scores under their prefix: <prefix>/loss, /ppl, /mlm_acc and
+// /baseline/{unigram,copy}/{ppl,mlm_acc} (for the whole sample, metric_names.h's kValid* names).
+std::vector<std::pair<std::string, double>> NamedScores(const core::HeldOutScores& h) {
+  return {{h.prefix + "/loss", h.mlm_loss},
+          {h.prefix + "/ppl", h.perplexity},
+          {h.prefix + "/mlm_acc", h.mlm_accuracy},
+          {h.prefix + "/baseline/unigram/ppl", h.unigram_perplexity},
+          {h.prefix + "/baseline/unigram/mlm_acc", h.unigram_accuracy},
+          {h.prefix + "/baseline/copy/ppl", h.copy_perplexity},
+          {h.prefix + "/baseline/copy/mlm_acc", h.copy_accuracy}};
+}
+
 }  // namespace
 
 RunRecorder::RunRecorder(results::RunRecords* records, std::string label, std::ostream& progress,
@@ -98,42 +110,23 @@ void RunRecorder::RecordSequenceOutcomes(const core::EvalMetrics& m) {
 
 void RunRecorder::OnEval(const core::EvalMetrics& m, bool final) {
   if (records_) {
-    records_->AddPoint(metric::kValidLoss, m.step, m.mlm_loss);
-    records_->AddPoint(metric::kValidPpl, m.step, m.perplexity);
-    // Each metric that has a value, as a point and, at the end, a final metric.
-    const std::pair<const char*, double> scored[] = {
-        {metric::kValidNspAcc, m.nsp_accuracy},
-        {metric::kValidMlmAcc, m.mlm_accuracy},
-        {metric::kValidUnigramPpl, m.unigram_perplexity},
-        {metric::kValidUnigramAcc, m.unigram_accuracy},
-        {metric::kValidCopyPpl, m.copy_perplexity},
-        {metric::kValidCopyAcc, m.copy_accuracy}};
-    for (const auto& [name, value] : scored)
-      if (!std::isnan(value)) records_->AddPoint(name, m.step, value);
-    // The halves of the held-out sample and the further eval.corpus entries, each under its own
-    // prefix: <prefix>/loss, /ppl, /mlm_acc and /baseline/{unigram,copy}/{ppl,mlm_acc}.
-    std::vector<std::pair<std::string, double>> parts;
-    for (const auto& h : m.held_out) {
-      const std::pair<const char*, double> named[] = {
-          {"/loss", h.mlm_loss},
-          {"/ppl", h.perplexity},
-          {"/mlm_acc", h.mlm_accuracy},
-          {"/baseline/unigram/ppl", h.unigram_perplexity},
-          {"/baseline/unigram/mlm_acc", h.unigram_accuracy},
-          {"/baseline/copy/ppl", h.copy_perplexity},
-          {"/baseline/copy/mlm_acc", h.copy_accuracy}};
-      for (const auto& [suffix, value] : named)
-        if (!std::isnan(value)) parts.emplace_back(h.prefix + suffix, value);
+    // Each metric that has a value, as a point and, at the end, a final metric: the whole
+    // sample's (valid/loss and valid/ppl always), its halves' and the further corpora's.
+    std::vector<std::pair<std::string, double>> scored;
+    for (const auto& [name, value] : NamedScores(m)) {
+      if (!std::isnan(value) || name == metric::kValidLoss || name == metric::kValidPpl)
+        scored.emplace_back(name, value);
     }
-    for (const auto& [name, value] : parts) records_->AddPoint(name, m.step, value);
+    if (!std::isnan(m.nsp_accuracy)) scored.emplace_back(metric::kValidNspAcc, m.nsp_accuracy);
+    for (const auto& h : m.held_out) {
+      for (const auto& [name, value] : NamedScores(h))
+        if (!std::isnan(value)) scored.emplace_back(name, value);
+    }
+    for (const auto& [name, value] : scored) records_->AddPoint(name, m.step, value);
     Flush();
     if (final) {
       RecordSequenceOutcomes(m);
-      records_->SetFinalMetric(metric::kValidLoss, m.mlm_loss, m.step);
-      records_->SetFinalMetric(metric::kValidPpl, m.perplexity, m.step);
-      for (const auto& [name, value] : scored)
-        if (!std::isnan(value)) records_->SetFinalMetric(name, value, m.step);
-      for (const auto& [name, value] : parts) records_->SetFinalMetric(name, value, m.step);
+      for (const auto& [name, value] : scored) records_->SetFinalMetric(name, value, m.step);
       if (last_) {
         records_->SetFinalMetric(metric::kTrainLoss, last_->loss, last_->step);
         records_->SetFinalMetric(metric::kTrainTokensSeen, static_cast<double>(last_->tokens_seen),

@@ -20,6 +20,7 @@
 #include <stdexcept>
 
 #include "base/error.h"
+#include "base/list_text.h"
 
 extern char** environ;
 
@@ -127,12 +128,7 @@ ProcessResult RunProcess(const std::vector<std::string>& argv) {
   return result;
 }
 
-std::string Trim(std::string_view text) {
-  auto begin = text.find_first_not_of(" \t\r\n");
-  if (begin == std::string_view::npos) return "";
-  auto end = text.find_last_not_of(" \t\r\n");
-  return std::string(text.substr(begin, end - begin + 1));
-}
+std::string Trim(std::string_view text) { return std::string(TrimSpace(text)); }
 
 bool IsJobId(const std::string& text) {
   return !text.empty() &&

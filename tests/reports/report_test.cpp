@@ -27,6 +27,19 @@ using nlohmann::json;
 
 namespace {
 
+// An in-memory run of experiment "mem" as results::ReadRunRecords returns it: key "k<id>", its
+// status and seed; the callers add the parameters and final metrics they test.
+ablate::results::RunRecord MemRecord(int64_t id, int seed,
+                                     const std::string& status = "completed") {
+  ablate::results::RunRecord r;
+  r.id = id;
+  r.experiment = "mem";
+  r.key = "k" + std::to_string(id);
+  r.status = status;
+  r.params["seed"] = {true, static_cast<double>(seed), ""};
+  return r;
+}
+
 struct FixtureRun {
   std::string format;
   int seed;
@@ -493,13 +506,8 @@ TEST_CASE(
 TEST_CASE("the table builder is a pure function of in-memory runs", "[report]") {
   // No database: runs as results::ReadRunRecords returns them.
   auto run = [](int64_t id, const std::string& masking, const std::string& status, double ppl) {
-    ablate::results::RunRecord r;
-    r.id = id;
-    r.experiment = "mem";
-    r.key = "k" + std::to_string(id);
-    r.status = status;
+    ablate::results::RunRecord r = MemRecord(id, static_cast<int>(id), status);
     r.params["data.masking"] = {false, 0, masking};
-    r.params["seed"] = {true, static_cast<double>(id), ""};
     r.finals["valid/ppl"] = ppl;
     return r;
   };
@@ -649,14 +657,9 @@ namespace {
 ablate::results::RunRecord MemRun(int64_t id, const std::string& masking, double lr, int seed,
                                   double ppl, const std::string& status = "completed",
                                   const std::map<std::string, double>& extra = {}) {
-  ablate::results::RunRecord r;
-  r.id = id;
-  r.experiment = "mem";
-  r.key = "k" + std::to_string(id);
-  r.status = status;
+  ablate::results::RunRecord r = MemRecord(id, seed, status);
   r.params["data.masking"] = {false, 0, masking};
   r.params["optim.lr"] = {true, lr, ""};
-  r.params["seed"] = {true, static_cast<double>(seed), ""};
   for (const auto& [name, value] : extra) r.params[name] = {true, value, ""};
   r.finals["valid/ppl"] = ppl;
   return r;
@@ -820,12 +823,7 @@ TEST_CASE(
   auto report_with = [&](const json& conditions, const std::string& eval_corpus) {
     std::vector<ablate::results::RunRecord> runs;
     for (int s = 1; s <= 2; ++s) {
-      ablate::results::RunRecord r;
-      r.id = s;
-      r.experiment = "mem";
-      r.key = "k" + std::to_string(s);
-      r.status = "completed";
-      r.params["seed"] = {true, static_cast<double>(s), ""};
+      ablate::results::RunRecord r = MemRecord(s, s);
       r.params["model.layers"] = {true, 12, ""};
       r.params["data.tokenizer"] = {false, 0, "gpt2"};
       r.params["data.seq_len"] = {true, 512, ""};
@@ -884,14 +882,9 @@ struct Halves {
 };
 ablate::results::RunRecord TunedRun(int64_t id, int batch, double lr, int seed, Halves ppl,
                                     Halves baseline = {900, 800, 700}) {
-  ablate::results::RunRecord r;
-  r.id = id;
-  r.experiment = "mem";
-  r.key = "k" + std::to_string(id);
-  r.status = "completed";
+  ablate::results::RunRecord r = MemRecord(id, seed);
   r.params["train.batch_size"] = {true, static_cast<double>(batch), ""};
   r.params["optim.lr"] = {true, lr, ""};
-  r.params["seed"] = {true, static_cast<double>(seed), ""};
   r.finals["valid/ppl"] = ppl.whole;
   r.finals["valid/select/ppl"] = ppl.select;
   r.finals["valid/report/ppl"] = ppl.report;
@@ -1208,12 +1201,7 @@ TEST_CASE("a published perplexity is withheld per column, by the text its metric
   auto report_with = [&](const std::string& trained, const std::string& eval_corpus) {
     std::vector<ablate::results::RunRecord> runs;
     for (int s = 1; s <= 2; ++s) {
-      ablate::results::RunRecord r;
-      r.id = s;
-      r.experiment = "mem";
-      r.key = "k" + std::to_string(s);
-      r.status = "completed";
-      r.params["seed"] = {true, static_cast<double>(s), ""};
+      ablate::results::RunRecord r = MemRecord(s, s);
       r.params["model.layers"] = {true, 12, ""};
       r.params["data.corpus"] = {false, 0, "books"};
       r.params["eval.corpus"] = {false, 0, eval_corpus};
