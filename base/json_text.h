@@ -20,15 +20,15 @@ nlohmann::ordered_json ReadJsonFile(const std::string& path);
 
 // A JSON integer that fits in T, else nullopt (a float, a string, a value out of T's range).
 // nlohmann's own get<T>() casts a float to an integer, which is undefined beyond T's range.
-template <typename T>
-std::optional<T> JsonInteger(const nlohmann::json& v) {
+template <typename T, typename Json>
+std::optional<T> JsonInteger(const Json& v) {
   if (v.is_number_unsigned()) {
-    const uint64_t u = v.get<uint64_t>();
+    const uint64_t u = v.template get<uint64_t>();
     if (u > static_cast<uint64_t>(std::numeric_limits<T>::max())) return std::nullopt;
     return static_cast<T>(u);
   }
   if (!v.is_number_integer()) return std::nullopt;
-  const int64_t i = v.get<int64_t>();
+  const int64_t i = v.template get<int64_t>();
   if (i < static_cast<int64_t>(std::numeric_limits<T>::min()) ||
       (i > 0 && static_cast<uint64_t>(i) > static_cast<uint64_t>(std::numeric_limits<T>::max())))
     return std::nullopt;

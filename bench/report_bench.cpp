@@ -171,7 +171,7 @@ int main() {
     const auto spec = ablate::reports::ReadReportSpec(spec_path);
     const auto report = ablate::reports::BuildReport(spec, db);
     std::ostringstream out;
-    ablate::reports::RenderReport(out, report, ablate::reports::ReportFormat::kMarkdown);
+    ablate::reports::RenderReport(out, report, "markdown");
     return Seconds(start);
   });
   const std::string report = std::string(ABLATE_BINARY) + " report " + spec_path + " --db " + db +

@@ -42,7 +42,7 @@ torch::Device ResolveDevice(const std::string& name) {
       throw InputError("", "--device",
                        "cuda: this ablate's LibTorch sees no CUDA device (Debian's libtorch-dev "
                        "is CPU-only): build against a CUDA LibTorch on a GPU machine, see the "
-                       "README's CUDA section");
+                       "CUDA section of docs/running.md");
     }
     return torch::kCUDA;
   }

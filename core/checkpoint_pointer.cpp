@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "base/error.h"
+#include "base/json_at.h"
 #include "base/json_text.h"
 
 namespace ablate::core {
@@ -20,55 +21,42 @@ namespace {
 
 // A non-negative integer field; `required` fields must be present.
 template <typename T>
-T Count(const nlohmann::json& j, const char* key, const std::string& source,
-        const std::string& where, bool required, T fallback) {
-  auto it = j.find(key);
-  if (it == j.end()) {
-    if (required) throw InputError(source, where + key, "is missing");
-    return fallback;
-  }
-  const std::optional<T> n = JsonInteger<T>(*it);
+T Count(const JsonAt& j, const char* key, bool required, T fallback) {
+  const JsonAt v = j[key];
+  if (v.Missing() && !required) return fallback;
+  const std::optional<T> n = JsonInteger<T>(v.value());
   bool negative = false;
   if constexpr (std::is_signed_v<T>) negative = n && *n < 0;
-  if (!n || negative) throw InputError(source, where + key, "must be a non-negative integer");
+  v.Expect(n && !negative, "a non-negative integer");
   return *n;
 }
 
 // An optional finite number; null (a NaN written by nlohmann) reads as absent.
-std::optional<double> Number(const nlohmann::json& j, const char* key, const std::string& source,
-                             const std::string& where) {
-  auto it = j.find(key);
-  if (it == j.end() || it->is_null()) return std::nullopt;
-  if (!it->is_number()) throw InputError(source, where + key, "must be a number");
-  return it->get<double>();
+std::optional<double> Number(const JsonAt& j, const char* key) {
+  const JsonAt v = j[key];
+  if (v.Missing() || v.value().is_null()) return std::nullopt;
+  return v.Number();
 }
 
-CheckpointEntry ParseEntry(const nlohmann::json& j, const std::string& source,
-                           const std::string& where) {
-  if (!j.is_object())
-    throw InputError(source, where.empty() ? "" : where.substr(0, where.size() - 1),
-                     "must be an object");
+CheckpointEntry ParseEntry(const JsonAt& j) {
+  j.ExpectObject();
   CheckpointEntry e;
-  auto file = j.find("file");
-  if (file == j.end()) throw InputError(source, where + "file", "is missing");
-  if (!file->is_string()) throw InputError(source, where + "file", "must be a string");
-  e.file = file->get<std::string>();
-  e.step = Count<int64_t>(j, "step", source, where, true, 0);
-  if (e.file != "checkpoint-" + std::to_string(e.step) + ".pt") {
-    throw InputError(source, where + "file",
-                     "must be \"checkpoint-" + std::to_string(e.step) +
-                         ".pt\", the checkpoint of its step inside the run directory");
+  e.file = j["file"].String();
+  e.step = Count<int64_t>(j, "step", true, 0);
+  if (e.file != CheckpointFileName(e.step)) {
+    j["file"].Fail("must be \"" + CheckpointFileName(e.step) +
+                   "\", the checkpoint of its step inside the run directory");
   }
-  if (j.contains("crc32")) e.crc32 = Count<uint32_t>(j, "crc32", source, where, true, 0);
-  e.position.epoch = Count<uint64_t>(j, "epoch", source, where, false, 0);
-  e.position.cursor = Count<uint64_t>(j, "cursor", source, where, false, 0);
-  e.sequences_seen = Count<int64_t>(j, "sequences_seen", source, where, false, 0);
-  e.tokens_seen = Count<int64_t>(j, "tokens_seen", source, where, false, 0);
-  e.world_size = Count<int>(j, "world_size", source, where, false, 1);
-  if (e.world_size < 1) throw InputError(source, where + "world_size", "must be at least 1");
-  e.micro_batch = Count<int64_t>(j, "micro_batch", source, where, false, 0);
-  e.loss = Number(j, "loss", source, where);
-  e.epochs = Number(j, "epochs", source, where);
+  if (j.Has("crc32")) e.crc32 = Count<uint32_t>(j, "crc32", true, 0);
+  e.position.epoch = Count<uint64_t>(j, "epoch", false, 0);
+  e.position.cursor = Count<uint64_t>(j, "cursor", false, 0);
+  e.sequences_seen = Count<int64_t>(j, "sequences_seen", false, 0);
+  e.tokens_seen = Count<int64_t>(j, "tokens_seen", false, 0);
+  e.world_size = Count<int>(j, "world_size", false, 1);
+  if (e.world_size < 1) j["world_size"].Fail("must be at least 1");
+  e.micro_batch = Count<int64_t>(j, "micro_batch", false, 0);
+  e.loss = Number(j, "loss");
+  e.epochs = Number(j, "epochs");
   return e;
 }
 
@@ -89,15 +77,19 @@ nlohmann::json EntryJson(const CheckpointEntry& e) {
 
 }  // namespace
 
+std::string CheckpointFileName(int64_t step) {
+  return "checkpoint-" + std::to_string(step) + ".pt";
+}
+
 CheckpointPointer ParseCheckpointPointer(std::string_view text, const std::string& source) {
-  const auto j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) throw InputError(source, "", "is not valid JSON");
+  const auto document = ParseJsonText(std::string(text), source);
+  const JsonAt root(document, source);
   CheckpointPointer p;
-  p.newest = ParseEntry(j, source, "");
-  if (j.contains("previous")) {
-    p.previous = ParseEntry(j["previous"], source, "previous.");
+  p.newest = ParseEntry(root);
+  if (auto previous = root.Find("previous")) {
+    p.previous = ParseEntry(*previous);
     if (p.previous->step >= p.newest.step) {
-      throw InputError(source, "previous.step", "must be before the newest checkpoint's step");
+      (*previous)["step"].Fail("must be before the newest checkpoint's step");
     }
   }
   return p;

@@ -1,8 +1,9 @@
 // A run's checkpoint pointer, RUN_DIR/checkpoint.json: which checkpoint file is the newest, where
 // the data stream stood, and the CRC-32 the file had when it was written; the entry before it is
 // kept as "previous" so a damaged newest checkpoint leaves one to resume from. Reading and writing
-// the pointer needs no LibTorch (the tensors are trainer.cpp's); a pointer that is not exactly this
-// shape is refused, and a file name that would leave the run directory is never followed.
+// the pointer needs no LibTorch, so that the LibTorch-free build reads (and fuzzes) it; the files
+// and their life cycle are core/checkpoint.h's. A pointer that is not exactly this shape is
+// refused, and a file name that would leave the run directory is never followed.
 #pragma once
 
 #include <cstdint>
@@ -16,7 +17,7 @@
 namespace ablate::core {
 
 struct CheckpointEntry {
-  std::string file;  // "checkpoint-<step>.pt", a plain name inside the run directory
+  std::string file;  // CheckpointFileName(step), a plain name inside the run directory
   int64_t step = 0;
   std::optional<uint32_t> crc32;  // absent in pointers older than the CRC
   DataPosition position;
@@ -32,6 +33,9 @@ struct CheckpointPointer {
   CheckpointEntry newest;
   std::optional<CheckpointEntry> previous;
 };
+
+// "checkpoint-<step>.pt": the name of a run's checkpoint file of that step.
+std::string CheckpointFileName(int64_t step);
 
 // Parses the pointer's text. Throws InputError naming `source` (and the field) for anything that
 // is not a pointer: not JSON, a missing or mistyped field, a negative count, or a file that is not

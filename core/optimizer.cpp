@@ -1,14 +1,9 @@
 #include "core/optimizer.h"
 
-#include <fcntl.h>
 #include <torch/nn/modules/normalization.h>
 #include <torch/serialize.h>
-#include <unistd.h>
 
-#include <cerrno>
 #include <cmath>
-#include <cstring>
-#include <filesystem>
 #include <unordered_set>
 
 #include "base/error.h"
@@ -185,85 +180,6 @@ void AdamW::Load(torch::serialize::InputArchive& archive) {
   }
   archive.read("steps", steps);
   steps_ = steps.item<int64_t>();
-}
-
-void SaveCheckpointState(const std::string& path, const torch::nn::Module& model,
-                         const AdamW& optimizer) {
-  torch::serialize::OutputArchive archive, model_archive, optimizer_archive;
-  model.save(model_archive);
-  optimizer.Save(optimizer_archive);
-  archive.write("model", model_archive);
-  archive.write("optimizer", optimizer_archive);
-  // LibTorch's file writer throws from its destructor when a write fails (a full disk), which
-  // ends the process; so the archive goes through this writer, which keeps the first error and
-  // reports it after LibTorch is done.
-  const std::string temporary = path + ".tmp";
-  const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    throw std::runtime_error("cannot create " + temporary + ": " + std::strerror(errno));
-  }
-  int error = 0;
-  archive.save_to([&](const void* data, size_t size) -> size_t {
-    const char* bytes = static_cast<const char*>(data);
-    for (size_t done = 0; error == 0 && done < size;) {
-      const ssize_t n = ::write(fd, bytes + done, size - done);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) {
-        error = n < 0 ? errno : EIO;
-      } else {
-        done += static_cast<size_t>(n);
-      }
-    }
-    return size;
-  });
-  if (error == 0 && ::fsync(fd) != 0) error = errno;
-  if (::close(fd) != 0 && error == 0) error = errno;
-  if (error != 0) {
-    ::unlink(temporary.c_str());
-    throw std::runtime_error(temporary + ": " + std::strerror(error));
-  }
-  std::filesystem::rename(temporary, path);
-}
-
-namespace {
-
-// Loads the checkpoint at `path` into `model`, then hands its optimizer archive to `optimizer`
-// (when given). Errors name the file.
-void LoadState(const std::string& path, torch::nn::Module& model, AdamW* optimizer) {
-  const auto parameters = model.parameters();
-  std::vector<std::vector<int64_t>> shapes;
-  for (const auto& p : parameters) shapes.push_back(p.sizes().vec());
-  try {
-    torch::serialize::InputArchive archive, model_archive;
-    archive.load_from(path, parameters.empty() ? torch::kCPU : parameters[0].device());
-    archive.read("model", model_archive);
-    model.load(model_archive);
-    // Module::load swaps in the stored tensors whatever their shape; a different config shows here.
-    for (size_t i = 0; i < parameters.size(); ++i) {
-      if (parameters[i].sizes().vec() != shapes[i]) {
-        throw InputError("", "model", "parameter shapes differ from the model's (another config?)");
-      }
-    }
-    if (optimizer) {
-      torch::serialize::InputArchive optimizer_archive;
-      archive.read("optimizer", optimizer_archive);
-      optimizer->Load(optimizer_archive);
-    }
-  } catch (const InputError& e) {
-    throw InputError(path, e.path(), e.message());
-  } catch (const c10::Error& e) {
-    throw InputError(path, "", e.what_without_backtrace());
-  }
-}
-
-}  // namespace
-
-void LoadCheckpointState(const std::string& path, torch::nn::Module& model, AdamW& optimizer) {
-  LoadState(path, model, &optimizer);
-}
-
-void LoadModelState(const std::string& path, torch::nn::Module& model) {
-  LoadState(path, model, nullptr);
 }
 
 }  // namespace ablate::core

@@ -1,6 +1,6 @@
 // Adam with decoupled weight decay (AdamW; Loshchilov & Hutter) over named parameter groups,
-// BERT's linear warmup-then-decay learning-rate schedule, clipping by global gradient norm, and
-// checkpoints of a model with its optimizer state. It does not run forward or backward passes.
+// BERT's linear warmup-then-decay learning-rate schedule and clipping by global gradient norm. It
+// does not run forward or backward passes, and it does not write checkpoint files (checkpoint.h).
 #pragma once
 
 #include <torch/nn/module.h>
@@ -69,7 +69,8 @@ class AdamW {
   const std::vector<ParamGroup>& groups() const { return groups_; }
   const AdamWOptions& options() const { return options_; }
 
-  // The moments and the step count. Load expects the same parameter names and shapes.
+  // The moments and the step count, the optimizer's part of a checkpoint (checkpoint.h). Load
+  // expects the same parameter names and shapes.
   void Save(torch::serialize::OutputArchive& archive) const;
   void Load(torch::serialize::InputArchive& archive);
 
@@ -83,14 +84,5 @@ class AdamW {
   std::vector<std::vector<Moments>> moments_;  // [group][param], allocated on the first step
   int64_t steps_ = 0;
 };
-
-// Writes model parameters, buffers and optimizer state to `path` (via a temporary file and a
-// rename, so a crash never leaves a half-written checkpoint behind).
-void SaveCheckpointState(const std::string& path, const torch::nn::Module& model,
-                         const AdamW& optimizer);
-// Restores what SaveCheckpointState wrote into an identically built model and optimizer.
-void LoadCheckpointState(const std::string& path, torch::nn::Module& model, AdamW& optimizer);
-// Restores only the model's part, e.g. the pretrained encoder that fine-tuning starts from.
-void LoadModelState(const std::string& path, torch::nn::Module& model);
 
 }  // namespace ablate::core

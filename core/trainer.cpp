@@ -9,18 +9,12 @@
 #endif
 
 #include <algorithm>
-#include <cerrno>
 #include <chrono>
-#include <cstring>
-#include <fstream>
-#include <nlohmann/json.hpp>
-#include <sstream>
 
-#include "base/atomic_file.h"
 #include "base/error.h"
 #include "base/rng.h"
 #include "core/batch_tensors.h"
-#include "core/checkpoint_pointer.h"
+#include "core/checkpoint.h"
 #include "core/collective.h"
 #include "core/memory_plan.h"
 #include "core/model.h"
@@ -45,85 +39,6 @@ std::vector<Batch> ValidationBatches(const DataPipeline& data, InputFormat forma
   if (HasNsp(format) && data.valid(set).DocumentCount() < 2) return {};
   const Batch sample = data.ValidationSample(format, limit, set);
   return SplitBatch(sample, (sample.rows + rows - 1) / rows);
-}
-
-// What a checkpoint records besides the tensors: its step, the data position, the counts, the
-// world size and micro-batch (the pointer's entry; file and crc32 are set when it is written).
-using CheckpointState = CheckpointEntry;
-
-// The newest checkpoint and the one before it are kept: a newest one that turns out damaged
-// leaves the run its predecessor to resume from. A write that fails (a full disk) names the file
-// and the cause, and leaves the checkpoints that were there as they were.
-void WriteCheckpoint(const fs::path& run_dir, BertModel& model, const AdamW& optimizer,
-                     const CheckpointState& s) {
-  const fs::path file = run_dir / ("checkpoint-" + std::to_string(s.step) + ".pt");
-  try {
-    SaveCheckpointState(file.string(), *model, optimizer);
-  } catch (const std::exception& e) {
-    const std::string what = e.what();
-    throw std::runtime_error("cannot write checkpoint " + file.string() + " (" +
-                             what.substr(0, what.find('\n')) + ")");
-  }
-  CheckpointPointer pointer;
-  pointer.newest = s;
-  pointer.newest.file = file.filename().string();
-  pointer.newest.crc32 = FileCrc32(file);
-  try {
-    if (auto old = ReadCheckpointPointer(run_dir); old && old->newest.step < s.step)
-      pointer.previous = old->newest;
-  } catch (const InputError&) {
-    // A damaged pointer is replaced; the checkpoint it named is no longer kept.
-  }
-  // The pointer moves only after the new checkpoint is complete; then older ones can go.
-  WriteFileAtomically(CheckpointPointerPath(run_dir), CheckpointPointerText(pointer));
-  for (const auto& entry : fs::directory_iterator(run_dir)) {
-    auto name = entry.path().filename().string();
-    if (name.rfind("checkpoint-", 0) == 0 && entry.path() != file &&
-        (!pointer.previous || name != pointer.previous->file))
-      fs::remove(entry.path());
-  }
-}
-
-// Loads the newest checkpoint that is whole (its CRC-32 matches and it loads), else the one
-// before it, and says so. nullopt when the run has none; InputError naming the file when none
-// can be read.
-std::optional<CheckpointState> LoadResumable(const fs::path& run_dir, BertModel& model,
-                                             AdamW& optimizer, const Log& log) {
-  std::optional<CheckpointPointer> pointer;
-  try {
-    pointer = ReadCheckpointPointer(run_dir);
-  } catch (const InputError& e) {
-    throw InputError(CheckpointPointerPath(run_dir).string(), "",
-                     "is not a checkpoint pointer (" + e.message() +
-                         "): restore it, or delete the run directory's checkpoint files to start "
-                         "the run over");
-  }
-  if (!pointer) return std::nullopt;
-  std::vector<CheckpointEntry> candidates = {pointer->newest};
-  if (pointer->previous) candidates.push_back(*pointer->previous);
-  std::string failures;
-  for (const auto& c : candidates) {
-    const fs::path file = run_dir / c.file;
-    try {
-      if (!fs::exists(file)) throw InputError(file.string(), "", "is missing");
-      if (c.crc32 && FileCrc32(file) != *c.crc32) {
-        throw InputError(file.string(), "",
-                         "is damaged: its CRC-32 is not the one recorded when it was written");
-      }
-      LoadCheckpointState(file.string(), *model, optimizer);
-      if (log) {
-        log((failures.empty() ? "" : failures + "; ") + "resuming from " + file.string() +
-            " at step " + std::to_string(c.step) + (failures.empty() ? "" : " instead"));
-      }
-      return c;
-    } catch (const InputError& e) {
-      failures += (failures.empty() ? "" : "; ") + std::string(e.what());
-    }
-  }
-  throw InputError(CheckpointPointerPath(run_dir).string(), "",
-                   "no checkpoint of this run can be read (" + failures +
-                       "): restore it, or delete the run directory's checkpoint files to start "
-                       "the run over");
 }
 
 // Free memory of a CUDA device (cudaMemGetInfo), nullopt where this build has no CUDA or the
@@ -409,110 +324,42 @@ EvalMetrics Evaluate(BertModel& model, const Validation& validation, torch::Devi
   return m;
 }
 
-}  // namespace
-
-std::string LibTorchVersion() { return TORCH_VERSION; }
-
-ModelOptions MakeModelOptions(const TrainConfig& c, const BpeTokenizer& tok) {
-  ModelOptions o;
-  o.vocab_size = tok.vocab_size();
-  o.max_positions = c.data.seq_len;
-  o.hidden = c.model.hidden;
-  o.layers = c.model.layers;
-  o.heads = c.model.heads;
-  o.ffn = c.model.ffn;
-  o.dropout = c.model.dropout;
-  o.attention_dropout = c.model.attention_dropout;
-  o.type_vocab_size = HasNsp(c.data.format) ? 2 : 0;
-  o.pad_id = tok.pad_id();
-  o.Validate();
-  return o;
-}
-
-std::optional<CheckpointInfo> LatestCheckpoint(const fs::path& run_dir) {
-  std::optional<CheckpointPointer> pointer;
-  try {
-    pointer = ReadCheckpointPointer(run_dir);
-  } catch (const InputError&) {
-    return std::nullopt;
-  }
-  if (!pointer) return std::nullopt;
-  fs::path file = run_dir / pointer->newest.file;
-  if (!fs::exists(file)) return std::nullopt;
-  return CheckpointInfo{pointer->newest.step, file};
-}
-
-TrainResult TrainRanks(const TrainConfig& config, const fs::path& data_dir, const fs::path& run_dir,
-                       TrainObserver& observer, const Log& log, Collective* collective,
-                       int64_t& done) {
-  const int rank = collective ? collective->world().rank : 0;
-  const int ranks = collective ? collective->world().size : 1;
-  torch::Device device = ResolveDevice(config.device);
-  if (collective && device.is_cuda())
-    device = torch::Device(torch::kCUDA, collective->world().local_rank);
-  if (config.threads > 0) torch::set_num_threads(config.threads);
-  fs::create_directories(run_dir);
-
-  DataPipeline data(data_dir, config, log);
-  const uint64_t seed = config.seed;
-  BertModel model = InitialModel(MakeModelOptions(config, data.prepared().tokenizer), seed);
-  model->to(device);
-  model->train();
-  AdamWOptions adam;
-  adam.beta1 = config.optim.beta1;
-  adam.beta2 = config.optim.beta2;
-  adam.eps = config.optim.eps;
-  adam.weight_decay = config.optim.weight_decay;
-  AdamW optimizer(WeightDecayGroups(*model, config.optim.weight_decay), adam);
-  const LinearSchedule schedule{config.optim.lr, config.optim.warmup_steps, config.train.steps};
-
-  CheckpointState state;
-  if (auto resumed = LoadResumable(run_dir, model, optimizer, rank == 0 ? log : Log{})) {
-    state = *resumed;
-    if (state.world_size != ranks) {
-      // Gradients are summed in groups of the world size: another one changes the float sums,
-      // so the resumed run would not be the one that was started.
-      throw InputError("", "--nproc",
-                       "the checkpoint at step " + std::to_string(state.step) + " of " +
-                           run_dir.string() + " was trained by " +
-                           std::to_string(state.world_size) + " rank(s); resume it with " +
-                           std::to_string(state.world_size) + ", not " + std::to_string(ranks));
-    }
-  }
-
-  // Micro-batch: the one asked for if it fits in memory, else refused at once; 0 = the largest
-  // that fits, at most about kAutoMicroBatchTokens tokens.
-  const auto& mo = model->options();
+// The micro-batch: the one asked for if it fits in memory, else refused at once; 0 = the largest
+// that fits, at most about kAutoMicroBatchTokens tokens. A run resumed with 0 keeps the one it
+// chose (`resumed`; 0 where its checkpoint recorded none), so it goes on exactly as it began.
+MicroBatchChoice RunMicroBatch(const TrainConfig& config, const BertModelImpl& model,
+                               torch::Device device, int64_t resumed) {
+  const auto& mo = model.options();
   const double bytes_per_sequence =
       ActivationBytesPerToken({mo.layers, mo.hidden, mo.heads, mo.ffn, mo.vocab_size,
                                config.data.seq_len, config.data.mask_prob}) *
       static_cast<double>(config.data.seq_len);
-  const double fixed_bytes = 16.0 * static_cast<double>(model->ParameterCount());
+  const double fixed_bytes = 16.0 * static_cast<double>(model.ParameterCount());
   // At most ~16K tokens, and no more sequences than an update holds.
   const int64_t cap = std::clamp<int64_t>(kAutoMicroBatchTokens / config.data.seq_len, 1,
                                           static_cast<int64_t>(config.train.batch_size));
   const auto available = device.is_cuda() ? DeviceFreeBytes(device) : AvailableMemoryBytes();
-  MicroBatchChoice micro_choice;
-  if (config.train.micro_batch == 0 && state.micro_batch > 0) {
-    // A resumed run keeps the micro-batch it chose, so it goes on exactly as it began.
+  if (config.train.micro_batch == 0 && resumed > 0) {
+    MicroBatchChoice choice;
     try {
-      micro_choice =
-          ChooseMicroBatch(state.micro_batch, cap, bytes_per_sequence, fixed_bytes, available);
-      micro_choice.reason = "micro-batch of " + std::to_string(state.micro_batch) +
-                            " sequences, as the run chose before it was resumed";
+      choice = ChooseMicroBatch(resumed, cap, bytes_per_sequence, fixed_bytes, available);
+      choice.reason = "micro-batch of " + std::to_string(resumed) +
+                      " sequences, as the run chose before it was resumed";
     } catch (const InputError&) {
-      micro_choice = ChooseMicroBatch(0, cap, bytes_per_sequence, fixed_bytes, available);
-      micro_choice.reason += "; the " + std::to_string(state.micro_batch) +
-                             " the run began with no longer fit, so its dropout from here on "
-                             "differs from an uninterrupted run's";
+      choice = ChooseMicroBatch(0, cap, bytes_per_sequence, fixed_bytes, available);
+      choice.reason += "; the " + std::to_string(resumed) +
+                       " the run began with no longer fit, so its dropout from here on "
+                       "differs from an uninterrupted run's";
     }
-  } else {
-    micro_choice =
-        ChooseMicroBatch(config.train.micro_batch, cap, bytes_per_sequence, fixed_bytes, available);
+    return choice;
   }
-  const int64_t micro = micro_choice.sequences;
-  state.micro_batch = micro;
-  if (log && rank == 0) log(micro_choice.reason);
+  return ChooseMicroBatch(config.train.micro_batch, cap, bytes_per_sequence, fixed_bytes,
+                          available);
+}
+
+// Every held-out set's validation sample in micro-batches of at most `micro` sequences, the NSP
+// pairs for the NSP formats, and the floors from the run's training tokens.
+Validation MakeValidation(const DataPipeline& data, const TrainConfig& config, int64_t micro) {
   Validation validation{{HalvedSet(data, micro, config.eval.sequences)},
                         {},
                         TrivialBaselines(data.train(), data.batch_options().masking)};
@@ -526,23 +373,107 @@ TrainResult TrainRanks(const TrainConfig& config, const fs::path& data_dir, cons
   if (HasNsp(config.data.format)) {
     validation.nsp = ValidationBatches(data, config.data.format, micro, config.eval.sequences);
   }
+  return validation;
+}
 
+// What a run's updates start from, built before the first one.
+struct TrainSetup {
+  BertModel model;
+  AdamW optimizer;
+  // Where the run stands (step, data position, counts, world size, micro-batch): what each
+  // checkpoint records besides the tensors.
+  CheckpointEntry state;
+  int64_t micro = 0;  // sequences per forward/backward
+  Validation validation;
+};
+
+// Builds the model and its optimizer and resumes both from the run's checkpoint if it has one,
+// then chooses the micro-batch (a resumed run keeps its own) and cuts the validation sample to it.
+// Throws InputError for a checkpoint that other ranks than `ranks` trained.
+TrainSetup SetUp(const TrainConfig& config, const DataPipeline& data, const fs::path& run_dir,
+                 torch::Device device, int ranks, const Log& log) {
+  BertModel model = InitialModel(MakeModelOptions(config, data.prepared().tokenizer), config.seed);
+  model->to(device);
+  model->train();
+  AdamWOptions adam;
+  adam.beta1 = config.optim.beta1;
+  adam.beta2 = config.optim.beta2;
+  adam.eps = config.optim.eps;
+  adam.weight_decay = config.optim.weight_decay;
+  AdamW optimizer(WeightDecayGroups(*model, config.optim.weight_decay), adam);
+
+  CheckpointEntry state;
+  if (auto resumed = LoadResumable(run_dir, *model, optimizer, log)) {
+    state = *resumed;
+    if (state.world_size != ranks) {
+      // Gradients are summed in groups of the world size: another one changes the float sums,
+      // so the resumed run would not be the one that was started.
+      throw InputError("", "--nproc",
+                       "the checkpoint at step " + std::to_string(state.step) + " of " +
+                           run_dir.string() + " was trained by " +
+                           std::to_string(state.world_size) + " rank(s); resume it with " +
+                           std::to_string(state.world_size) + ", not " + std::to_string(ranks));
+    }
+  }
+  const MicroBatchChoice micro = RunMicroBatch(config, *model, device, state.micro_batch);
+  if (log) log(micro.reason);
+  state.micro_batch = micro.sequences;
   state.world_size = ranks;
-  done = state.step;
-  if (collective) CheckSameWeights(*collective, model, state.step);
+  return {model, std::move(optimizer), state, micro.sequences,
+          MakeValidation(data, config, micro.sequences)};
+}
+
+// The last step a checkpoint saw (step, loss, epochs, sequences and tokens seen), so that a run
+// resumed at its final step can still record them; step 0 where it recorded no loss.
+StepMetrics LastStep(const CheckpointEntry& state) {
+  StepMetrics last;
+  if (state.step > 0 && state.loss) {
+    last.step = state.step;
+    last.loss = last.mlm_loss = *state.loss;
+    last.epochs = state.epochs.value_or(0);
+    last.sequences_seen = state.sequences_seen;
+    last.tokens_seen = state.tokens_seen;
+  }
+  return last;
+}
+
+// Whether `flag` holds on any rank; every rank gets the same answer.
+bool AnyRank(Collective* collective, bool flag) {
+  if (!collective) return flag;
+  return SumOverRanks(*collective, {flag ? 1.0 : 0.0})[0] > 0;
+}
+
+// Adds the ranks' gradient sums, so that every rank holds the whole update's gradient, and makes
+// `stats` the whole update's losses.
+void SumUpdateOverRanks(Collective& collective, BertModel& model,
+                        const AccumulateOptions& accumulate, StepStats& stats) {
+  collective.SumInPlace(Gradients(model));
+  const auto sums = SumOverRanks(
+      collective, {stats.mlm_loss_sum, stats.nsp_loss_sum, static_cast<double>(stats.nsp_correct)});
+  const double mlm = static_cast<double>(std::max<int64_t>(accumulate.predictions, 1));
+  const double nsp = static_cast<double>(std::max<int64_t>(accumulate.nsp_rows, 1));
+  stats.mlm_loss = sums[0] / mlm;
+  stats.nsp_loss = accumulate.nsp_rows > 0 ? sums[1] / nsp : 0;
+  stats.loss = stats.mlm_loss + stats.nsp_loss;
+}
+
+// The updates from where `run` stands to config.train.steps, each one sample, forward and
+// backward, update, log; checkpoints and evaluations on their schedule, then the final checkpoint
+// and evaluation. `done` follows the updates done.
+TrainResult TrainLoop(const TrainConfig& config, const DataPipeline& data, const fs::path& run_dir,
+                      torch::Device device, TrainSetup& run, TrainObserver& observer,
+                      Collective* collective, int64_t& done) {
+  const int rank = collective ? collective->world().rank : 0;
+  const int ranks = collective ? collective->world().size : 1;
+  BertModel& model = run.model;
+  AdamW& optimizer = run.optimizer;
+  CheckpointEntry& state = run.state;
+  const int64_t micro = run.micro;
+  const LinearSchedule schedule{config.optim.lr, config.optim.warmup_steps, config.train.steps};
 
   BatchStream stream = data.Stream(state.position);
-  TrainStart start{
-      state.step, config.train.steps, model->ParameterCount(), stream.ExamplesPerEpoch(), micro,
-      {}};
-  if (state.step > 0 && state.loss) {
-    start.last.step = state.step;
-    start.last.loss = start.last.mlm_loss = *state.loss;
-    start.last.epochs = state.epochs.value_or(0);
-    start.last.sequences_seen = state.sequences_seen;
-    start.last.tokens_seen = state.tokens_seen;
-  }
-  observer.OnStart(start);
+  observer.OnStart({state.step, config.train.steps, model->ParameterCount(),
+                    stream.ExamplesPerEpoch(), micro, LastStep(state)});
 
   // Rank 0 writes; every rank first checks that all hold the same weights.
   auto checkpoint = [&] {
@@ -550,17 +481,13 @@ TrainResult TrainRanks(const TrainConfig& config, const fs::path& data_dir, cons
     if (rank != 0) return;
     state.position = stream.position();
     observer.BeforeCheckpoint(state.step);
-    WriteCheckpoint(run_dir, model, optimizer, state);
-    observer.OnCheckpoint(run_dir / ("checkpoint-" + std::to_string(state.step) + ".pt"),
-                          state.step);
+    observer.OnCheckpoint(WriteCheckpoint(run_dir, *model, optimizer, state), state.step);
   };
   int64_t last_checkpoint = state.step;
 
   while (state.step < config.train.steps) {
-    bool stop = observer.StopRequested();
     // A stop that reaches any rank stops all of them at the same step.
-    if (collective) stop = SumOverRanks(*collective, {stop ? 1.0 : 0.0})[0] > 0;
-    if (stop) {
+    if (AnyRank(collective, observer.StopRequested())) {
       if (state.step > last_checkpoint) checkpoint();
       return {TrainOutcome::kInterrupted, state.step, kStopRequested};
     }
@@ -583,20 +510,11 @@ TrainResult TrainRanks(const TrainConfig& config, const fs::path& data_dir, cons
     accumulate.predictions = batch.predictions;
     accumulate.nsp_rows = NspRows(batch);
     accumulate.before_each = [&, first = first](size_t i) {
-      torch::manual_seed(DropoutSeed(seed, step, first + static_cast<int64_t>(i)));
+      torch::manual_seed(DropoutSeed(config.seed, step, first + static_cast<int64_t>(i)));
     };
     optimizer.ZeroGrad();
     StepStats stats = AccumulateGradients(model, micro_batches, accumulate);
-    if (collective) {
-      collective->SumInPlace(Gradients(model));
-      const auto sums = SumOverRanks(*collective, {stats.mlm_loss_sum, stats.nsp_loss_sum,
-                                                   static_cast<double>(stats.nsp_correct)});
-      const double mlm = static_cast<double>(std::max<int64_t>(accumulate.predictions, 1));
-      const double nsp = static_cast<double>(std::max<int64_t>(accumulate.nsp_rows, 1));
-      stats.mlm_loss = sums[0] / mlm;
-      stats.nsp_loss = accumulate.nsp_rows > 0 ? sums[1] / nsp : 0;
-      stats.loss = stats.mlm_loss + stats.nsp_loss;
-    }
+    if (collective) SumUpdateOverRanks(*collective, model, accumulate, stats);
     if (!std::isfinite(stats.loss)) {
       return {TrainOutcome::kDiverged, step,
               "loss is " + std::to_string(stats.loss) + " at step " + std::to_string(step)};
@@ -642,16 +560,53 @@ TrainResult TrainRanks(const TrainConfig& config, const fs::path& data_dir, cons
       last_checkpoint = step;
     }
     if (config.eval.every > 0 && step % config.eval.every == 0) {
-      observer.OnEval(Evaluate(model, validation, device, step, false, collective), false);
+      observer.OnEval(Evaluate(model, run.validation, device, step, false, collective), false);
     }
   }
   // Every rank decides alike whether a final checkpoint is due (only rank 0 sees the file).
-  bool final_checkpoint = state.step > last_checkpoint || !LatestCheckpoint(run_dir);
-  if (collective)
-    final_checkpoint = SumOverRanks(*collective, {final_checkpoint ? 1.0 : 0.0})[0] > 0;
-  if (final_checkpoint) checkpoint();
-  observer.OnEval(Evaluate(model, validation, device, state.step, true, collective), true);
+  if (AnyRank(collective, state.step > last_checkpoint || !LatestCheckpoint(run_dir))) checkpoint();
+  observer.OnEval(Evaluate(model, run.validation, device, state.step, true, collective), true);
   return {TrainOutcome::kCompleted, state.step, ""};
+}
+
+// One rank's part of a run: its device and data, the setup (resumed where the run stopped), then
+// the updates.
+TrainResult TrainRanks(const TrainConfig& config, const fs::path& data_dir, const fs::path& run_dir,
+                       TrainObserver& observer, const Log& log, Collective* collective,
+                       int64_t& done) {
+  const int rank = collective ? collective->world().rank : 0;
+  const int ranks = collective ? collective->world().size : 1;
+  torch::Device device = ResolveDevice(config.device);
+  if (collective && device.is_cuda())
+    device = torch::Device(torch::kCUDA, collective->world().local_rank);
+  if (config.threads > 0) torch::set_num_threads(config.threads);
+  fs::create_directories(run_dir);
+
+  DataPipeline data(data_dir, config, log);
+  TrainSetup run = SetUp(config, data, run_dir, device, ranks, rank == 0 ? log : Log{});
+  done = run.state.step;
+  if (collective) CheckSameWeights(*collective, run.model, run.state.step);
+  return TrainLoop(config, data, run_dir, device, run, observer, collective, done);
+}
+
+}  // namespace
+
+std::string LibTorchVersion() { return TORCH_VERSION; }
+
+ModelOptions MakeModelOptions(const TrainConfig& c, const BpeTokenizer& tok) {
+  ModelOptions o;
+  o.vocab_size = tok.vocab_size();
+  o.max_positions = c.data.seq_len;
+  o.hidden = c.model.hidden;
+  o.layers = c.model.layers;
+  o.heads = c.model.heads;
+  o.ffn = c.model.ffn;
+  o.dropout = c.model.dropout;
+  o.attention_dropout = c.model.attention_dropout;
+  o.type_vocab_size = HasNsp(c.data.format) ? 2 : 0;
+  o.pad_id = tok.pad_id();
+  o.Validate();
+  return o;
 }
 
 TrainResult Train(const TrainConfig& config, const fs::path& data_dir, const fs::path& run_dir,

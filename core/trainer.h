@@ -8,7 +8,6 @@
 #include <cstdint>
 #include <filesystem>
 #include <limits>
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -118,12 +117,5 @@ ModelOptions MakeModelOptions(const TrainConfig& config, const BpeTokenizer& tok
 
 // The LibTorch version this build links ("1.13.0"), for run provenance.
 std::string LibTorchVersion();
-
-// The checkpoint a run directory holds, if any: {step, path}.
-struct CheckpointInfo {
-  int64_t step = 0;
-  std::filesystem::path path;
-};
-std::optional<CheckpointInfo> LatestCheckpoint(const std::filesystem::path& run_dir);
 
 }  // namespace ablate::core

@@ -50,50 +50,72 @@ std::string FirstSlurmHost(const std::string& nodelist) {
   return prefix + nodelist.substr(bracket + 1, end - bracket - 1);
 }
 
-std::optional<World> WorldFromEnvironment(const Environment& env) {
+namespace {
+
+bool TorchrunStarted(const Environment& env) { return env("WORLD_SIZE").has_value(); }
+
+std::optional<World> TorchrunWorld(const Environment& env) {
   World w;
-  if (env("WORLD_SIZE")) {
-    w.size = ParseCount(env, "WORLD_SIZE", 1);
-    if (w.size == 1) return std::nullopt;
-    w.launcher = "torchrun";
-    w.rank = ParseCount(env, "RANK", 0);
-    CheckRank(w, "RANK", "WORLD_SIZE");
-    w.local_rank = env("LOCAL_RANK") ? ParseCount(env, "LOCAL_RANK", 0) : w.rank;
-    w.local_size = env("LOCAL_WORLD_SIZE") ? ParseCount(env, "LOCAL_WORLD_SIZE", 1) : w.size;
-    w.master_addr = env("MASTER_ADDR").value_or("127.0.0.1");
-    w.master_port = env("MASTER_PORT") ? ParseCount(env, "MASTER_PORT", 1) : 29500;
-    return w;
+  w.size = ParseCount(env, "WORLD_SIZE", 1);
+  if (w.size == 1) return std::nullopt;
+  w.rank = ParseCount(env, "RANK", 0);
+  CheckRank(w, "RANK", "WORLD_SIZE");
+  w.local_rank = env("LOCAL_RANK") ? ParseCount(env, "LOCAL_RANK", 0) : w.rank;
+  w.local_size = env("LOCAL_WORLD_SIZE") ? ParseCount(env, "LOCAL_WORLD_SIZE", 1) : w.size;
+  w.master_addr = env("MASTER_ADDR").value_or("127.0.0.1");
+  w.master_port = env("MASTER_PORT") ? ParseCount(env, "MASTER_PORT", 1) : 29500;
+  return w;
+}
+
+bool SlurmStarted(const Environment& env) { return env("SLURM_NTASKS").has_value(); }
+
+std::optional<World> SlurmWorld(const Environment& env) {
+  World w;
+  w.size = ParseCount(env, "SLURM_NTASKS", 1);
+  if (w.size == 1) return std::nullopt;
+  w.rank = ParseCount(env, "SLURM_PROCID", 0);
+  CheckRank(w, "SLURM_PROCID", "SLURM_NTASKS");
+  w.local_rank = ParseCount(env, "SLURM_LOCALID", 0);
+  // "2(x3),1": the tasks on each node; this node's count is what local ranks need.
+  w.local_size = w.size;
+  if (auto per_node = env("SLURM_NTASKS_PER_NODE")) {
+    w.local_size = std::atoi(per_node->c_str()) > 0 ? std::atoi(per_node->c_str()) : w.size;
+  } else if (auto per_node_list = env("SLURM_TASKS_PER_NODE")) {
+    w.local_size =
+        std::atoi(per_node_list->c_str()) > 0 ? std::atoi(per_node_list->c_str()) : w.size;
   }
-  if (env("SLURM_NTASKS")) {
-    w.size = ParseCount(env, "SLURM_NTASKS", 1);
-    if (w.size == 1) return std::nullopt;
-    w.launcher = "slurm";
-    w.rank = ParseCount(env, "SLURM_PROCID", 0);
-    CheckRank(w, "SLURM_PROCID", "SLURM_NTASKS");
-    w.local_rank = ParseCount(env, "SLURM_LOCALID", 0);
-    // "2(x3),1": the tasks on each node; this node's count is what local ranks need.
-    w.local_size = w.size;
-    if (auto per_node = env("SLURM_NTASKS_PER_NODE")) {
-      w.local_size = std::atoi(per_node->c_str()) > 0 ? std::atoi(per_node->c_str()) : w.size;
-    } else if (auto per_node_list = env("SLURM_TASKS_PER_NODE")) {
-      w.local_size =
-          std::atoi(per_node_list->c_str()) > 0 ? std::atoi(per_node_list->c_str()) : w.size;
-    }
-    const std::string nodes =
-        env("SLURM_JOB_NODELIST").value_or(env("SLURM_NODELIST").value_or(""));
-    if (nodes.empty()) {
-      throw InputError("", "SLURM_JOB_NODELIST", "is not set: cannot find rank 0's host");
-    }
-    w.master_addr = env("MASTER_ADDR").value_or(FirstSlurmHost(nodes));
-    if (env("MASTER_PORT")) {
-      w.master_port = ParseCount(env, "MASTER_PORT", 1);
-    } else {
-      // One port per job step, so two jobs sharing a node do not meet each other.
-      const long job = std::atol(env("SLURM_JOB_ID").value_or("0").c_str());
-      const long step = std::atol(env("SLURM_STEP_ID").value_or("0").c_str());
-      w.master_port = 20000 + static_cast<int>((job * 7 + step) % 20000);
-    }
-    return w;
+  const std::string nodes = env("SLURM_JOB_NODELIST").value_or(env("SLURM_NODELIST").value_or(""));
+  if (nodes.empty()) {
+    throw InputError("", "SLURM_JOB_NODELIST", "is not set: cannot find rank 0's host");
+  }
+  w.master_addr = env("MASTER_ADDR").value_or(FirstSlurmHost(nodes));
+  if (env("MASTER_PORT")) {
+    w.master_port = ParseCount(env, "MASTER_PORT", 1);
+  } else {
+    // One port per job step, so two jobs sharing a node do not meet each other.
+    const long job = std::atol(env("SLURM_JOB_ID").value_or("0").c_str());
+    const long step = std::atol(env("SLURM_STEP_ID").value_or("0").c_str());
+    w.master_port = 20000 + static_cast<int>((job * 7 + step) % 20000);
+  }
+  return w;
+}
+
+}  // namespace
+
+const std::vector<Launcher>& Launchers() {
+  static const std::vector<Launcher> launchers = {
+      {"torchrun", TorchrunStarted, TorchrunWorld},
+      {"slurm", SlurmStarted, SlurmWorld},
+  };
+  return launchers;
+}
+
+std::optional<World> WorldFromEnvironment(const Environment& env) {
+  for (const Launcher& launcher : Launchers()) {
+    if (!launcher.started(env)) continue;
+    std::optional<World> world = launcher.read(env);
+    if (world) world->launcher = launcher.name;
+    return world;
   }
   return std::nullopt;
 }

@@ -7,6 +7,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace ablate::core {
 
@@ -27,10 +28,27 @@ struct World {
 using Environment = std::function<std::optional<std::string>(const std::string&)>;
 Environment ProcessEnvironment();
 
-// torchrun's variables first (they are what ablate's local launcher sets, too), then Slurm's.
-// nullopt when neither describes more than one rank. Throws InputError naming the variable when
-// one is malformed or inconsistent (RANK >= WORLD_SIZE, ...). Under Slurm the rendezvous is the
-// first host of SLURM_JOB_NODELIST at MASTER_PORT, or a port derived from SLURM_JOB_ID.
+// A launcher that starts every rank of a run itself and tells each who it is in its environment.
+// Adding one (mpirun, Flux, ...) is a row of Launchers() and its two functions in world.cpp.
+struct Launcher {
+  const char* name;  // World::launcher
+  // Whether this process was started by it: the variable that says so is set.
+  bool (*started)(const Environment& env);
+  // The world it describes: rank, size, local rank and size, and the rendezvous (`launcher` is
+  // set from `name`); nullopt when it is a single rank. Throws InputError naming the variable
+  // when one is malformed or inconsistent (RANK >= WORLD_SIZE, ...).
+  std::optional<World> (*read)(const Environment& env);
+};
+
+// In precedence order: torchrun (RANK, WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE, MASTER_ADDR,
+// MASTER_PORT; what ablate's local launcher sets, too), then Slurm (SLURM_PROCID, SLURM_NTASKS,
+// SLURM_LOCALID, the tasks per node, the first host of SLURM_JOB_NODELIST at MASTER_PORT or a port
+// derived from SLURM_JOB_ID and SLURM_STEP_ID).
+const std::vector<Launcher>& Launchers();
+
+// The world of the first launcher in Launchers() that started this process: nullopt when none did,
+// or when the one that did describes a single rank (a later one is then not asked). Throws as
+// Launcher::read does.
 std::optional<World> WorldFromEnvironment(const Environment& env);
 
 // The first host of a Slurm node list: "node[07-09,12],gpu1" -> "node07".

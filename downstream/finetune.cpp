@@ -23,6 +23,7 @@
 #include "base/number_text.h"
 #include "base/rng.h"
 #include "core/batch_tensors.h"
+#include "core/checkpoint.h"
 #include "core/corpus.h"
 #include "core/model.h"
 #include "core/optimizer.h"

@@ -4,9 +4,12 @@
 #include <array>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <string_view>
 
 #include "base/error.h"
+#include "base/json_at.h"
+#include "base/json_text.h"
 #include "base/list_text.h"
 #include "base/suggest.h"
 #include "downstream/task_metrics.h"
@@ -15,7 +18,6 @@ namespace ablate::downstream {
 namespace {
 
 namespace fs = std::filesystem;
-using nlohmann::json;
 
 constexpr std::string_view kSpecsPath = "eval.tasks";
 constexpr std::array<std::string_view, 3> kBuiltinTasks = {"uci-sentiment", "reuters-grain",
@@ -254,67 +256,14 @@ std::vector<ClassificationExample> ReadGlueFile(const fs::path& file, const Glue
 // ---------------------------------------------------------------------------------------------
 // JSON (SQuAD, RACE)
 
-json ReadJsonFile(const fs::path& file, std::string_view expected) {
+// The file's JSON; a file that cannot be read names what the format expects.
+nlohmann::ordered_json ReadTaskJson(const fs::path& file, std::string_view expected) {
   std::ifstream in(file, std::ios::binary);
   if (!in) throw InputError(file.string(), "", "cannot read file (" + std::string(expected) + ")");
-  try {
-    return json::parse(in);
-  } catch (const json::exception& e) {  // parse_error, or a number out of range
-    throw InputError(file.string(), "", std::string("not valid JSON: ") + e.what());
-  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  return ParseJsonText(text.str(), file.string());
 }
-
-// A JSON value with the file and JSON pointer it was found at, so that every type or structure
-// error names where it is.
-class JsonAt {
- public:
-  JsonAt(const json& value, const std::string& source, std::string pointer)
-      : value_(value), source_(source), pointer_(std::move(pointer)) {}
-
-  [[noreturn]] void Fail(const std::string& message) const {
-    throw InputError(source_, pointer_.empty() ? "/" : pointer_, message);
-  }
-
-  bool Has(std::string_view key) const { return value_.is_object() && value_.contains(key); }
-
-  JsonAt operator[](std::string_view key) const {
-    if (!value_.is_object()) Fail("expected an object, got " + Shown());
-    const std::string pointer = pointer_ + "/" + std::string(key);
-    const auto it = value_.find(key);
-    if (it == value_.end()) throw InputError(source_, pointer, "missing");
-    return {*it, source_, pointer};
-  }
-  JsonAt operator[](size_t index) const {
-    return {value_.at(index), source_, pointer_ + "/" + std::to_string(index)};
-  }
-
-  size_t ArraySize() const {
-    if (!value_.is_array()) Fail("expected an array, got " + Shown());
-    return value_.size();
-  }
-  const std::string& String() const {
-    if (!value_.is_string()) Fail("expected a string, got " + Shown());
-    return value_.get_ref<const std::string&>();
-  }
-  int64_t Int() const {
-    if (!value_.is_number_integer()) Fail("expected an integer, got " + Shown());
-    return value_.get<int64_t>();
-  }
-  bool Bool() const {
-    if (!value_.is_boolean()) Fail("expected true or false, got " + Shown());
-    return value_.get<bool>();
-  }
-
- private:
-  std::string Shown() const {
-    auto text = value_.dump();
-    return text.size() > 40 ? text.substr(0, 37) + "..." : text;
-  }
-
-  const json& value_;
-  const std::string& source_;
-  std::string pointer_;
-};
 
 // SQuAD's answer_start counts code points (Python str indices); returns the UTF-8 byte offset, or
 // npos past the end. The JSON parser has already checked that the text is UTF-8.
@@ -330,7 +279,7 @@ size_t CodePointToByte(std::string_view text, int64_t code_points) {
 
 std::vector<SpanExample> ReadSquadFile(const fs::path& file, bool is_train, bool allows_no_answer,
                                        std::string_view expected_files) {
-  const json root = ReadJsonFile(file, expected_files);
+  const auto root = ReadTaskJson(file, expected_files);
   const std::string source = file.string();
   const JsonAt data = JsonAt(root, source, "")["data"];
   std::vector<SpanExample> out;
@@ -345,7 +294,7 @@ std::vector<SpanExample> ReadSquadFile(const fs::path& file, bool is_train, bool
         e.id = qa["id"].String();
         e.question = qa["question"].String();
         e.context = context;
-        e.impossible = qa.Has("is_impossible") && qa["is_impossible"].Bool();
+        e.impossible = qa.BoolOr("is_impossible", false);
         if (e.impossible && !allows_no_answer) {
           qa["is_impossible"].Fail("squad1 has no impossible questions (use the squad2 format)");
         }
@@ -397,7 +346,7 @@ std::vector<fs::path> FilesUnder(const fs::path& dir) {
 std::vector<ChoiceExample> ReadRaceDir(const fs::path& dir) {
   std::vector<ChoiceExample> out;
   for (const auto& file : FilesUnder(dir)) {
-    const json root = ReadJsonFile(file, "a RACE JSON file");
+    const auto root = ReadTaskJson(file, "a RACE JSON file");
     const std::string source = file.string();
     const JsonAt top(root, source, "");
     const std::string& id = top["id"].String();

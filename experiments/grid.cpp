@@ -9,6 +9,7 @@
 
 #include "base/error.h"
 #include "base/hash.h"
+#include "base/json_at.h"
 #include "base/json_text.h"
 #include "base/suggest.h"
 #include "experiments/params.h"
@@ -23,197 +24,132 @@ using nlohmann::ordered_json;
 const std::vector<std::string> kTopLevelKeys = {"$schema", "name",  "description", "base",   "axes",
                                                 "linked",  "seeds", "exclude",     "include"};
 
-std::string JsonKind(const ordered_json& v) {
-  if (v.is_object()) return "an object";
-  if (v.is_array()) return "an array";
-  if (v.is_string()) return "a string";
-  if (v.is_boolean()) return "a boolean";
-  if (v.is_null()) return "null";
-  return "a number";
-}
-
-// JSON Pointer escaping (RFC 6901) so paths stay unambiguous for any key.
-std::string PathJoin(const std::string& parent, const std::string& key) {
-  std::string escaped;
-  for (char c : key) {
-    if (c == '~') {
-      escaped += "~0";
-    } else if (c == '/') {
-      escaped += "~1";
-    } else {
-      escaped += c;
-    }
-  }
-  return parent + "/" + escaped;
-}
-
-std::string PathJoin(const std::string& parent, size_t index) {
-  return parent + "/" + std::to_string(index);
-}
-
 class GridParser {
  public:
   GridParser(const std::string& text, std::string source) : source_(std::move(source)) {
     grid_.source = source_;
     grid_.text = text;
-    root_ = ParseText(text);
+    root_ = ParseJsonText(text, source_);
   }
 
   GridSpec Parse() {
-    Expect(root_, "", "an object", root_.is_object());
-    for (const auto& [key, value] : root_.items()) {
-      if (std::find(kTopLevelKeys.begin(), kTopLevelKeys.end(), key) == kTopLevelKeys.end()) {
-        Fail(PathJoin("", key), "unknown key \"" + key + "\"" +
-                                    DidYouMean(ClosestNames(key, kTopLevelKeys)) +
-                                    "; a grid has name, description, base, axes, linked, seeds, "
-                                    "exclude, include");
-      }
-    }
-    ParseName();
-    if (root_.contains("description")) {
-      const auto& d = root_["description"];
-      Expect(d, "/description", "a string", d.is_string());
-      grid_.description = d.get<std::string>();
-    }
-    ParseBase();
+    const JsonAt root(root_, source_);
+    root.ExpectObject();
+    root.CheckKeys(kTopLevelKeys,
+                   "; a grid has name, description, base, axes, linked, seeds, exclude, include");
+    ParseName(root["name"]);
+    if (auto d = root.Find("description")) grid_.description = d->String();
+    ParseBase(root);
     std::set<std::string> varied;
-    ParseAxes(varied);
-    ParseLinked(varied);
-    ParseSeeds(varied);
-    grid_.exclude = ParseAssignments("exclude");
-    grid_.include = ParseAssignments("include");
+    ParseAxes(root, varied);
+    ParseLinked(root, varied);
+    ParseSeeds(root, varied);
+    grid_.exclude = ParseAssignments(root, "exclude");
+    grid_.include = ParseAssignments(root, "include");
     return std::move(grid_);
   }
 
  private:
-  ordered_json ParseText(const std::string& text) { return ParseJsonText(text, source_); }
-
-  [[noreturn]] void Fail(const std::string& path, const std::string& message) const {
-    throw InputError(source_, path.empty() ? "/" : path, message);
-  }
-
-  void Expect(const ordered_json& v, const std::string& path, const std::string& what,
-              bool ok) const {
-    if (!ok) Fail(path, "expected " + what + ", got " + JsonKind(v) + " " + Short(v));
-  }
-
-  static std::string Short(const ordered_json& v) {
-    std::string text = v.dump();
-    return text.size() > 60 ? text.substr(0, 57) + "..." : text;
-  }
-
-  const ParamSpec& Param(const std::string& name, const std::string& path) const {
+  const ParamSpec& Param(const std::string& name, const JsonAt& at) const {
     const ParamSpec* spec = FindParam(name);
     if (spec == nullptr) {
-      Fail(path, "unknown parameter \"" + name + "\"" + DidYouMean(SuggestParams(name)) +
-                     " (`ablate params` lists them)");
+      at.Fail("unknown parameter \"" + name + "\"" + DidYouMean(SuggestParams(name)) +
+              " (`ablate params` lists them)");
     }
     return *spec;
   }
 
-  json Value(const std::string& name, const ordered_json& value, const std::string& path) const {
-    return CheckValue(Param(name, path), json::parse(value.dump()), source_, path);
+  json Value(const std::string& name, const JsonAt& value) const {
+    return CheckValue(Param(name, value), json::parse(value.value().dump()), source_, value.path());
   }
 
-  void ParseName() {
-    if (!root_.contains("name")) Fail("/name", "missing: every grid needs a name");
-    const auto& n = root_["name"];
-    Expect(n, "/name", "a string", n.is_string());
-    grid_.name = n.get<std::string>();
+  void ParseName(const JsonAt& n) {
+    if (n.Missing()) n.Fail("missing: every grid needs a name");
+    grid_.name = n.String();
     // The name becomes a directory name (runs/<experiment>/...), so keep it portable.
     static const std::regex kNamePattern("[A-Za-z0-9][A-Za-z0-9_.-]{0,127}");
     if (!std::regex_match(grid_.name, kNamePattern)) {
-      Fail("/name", "\"" + grid_.name +
-                        "\" is not a valid name: use letters, digits, '_', '.', '-' (at most 128, "
-                        "starting with a letter or digit)");
+      n.Fail("\"" + grid_.name +
+             "\" is not a valid name: use letters, digits, '_', '.', '-' (at most 128, starting "
+             "with a letter or digit)");
     }
   }
 
   // base accepts flat dotted names ({"optim.lr": 1e-4}) and nested groups ({"optim": {"lr": ..}}).
-  void FlattenBase(const ordered_json& object, const std::string& prefix, const std::string& path,
+  void FlattenBase(const JsonAt& object, const std::string& prefix,
                    std::map<std::string, std::string>& seen) {
-    for (const auto& [key, value] : object.items()) {
+    for (const auto& [key, value] : object.Members()) {
       std::string name = prefix.empty() ? key : prefix + "." + key;
-      std::string child = PathJoin(path, key);
-      if (FindParam(name) == nullptr && value.is_object()) {
-        FlattenBase(value, name, child, seen);
+      if (FindParam(name) == nullptr && value.value().is_object()) {
+        FlattenBase(value, name, seen);
         continue;
       }
-      json canonical = Value(name, value, child);
+      json canonical = Value(name, value);
       if (auto it = seen.find(name); it != seen.end()) {
-        Fail(child, name + " is set twice in base (also at " + it->second + ")");
+        value.Fail(name + " is set twice in base (also at " + it->second + ")");
       }
-      seen[name] = child;
+      seen[name] = value.path();
       grid_.base[name] = canonical;
     }
   }
 
-  void ParseBase() {
+  void ParseBase(const JsonAt& root) {
     for (const auto& spec : ParamTable()) grid_.base[spec.name] = spec.default_value;
-    if (!root_.contains("base")) return;
-    const auto& base = root_["base"];
-    Expect(base, "/base", "an object of parameters", base.is_object());
+    const auto base = root.Find("base");
+    if (!base) return;
+    base->ExpectObject("an object of parameters");
     std::map<std::string, std::string> seen;
-    FlattenBase(base, "", "/base", seen);
+    FlattenBase(*base, "", seen);
   }
 
-  std::vector<json> ValueList(const std::string& name, const ordered_json& list,
-                              const std::string& path) const {
-    Expect(list, path, "a list of values for " + name, list.is_array());
-    if (list.empty()) Fail(path, "empty list: " + name + " needs at least one value");
+  std::vector<json> ValueList(const std::string& name, const JsonAt& list) const {
+    const auto items = list.Elements("a list of values for " + name);
+    if (items.empty()) list.Fail("empty list: " + name + " needs at least one value");
     std::vector<json> values;
-    for (size_t i = 0; i < list.size(); ++i)
-      values.push_back(Value(name, list[i], PathJoin(path, i)));
+    for (const auto& item : items) values.push_back(Value(name, item));
     return values;
   }
 
-  void Claim(const std::string& name, const std::string& path, std::set<std::string>& varied,
-             std::map<std::string, std::string>& where) {
+  void Claim(const std::string& name, const JsonAt& at, std::set<std::string>& varied) {
     if (!varied.insert(name).second) {
-      Fail(path, name + " is varied twice (also at " + where[name] + ")");
+      at.Fail(name + " is varied twice (also at " + claimed_at_[name] + ")");
     }
-    where[name] = path;
+    claimed_at_[name] = at.path();
   }
 
-  void ParseAxes(std::set<std::string>& varied) {
-    if (!root_.contains("axes")) return;
-    const auto& axes = root_["axes"];
-    Expect(axes, "/axes", "an object {parameter: [values]}", axes.is_object());
-    for (const auto& [name, list] : axes.items()) {
-      std::string path = PathJoin("/axes", name);
-      Param(name, path);
-      Claim(name, path, varied, claimed_at_);
-      Dimension dim{{name}, {}, path};
-      for (auto& v : ValueList(name, list, path)) dim.points.push_back({v});
+  void ParseAxes(const JsonAt& root, std::set<std::string>& varied) {
+    const auto axes = root.Find("axes");
+    if (!axes) return;
+    for (const auto& [name, list] : axes->Members("an object {parameter: [values]}")) {
+      Param(name, list);
+      Claim(name, list, varied);
+      Dimension dim{{name}, {}, list.path()};
+      for (auto& v : ValueList(name, list)) dim.points.push_back({v});
       grid_.dimensions.push_back(std::move(dim));
     }
   }
 
-  void ParseLinked(std::set<std::string>& varied) {
-    if (!root_.contains("linked")) return;
-    const auto& linked = root_["linked"];
-    Expect(linked, "/linked", "a list of groups {parameter: [values], ...}", linked.is_array());
-    for (size_t g = 0; g < linked.size(); ++g) {
-      std::string group_path = PathJoin("/linked", g);
-      const auto& group = linked[g];
-      Expect(group, group_path, "an object {parameter: [values], ...}", group.is_object());
-      if (group.empty()) Fail(group_path, "empty group: name the parameters that move together");
-      Dimension dim{{}, {}, group_path};
+  void ParseLinked(const JsonAt& root, std::set<std::string>& varied) {
+    const auto linked = root.Find("linked");
+    if (!linked) return;
+    for (const auto& group : linked->Elements("a list of groups {parameter: [values], ...}")) {
+      const auto members = group.Members("an object {parameter: [values], ...}");
+      if (members.empty()) group.Fail("empty group: name the parameters that move together");
+      Dimension dim{{}, {}, group.path()};
       std::string first_name;
       size_t length = 0;
-      for (const auto& [name, list] : group.items()) {
-        std::string path = PathJoin(group_path, name);
-        Param(name, path);
-        Claim(name, path, varied, claimed_at_);
-        auto values = ValueList(name, list, path);
+      for (const auto& [name, list] : members) {
+        Param(name, list);
+        Claim(name, list, varied);
+        auto values = ValueList(name, list);
         if (dim.names.empty()) {
           first_name = name;
           length = values.size();
           dim.points.resize(length);
         } else if (values.size() != length) {
-          Fail(path, "linked lists must have equal lengths: " + name + " has " +
-                         std::to_string(values.size()) + " values, " + first_name + " has " +
-                         std::to_string(length));
+          list.Fail("linked lists must have equal lengths: " + name + " has " +
+                    std::to_string(values.size()) + " values, " + first_name + " has " +
+                    std::to_string(length));
         }
         dim.names.push_back(name);
         for (size_t i = 0; i < length; ++i) dim.points[i].push_back(values[i]);
@@ -222,48 +158,41 @@ class GridParser {
     }
   }
 
-  void ParseSeeds(const std::set<std::string>& varied) {
-    if (!root_.contains("seeds")) return;
-    const auto& seeds = root_["seeds"];
+  void ParseSeeds(const JsonAt& root, const std::set<std::string>& varied) {
+    const auto seeds = root.Find("seeds");
+    if (!seeds) return;
     if (varied.count("seed") != 0) {
-      Fail("/seeds",
-           "seed is already varied at " + claimed_at_.at("seed") + "; use one or the other");
+      seeds->Fail("seed is already varied at " + claimed_at_.at("seed") + "; use one or the other");
     }
     const ParamSpec& spec = *FindParam("seed");
-    if (seeds.is_number_integer()) {
-      int64_t count = seeds.get<int64_t>();
+    if (seeds->value().is_number_integer()) {
+      int64_t count = seeds->value().get<int64_t>();
       if (count < 1 || count > 100000)
-        Fail("/seeds", "a seed count must be in [1, 100000], got " + seeds.dump());
+        seeds->Fail("a seed count must be in [1, 100000], got " + seeds->value().dump());
       for (int64_t s = 1; s <= count; ++s) grid_.seeds.push_back(s);
       return;
     }
-    Expect(seeds, "/seeds", "a count or a list of seeds", seeds.is_array());
-    if (seeds.empty()) Fail("/seeds", "empty list: give at least one seed");
+    const auto list = seeds->Elements("a count or a list of seeds");
+    if (list.empty()) seeds->Fail("empty list: give at least one seed");
     std::set<int64_t> unique;
-    for (size_t i = 0; i < seeds.size(); ++i) {
-      std::string path = PathJoin("/seeds", i);
-      int64_t seed = CheckValue(spec, json::parse(seeds[i].dump()), source_, path).get<int64_t>();
+    for (const auto& item : list) {
+      int64_t seed =
+          CheckValue(spec, json::parse(item.value().dump()), source_, item.path()).get<int64_t>();
       if (!unique.insert(seed).second)
-        Fail(path, "seed " + std::to_string(seed) + " is listed twice");
+        item.Fail("seed " + std::to_string(seed) + " is listed twice");
       grid_.seeds.push_back(seed);
     }
   }
 
-  std::vector<Assignment> ParseAssignments(const std::string& field) {
+  std::vector<Assignment> ParseAssignments(const JsonAt& root, const std::string& field) {
     std::vector<Assignment> out;
-    if (!root_.contains(field)) return out;
-    const auto& list = root_[field];
-    std::string path = "/" + field;
-    Expect(list, path, "a list of objects {parameter: value, ...}", list.is_array());
-    for (size_t i = 0; i < list.size(); ++i) {
-      std::string item_path = PathJoin(path, i);
-      const auto& item = list[i];
-      Expect(item, item_path, "an object {parameter: value, ...}", item.is_object());
-      if (item.empty()) Fail(item_path, "empty " + field + " entry: name at least one parameter");
-      Assignment a{json::object(), item_path};
-      for (const auto& [name, value] : item.items()) {
-        a.values[name] = Value(name, value, PathJoin(item_path, name));
-      }
+    const auto list = root.Find(field);
+    if (!list) return out;
+    for (const auto& item : list->Elements("a list of objects {parameter: value, ...}")) {
+      const auto members = item.Members("an object {parameter: value, ...}");
+      if (members.empty()) item.Fail("empty " + field + " entry: name at least one parameter");
+      Assignment a{json::object(), item.path()};
+      for (const auto& [name, value] : members) a.values[name] = Value(name, value);
       out.push_back(std::move(a));
     }
     return out;
@@ -433,7 +362,7 @@ RunSpec LoadRunConfig(const json& params, const std::string& source) {
   json full;
   for (const auto& spec : ParamTable()) full[spec.name] = spec.default_value;
   for (const auto& [name, value] : params.items()) {
-    std::string path = PathJoin("", name);
+    std::string path = JsonPointerJoin("", name);
     const ParamSpec* spec = FindParam(name);
     if (spec == nullptr) {
       throw InputError(source, path,

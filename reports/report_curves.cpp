@@ -11,6 +11,8 @@
 
 #include "base/statistics.h"
 #include "reports/report.h"
+#include "reports/report_render.h"
+#include "reports/svg_plot.h"
 #include "reports/table_builder.h"
 #include "results/metric_names.h"
 #include "results/run_reads.h"
@@ -131,6 +133,55 @@ std::map<std::string, TableCurves> ReadCurves(const Report& report, const std::s
     }
   }
   return curves;
+}
+
+namespace {
+
+std::vector<PlotSeries> Series(const std::vector<CurveLine>& lines) {
+  std::vector<PlotSeries> series;
+  for (const auto& line : lines)
+    series.push_back({line.label, line.tokens, line.values, line.floor});
+  return series;
+}
+
+bool HasPoints(const std::vector<CurveLine>& lines) {
+  for (const auto& line : lines) {
+    if (!line.tokens.empty()) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+CurvePlots DrawCurvePlots(const Report& report, const std::map<std::string, TableCurves>& curves,
+                          const std::string& stem) {
+  CurvePlots plots;
+  for (const auto& table : report.tables) {
+    const auto it = curves.find(table.spec->id);
+    if (it == curves.end()) continue;
+    const std::string caption = table.caption.empty() ? table.spec->id : table.caption;
+    PlotLinks link;
+    if (HasPoints(it->second.loss)) {
+      PlotOptions options;
+      options.title = caption + ": training MLM loss";
+      options.x_label = "tokens seen";
+      options.y_label = "training MLM loss (without NSP)";
+      link.loss = stem + "-" + table.spec->id + "-loss.svg";
+      plots.files.push_back({link.loss, RenderLinePlot(Series(it->second.loss), options)});
+    }
+    if (HasPoints(it->second.perplexity)) {
+      PlotOptions options;
+      options.title = caption + ": validation perplexity";
+      options.x_label = "tokens seen";
+      options.y_label = "held-out MLM perplexity (log scale)";
+      options.log_y = true;
+      link.perplexity = stem + "-" + table.spec->id + "-ppl.svg";
+      plots.files.push_back(
+          {link.perplexity, RenderLinePlot(Series(it->second.perplexity), options)});
+    }
+    if (!link.loss.empty() || !link.perplexity.empty()) plots.links[table.spec->id] = link;
+  }
+  return plots;
 }
 
 }  // namespace ablate::reports

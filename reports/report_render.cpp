@@ -5,6 +5,7 @@
 
 #include "base/error.h"
 #include "base/number_text.h"
+#include "base/suggest.h"
 #include "reports/report_html.h"
 
 namespace ablate::reports {
@@ -448,36 +449,71 @@ void WriteJson(std::ostream& out, const Report& report,
 
 }  // namespace
 
-ReportFormat ParseReportFormat(std::string_view text, const std::string& option) {
-  if (text == "markdown" || text == "md") return ReportFormat::kMarkdown;
-  if (text == "latex" || text == "tex") return ReportFormat::kLatex;
-  if (text == "csv") return ReportFormat::kCsv;
-  if (text == "json") return ReportFormat::kJson;
-  if (text == "html") return ReportFormat::kHtml;
-  throw InputError(
-      "", option,
-      "unknown format \"" + std::string(text) + "\": expected markdown, latex, csv, json or html");
+const std::vector<ReportWriter>& ReportWriters() {
+  static const std::vector<ReportWriter> writers = {
+      {"markdown",
+       {"md"},
+       "GitHub-flavoured markdown tables, curves as SVG beside the file",
+       true,
+       false,
+       [](std::ostream& out, const ReportDocument& d) { WriteMarkdown(out, d.report, d.plots); }},
+      {"latex",
+       {"tex"},
+       "LaTeX tables with booktabs",
+       false,
+       false,
+       [](std::ostream& out, const ReportDocument& d) { WriteLatex(out, d.report); }},
+      {"csv",
+       {},
+       "one line per cell, for further analysis",
+       false,
+       false,
+       [](std::ostream& out, const ReportDocument& d) { WriteCsv(out, d.report); }},
+      {"json",
+       {},
+       "every cell with its runs, tests and notes, curves as SVG beside the file",
+       true,
+       false,
+       [](std::ostream& out, const ReportDocument& d) { WriteJson(out, d.report, d.plots); }},
+      {"html",
+       {},
+       "one self-contained page with interactive charts and the runs",
+       false,
+       true,
+       [](std::ostream& out, const ReportDocument& d) {
+         RenderHtml(out, d.report, d.curves, d.runs);
+       }},
+  };
+  return writers;
 }
 
-void RenderReport(std::ostream& out, const Report& report, ReportFormat format,
-                  const std::map<std::string, PlotLinks>& plots) {
-  switch (format) {
-    case ReportFormat::kMarkdown:
-      WriteMarkdown(out, report, plots);
-      break;
-    case ReportFormat::kLatex:
-      WriteLatex(out, report);
-      break;
-    case ReportFormat::kCsv:
-      WriteCsv(out, report);
-      break;
-    case ReportFormat::kJson:
-      WriteJson(out, report, plots);
-      break;
-    case ReportFormat::kHtml:
-      RenderHtml(out, report, {}, {});
-      break;
+std::string ReportWriterNames() {
+  std::string out;
+  const auto& writers = ReportWriters();
+  for (size_t i = 0; i < writers.size(); ++i) {
+    if (i > 0) out += i + 1 == writers.size() ? " or " : ", ";
+    out += writers[i].name;
   }
+  return out;
+}
+
+const ReportWriter& FindReportWriter(std::string_view name, const std::string& option) {
+  std::vector<std::string> names;
+  for (const auto& writer : ReportWriters()) {
+    if (writer.name == name) return writer;
+    for (auto alias : writer.aliases) {
+      if (alias == name) return writer;
+    }
+    names.emplace_back(writer.name);
+  }
+  throw InputError("", option,
+                   "unknown format \"" + std::string(name) + "\"" +
+                       DidYouMean(ClosestNames(name, names)) + ": expected " + ReportWriterNames());
+}
+
+void RenderReport(std::ostream& out, const Report& report, std::string_view format,
+                  const std::map<std::string, PlotLinks>& plots) {
+  FindReportWriter(format, "format").write(out, ReportDocument{report, plots, {}, {}});
 }
 
 }  // namespace ablate::reports

@@ -13,6 +13,7 @@
 #include <string_view>
 
 #include "base/error.h"
+#include "base/json_at.h"
 #include "base/number_text.h"
 #include "base/statistics.h"
 #include "base/suggest.h"
@@ -56,9 +57,11 @@ void TableBuilder::CheckParamNames(const RunSource& source) const {
                            name + "\"" + DidYouMean(ClosestNames(name, names)));
     }
   };
-  for (const auto& [name, values] : source.where) check(name, source.path + "/where/" + name);
+  for (const auto& [name, values] : source.where)
+    check(name, JsonPointerJoin(source.path + "/where", name));
   for (const auto& row : table_.rows) {
-    for (const auto& [name, values] : row.where) check(name, row.path + "/where/" + name);
+    for (const auto& [name, values] : row.where)
+      check(name, JsonPointerJoin(row.path + "/where", name));
   }
   if (table_.generated) {
     for (size_t i = 0; i < table_.generated->by.size(); ++i) {

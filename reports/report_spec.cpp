@@ -6,6 +6,7 @@
 #include <set>
 
 #include "base/error.h"
+#include "base/json_at.h"
 #include "base/json_text.h"
 #include "base/suggest.h"
 
@@ -15,31 +16,33 @@ namespace {
 using nlohmann::json;
 using nlohmann::ordered_json;
 
+bool NonEmptyString(const ordered_json& v) {
+  return v.is_string() && !v.get_ref<const std::string&>().empty();
+}
+
 class SpecParser {
  public:
   SpecParser(std::string source, std::filesystem::path base_dir)
       : source_(std::move(source)), base_dir_(std::move(base_dir)) {}
 
-  ReportSpec Parse(const ordered_json& root) {
+  ReportSpec Parse(const ordered_json& document) {
+    const JsonAt root(document, source_);
     ReportSpec spec;
     spec.source = source_;
-    Expect(root, "", "an object", root.is_object());
-    Keys(root, "",
-         {"$schema", "title", "description", "reference", "aggregate", "spread", "alpha", "tables",
-          "test", "correction", "bootstrap", "mixed", "tune"});
-    spec.title = String(root, "", "title", "");
+    root.ExpectObject();
+    root.CheckKeys({"$schema", "title", "description", "reference", "aggregate", "spread", "alpha",
+                    "tables", "test", "correction", "bootstrap", "mixed", "tune"});
+    spec.title = root.StringOr("title", "");
     TableSpec defaults;
-    if (root.contains("aggregate"))
-      defaults.aggregate = ParseAggregate(root["aggregate"], "/aggregate");
-    if (root.contains("spread")) defaults.spread = ParseSpread(root["spread"], "/spread");
-    if (root.contains("alpha")) defaults.alpha = ParseAlpha(root["alpha"], "/alpha");
-    ParseTesting(root, "", defaults, defaults);
-    if (root.contains("mixed")) defaults.mixed = ParseMixed(root["mixed"], "/mixed");
-    if (root.contains("tune")) defaults.tune = ParseTune(root["tune"], "/tune");
-    if (root.contains("reference")) {
-      const auto& ref = root["reference"];
-      Expect(ref, "/reference", "a file name (string)", ref.is_string() && !ref.empty());
-      std::filesystem::path file = ref.get<std::string>();
+    if (auto a = root.Find("aggregate")) defaults.aggregate = ParseAggregate(*a);
+    if (auto s = root.Find("spread")) defaults.spread = ParseSpread(*s);
+    if (auto a = root.Find("alpha")) defaults.alpha = ParseAlpha(*a);
+    ParseTesting(root, defaults, defaults);
+    if (auto m = root.Find("mixed")) defaults.mixed = ParseMixed(*m);
+    if (auto t = root.Find("tune")) defaults.tune = ParseTune(*t);
+    if (auto ref = root.Find("reference")) {
+      ref->Expect(NonEmptyString(ref->value()), "a file name (string)");
+      std::filesystem::path file = ref->String();
       if (file.is_relative()) file = base_dir_ / file;
       spec.reference = json(ReadJsonFile(file.string()));
       if (!spec.reference.is_object()) {
@@ -49,77 +52,67 @@ class SpecParser {
       spec.reference_source = spec.reference.value("source", "");
     }
     reference_ = &spec.reference;
-    Expect(Get(root, "tables"), "/tables", "a non-empty array of tables",
-           root.contains("tables") && root["tables"].is_array() && !root["tables"].empty());
+    const JsonAt tables = root["tables"];
+    tables.Expect(tables.value().is_array() && !tables.value().empty(),
+                  "a non-empty array of tables");
     std::set<std::string> ids;
-    for (size_t i = 0; i < root["tables"].size(); ++i) {
-      const std::string path = "/tables/" + std::to_string(i);
-      TableSpec table = ParseTable(root["tables"][i], path, defaults);
-      if (!ids.insert(table.id).second)
-        Fail(path + "/id", "duplicate table id \"" + table.id + "\"");
+    for (const auto& t : tables.Elements()) {
+      TableSpec table = ParseTable(t, defaults);
+      if (!ids.insert(table.id).second) t["id"].Fail("duplicate table id \"" + table.id + "\"");
       spec.tables.push_back(std::move(table));
     }
     return spec;
   }
 
  private:
-  TableSpec ParseTable(const ordered_json& t, const std::string& path, const TableSpec& defaults) {
-    Expect(t, path, "an object", t.is_object());
-    Keys(t, path,
-         {"id", "caption", "row_header", "runs", "rows", "columns", "aggregate", "spread", "alpha",
-          "claims", "reference", "curves", "test", "correction", "bootstrap", "mixed", "tune"});
+  TableSpec ParseTable(const JsonAt& t, const TableSpec& defaults) {
+    t.ExpectObject();
+    t.CheckKeys({"id", "caption", "row_header", "runs", "rows", "columns", "aggregate", "spread",
+                 "alpha", "claims", "reference", "curves", "test", "correction", "bootstrap",
+                 "mixed", "tune"});
     TableSpec table;
-    table.path = path;
-    table.spread =
-        t.contains("spread") ? ParseSpread(t["spread"], path + "/spread") : defaults.spread;
-    table.alpha = t.contains("alpha") ? ParseAlpha(t["alpha"], path + "/alpha") : defaults.alpha;
-    ParseTesting(t, path, defaults, table);
-    table.mixed = t.contains("mixed") ? ParseMixed(t["mixed"], path + "/mixed") : defaults.mixed;
-    table.tune = t.contains("tune") ? ParseTune(t["tune"], path + "/tune") : defaults.tune;
-    table.id = String(t, path, "id", "");
-    if (table.id.empty()) Fail(path + "/id", "missing: every table needs an id (names its plots)");
+    table.path = t.path();
+    table.spread = t.Has("spread") ? ParseSpread(t["spread"]) : defaults.spread;
+    table.alpha = t.Has("alpha") ? ParseAlpha(t["alpha"]) : defaults.alpha;
+    ParseTesting(t, defaults, table);
+    table.mixed = t.Has("mixed") ? ParseMixed(t["mixed"]) : defaults.mixed;
+    table.tune = t.Has("tune") ? ParseTune(t["tune"]) : defaults.tune;
+    table.id = t.StringOr("id", "");
+    if (table.id.empty()) t["id"].Fail("missing: every table needs an id (names its plots)");
     for (char c : table.id) {
       if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_') {
-        Fail(path + "/id", "\"" + table.id + "\" may hold only letters, digits, - and _");
+        t["id"].Fail("\"" + table.id + "\" may hold only letters, digits, - and _");
       }
     }
-    table.caption = String(t, path, "caption", "");
-    table.row_header = String(t, path, "row_header", "");
-    table.aggregate = t.contains("aggregate") ? ParseAggregate(t["aggregate"], path + "/aggregate")
-                                              : defaults.aggregate;
-    if (t.contains("curves")) {
-      Expect(t["curves"], path + "/curves", "true or false", t["curves"].is_boolean());
-      table.curves = t["curves"].get<bool>();
-    }
+    table.caption = t.StringOr("caption", "");
+    table.row_header = t.StringOr("row_header", "");
+    table.aggregate = t.Has("aggregate") ? ParseAggregate(t["aggregate"]) : defaults.aggregate;
+    table.curves = t.BoolOr("curves", table.curves);
 
-    Expect(Get(t, "runs"), path + "/runs",
-           "an object or a non-empty array of {\"experiment\", \"where\"}",
-           t.contains("runs") &&
-               (t["runs"].is_object() || (t["runs"].is_array() && !t["runs"].empty())));
-    if (t["runs"].is_object()) {
-      table.runs.push_back(ParseSource(t["runs"], path + "/runs"));
+    const JsonAt runs = t["runs"];
+    runs.Expect(runs.value().is_object() || (runs.value().is_array() && !runs.value().empty()),
+                "an object or a non-empty array of {\"experiment\", \"where\"}");
+    if (runs.value().is_object()) {
+      table.runs.push_back(ParseSource(runs));
     } else {
-      for (size_t i = 0; i < t["runs"].size(); ++i) {
-        table.runs.push_back(ParseSource(t["runs"][i], path + "/runs/" + std::to_string(i)));
-      }
+      for (const auto& source : runs.Elements()) table.runs.push_back(ParseSource(source));
     }
 
-    const std::string rows_path = path + "/rows";
-    Expect(Get(t, "rows"), rows_path, "an array of rows or {\"by\": [...]}",
-           t.contains("rows") && (t["rows"].is_array() || t["rows"].is_object()));
-    if (t["rows"].is_object()) {
-      table.generated = ParseGenerated(t["rows"], rows_path);
+    const JsonAt rows = t["rows"];
+    rows.Expect(rows.value().is_array() || rows.value().is_object(),
+                "an array of rows or {\"by\": [...]}");
+    if (rows.value().is_object()) {
+      table.generated = ParseGenerated(rows);
     } else {
-      Expect(t["rows"], rows_path, "at least one row", !t["rows"].empty());
-      for (size_t i = 0; i < t["rows"].size(); ++i) {
-        table.rows.push_back(ParseRow(t["rows"][i], rows_path + "/" + std::to_string(i)));
-      }
+      rows.Expect(!rows.value().empty(), "at least one row");
+      for (const auto& row : rows.Elements()) table.rows.push_back(ParseRow(row));
     }
 
-    Expect(Get(t, "columns"), path + "/columns", "a non-empty array of columns",
-           t.contains("columns") && t["columns"].is_array() && !t["columns"].empty());
-    for (size_t i = 0; i < t["columns"].size(); ++i) {
-      table.columns.push_back(ParseColumn(t["columns"][i], path + "/columns/" + std::to_string(i)));
+    const JsonAt columns = t["columns"];
+    columns.Expect(columns.value().is_array() && !columns.value().empty(),
+                   "a non-empty array of columns");
+    for (const auto& c : columns.Elements()) {
+      table.columns.push_back(ParseColumn(c));
       // A tuned table reports its held-out metrics on the half its selection did not see.
       if (table.tune) {
         for (auto& metric : table.columns.back().metrics) {
@@ -127,14 +120,10 @@ class SpecParser {
         }
       }
     }
-    if (t.contains("reference")) {
-      table.reference = ParseReference(t["reference"], path + "/reference", table.columns);
-    }
-    if (t.contains("claims")) {
-      Expect(t["claims"], path + "/claims", "an array of claims", t["claims"].is_array());
-      for (size_t i = 0; i < t["claims"].size(); ++i) {
-        table.claims.push_back(
-            ParseClaim(t["claims"][i], path + "/claims/" + std::to_string(i), table.columns));
+    if (auto r = t.Find("reference")) table.reference = ParseReference(*r, table.columns);
+    if (auto claims = t.Find("claims")) {
+      for (const auto& c : claims->Elements("an array of claims")) {
+        table.claims.push_back(ParseClaim(c, table.columns));
       }
     }
     if (table.tune && table.test == ClaimTest::kMultiBootstrap) CheckTunedBootstrap(table);
@@ -142,40 +131,39 @@ class SpecParser {
   }
 
   // "tune": {"param", "metric", "better"}, or false (a table's way to drop the report's default).
-  std::optional<TuneSpec> ParseTune(const ordered_json& t, const std::string& path) {
-    Expect(t, path, "an object {\"param\", \"metric\", \"better\"} or false",
-           t.is_object() || t == false);
-    if (!t.is_object()) return std::nullopt;
-    Keys(t, path, {"param", "metric", "better"});
+  std::optional<TuneSpec> ParseTune(const JsonAt& t) {
+    t.Expect(t.value().is_object() || t.value() == false,
+             "an object {\"param\", \"metric\", \"better\"} or false");
+    if (!t.value().is_object()) return std::nullopt;
+    t.CheckKeys({"param", "metric", "better"});
     TuneSpec tune;
-    tune.path = path;
-    Expect(Get(t, "param"), path + "/param", "the name of the parameter to choose per row",
-           t.contains("param") && t["param"].is_string() && !t["param"].empty());
-    tune.param = t["param"].get<std::string>();
+    tune.path = t.path();
+    const JsonAt param = t["param"];
+    param.Expect(NonEmptyString(param.value()), "the name of the parameter to choose per row");
+    tune.param = param.String();
     if (tune.param == "seed") {
-      Fail(path + "/param",
-           "choosing the seed per row picks the luckiest draw: tune a hyperparameter, and let the "
-           "row pool its seeds");
+      param.Fail(
+          "choosing the seed per row picks the luckiest draw: tune a hyperparameter, and let the "
+          "row pool its seeds");
     }
     const std::vector<std::string> tunable(std::begin(kTunableMetrics), std::end(kTunableMetrics));
-    Expect(Get(t, "metric"), path + "/metric", "one of \"valid/ppl\", \"valid/mlm_acc\"",
-           t.contains("metric") && t["metric"].is_string());
-    tune.metric = t["metric"].get<std::string>();
+    const JsonAt metric = t["metric"];
+    tune.metric = metric.String("one of \"valid/ppl\", \"valid/mlm_acc\"");
     if (!IsTunableMetric(tune.metric)) {
-      Fail(path + "/metric",
-           "\"" + tune.metric +
-               "\" is not a held-out metric that runs record on two halves of the held-out "
-               "documents: expected \"valid/ppl\" or \"valid/mlm_acc\"" +
-               DidYouMean(ClosestNames(tune.metric, tunable)));
+      metric.Fail("\"" + tune.metric +
+                  "\" is not a held-out metric that runs record on two halves of the held-out "
+                  "documents: expected \"valid/ppl\" or \"valid/mlm_acc\"" +
+                  DidYouMean(ClosestNames(tune.metric, tunable)));
     }
-    Expect(Get(t, "better"), path + "/better", "\"lower\" or \"higher\"",
-           t.contains("better") && (t["better"] == "lower" || t["better"] == "higher"));
-    tune.better = t["better"] == "lower" ? Better::kLower : Better::kHigher;
+    const JsonAt better = t["better"];
+    better.Expect(better.value() == "lower" || better.value() == "higher",
+                  "\"lower\" or \"higher\"");
+    tune.better = better.value() == "lower" ? Better::kLower : Better::kHigher;
     // Choosing the worst value is never what a spec means.
     const bool lower = tune.metric == "valid/ppl";
     if ((tune.better == Better::kLower) != lower) {
-      Fail(path + "/better", "\"" + tune.metric + "\" is better " +
-                                 (lower ? "lower (a perplexity)" : "higher (an accuracy)"));
+      better.Fail("\"" + tune.metric + "\" is better " +
+                  (lower ? "lower (a perplexity)" : "higher (an accuracy)"));
     }
     return tune;
   }
@@ -205,36 +193,34 @@ class SpecParser {
     }
   }
 
-  ClaimSpec ParseClaim(const ordered_json& c, const std::string& path,
-                       const std::vector<ColumnSpec>& columns) {
-    Expect(c, path, "an object {\"claim\", \"better\", \"than\", \"kind\", \"columns\"}",
-           c.is_object());
-    Keys(c, path, {"claim", "better", "than", "kind", "columns"});
+  ClaimSpec ParseClaim(const JsonAt& c, const std::vector<ColumnSpec>& columns) {
+    c.ExpectObject("an object {\"claim\", \"better\", \"than\", \"kind\", \"columns\"}");
+    c.CheckKeys({"claim", "better", "than", "kind", "columns"});
     ClaimSpec claim;
-    claim.path = path;
-    claim.text = String(c, path, "claim", "");
-    if (claim.text.empty()) Fail(path + "/claim", "missing: say the paper's claim in words");
-    claim.better = Labels(c, path, "better");
-    claim.than = Labels(c, path, "than");
-    const std::string kind = String(c, path, "kind", "better");
+    claim.path = c.path();
+    claim.text = c.StringOr("claim", "");
+    if (claim.text.empty()) c["claim"].Fail("missing: say the paper's claim in words");
+    claim.better = Labels(c["better"]);
+    claim.than = Labels(c["than"]);
+    const std::string kind = c.StringOr("kind", "better");
     if (kind == "better") {
       claim.kind = ClaimKind::kBetter;
     } else if (kind == "at-least") {
       claim.kind = ClaimKind::kAtLeast;
     } else {
-      Fail(path + "/kind", "\"" + kind + "\" is not \"better\" or \"at-least\"");
+      c["kind"].Fail("\"" + kind + "\" is not \"better\" or \"at-least\"");
     }
     std::vector<std::string> tested;
     for (const auto& column : columns) {
       if (column.better != Better::kNone && column.param.empty()) tested.push_back(column.label);
     }
-    if (c.contains("columns")) {
-      claim.columns = Labels(c, path, "columns");
+    if (c.Has("columns")) {
+      claim.columns = Labels(c["columns"]);
       for (size_t i = 0; i < claim.columns.size(); ++i) {
         if (std::find(tested.begin(), tested.end(), claim.columns[i]) == tested.end()) {
-          Fail(path + "/columns/" + std::to_string(i),
-               "\"" + claim.columns[i] + "\" is not a metric column with \"better\"" +
-                   DidYouMean(ClosestNames(claim.columns[i], tested)));
+          c["columns"][i].Fail("\"" + claim.columns[i] +
+                               "\" is not a metric column with \"better\"" +
+                               DidYouMean(ClosestNames(claim.columns[i], tested)));
         }
       }
     }
@@ -242,79 +228,76 @@ class SpecParser {
   }
 
   // A label or a non-empty array of labels.
-  std::vector<std::string> Labels(const ordered_json& c, const std::string& path,
-                                  const std::string& key) {
-    const auto& v = Get(c, key);
+  static std::vector<std::string> Labels(const JsonAt& v) {
+    const std::string what = "a row label or an array of them";
+    auto label = [](const ordered_json& item) {
+      return item.is_string() && !item.get<std::string>().empty();
+    };
     std::vector<std::string> out;
-    if (v.is_string() && !v.get<std::string>().empty()) {
-      out.push_back(v.get<std::string>());
-    } else if (v.is_array() && !v.empty()) {
-      for (const auto& item : v) {
-        Expect(v, path + "/" + key, "a row label or an array of them",
-               item.is_string() && !item.get<std::string>().empty());
+    if (label(v.value())) {
+      out.push_back(v.String());
+    } else if (v.value().is_array()) {
+      for (const auto& item : v.value()) {
+        v.Expect(label(item), what);
         out.push_back(item.get<std::string>());
       }
     }
-    Expect(v, path + "/" + key, "a row label or an array of them", !out.empty());
+    v.Expect(!out.empty(), what);
     return out;
   }
 
-  Spread ParseSpread(const ordered_json& s, const std::string& path) {
-    if (s == "range") return Spread::kRange;
-    if (s == "iqr") return Spread::kIqr;
-    if (s == "std") return Spread::kStd;
-    if (s == "none") return Spread::kNone;
-    Fail(path, s.dump() + " is not one of \"range\", \"iqr\", \"std\", \"none\"");
+  static Spread ParseSpread(const JsonAt& s) {
+    if (s.value() == "range") return Spread::kRange;
+    if (s.value() == "iqr") return Spread::kIqr;
+    if (s.value() == "std") return Spread::kStd;
+    if (s.value() == "none") return Spread::kNone;
+    s.Fail(s.value().dump() + " is not one of \"range\", \"iqr\", \"std\", \"none\"");
   }
 
-  double ParseAlpha(const ordered_json& a, const std::string& path) {
-    Expect(a, path, "a significance level between 0 and 1",
-           a.is_number() && a.get<double>() > 0 && a.get<double>() < 1);
-    return a.get<double>();
+  static double ParseAlpha(const JsonAt& a) {
+    const double alpha = a.Number("a significance level between 0 and 1");
+    a.Expect(alpha > 0 && alpha < 1, "a significance level between 0 and 1");
+    return alpha;
   }
 
-  RunSource ParseSource(const ordered_json& s, const std::string& path) {
-    Expect(s, path, "an object {\"experiment\": NAME, \"where\": {...}}", s.is_object());
-    Keys(s, path, {"experiment", "where"});
+  static RunSource ParseSource(const JsonAt& s) {
+    s.ExpectObject("an object {\"experiment\": NAME, \"where\": {...}}");
+    s.CheckKeys({"experiment", "where"});
     RunSource source;
-    source.path = path;
-    source.experiment = String(s, path, "experiment", "");
-    if (source.experiment.empty()) Fail(path + "/experiment", "missing: name the experiment");
-    if (s.contains("where")) source.where = ParseFilter(s["where"], path + "/where");
+    source.path = s.path();
+    source.experiment = s.StringOr("experiment", "");
+    if (source.experiment.empty()) s["experiment"].Fail("missing: name the experiment");
+    if (auto where = s.Find("where")) source.where = ParseFilter(*where);
     return source;
   }
 
-  RowSpec ParseRow(const ordered_json& r, const std::string& path) {
-    Expect(r, path, "an object {\"label\", \"where\", \"group\"}", r.is_object());
-    Keys(r, path, {"label", "group", "where"});
+  static RowSpec ParseRow(const JsonAt& r) {
+    r.ExpectObject("an object {\"label\", \"where\", \"group\"}");
+    r.CheckKeys({"label", "group", "where"});
     RowSpec row;
-    row.path = path;
-    row.label = String(r, path, "label", "");
-    if (row.label.empty()) Fail(path + "/label", "missing: every row needs a label");
-    row.group = String(r, path, "group", "");
-    Expect(Get(r, "where"), path + "/where",
-           "an object of parameter values that select the row's runs", r.contains("where"));
-    row.where = ParseFilter(r["where"], path + "/where");
+    row.path = r.path();
+    row.label = r.StringOr("label", "");
+    if (row.label.empty()) r["label"].Fail("missing: every row needs a label");
+    row.group = r.StringOr("group", "");
+    const JsonAt where = r["where"];
+    where.Expect(!where.Missing(), "an object of parameter values that select the row's runs");
+    row.where = ParseFilter(where);
     return row;
   }
 
-  GeneratedRows ParseGenerated(const ordered_json& g, const std::string& path) {
-    Keys(g, path, {"by", "label", "group", "order"});
+  static GeneratedRows ParseGenerated(const JsonAt& g) {
+    g.CheckKeys({"by", "label", "group", "order"});
     GeneratedRows rows;
-    rows.path = path;
-    const bool ok = g.contains("by") && ((g["by"].is_string() && !g["by"].empty()) ||
-                                         (g["by"].is_array() && !g["by"].empty()));
-    Expect(Get(g, "by"), path + "/by", "a parameter name or a non-empty array of them", ok);
-    if (g["by"].is_string()) {
-      rows.by.push_back(g["by"].get<std::string>());
+    rows.path = g.path();
+    const JsonAt by = g["by"];
+    by.Expect(NonEmptyString(by.value()) || (by.value().is_array() && !by.value().empty()),
+              "a parameter name or a non-empty array of them");
+    if (by.value().is_string()) {
+      rows.by.push_back(by.String());
     } else {
-      for (size_t i = 0; i < g["by"].size(); ++i) {
-        const auto& name = g["by"][i];
-        Expect(name, path + "/by/" + std::to_string(i), "a parameter name", name.is_string());
-        rows.by.push_back(name.get<std::string>());
-      }
+      for (const auto& name : by.Elements()) rows.by.push_back(name.String("a parameter name"));
     }
-    rows.label = String(g, path, "label", "");
+    rows.label = g.StringOr("label", "");
     if (rows.label.empty()) {
       for (const auto& name : rows.by)
         rows.label += (rows.label.empty() ? "{" : ", {") + name + "}";
@@ -322,146 +305,121 @@ class SpecParser {
     for (size_t pos = rows.label.find('{'); pos != std::string::npos;
          pos = rows.label.find('{', pos + 1)) {
       const size_t end = rows.label.find('}', pos);
-      if (end == std::string::npos)
-        Fail(path + "/label", "unclosed \"{\" in \"" + rows.label + "\"");
+      if (end == std::string::npos) g["label"].Fail("unclosed \"{\" in \"" + rows.label + "\"");
     }
-    rows.group = String(g, path, "group", "");
-    if (g.contains("order")) {
-      Expect(g["order"], path + "/order", "an object: parameter -> values in display order",
-             g["order"].is_object());
-      for (const auto& [name, values] : g["order"].items()) {
-        const std::string p = path + "/order/" + name;
-        Expect(values, p, "an array of values", values.is_array());
-        for (const auto& v : values) rows.order[name].push_back(json(v));
+    rows.group = g.StringOr("group", "");
+    if (auto order = g.Find("order")) {
+      for (const auto& [name, values] :
+           order->Members("an object: parameter -> values in display order")) {
+        for (const auto& v : values.Elements("an array of values"))
+          rows.order[name].push_back(json(v.value()));
       }
     }
     return rows;
   }
 
-  ColumnSpec ParseColumn(const ordered_json& c, const std::string& path) {
-    Expect(c, path, "an object", c.is_object());
-    Keys(c, path,
-         {"label", "metric", "metrics", "param", "decimals", "scale", "better", "optional",
-          "reference", "spread", "note"});
+  static ColumnSpec ParseColumn(const JsonAt& c) {
+    c.ExpectObject();
+    c.CheckKeys({"label", "metric", "metrics", "param", "decimals", "scale", "better", "optional",
+                 "reference", "spread", "note"});
     ColumnSpec column;
-    column.path = path;
-    const int sources = c.contains("metric") + c.contains("metrics") + c.contains("param");
+    column.path = c.path();
+    const int sources = c.Has("metric") + c.Has("metrics") + c.Has("param");
     if (sources != 1) {
-      Fail(path,
-           "a column shows exactly one of \"metric\", \"metrics\" (a combined cell) or "
-           "\"param\"");
+      c.Fail(
+          "a column shows exactly one of \"metric\", \"metrics\" (a combined cell) or "
+          "\"param\"");
     }
-    if (c.contains("metric")) {
-      column.metrics.push_back(String(c, path, "metric", ""));
-      if (column.metrics[0].empty()) Fail(path + "/metric", "expected a final metric name");
-    } else if (c.contains("metrics")) {
-      const auto& m = c["metrics"];
-      Expect(m, path + "/metrics", "an array of at least two final metric names",
-             m.is_array() && m.size() >= 2);
-      for (size_t i = 0; i < m.size(); ++i) {
-        Expect(m[i], path + "/metrics/" + std::to_string(i), "a final metric name",
-               m[i].is_string() && !m[i].empty());
-        column.metrics.push_back(m[i].get<std::string>());
+    if (auto metric = c.Find("metric")) {
+      column.metrics.push_back(metric->String());
+      if (column.metrics[0].empty()) metric->Fail("expected a final metric name");
+    } else if (auto metrics = c.Find("metrics")) {
+      metrics->Expect(metrics->value().is_array() && metrics->value().size() >= 2,
+                      "an array of at least two final metric names");
+      for (const auto& m : metrics->Elements()) {
+        m.Expect(NonEmptyString(m.value()), "a final metric name");
+        column.metrics.push_back(m.String());
       }
     } else {
-      column.param = String(c, path, "param", "");
-      if (column.param.empty()) Fail(path + "/param", "expected a parameter name");
+      column.param = c.StringOr("param", "");
+      if (column.param.empty()) c["param"].Fail("expected a parameter name");
     }
-    column.label =
-        String(c, path, "label", column.param.empty() ? column.metrics[0] : column.param);
-    if (c.contains("decimals")) {
-      const auto& d = c["decimals"];
-      Expect(d, path + "/decimals", "an integer from 0 to 10",
-             d.is_number_integer() && d.get<int>() >= 0 && d.get<int>() <= 10);
-      column.decimals = d.get<int>();
+    column.label = c.StringOr("label", column.param.empty() ? column.metrics[0] : column.param);
+    if (auto d = c.Find("decimals")) {
+      const std::string what = "an integer from 0 to 10";
+      d->Expect(d->value().is_number_integer() && d->value().get<int64_t>() >= 0 &&
+                    d->value().get<int64_t>() <= 10,
+                what);
+      column.decimals = static_cast<int>(d->Int(what));
     }
-    if (c.contains("scale")) {
-      const auto& s = c["scale"];
-      Expect(s, path + "/scale", "a positive number", s.is_number() && s.get<double>() > 0);
-      column.scale = s.get<double>();
+    if (auto s = c.Find("scale")) {
+      column.scale = s->Number("a positive number");
+      s->Expect(column.scale > 0, "a positive number");
     }
-    if (c.contains("better")) {
-      const std::string b = String(c, path, "better", "");
-      if (b == "higher") {
+    if (auto b = c.Find("better")) {
+      const std::string& better = b->String();
+      if (better == "higher") {
         column.better = Better::kHigher;
-      } else if (b == "lower") {
+      } else if (better == "lower") {
         column.better = Better::kLower;
       } else {
-        Fail(path + "/better", "\"" + b + "\" is not \"higher\" or \"lower\"");
+        b->Fail("\"" + better + "\" is not \"higher\" or \"lower\"");
       }
     }
-    if (c.contains("optional")) {
-      Expect(c["optional"], path + "/optional", "true or false", c["optional"].is_boolean());
-      column.optional = c["optional"].get<bool>();
-    }
-    if (c.contains("spread")) column.spread = ParseSpread(c["spread"], path + "/spread");
-    column.note = String(c, path, "note", "");
-    if (c.contains("reference")) {
-      const auto& r = c["reference"];
+    column.optional = c.BoolOr("optional", column.optional);
+    if (auto s = c.Find("spread")) column.spread = ParseSpread(*s);
+    column.note = c.StringOr("note", "");
+    if (auto r = c.Find("reference")) {
       const size_t parts = column.param.empty() ? column.metrics.size() : 1;
-      if (r.is_string()) {
-        column.reference.push_back(r.get<std::string>());
-      } else if (r.is_array()) {
-        for (size_t i = 0; i < r.size(); ++i) {
-          Expect(r[i], path + "/reference/" + std::to_string(i), "a reference column name",
-                 r[i].is_string());
-          column.reference.push_back(r[i].get<std::string>());
-        }
+      if (r->value().is_string()) {
+        column.reference.push_back(r->String());
+      } else if (r->value().is_array()) {
+        for (const auto& name : r->Elements())
+          column.reference.push_back(name.String("a reference column name"));
       }
-      Expect(r, path + "/reference",
-             "the reference table's column name, or one per part of a combined cell (" +
-                 std::to_string(parts) + ")",
-             column.reference.size() == parts);
+      r->Expect(column.reference.size() == parts,
+                "the reference table's column name, or one per part of a combined cell (" +
+                    std::to_string(parts) + ")");
     }
     return column;
   }
 
-  ReferenceSpec ParseReference(const ordered_json& r, const std::string& path,
-                               const std::vector<ColumnSpec>& columns) {
-    Expect(r, path, "an object {\"table\", \"header\", \"rows\", \"labels\"}", r.is_object());
-    Keys(r, path, {"table", "header", "rows", "labels"});
-    if (reference_->is_null()) {
-      Fail(path, "the spec names no reference file (top-level \"reference\")");
-    }
+  ReferenceSpec ParseReference(const JsonAt& r, const std::vector<ColumnSpec>& columns) {
+    r.ExpectObject("an object {\"table\", \"header\", \"rows\", \"labels\"}");
+    r.CheckKeys({"table", "header", "rows", "labels"});
+    if (reference_->is_null()) r.Fail("the spec names no reference file (top-level \"reference\")");
     ReferenceSpec ref;
-    ref.table = String(r, path, "table", "");
+    ref.table = r.StringOr("table", "");
     std::vector<std::string> tables;
     for (const auto& [name, value] : reference_->items()) {
       if (value.is_object() && value.contains("rows")) tables.push_back(name);
     }
     if (std::find(tables.begin(), tables.end(), ref.table) == tables.end()) {
-      Fail(path + "/table", "\"" + ref.table + "\" is not a table of " + reference_file_ +
-                                DidYouMean(ClosestNames(ref.table, tables)));
+      r["table"].Fail("\"" + ref.table + "\" is not a table of " + reference_file_ +
+                      DidYouMean(ClosestNames(ref.table, tables)));
     }
     const json& table = (*reference_)[ref.table];
-    ref.header = String(r, path, "header", "");
+    ref.header = r.StringOr("header", "");
     std::vector<std::string> names, known_columns;
     for (const auto& row : table["rows"]) names.push_back(row.value("name", ""));
     for (const auto& column : table.value("columns", json::array())) {
       known_columns.push_back(column.get<std::string>());
     }
-    if (r.contains("rows")) {
-      Expect(r["rows"], path + "/rows", "an array of row names", r["rows"].is_array());
-      for (size_t i = 0; i < r["rows"].size(); ++i) {
-        const auto& name = r["rows"][i];
-        const std::string p = path + "/rows/" + std::to_string(i);
-        Expect(name, p, "a row name", name.is_string());
-        const std::string n = name.get<std::string>();
+    if (auto rows = r.Find("rows")) {
+      for (const auto& name : rows->Elements("an array of row names")) {
+        const std::string& n = name.String("a row name");
         if (std::find(names.begin(), names.end(), n) == names.end()) {
-          Fail(p, "\"" + n + "\" is not a row of reference table \"" + ref.table + "\"" +
-                      DidYouMean(ClosestNames(n, names)));
+          name.Fail("\"" + n + "\" is not a row of reference table \"" + ref.table + "\"" +
+                    DidYouMean(ClosestNames(n, names)));
         }
         ref.rows.push_back(n);
       }
     } else {
       ref.rows = names;
     }
-    if (r.contains("labels")) {
-      Expect(r["labels"], path + "/labels", "an object: row name -> display label",
-             r["labels"].is_object());
-      for (const auto& [name, label] : r["labels"].items()) {
-        Expect(label, path + "/labels/" + name, "a display label", label.is_string());
-        ref.labels[name] = label.get<std::string>();
+    if (auto labels = r.Find("labels")) {
+      for (const auto& [name, label] : labels->Members("an object: row name -> display label")) {
+        ref.labels[name] = label.String("a display label");
       }
     }
     for (const auto& column : columns) {
@@ -478,22 +436,19 @@ class SpecParser {
     return ref;
   }
 
-  ParamFilter ParseFilter(const ordered_json& w, const std::string& path) {
-    Expect(w, path, "an object: parameter -> value or [values]", w.is_object());
+  static ParamFilter ParseFilter(const JsonAt& w) {
     ParamFilter filter;
-    for (const auto& [name, value] : w.items()) {
-      const std::string p = path + "/" + name;
-      auto scalar = [](const ordered_json& v) { return v.is_primitive() && !v.is_null(); };
-      if (value.is_array()) {
-        Expect(value, p, "a value or a non-empty array of values", !value.empty());
-        for (size_t i = 0; i < value.size(); ++i) {
-          Expect(value[i], p + "/" + std::to_string(i), "a number, string or boolean",
-                 scalar(value[i]));
-          filter[name].push_back(json(value[i]));
+    auto scalar = [](const ordered_json& v) { return v.is_primitive() && !v.is_null(); };
+    for (const auto& [name, value] : w.Members("an object: parameter -> value or [values]")) {
+      if (value.value().is_array()) {
+        value.Expect(!value.value().empty(), "a value or a non-empty array of values");
+        for (const auto& item : value.Elements()) {
+          item.Expect(scalar(item.value()), "a number, string or boolean");
+          filter[name].push_back(json(item.value()));
         }
       } else {
-        Expect(value, p, "a number, string or boolean, or an array of them", scalar(value));
-        filter[name].push_back(json(value));
+        value.Expect(scalar(value.value()), "a number, string or boolean, or an array of them");
+        filter[name].push_back(json(value.value()));
       }
     }
     return filter;
@@ -501,100 +456,65 @@ class SpecParser {
 
   // "test", "correction" and "bootstrap": {"samples", "seed"} of the report (its defaults) or of
   // a table; what is absent comes from `defaults`.
-  void ParseTesting(const ordered_json& object, const std::string& path, const TableSpec& defaults,
-                    TableSpec& out) {
+  static void ParseTesting(const JsonAt& object, const TableSpec& defaults, TableSpec& out) {
     out.test = defaults.test;
     out.correction = defaults.correction;
     out.bootstrap_samples = defaults.bootstrap_samples;
     out.bootstrap_seed = defaults.bootstrap_seed;
-    if (object.contains("test")) {
-      const auto& t = object["test"];
-      if (t == "rank") {
+    if (auto t = object.Find("test")) {
+      if (t->value() == "rank") {
         out.test = ClaimTest::kRank;
-      } else if (t == "multibootstrap") {
+      } else if (t->value() == "multibootstrap") {
         out.test = ClaimTest::kMultiBootstrap;
       } else {
-        Fail(path + "/test", t.dump() + " is not one of \"rank\", \"multibootstrap\"");
+        t->Fail(t->value().dump() + " is not one of \"rank\", \"multibootstrap\"");
       }
     }
-    if (object.contains("correction")) {
-      const auto& c = object["correction"];
-      if (c == "holm") {
+    if (auto c = object.Find("correction")) {
+      if (c->value() == "holm") {
         out.correction = Correction::kHolm;
-      } else if (c == "none") {
+      } else if (c->value() == "none") {
         out.correction = Correction::kNone;
       } else {
-        Fail(path + "/correction", c.dump() + " is not one of \"holm\", \"none\"");
+        c->Fail(c->value().dump() + " is not one of \"holm\", \"none\"");
       }
     }
-    if (object.contains("bootstrap")) {
-      const auto& b = object["bootstrap"];
-      const std::string bpath = path + "/bootstrap";
-      Expect(b, bpath, "an object {\"samples\", \"seed\"}", b.is_object());
-      Keys(b, bpath, {"samples", "seed"});
-      if (b.contains("samples")) {
-        Expect(b["samples"], bpath + "/samples", "an integer from 100 to 1000000",
-               b["samples"].is_number_integer() && b["samples"].get<int64_t>() >= 100 &&
-                   b["samples"].get<int64_t>() <= 1000000);
-        out.bootstrap_samples = b["samples"].get<int64_t>();
+    if (auto b = object.Find("bootstrap")) {
+      b->ExpectObject("an object {\"samples\", \"seed\"}");
+      b->CheckKeys({"samples", "seed"});
+      if (auto samples = b->Find("samples")) {
+        const std::string what = "an integer from 100 to 1000000";
+        samples->Expect(samples->value().is_number_integer() &&
+                            samples->value().get<int64_t>() >= 100 &&
+                            samples->value().get<int64_t>() <= 1000000,
+                        what);
+        out.bootstrap_samples = samples->Int(what);
       }
-      if (b.contains("seed")) {
-        Expect(b["seed"], bpath + "/seed", "a non-negative integer",
-               b["seed"].is_number_unsigned() ||
-                   (b["seed"].is_number_integer() && b["seed"].get<int64_t>() >= 0));
-        out.bootstrap_seed = b["seed"].get<uint64_t>();
+      if (auto seed = b->Find("seed")) {
+        seed->Expect(seed->value().is_number_unsigned() ||
+                         (seed->value().is_number_integer() && seed->value().get<int64_t>() >= 0),
+                     "a non-negative integer");
+        out.bootstrap_seed = seed->value().get<uint64_t>();
       }
     }
   }
 
   // "mixed": what a row does with runs that differ in more than the seed (report_spec.h).
-  Mixed ParseMixed(const ordered_json& m, const std::string& path) {
-    if (m == "warn") return Mixed::kWarn;
-    if (m == "split") return Mixed::kSplit;
-    if (m == "error") return Mixed::kError;
-    Fail(path, m.dump() + " is not one of \"warn\", \"split\", \"error\"");
+  static Mixed ParseMixed(const JsonAt& m) {
+    if (m.value() == "warn") return Mixed::kWarn;
+    if (m.value() == "split") return Mixed::kSplit;
+    if (m.value() == "error") return Mixed::kError;
+    m.Fail(m.value().dump() + " is not one of \"warn\", \"split\", \"error\"");
   }
 
-  Aggregate ParseAggregate(const ordered_json& a, const std::string& path) {
-    if (a == "median") return Aggregate::kMedian;
-    if (a == "mean") return Aggregate::kMean;
-    if (a == "mean±std" || a == "mean+-std") return Aggregate::kMeanStd;
-    Fail(path, a.dump() + " is not one of \"median\", \"mean\", \"mean±std\"");
+  static Aggregate ParseAggregate(const JsonAt& a) {
+    if (a.value() == "median") return Aggregate::kMedian;
+    if (a.value() == "mean") return Aggregate::kMean;
+    if (a.value() == "mean±std" || a.value() == "mean+-std") return Aggregate::kMeanStd;
+    a.Fail(a.value().dump() + " is not one of \"median\", \"mean\", \"mean±std\"");
   }
 
-  static const ordered_json& Get(const ordered_json& object, const std::string& key) {
-    static const ordered_json kMissing(ordered_json::value_t::discarded);
-    return object.contains(key) ? object[key] : kMissing;
-  }
-
-  std::string String(const ordered_json& object, const std::string& path, const std::string& key,
-                     const std::string& fallback) {
-    if (!object.contains(key)) return fallback;
-    Expect(object[key], path + "/" + key, "a string", object[key].is_string());
-    return object[key].get<std::string>();
-  }
-
-  void Keys(const ordered_json& object, const std::string& path,
-            const std::vector<std::string>& allowed) {
-    for (const auto& [key, value] : object.items()) {
-      if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
-        Fail(path + "/" + key,
-             "unknown key \"" + key + "\"" + DidYouMean(ClosestNames(key, allowed)));
-      }
-    }
-  }
-
-  void Expect(const ordered_json& value, const std::string& path, const std::string& what,
-              bool ok) {
-    if (!ok) {
-      if (value.is_discarded()) Fail(path, "missing: expected " + what);
-      std::string got = value.dump();
-      if (got.size() > 60) got = got.substr(0, 57) + "...";
-      Fail(path, "expected " + what + ", got " + got);
-    }
-  }
-
-  [[noreturn]] void Fail(const std::string& path, const std::string& message) {
+  [[noreturn]] void Fail(const std::string& path, const std::string& message) const {
     throw InputError(source_, path.empty() ? "/" : path, message);
   }
 

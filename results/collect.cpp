@@ -132,9 +132,10 @@ int64_t Apply(Store& store, MetricWriter& writer, int64_t run_id, const json& r,
         .BindText(4, r.value("reason", ""))
         .Run();
     // The task is done with the run: a later `ablate run` may hand it to a new one.
-    db.Prepare("DELETE FROM slurm_tasks WHERE run_id = ?1").BindInt(1, run_id).Run();
+    db.Prepare("DELETE FROM remote_tasks WHERE run_id = ?1").BindInt(1, run_id).Run();
   } else if (kind == "requeue") {
-    // Slurm requeued the task at its time limit: the run waits for its next job, still its own.
+    // The scheduler requeued the task at its time limit: the run waits for its next job, still
+    // its own.
     db.Prepare(
           "UPDATE runs SET status = 'queued', heartbeat_at = ?2, pid = NULL, error = ?3 "
           "WHERE id = ?1")
@@ -217,8 +218,8 @@ std::vector<std::string> ExperimentsWithRunLogs(const Connection& connection) {
   return out;
 }
 
-void RegisterSlurmTask(Store& store, int64_t run_id, const std::filesystem::path& log,
-                       const std::string& job_id, int task) {
+void RegisterRemoteTask(Store& store, const std::string& backend, int64_t run_id,
+                        const std::filesystem::path& log, const std::string& job_id, int task) {
   const Connection& db = store.connection();
   Transaction transaction(db);
   db.Prepare(
@@ -228,25 +229,35 @@ void RegisterSlurmTask(Store& store, int64_t run_id, const std::filesystem::path
       .BindText(2, log.string())
       .Run();
   db.Prepare(
-        "INSERT INTO slurm_tasks (run_id, job_id, task, submitted_at) VALUES (?1, ?2, ?3, ?4) "
-        "ON CONFLICT (run_id) DO UPDATE SET job_id = excluded.job_id, task = excluded.task, "
-        "submitted_at = excluded.submitted_at")
+        "DELETE FROM remote_tasks WHERE run_id = ?1 OR (backend = ?2 AND job_id = ?3 AND task = "
+        "?4)")
       .BindInt(1, run_id)
+      .BindText(2, backend)
+      .BindText(3, job_id)
+      .BindInt(4, task)
+      .Run();
+  db.Prepare(
+        "INSERT INTO remote_tasks (backend, job_id, task, run_id, submitted_at) "
+        "VALUES (?1, ?2, ?3, ?4, ?5)")
+      .BindText(1, backend)
       .BindText(2, job_id)
       .BindInt(3, task)
-      .BindDouble(4, UnixNow())
+      .BindInt(4, run_id)
+      .BindDouble(5, UnixNow())
       .Run();
   transaction.Commit();
 }
 
-std::vector<PendingSlurmRun> PendingSlurmRuns(const Store& store, const std::string& experiment) {
+std::vector<PendingRemoteRun> PendingRemoteRuns(const Store& store, const std::string& backend,
+                                                const std::string& experiment) {
   Statement select = store.connection().Prepare(
-      "SELECT r.id, r.key, t.job_id, t.task FROM slurm_tasks t JOIN runs r ON r.id = t.run_id "
+      "SELECT r.id, r.key, t.job_id, t.task FROM remote_tasks t JOIN runs r ON r.id = t.run_id "
       "JOIN experiments e ON e.id = r.experiment_id LEFT JOIN run_logs l ON l.run_id = r.id "
-      "WHERE e.name = ?1 AND r.status IN ('queued', 'running') AND COALESCE(l.ended, 0) = 0 "
-      "ORDER BY r.id");
-  select.BindText(1, experiment);
-  std::vector<PendingSlurmRun> out;
+      "WHERE t.backend = ?1 AND e.name = ?2 AND r.status IN ('queued', 'running') AND "
+      "COALESCE(l.ended, 0) = 0 ORDER BY r.id");
+  select.BindText(1, backend);
+  select.BindText(2, experiment);
+  std::vector<PendingRemoteRun> out;
   while (select.Step()) {
     out.push_back({select.ColumnInt(0), select.ColumnText(1), select.ColumnText(2),
                    static_cast<int>(select.ColumnInt(3))});
@@ -264,7 +275,7 @@ void MarkTaskLost(Store& store, int64_t run_id, const std::string& reason) {
       .BindDouble(2, UnixNow())
       .BindText(3, reason)
       .Run();
-  db.Prepare("DELETE FROM slurm_tasks WHERE run_id = ?1").BindInt(1, run_id).Run();
+  db.Prepare("DELETE FROM remote_tasks WHERE run_id = ?1").BindInt(1, run_id).Run();
   transaction.Commit();
 }
 

@@ -1,8 +1,8 @@
-// The head's side of runs trained away from the database (Slurm tasks): which runs write record
-// logs and which array task last ran each, and `ablate collect`, which reads the logs' new
-// records into the database — idempotently and incrementally, one transaction per run (its
-// records and how far it was read move together). It starts no jobs and asks Slurm nothing
-// (runner/ does both).
+// The head's side of runs trained away from the database (the tasks of a remote backend such as
+// Slurm): which runs write record logs and which remote task last ran each, and `ablate collect`,
+// which reads the logs' new records into the database — idempotently and incrementally, one
+// transaction per run (its records and how far it was read move together). It starts no jobs and
+// asks no scheduler anything (runner/'s backends do both).
 #pragma once
 
 #include <cstdint>
@@ -34,20 +34,22 @@ bool HasRunLogs(const Connection& connection, const std::optional<std::string>& 
 // The experiments that have runs writing record logs, in order of creation.
 std::vector<std::string> ExperimentsWithRunLogs(const Connection& connection);
 
-// A run handed to Slurm: its log is registered (kept if it was already: an earlier attempt's
-// records stay collected) and its array task remembered, replacing the one before.
-void RegisterSlurmTask(Store& store, int64_t run_id, const std::filesystem::path& log,
-                       const std::string& job_id, int task);
+// A run handed to task `task` of job `job_id` of `backend` ("slurm", ...): its log is registered
+// (kept if it was already: an earlier attempt's records stay collected) and its task remembered,
+// replacing the one before (and any older run the scheduler gave the same task id).
+void RegisterRemoteTask(Store& store, const std::string& backend, int64_t run_id,
+                        const std::filesystem::path& log, const std::string& job_id, int task);
 
-// The runs of `experiment` handed to Slurm whose log has not recorded an end and that are not in
-// a final state in the database: the ones whose task Slurm may have lost.
-struct PendingSlurmRun {
+// The runs of `experiment` handed to `backend` whose log has not recorded an end and that are not
+// in a final state in the database: the ones whose task the scheduler may have lost.
+struct PendingRemoteRun {
   int64_t run_id = 0;
   std::string key;
   std::string job_id;
   int task = 0;
 };
-std::vector<PendingSlurmRun> PendingSlurmRuns(const Store& store, const std::string& experiment);
+std::vector<PendingRemoteRun> PendingRemoteRuns(const Store& store, const std::string& backend,
+                                                const std::string& experiment);
 
 // The task of a pending run ended without its log saying so (killed, cancelled, out of time,
 // node failure): the run becomes `interrupted` with `reason`, and forgets the task, so the next

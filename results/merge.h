@@ -2,8 +2,8 @@
 // Experiments match by name, runs by (experiment, key); a run keeps its furthest status, metric
 // points are united by (run, name, step), final metrics with their per-example outcomes,
 // provenance and artifacts' paths are kept as recorded. Idempotent, and the sources are only
-// read. The Slurm bookkeeping of a database (run logs, tasks, arrays) belongs to its head and is
-// not merged.
+// read. The remote backends' bookkeeping of a database (run logs, remote jobs and tasks) belongs
+// to its head and is not merged.
 #pragma once
 
 #include <cstdint>

@@ -286,14 +286,21 @@ std::vector<std::pair<std::string, std::string>> ReadOverrides(const std::string
   return out;
 }
 
-std::vector<SlurmArrayRecord> ReadSlurmArrays(const std::string& db_path) {
+std::vector<RemoteJobRecord> ReadRemoteJobs(const std::string& db_path,
+                                            const std::string& backend) {
   const Connection db = OpenForReading(db_path);
-  Statement s = db.Prepare(
-      "SELECT e.name, a.job_id, a.tasks FROM slurm_arrays a "
-      "JOIN experiments e ON e.id = a.experiment_id ORDER BY a.id");
-  std::vector<SlurmArrayRecord> arrays;
-  while (s.Step()) arrays.push_back({s.ColumnText(0), s.ColumnText(1), s.ColumnInt(2)});
-  return arrays;
+  // Readers do not migrate: before schema v6 the only remote jobs were Slurm's job arrays.
+  Statement s = db.Prepare(db.HasTable("remote_jobs")
+                               ? "SELECT e.name, j.job_id, j.tasks FROM remote_jobs j JOIN "
+                                 "experiments e ON e.id = j.experiment_id WHERE j.backend = ?1 "
+                                 "ORDER BY j.id"
+                               : "SELECT e.name, j.job_id, j.tasks FROM slurm_arrays j JOIN "
+                                 "experiments e ON e.id = j.experiment_id WHERE ?1 = 'slurm' "
+                                 "ORDER BY j.id");
+  s.BindText(1, backend);
+  std::vector<RemoteJobRecord> jobs;
+  while (s.Step()) jobs.push_back({s.ColumnText(0), s.ColumnText(1), s.ColumnInt(2)});
+  return jobs;
 }
 
 }  // namespace ablate::results

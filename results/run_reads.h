@@ -1,6 +1,6 @@
 // The reads reports and `ablate status` need, behind bound parameters: the runs of some
 // experiments with their parameters (typed) and chosen final metrics, one metric series of some
-// runs, the per-example outcomes behind one metric, the status table and the Slurm arrays. It
+// runs, the per-example outcomes behind one metric, the status table and the remote jobs. It
 // writes nothing and knows nothing of tables (reports/ builds those from what it returns).
 #pragma once
 
@@ -94,12 +94,13 @@ struct ExperimentProgress {
 };
 std::vector<ExperimentProgress> ReadProgress(const std::string& db_path);
 
-// The Slurm job arrays submitted for each experiment, in submission order.
-struct SlurmArrayRecord {
+// The jobs `backend` ("slurm", ...) submitted for each experiment, in submission order. A database
+// from before schema v6 is read as it is (its job arrays are Slurm's).
+struct RemoteJobRecord {
   std::string experiment, job_id;
   int64_t tasks = 0;
 };
-std::vector<SlurmArrayRecord> ReadSlurmArrays(const std::string& db_path);
+std::vector<RemoteJobRecord> ReadRemoteJobs(const std::string& db_path, const std::string& backend);
 
 // Experiments submitted with --set overrides: (name, JSON object of parameter -> value). Empty for
 // a database from before schema v4.

@@ -10,7 +10,7 @@ namespace {
 
 // Migration N (1-based) takes the database from user_version N-1 to N. Never edit a migration
 // that has shipped: append a new one. Times are unix epoch seconds everywhere.
-constexpr std::array<std::string_view, 5> kMigrations = {
+constexpr std::array<std::string_view, 6> kMigrations = {
     // v1. params.value has no declared type on purpose: the column then has no affinity, so SQLite
     // keeps ints as INTEGER, floats as REAL and strings as TEXT, and numbers compare as numbers.
     R"sql(
@@ -204,6 +204,46 @@ CREATE TABLE example_outcomes (
   PRIMARY KEY (run_id, source, replicate)
 );
 )sql",
+    // v6. Slurm is one backend of several (runner/backend.h): the jobs and tasks of every backend
+    // that hands runs to remote tasks are rows of two tables, named by `backend` ('slurm', ...).
+    // A remote task is keyed by (backend, job_id, task), and a run has at most one, the last it
+    // was handed to. Slurm's rows move over as they are, and slurm_arrays and slurm_tasks become
+    // views of them with their old columns, so queries written against them keep working. A
+    // task id the scheduler has since reused (a cluster that lost its state) keeps its later
+    // submission.
+    R"sql(
+CREATE TABLE remote_jobs (
+  id INTEGER PRIMARY KEY,
+  backend TEXT NOT NULL,
+  experiment_id INTEGER NOT NULL REFERENCES experiments(id),
+  job_id TEXT NOT NULL,
+  tasks INTEGER NOT NULL,
+  log_dir TEXT NOT NULL,
+  submitted_at REAL NOT NULL
+);
+INSERT INTO remote_jobs (id, backend, experiment_id, job_id, tasks, log_dir, submitted_at)
+SELECT id, 'slurm', experiment_id, job_id, tasks, log_dir, submitted_at FROM slurm_arrays;
+DROP TABLE slurm_arrays;
+
+CREATE TABLE remote_tasks (
+  backend TEXT NOT NULL,
+  job_id TEXT NOT NULL,
+  task INTEGER NOT NULL,
+  run_id INTEGER NOT NULL UNIQUE REFERENCES runs(id) ON DELETE CASCADE,
+  submitted_at REAL NOT NULL,
+  PRIMARY KEY (backend, job_id, task)
+);
+INSERT OR REPLACE INTO remote_tasks (backend, job_id, task, run_id, submitted_at)
+SELECT 'slurm', job_id, task, run_id, submitted_at FROM slurm_tasks ORDER BY submitted_at, run_id;
+DROP TABLE slurm_tasks;
+
+CREATE VIEW slurm_arrays AS
+SELECT id, experiment_id, job_id, tasks, log_dir, submitted_at FROM remote_jobs
+WHERE backend = 'slurm';
+
+CREATE VIEW slurm_tasks AS
+SELECT run_id, job_id, task, submitted_at FROM remote_tasks WHERE backend = 'slurm';
+)sql",
 };
 
 [[noreturn]] void ThrowNewer(const Connection& connection, int version) {
@@ -233,17 +273,20 @@ int SchemaVersion(const Connection& connection) {
   return static_cast<int>(pragma.ColumnInt(0));
 }
 
-void Migrate(const Connection& connection) {
+void Migrate(const Connection& connection) { MigrateTo(connection, LatestSchemaVersion()); }
+
+void MigrateTo(const Connection& connection, int target) {
   const int latest = LatestSchemaVersion();
+  ABLATE_CHECK(target >= 1 && target <= latest, "no schema version " + std::to_string(target));
   // Checked without a lock first, so that opening an up-to-date database never waits on writers.
   int version = SchemaVersion(connection);
   if (version > latest) ThrowNewer(connection, version);
-  while (version < latest) {
+  while (version < target) {
     Transaction transaction(connection);
     // Another process may have migrated between our read and taking the write lock.
     version = SchemaVersion(connection);
     if (version > latest) ThrowNewer(connection, version);
-    if (version == latest) break;
+    if (version >= target) break;
     if (version == 0) CheckNotForeign(connection);
     connection.Exec(kMigrations[static_cast<size_t>(version)]);
     connection.Exec("PRAGMA user_version = " + std::to_string(version + 1));

@@ -18,4 +18,8 @@ int SchemaVersion(const Connection& connection);
 // written by a newer ablate, or is an SQLite database that ablate did not create.
 void Migrate(const Connection& connection);
 
+// The same up to schema `version` (1..LatestSchemaVersion()) only: a database exactly as the ablate
+// of that version made it, for the tests that open what an older ablate wrote.
+void MigrateTo(const Connection& connection, int version);
+
 }  // namespace ablate::results

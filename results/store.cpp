@@ -475,7 +475,7 @@ std::vector<ClaimedRun> Store::QueuedWithoutTask(const std::string& experiment) 
   const Connection& db = *connection_;
   Statement pick = db.Prepare(
       "SELECT r.id, r.key, r.attempts FROM runs r JOIN experiments e ON e.id = r.experiment_id "
-      "WHERE e.name = ?1 AND r.status = 'queued' AND NOT EXISTS (SELECT 1 FROM slurm_tasks t "
+      "WHERE e.name = ?1 AND r.status = 'queued' AND NOT EXISTS (SELECT 1 FROM remote_tasks t "
       "WHERE t.run_id = r.id) ORDER BY r.id");
   pick.BindText(1, experiment);
   std::vector<ClaimedRun> runs;
@@ -561,18 +561,19 @@ void Store::SetOverrides(const std::string& experiment, const std::string& overr
   transaction.Commit();
 }
 
-void Store::RecordSlurmArray(const std::string& experiment, const std::string& job_id, int tasks,
-                             const std::string& log_dir) {
+void Store::RecordRemoteJob(const std::string& backend, const std::string& experiment,
+                            const std::string& job_id, int tasks, const std::string& log_dir) {
   Transaction transaction(*connection_);
   connection_
       ->Prepare(
-          "INSERT INTO slurm_arrays (experiment_id, job_id, tasks, log_dir, submitted_at) "
-          "SELECT id, ?2, ?3, ?4, ?5 FROM experiments WHERE name = ?1")
-      .BindText(1, experiment)
-      .BindText(2, job_id)
-      .BindInt(3, tasks)
-      .BindText(4, log_dir)
-      .BindDouble(5, UnixNow())
+          "INSERT INTO remote_jobs (backend, experiment_id, job_id, tasks, log_dir, submitted_at) "
+          "SELECT ?1, id, ?3, ?4, ?5, ?6 FROM experiments WHERE name = ?2")
+      .BindText(1, backend)
+      .BindText(2, experiment)
+      .BindText(3, job_id)
+      .BindInt(4, tasks)
+      .BindText(5, log_dir)
+      .BindDouble(6, UnixNow())
       .Run();
   ABLATE_CHECK(connection_->Changes() == 1, "no experiment " + experiment);
   transaction.Commit();

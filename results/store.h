@@ -132,8 +132,8 @@ class Store {
   // the queue; returns how many.
   int Requeue(const std::string& experiment, const std::vector<RunStatus>& statuses);
 
-  // The queued runs of `experiment` that no Slurm task is assigned to (collect.h), with their
-  // params, in run order: what a Slurm submission hands out.
+  // The queued runs of `experiment` that no remote task is assigned to (collect.h), with their
+  // params, in run order: what a remote backend's submission hands out.
   std::vector<ClaimedRun> QueuedWithoutTask(const std::string& experiment) const;
 
   // Commits `transaction` (on this store's connection), first rebuilding runs_wide (see
@@ -149,9 +149,10 @@ class Store {
   // object of parameter -> value, "{}" for none.
   void SetOverrides(const std::string& experiment, const std::string& overrides_json);
 
-  // Remembers a Slurm job array submitted for `experiment` (which must exist).
-  void RecordSlurmArray(const std::string& experiment, const std::string& job_id, int tasks,
-                        const std::string& log_dir);
+  // Remembers a job of `tasks` remote tasks that `backend` ("slurm", ...) submitted for
+  // `experiment` (which must exist), so `ablate status` can show their states.
+  void RecordRemoteJob(const std::string& backend, const std::string& experiment,
+                       const std::string& job_id, int tasks, const std::string& log_dir);
 
   // Marks a running run as alive now.
   void Heartbeat(int64_t run_id);

@@ -97,8 +97,8 @@ experiments::GridSpec LoadGridWithOverrides(const po::variables_map& vm);
 nlohmann::json ReadRunConfigFile(const std::string& path);
 
 // Writes a run's parameters to RUN_DIR/config.json (creating the directory) so that a reader sees
-// the old file or the new, never half of one: in a Slurm element every rank reads the file the
-// head wrote while rank 0 writes it again. Throws std::runtime_error when it cannot be written.
+// the old file or the new, never half of one: in a remote task every rank reads the file the head
+// wrote while rank 0 writes it again. Throws std::runtime_error when it cannot be written.
 void WriteRunConfigFile(const std::string& run_dir, const nlohmann::json& params);
 
 }  // namespace ablate::runner

@@ -1,69 +1,51 @@
-// ablate run GRID --db FILE [--jobs N]: submits the grid (idempotent) and trains its queued runs
-// with N local worker processes until none is left, or hands each to a Slurm array element.
+// ablate run GRID --db FILE [--jobs N] [--backend NAME]: submits the grid (idempotent) and hands
+// its queued runs to a backend (backend.h): N local worker processes that train them until none is
+// left, or a scheduler's job array.
 #include <iostream>
 
 #include "base/error.h"
 #include "core/batch_tensors.h"
 #include "experiments/grid.h"
-#include "reports/table_format.h"
 #include "results/collect.h"
-#include "results/query.h"
 #include "results/store.h"
+#include "runner/backend.h"
 #include "runner/cli.h"
 #include "runner/grid_plan.h"
-#include "runner/local_backend.h"
-#include "runner/signals.h"
-#include "runner/slurm_runs.h"
 #include "runner/worker.h"
 
 namespace ablate::runner {
-namespace {
-
-// Runs per status of one experiment, in lifecycle order.
-void PrintExperimentStatus(const std::string& db, const std::string& experiment) {
-  results::ResultSet set;
-  set.columns = {"status", "runs"};
-  for (const auto& count : results::Store::Open(db).StatusCounts()) {
-    if (count.experiment == experiment) set.rows.push_back({count.status, count.count});
-  }
-  reports::WriteTable(std::cout, set, reports::TableFormat::kTable);
-}
-
-}  // namespace
 
 int CmdRun(const Args& args) {
+  std::string backend_help, backend_names;
+  for (const auto& entry : Backends()) {
+    backend_help +=
+        std::string(backend_help.empty() ? "" : "; ") + entry.name + ": " + entry.summary;
+    backend_names += std::string(backend_names.empty() ? "" : "|") + entry.name;
+  }
   po::options_description options("options");
   options.add_options()("grid", po::value<std::string>()->required(), "grid JSON file")(
       "db", po::value<std::string>()->required(), "results database (created if missing)")(
       "jobs", po::value<int>()->default_value(1), "worker processes")(
       "rerun-failed", po::bool_switch(), "queue failed and diverged runs again")(
-      "backend", po::value<std::string>()->default_value("local"),
-      "local: --jobs worker processes here; slurm: one job array element per queued run, at most "
-      "--jobs at once")(
-      "requeue-before", po::value<int>()->default_value(120),
-      "slurm: seconds before a job's time limit at which a run checkpoints and its element is "
-      "requeued (0 = never)")("slurm-args", po::value<std::string>()->default_value(""),
-                              "extra sbatch options, e.g. \"-p gpu --gres=gpu:1\"");
+      "backend", po::value<std::string>()->default_value(Backends().front().name),
+      backend_help.c_str());
+  for (const auto& entry : Backends()) entry.make()->AddRunOptions(options);
   AddWorkerOptions(options);
   AddSetOption(options);
-  auto vm = ParseOptions(
-      args,
-      "ablate run GRID --db FILE [--jobs N] [--backend local|slurm] [--device "
-      "cpu|cuda] [--rerun-failed] [--max-runs K] [--nproc-per-run R] [--set NAME=VALUE ...]",
-      options, {"grid"});
+  auto vm = ParseOptions(args,
+                         "ablate run GRID --db FILE [--jobs N] [--backend " + backend_names +
+                             "] [--device cpu|cuda] [--rerun-failed] [--max-runs K] "
+                             "[--nproc-per-run R] [--set NAME=VALUE ...]",
+                         options, {"grid"});
   if (!vm) return 0;
   WorkerOptions worker = WorkerOptionsFrom(*vm);
   const int jobs = (*vm)["jobs"].as<int>();
   if (jobs < 1) throw InputError("", "--jobs", "must be at least 1");
-  const std::string backend = (*vm)["backend"].as<std::string>();
-  if (backend != "local" && backend != "slurm") {
-    throw InputError("", "--backend",
-                     "unknown backend \"" + backend + "\": expected local or slurm");
-  }
+  const auto backend = MakeBackend((*vm)["backend"].as<std::string>());
 
-  // A device this build cannot use fails here, before any run is queued or claimed. Slurm's
-  // nodes may have what the head lacks, so there it is left to the tasks.
-  if (backend == "local") core::ResolveDevice(worker.device);
+  // A device this build cannot use fails here, before any run is queued or claimed; a
+  // scheduler's nodes may have what this machine lacks, so there it is left to the tasks.
+  if (backend->TrainsHere()) core::ResolveDevice(worker.device);
   // Validate everything before the database is touched.
   const auto overrides = OverridesFrom(*vm);
   auto grid = LoadGridWithOverrides(*vm);
@@ -72,10 +54,10 @@ int CmdRun(const Args& args) {
   PrintPlanWarnings(std::cerr, PlanOnPreparedData(grid, runs, worker.data_dir));
   {
     auto store = results::Store::Open(worker.db);
-    // Runs trained by Slurm tasks: their logs first, and tasks Slurm lost become interrupted, so
-    // the requeue below sends them again.
-    if (backend == "slurm" || results::HasRunLogs(store.connection(), grid.name))
-      CollectAndReconcile(store, grid.name, true, std::cerr);
+    // Runs trained by remote tasks: their logs first, and tasks a scheduler lost become
+    // interrupted, so the requeue below sends them again. (Only such runs have logs.)
+    if (results::HasRunLogs(store.connection(), grid.name))
+      CollectAndReconcile(store, grid.name, BackendNames(), std::cerr);
     results::ExperimentSubmission submission{grid.name, grid.description, grid.text, {}};
     for (const auto& run : runs) submission.runs.push_back({run.key, run.params});
     auto submitted = store.Submit(submission);
@@ -90,21 +72,13 @@ int CmdRun(const Args& args) {
     std::cout << ")" << std::endl;
   }
   worker.experiment = grid.name;
-  if (backend == "slurm") {
-    SlurmRunOptions slurm;
-    slurm.max_running = vm->count("jobs") && !(*vm)["jobs"].defaulted() ? jobs : 0;
-    slurm.extra_args = (*vm)["slurm-args"].as<std::string>();
-    slurm.requeue_signal_seconds = (*vm)["requeue-before"].as<int>();
-    if (slurm.requeue_signal_seconds < 0)
-      throw InputError("", "--requeue-before", "must be 0 or more seconds");
-    return SubmitRunsToSlurm(worker, grid.name, slurm, std::cout);
-  }
-  RequeueAbandonedRuns(worker.db);
-
-  InstallStopHandlers();
-  const int exit_code = RunLocalWorkers(worker, jobs);
-  PrintExperimentStatus(worker.db, grid.name);
-  return exit_code;
+  Submission submission;
+  submission.worker = worker;
+  submission.jobs = jobs;
+  submission.jobs_given = vm->count("jobs") && !(*vm)["jobs"].defaulted();
+  submission.options = &*vm;
+  submission.run_worker = RunWorker;
+  return backend->Submit(submission, std::cout);
 }
 
 }  // namespace ablate::runner

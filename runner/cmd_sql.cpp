@@ -5,8 +5,8 @@
 #include "base/error.h"
 #include "reports/table_format.h"
 #include "results/query.h"
+#include "runner/backend.h"
 #include "runner/cli.h"
-#include "runner/slurm_runs.h"
 
 namespace ablate::runner {
 
@@ -31,9 +31,9 @@ int CmdSql(const Args& args) {
     throw InputError("", "QUERY", "no SQL given");
   }
 
-  // Runs trained by Slurm tasks are collected from their logs first (the tool's own short write);
+  // Runs trained by remote tasks are collected from their logs first (the tool's own short write);
   // the query itself stays read-only.
-  CollectBeforeReading((*vm)["db"].as<std::string>(), std::nullopt, false, std::cerr);
+  CollectBeforeReading((*vm)["db"].as<std::string>(), std::nullopt, {}, std::cerr);
   const double timeout = (*vm)["timeout"].as<double>();
   if (!(timeout >= 0)) throw InputError("", "--timeout", "must be 0 (never) or more seconds");
   auto sets = results::RunReadOnlyQuery((*vm)["db"].as<std::string>(), query, timeout);

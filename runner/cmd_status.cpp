@@ -1,5 +1,5 @@
-// ablate status --db FILE: runs per status per experiment. Runs trained by Slurm tasks are
-// collected from their logs first, and joined with what Slurm says of their tasks.
+// ablate status --db FILE: runs per status per experiment. Runs trained by remote tasks are
+// collected from their logs first, and joined with what their backends' schedulers say of them.
 #include <cstdio>
 #include <iostream>
 
@@ -7,9 +7,8 @@
 #include "experiments/grid.h"
 #include "reports/table_format.h"
 #include "results/run_reads.h"
+#include "runner/backend.h"
 #include "runner/cli.h"
-#include "runner/slurm.h"
-#include "runner/slurm_runs.h"
 
 namespace ablate::runner {
 namespace {
@@ -39,7 +38,7 @@ int CmdStatus(const Args& args) {
   auto format = reports::ParseTableFormat((*vm)["format"].as<std::string>(), "--format");
 
   const std::string db = (*vm)["db"].as<std::string>();
-  CollectBeforeReading(db, std::nullopt, true, std::cerr);
+  CollectBeforeReading(db, std::nullopt, BackendNames(), std::cerr);
   reports::WriteTable(std::cout, results::ReadStatusTable(db), format);
 
   // Unfinished experiments: how far, and how long to go at the running runs' recent pace.
@@ -62,15 +61,8 @@ int CmdStatus(const Args& args) {
     std::cout << experiment << " was submitted with"
               << experiments::OverridesText(nlohmann::json::parse(overrides)) << "\n";
   }
-  // The Slurm job arrays `ablate run --backend slurm` submitted, with their tasks' states.
-  for (const auto& array : results::ReadSlurmArrays(db)) {
-    std::cout << "slurm array " << array.job_id << " (" << array.experiment << "): ";
-    try {
-      std::cout << SummarizeStates(QueryArray(array.job_id, static_cast<int>(array.tasks))) << "\n";
-    } catch (const std::exception& e) {
-      std::cout << "state unknown (" << e.what() << ")\n";
-    }
-  }
+  // The jobs each backend submitted, with their tasks' states.
+  for (const auto& entry : Backends()) entry.make()->DescribeState(db, std::cout);
   return 0;
 }
 

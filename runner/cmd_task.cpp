@@ -1,7 +1,8 @@
-// ablate task --list FILE: what one element of a Slurm job array runs (slurm_runs.h). It trains
-// the run whose directory is line SLURM_ARRAY_TASK_ID of FILE, from the config.json the head
-// wrote there, and writes its records to the run's own log; it never opens a database. Under
-// srun with several tasks each is one rank of the run, and rank 0 alone writes.
+// ablate task --list FILE: what one element of a scheduler's job array runs (a remote backend's
+// task, backend.h). It trains the run whose directory is line N of FILE (--index, else the array
+// index the scheduler set), from the config.json the head wrote there, and writes its records to
+// the run's own log; it never opens a database. When a launcher started several ranks, each is one
+// rank of the run, and rank 0 alone writes.
 #include <unistd.h>
 
 #include <filesystem>
@@ -13,10 +14,10 @@
 #include "core/world.h"
 #include "experiments/grid.h"
 #include "results/run_records.h"
+#include "runner/backend.h"
 #include "runner/cli.h"
 #include "runner/execute_run.h"
 #include "runner/signals.h"
-#include "runner/slurm.h"
 
 namespace ablate::runner {
 
@@ -37,36 +38,54 @@ class TaskRecords : public results::LogRecords {
   }
 };
 
-fs::path RunDirOf(const std::string& list, long index) {
+// Line `index` of `list`; the error names `variables`, the schedulers' array index variables.
+fs::path RunDirOf(const std::string& list, long index, const std::string& variables) {
   std::ifstream in(list);
   if (!in) throw InputError(list, "", "cannot read the list of run directories");
   std::string line;
   for (long i = 0; std::getline(in, line); ++i) {
     if (i == index) return line;
   }
-  throw InputError(list, "", "has no line " + std::to_string(index) + " (SLURM_ARRAY_TASK_ID)");
+  throw InputError(list, "", "has no line " + std::to_string(index) + " (" + variables + ")");
+}
+
+// "A or B" of the schedulers' `field`s, for help and messages.
+std::string Either(const std::vector<Scheduler>& schedulers, std::string Scheduler::*field,
+                   const std::string& prefix = "") {
+  std::string out;
+  for (const auto& scheduler : schedulers) {
+    if ((scheduler.*field).empty()) continue;
+    out += (out.empty() ? "" : " or ") + prefix + scheduler.*field;
+  }
+  return out;
 }
 
 }  // namespace
 
 int CmdTask(const Args& args) {
+  const std::vector<Scheduler> schedulers = Schedulers();
+  const std::string index_variables = Either(schedulers, &Scheduler::array_index_variable);
   po::options_description options("options");
   options.add_options()("list", po::value<std::string>()->required(),
                         "file of run directories, one per array element")(
-      "index", po::value<long>(), "which line (default: $SLURM_ARRAY_TASK_ID)");
+      "index", po::value<long>(),
+      ("which line (default: " + Either(schedulers, &Scheduler::array_index_variable, "$") + ")")
+          .c_str());
   AddDataDirOption(options);
-  AddDeviceOptions(options, "CPU threads (0 = what Slurm gave)");
+  AddDeviceOptions(options,
+                   "CPU threads (0 = what " + Either(schedulers, &Scheduler::name) + " gave)");
   auto vm = ParseOptions(args, "ablate task --list FILE [--index N] [OPTIONS]", options);
   if (!vm) return 0;
+  const std::optional<Placement> placement = PlacementFromEnvironment(core::ProcessEnvironment());
   long index = 0;
   if (vm->count("index")) {
     index = (*vm)["index"].as<long>();
-  } else if (const char* id = std::getenv("SLURM_ARRAY_TASK_ID")) {
-    index = std::atol(id);
+  } else if (placement && placement->array_index) {
+    index = *placement->array_index;
   } else {
-    throw InputError("", "--index", "not given, and SLURM_ARRAY_TASK_ID is not set");
+    throw InputError("", "--index", "not given, and " + index_variables + " is not set");
   }
-  const fs::path run_dir = RunDirOf((*vm)["list"].as<std::string>(), index);
+  const fs::path run_dir = RunDirOf((*vm)["list"].as<std::string>(), index, index_variables);
   const fs::path config = run_dir / "config.json";
   const auto run = experiments::LoadRunConfig(ReadRunConfigFile(config.string()), config.string());
   const std::optional<core::World> world = core::WorldFromEnvironment(core::ProcessEnvironment());
@@ -76,10 +95,8 @@ int CmdTask(const Args& args) {
   execute.data_dir = DataDirFrom(*vm);
   execute.device = DeviceFrom(*vm);
   execute.threads = ThreadsFrom(*vm);
-  if (execute.threads == 0) {
-    const char* cpus = std::getenv("SLURM_CPUS_PER_TASK");
-    execute.threads = cpus != nullptr ? std::max(1, std::atoi(cpus)) : 0;
-  }
+  if (execute.threads == 0 && placement && placement->cpus_per_task)
+    execute.threads = std::max(1, *placement->cpus_per_task);
   execute.label = run_dir.parent_path().filename().string() + "/" + run_dir.filename().string();
   execute.world = world;
   execute.rank_timeout = RankTimeoutFrom(*vm);

@@ -17,7 +17,7 @@
 #include "runner/execute_run.h"
 #include "runner/local_ranks.h"
 #include "runner/signals.h"
-#include "runner/worker.h"
+#include "runner/worker_process.h"
 
 namespace ablate::runner {
 namespace {

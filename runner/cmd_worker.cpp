@@ -3,12 +3,12 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <iostream>
 
 #include "base/error.h"
 #include "core/batch_tensors.h"
 #include "core/corpus.h"
+#include "runner/backend.h"
 #include "runner/cli.h"
 #include "runner/signals.h"
 #include "runner/worker.h"
@@ -40,11 +40,15 @@ WorkerOptions WorkerOptionsFrom(const po::variables_map& vm) {
   if (o.nproc_per_run < 1 || o.nproc_per_run > 1024)
     throw InputError("", "--nproc-per-run", "must be in [1, 1024]");
   o.rank_timeout = static_cast<int>(RankTimeoutFrom(vm).count());
-  // A Slurm task is not pinned to its CPUs here: use what the job was given, not every core.
-  if (o.threads == 0 && std::getenv("SLURM_JOB_ID") != nullptr) {
-    const char* cpus = std::getenv("SLURM_CPUS_PER_TASK");
-    if (cpus == nullptr) cpus = std::getenv("SLURM_CPUS_ON_NODE");
-    o.threads = cpus != nullptr ? std::max(1, std::atoi(cpus) / o.nproc_per_run) : 1;
+  // A worker in a scheduler's job is not pinned to its CPUs here: use what the job was given, not
+  // every core.
+  if (o.threads == 0) {
+    const auto placement = PlacementFromEnvironment(core::ProcessEnvironment());
+    if (placement && placement->in_job) {
+      const auto cpus =
+          placement->cpus_per_task ? placement->cpus_per_task : placement->cpus_on_node;
+      o.threads = cpus ? std::max(1, *cpus / o.nproc_per_run) : 1;
+    }
   }
   o.max_runs = vm["max-runs"].as<int64_t>();
   if (o.max_runs < 0) throw InputError("", "--max-runs", "must be 0 or more");

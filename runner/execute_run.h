@@ -1,4 +1,4 @@
-// One run's life after it is claimed, the same for a grid worker, `ablate train` and a Slurm task:
+// One run's life after it is claimed, the same for a grid worker, `ablate train` and a remote task:
 // write its config into the run directory, record the directory and provenance, pretrain (resuming
 // from a checkpoint), fine-tune on its eval.tasks, and record the outcome. It claims nothing and
 // loops over nothing (worker.h does); it reads no command line (cmd_train.cpp does).

@@ -67,7 +67,7 @@ class FinetuneRecorder : public downstream::FinetuneObserver {
   bool untrained_ = false;
 };
 
-// The runs root holds <experiment>/<run key>/ (worker.cpp, ablate train, Slurm tasks): the shared
+// The runs root holds <experiment>/<run key>/ (worker.cpp, ablate train, remote tasks): the shared
 // no-pretraining baselines go beside the experiments, where every run of every grid finds them.
 std::filesystem::path NoPretrainingDir(const std::filesystem::path& run_dir) {
   std::filesystem::path dir = std::filesystem::absolute(run_dir).lexically_normal();

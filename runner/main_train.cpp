@@ -1,5 +1,5 @@
 // `ablate-train`: the commands that train, in the binary that links LibTorch. `ablate` execs it
-// for them; workers, local ranks and Slurm tasks start it directly.
+// for them; workers, local ranks and remote tasks start it directly.
 #include <csignal>
 
 #include "runner/cli.h"

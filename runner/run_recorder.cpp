@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/checkpoint_pointer.h"
 #include "results/metric_names.h"
 #include "runner/signals.h"
 
@@ -172,9 +173,9 @@ void RunRecorder::OnCheckpoint(const std::filesystem::path& path, int64_t step) 
   if (!records_) return;
   // One artifact row per run: checkpoint.json always names the newest checkpoint file (older
   // files are deleted), and re-adding the same path updates the row's step.
-  records_->AddArtifact("checkpoint",
-                        std::filesystem::absolute(path.parent_path() / "checkpoint.json").string(),
-                        step);
+  records_->AddArtifact(
+      "checkpoint",
+      std::filesystem::absolute(core::CheckpointPointerPath(path.parent_path())).string(), step);
 }
 
 bool RunRecorder::StopRequested() { return StopSignalled(); }

@@ -7,9 +7,12 @@ namespace ablate::runner {
 void InstallStopHandlers();
 bool StopSignalled();
 
-// SIGUSR1, which a Slurm task's batch script forwards when the job nears its time limit: a stop
+// SIGUSR1, which a remote task's batch script forwards when its job nears its time limit: a stop
 // like the others, after which the task is requeued rather than finished.
 void InstallTimeLimitHandler();
 bool TimeLimitSignalled();
+
+// The exit code with which a task's command says "stopped for the time limit: requeue me".
+inline constexpr int kRequeueExitCode = 75;  // EX_TEMPFAIL
 
 }  // namespace ablate::runner

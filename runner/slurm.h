@@ -1,12 +1,14 @@
 // The Slurm backend's contact with Slurm: submits one job array (sbatch) whose tasks each run one
 // command, requeued near the job's time limit, and reads the states of the array's tasks back
 // (squeue, and sacct where accounting exists). It runs the Slurm commands without a shell; it
-// does not know the results database or what a task does (slurm_runs.h and cmd_task.cpp do).
+// does not know the results database or what a task does (backend_slurm.cpp and cmd_task.cpp do).
 #pragma once
 
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "runner/signals.h"
 
 namespace ablate::runner {
 
@@ -21,13 +23,10 @@ struct SlurmSubmission {
   int cpus_per_task = 0;                 // > 0: sbatch --cpus-per-task
   int ntasks = 1;  // > 1: each array element gets this many tasks, started by srun (ranks)
   // > 0: Slurm sends USR1 this many seconds before the time limit (--signal=B:USR1@S); the script
-  // forwards it to the command and, when the command exits with kRequeueExitCode, requeues the
-  // array element (--requeue), which then runs the command again in a new job.
+  // forwards it to the command and, when the command exits with kRequeueExitCode (signals.h),
+  // requeues the array element (--requeue), which then runs the command again in a new job.
   int requeue_signal_seconds = 0;
 };
-
-// The exit code with which a task's command says "stopped for the time limit: requeue me".
-inline constexpr int kRequeueExitCode = 75;  // EX_TEMPFAIL
 
 // Writes a bash batch script into log_dir that runs worker_argv (under srun when ntasks > 1), and
 // submits it with `sbatch --parsable --array=0-(N-1)[%M] --job-name --output=LOG_DIR/%x-%A_%a.out

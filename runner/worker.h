@@ -1,4 +1,4 @@
-// The loop every worker process runs (locally under `ablate run`, or as a Slurm array task):
+// The loop every worker process runs (started by `ablate run`'s local backend, or by hand):
 // requeue runs whose worker died, claim the next queued run atomically, train it in its run
 // directory (resuming from its checkpoint), record the outcome, repeat until nothing is queued.
 // A failed or diverged run is recorded and the worker carries on.
@@ -8,7 +8,6 @@
 #include <filesystem>
 #include <optional>
 #include <string>
-#include <vector>
 
 namespace ablate::runner {
 
@@ -31,20 +30,6 @@ struct WorkerSummary {
   bool stopped = false;  // a stop signal ended the loop
 };
 
-// A run whose heartbeat is older than this is taken to have lost its worker (any host).
-constexpr double kStaleHeartbeatSeconds = 300;
-
 WorkerSummary RunWorker(const WorkerOptions& options);
-
-// The `ablate worker ...` arguments (after the program name) that run a worker with `options`:
-// the one place the local and Slurm backends turn options into a command line. Paths are made
-// absolute, so the worker may start in another directory or on another node.
-std::vector<std::string> WorkerArguments(const WorkerOptions& options);
-
-// Requeues runs left running by a worker that is gone: on this host, at once when the worker's
-// process no longer exists; on any host, when the heartbeat is older than kStaleHeartbeatSeconds.
-int RequeueAbandonedRuns(const std::string& db);
-
-std::string HostName();
 
 }  // namespace ablate::runner

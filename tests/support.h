@@ -9,10 +9,35 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <stdexcept>
 #include <string>
 
 namespace ablate::test {
+
+// Sets (or, with nullopt, unsets) an environment variable for the scope, and restores what it was.
+class ScopedEnv {
+ public:
+  ScopedEnv(std::string name, const std::optional<std::string>& value) : name_(std::move(name)) {
+    if (const char* old = ::getenv(name_.c_str())) old_ = old;
+    Apply(value);
+  }
+  ScopedEnv(const ScopedEnv&) = delete;
+  ScopedEnv& operator=(const ScopedEnv&) = delete;
+  ~ScopedEnv() { Apply(old_); }
+
+ private:
+  void Apply(const std::optional<std::string>& value) const {
+    if (value) {
+      ::setenv(name_.c_str(), value->c_str(), 1);
+    } else {
+      ::unsetenv(name_.c_str());
+    }
+  }
+
+  std::string name_;
+  std::optional<std::string> old_;
+};
 
 // A fresh, uniquely named directory (mkdtemp), removed with its contents when the test ends; each
 // test gets its own, so tests may run in parallel. Its name starts with `prefix`.

@@ -52,19 +52,20 @@ TEST_CASE("a checkpoint pointer reads back what was written, previous entry incl
 TEST_CASE("a checkpoint pointer that names a file outside the run or is mistyped is refused",
           "[checkpoint]") {
   CHECK(Error(R"({"file": "../../other/checkpoint-5.pt", "step": 5})") ==
-        "checkpoint.json: file: must be \"checkpoint-5.pt\", the checkpoint of its step inside "
+        "checkpoint.json: /file: must be \"checkpoint-5.pt\", the checkpoint of its step inside "
         "the run directory");
   CHECK(Error(R"({"file": "/etc/passwd", "step": 5})").find("must be \"checkpoint-5.pt\"") !=
         std::string::npos);
   CHECK(Error(R"({"file": "checkpoint-5.pt", "step": "5"})") ==
-        "checkpoint.json: step: must be a non-negative integer");
+        "checkpoint.json: /step: expected a non-negative integer, got a string \"5\"");
   CHECK(Error(R"({"file": "checkpoint-5.pt", "step": 5, "crc32": 4294967296})") ==
-        "checkpoint.json: crc32: must be a non-negative integer");
+        "checkpoint.json: /crc32: expected a non-negative integer, got a number 4294967296");
   CHECK(Error(R"({"file": "checkpoint-5.pt", "step": 5, "world_size": 0})") ==
-        "checkpoint.json: world_size: must be at least 1");
+        "checkpoint.json: /world_size: must be at least 1");
   CHECK(Error(R"({"file": "checkpoint-5.pt", "step": 5,
                   "previous": {"file": "checkpoint-9.pt", "step": 9}})") ==
-        "checkpoint.json: previous.step: must be before the newest checkpoint's step");
-  CHECK(Error("[1]") == "checkpoint.json: must be an object");
-  CHECK(Error("{") == "checkpoint.json: is not valid JSON");
+        "checkpoint.json: /previous/step: must be before the newest checkpoint's step");
+  CHECK(Error("[1]") == "checkpoint.json: /: expected an object, got an array [1]");
+  CHECK(Error(R"({"step": 5})") == "checkpoint.json: /file: missing: expected a string");
+  CHECK_THAT(Error("{"), Catch::StartsWith("checkpoint.json:1:2: malformed JSON"));
 }

@@ -4,15 +4,11 @@
 // clang-format on
 #include "core/optimizer.h"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>
-#include <filesystem>
 #include <string>
 
-#include "base/error.h"
 #include "core/model.h"
 
 using namespace ablate::core;
@@ -32,21 +28,6 @@ struct Fixture {
     return {ParamGroup{{"w"}, {decayed}, weight_decay}, ParamGroup{{"b"}, {exempt}, 0.0}};
   }
 };
-
-Batch SmallBatch() {
-  Batch b;
-  b.rows = 2;
-  b.cols = 5;
-  b.input_ids = {0, 7, 4, 9, 2, 0, 11, 4, 2, 1};
-  b.labels = {kIgnoreLabel, kIgnoreLabel, 12, kIgnoreLabel, kIgnoreLabel,
-              kIgnoreLabel, kIgnoreLabel, 5,  kIgnoreLabel, kIgnoreLabel};
-  b.segment_ids = {0, 0, 0, 1, 1, 0, 0, 1, 1, 0};
-  b.lengths = {5, 4};
-  b.nsp_labels = {1, 0};
-  b.tokens = 9;
-  b.predictions = 2;
-  return b;
-}
 
 }  // namespace
 
@@ -173,49 +154,4 @@ TEST_CASE("gradient clipping scales to the global norm and reports it", "[optimi
   adam.ZeroGrad();
   CHECK_FALSE(f.exempt.grad().defined());
   CHECK(adam.ClipGradNorm(1.0) == 0);
-}
-
-TEST_CASE("a checkpoint restores model and optimizer so training continues identically",
-          "[optimizer]") {
-  const auto path = std::filesystem::temp_directory_path() /
-                    ("ablate_checkpoint_" + std::to_string(::getpid()) + ".pt");
-  ModelOptions options = ModelOptions::Tiny();
-  options.dropout = options.attention_dropout = 0;
-  auto batch = ToTensors(SmallBatch(), torch::kCPU);
-  auto train = [&](BertModel& model, AdamW& adam, int steps) {
-    for (int i = 0; i < steps; ++i) {
-      adam.ZeroGrad();
-      AccumulateGradients(model, {batch});
-      adam.Step(1e-2);
-    }
-  };
-
-  torch::manual_seed(1);
-  BertModel original(options);
-  AdamW original_adam(WeightDecayGroups(*original, 0.01), AdamWOptions{});
-  train(original, original_adam, 3);
-  SaveCheckpointState(path.string(), *original, original_adam);
-  CHECK_FALSE(std::filesystem::exists(path.string() + ".tmp"));
-
-  torch::manual_seed(2);  // different initial weights, overwritten by the load
-  BertModel restored(options);
-  AdamW restored_adam(WeightDecayGroups(*restored, 0.01), AdamWOptions{});
-  LoadCheckpointState(path.string(), *restored, restored_adam);
-  CHECK(restored_adam.steps() == 3);
-
-  train(original, original_adam, 2);
-  train(restored, restored_adam, 2);
-  auto a = original->named_parameters();
-  for (const auto& item : restored->named_parameters()) {
-    INFO(item.key());
-    CHECK(torch::equal(item.value(), a[item.key()]));
-  }
-
-  ModelOptions other = options;
-  other.hidden = 12;
-  BertModel mismatched(other);
-  AdamW mismatched_adam(WeightDecayGroups(*mismatched, 0.01), AdamWOptions{});
-  CHECK_THROWS_AS(LoadCheckpointState(path.string(), *mismatched, mismatched_adam),
-                  ablate::InputError);
-  std::filesystem::remove(path);
 }

@@ -11,6 +11,7 @@
 #include <set>
 
 #include "core/batch_tensors.h"
+#include "core/checkpoint.h"
 #include "core/model.h"
 #include "core/trivial_baselines.h"
 #include "experiments/run_config.h"

@@ -13,7 +13,7 @@
 #include "base/error.h"
 #include "base/number_text.h"
 #include "base/rng.h"
-#include "core/optimizer.h"
+#include "core/checkpoint.h"
 #include "experiments/grid.h"
 #include "experiments/run_config.h"
 #include "tests/support.h"

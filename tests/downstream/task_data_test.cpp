@@ -269,7 +269,7 @@ TEST_CASE("malformed task data is an input error naming the file and line or JSO
             "/squad-offset/train.json: /data/0/paragraphs/0/qas/1/answers/0: the answer \"gold "
             "dome\" is not at answer_start 80 (a character offset into the context)");
   CHECK_THAT(ErrorOf([&] { Load("squad1", "bad/json"); }),
-             Contains(bad + "/json/train-v1.1.json: not valid JSON"));
+             Contains(bad + "/json/train-v1.1.json:1:101: malformed JSON: syntax error"));
   CHECK(ErrorOf([&] { Load("race", "bad/race-answer"); }) ==
         bad + "/race-answer/train/a.txt: /answers/1: expected an option letter A to D, got \"E\"");
   // A GLUE format on a SQuAD directory: the missing file and what the format reads.

@@ -60,7 +60,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }();
   std::filesystem::copy_file(kTemplate, dir / "r.db");
   results::Store store = results::Store::Open((dir / "r.db").string());
-  results::RegisterSlurmTask(store, 1, path, "77", 0);
+  results::RegisterRemoteTask(store, "slurm", 1, path, "77", 0);
   const results::CollectResult first = results::Collect(store, "exp");
   fuzz::Check(first.records <= static_cast<int>(read.records.size()), "no record collected twice");
   const results::CollectResult again = results::Collect(store, "exp");

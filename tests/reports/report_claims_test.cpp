@@ -93,7 +93,7 @@ TEST_CASE(
   CHECK(HasFootnote(t, "\"a\" ppl 902.0, not better than a unigram model (835.0)"));
   CHECK(HasFootnote(t, "\"b\" ppl 502.0, not better than a context-free predictor (460.0)"));
   std::ostringstream md;
-  rp::RenderReport(md, report, rp::ReportFormat::kMarkdown);
+  rp::RenderReport(md, report, "markdown");
   CHECK(md.str().find("| a | 902.0† (901.0–903.0) | 5.0† (5.0–5.0) |") != std::string::npos);
   CHECK(md.str().find("| *Trivial baselines (the same examples):* |") != std::string::npos);
   CHECK(md.str().find("| unigram of the training tokens | 835.0 | 6.0 |") != std::string::npos);
@@ -176,7 +176,7 @@ TEST_CASE(
                       "the smallest p a test can reach is 0.1 for 3 runs against 3: no "
                       "column's best can be bold"));
     std::ostringstream out;
-    rp::RenderReport(out, report, rp::ReportFormat::kJson);
+    rp::RenderReport(out, report, "json");
     const json doc = json::parse(out.str());
     const json& result = doc["tables"][0]["claims"][0]["results"][0];
     CHECK(result["p_adjusted"].get<double>() == Approx(0.1));

@@ -163,7 +163,7 @@ struct Fixture {
     spec = rp::ReadReportSpec(dir.File("spec.json"));
   }
 
-  std::string Render(rp::ReportFormat format) const {
+  std::string Render(std::string_view format) const {
     const rp::Report report = rp::BuildReport(spec, db);
     std::ostringstream out;
     rp::RenderReport(out, report, format);
@@ -203,9 +203,8 @@ TEST_CASE("the markdown report matches the hand-checked golden file", "[report]"
   Fixture f;
   const fs::path file = fs::path(ABLATE_SOURCE_DIR) / "tests" / "data" / "report_golden.md";
   // ABLATE_UPDATE_GOLDEN=1 rewrites the file: read the diff before committing it.
-  if (std::getenv("ABLATE_UPDATE_GOLDEN") != nullptr)
-    std::ofstream(file) << f.Render(rp::ReportFormat::kMarkdown);
-  CHECK(f.Render(rp::ReportFormat::kMarkdown) == ReadFile(file));
+  if (std::getenv("ABLATE_UPDATE_GOLDEN") != nullptr) std::ofstream(file) << f.Render("markdown");
+  CHECK(f.Render("markdown") == ReadFile(file));
 }
 
 TEST_CASE("medians take the middle value, or the mean of the two middle ones", "[report]") {
@@ -268,7 +267,7 @@ TEST_CASE("generated rows follow the order list, then natural order", "[report]"
 
 TEST_CASE("LaTeX uses booktabs rules, bold and escaped text", "[report]") {
   Fixture f;
-  const std::string tex = f.Render(rp::ReportFormat::kLatex);
+  const std::string tex = f.Render("latex");
   CHECK(tex.find("\\toprule\nFormat & SQuAD 1.1/2.0 & MNLI-m & ppl \\\\\n\\midrule\n") !=
         std::string::npos);
   CHECK(tex.find("\\multicolumn{4}{l}{\\textit{With NSP:}} \\\\\n") != std::string::npos);
@@ -287,7 +286,7 @@ TEST_CASE("LaTeX uses booktabs rules, bold and escaped text", "[report]") {
 
 TEST_CASE("CSV has one line per cell part with raw values", "[report]") {
   Fixture f;
-  const std::string csv = f.Render(rp::ReportFormat::kCsv);
+  const std::string csv = f.Render("csv");
   CHECK(csv.rfind("table,section,group,row,column,metric,value,text,runs,bold,best,spread,p,values,"
                   "keys,delta,delta_low,delta_high,delta_confidence,versus,not_better_than,"
                   "tuned_param,tuned_value,tuned_candidates,tuned_selection_metric,"
@@ -314,7 +313,7 @@ TEST_CASE("CSV has one line per cell part with raw values", "[report]") {
 
 TEST_CASE("JSON keeps numbers, runs and bold flags", "[report]") {
   Fixture f;
-  const json doc = json::parse(f.Render(rp::ReportFormat::kJson));
+  const json doc = json::parse(f.Render("json"));
   const json& row = doc["tables"][0]["rows"][1];
   CHECK(row["label"] == "FULL-SENTENCES");
   CHECK(row["runs"].size() == 2);
@@ -474,7 +473,7 @@ TEST_CASE(
             0) == 0);
   // Markdown: bold, italic, spread, the baseline header and the claim lines.
   std::ostringstream md;
-  rp::RenderReport(md, report, rp::ReportFormat::kMarkdown);
+  rp::RenderReport(md, report, "markdown");
   CHECK(md.str().find("| dynamic | **82.0** (80.0–84.0) | *12.00* (10.00–14.00) |") !=
         std::string::npos);
   CHECK(md.str().find("| *Trivial baselines (the same examples):* |") != std::string::npos);
@@ -564,6 +563,11 @@ TEST_CASE("bad specs get one error naming the JSON path", "[report][errors]") {
                   "\"better\" (did you mean \"MNLI-m\"?)") != std::string::npos);
   CHECK(SpecError(SpecWith([](json& s) { s["tables"][0]["rows"][0].erase("where"); }).dump())
             .find(": /tables/0/rows/0/where: missing") != std::string::npos);
+  // Keys with '/' and '~' are escaped as RFC 6901 says, so the path names one place.
+  CHECK(
+      SpecError(SpecWith([](json& s) { s["tables"][0]["rows"][0]["where"]["a/b~c"] = {}; }).dump())
+          .find(": /tables/0/rows/0/where/a~1b~0c: expected a number, string or boolean, or an "
+                "array of them, got null") != std::string::npos);
 }
 
 TEST_CASE("a misspelt row parameter is named as such, before its label placeholder",
@@ -605,24 +609,25 @@ TEST_CASE("a parameter the runs do not have is an error, not an empty table", "[
   }
 }
 
-TEST_CASE("the shipped paper report spec and the README's example spec are valid", "[report]") {
+TEST_CASE("the shipped paper report spec and docs/reports.md's example spec are valid",
+          "[report][docs]") {
   const fs::path root = ABLATE_SOURCE_DIR;
   const rp::ReportSpec paper = rp::ReadReportSpec(root / "experiments" / "roberta" / "report.json");
   REQUIRE(paper.tables.size() == 4);
   CHECK(paper.tables[1].reference->table == "table2_input_format");
 
-  const std::string readme = ReadFile(root / "README.md");
-  const size_t intro = readme.find("A spec, in full:");
+  const std::string page = ReadFile(root / "docs" / "reports.md");
+  const size_t intro = page.find("A spec, in full:");
   REQUIRE(intro != std::string::npos);
-  const size_t begin = readme.find("```json\n", intro) + 8;
-  const size_t end = readme.find("```", begin);
-  const auto example = nlohmann::ordered_json::parse(readme.substr(begin, end - begin));
+  const size_t begin = page.find("```json\n", intro) + 8;
+  const size_t end = page.find("```", begin);
+  const auto example = nlohmann::ordered_json::parse(page.substr(begin, end - begin));
   const rp::ReportSpec spec =
-      rp::ParseReportSpec(example, "README.md", root / "experiments" / "roberta");
+      rp::ParseReportSpec(example, "docs/reports.md", root / "experiments" / "roberta");
   CHECK(spec.tables.at(0).columns.size() == 4);
 }
 
-TEST_CASE("the README's example SQL runs against a results database", "[report][docs]") {
+TEST_CASE("docs/results.md's example SQL runs against a results database", "[report][docs]") {
   ablate::results::test::TempDir dir;
   const std::string db = dir.File("r.db");
   {
@@ -638,11 +643,11 @@ TEST_CASE("the README's example SQL runs against a results database", "[report][
                     {"eval/uci-sentiment/acc", 70},
                     {"eval/uci-sentiment/baseline/acc", 50}}});
   }
-  const std::string readme = ReadFile(fs::path(ABLATE_SOURCE_DIR) / "README.md");
-  const size_t intro = readme.find("Example queries");
+  const std::string page = ReadFile(fs::path(ABLATE_SOURCE_DIR) / "docs" / "results.md");
+  const size_t intro = page.find("Example queries");
   REQUIRE(intro != std::string::npos);
-  const size_t begin = readme.find("```sql\n", intro) + 7;
-  const std::string sql = readme.substr(begin, readme.find("```", begin) - begin);
+  const size_t begin = page.find("```sql\n", intro) + 7;
+  const std::string sql = page.substr(begin, page.find("```", begin) - begin);
   const auto sets = ablate::results::RunReadOnlyQuery(db, sql);
   CHECK(sets.size() == 6);
   // The downstream query finds the run's scores.
@@ -722,7 +727,7 @@ TEST_CASE("a row whose runs differ in more than the seed is named in a note and 
   CHECK(t.summary.find("Row \"static\" pools runs that differ in more than the seed") !=
         std::string::npos);
   std::ostringstream md;
-  rp::RenderReport(md, report, rp::ReportFormat::kMarkdown);
+  rp::RenderReport(md, report, "markdown");
   CHECK(md.str().find("> Row \"static\": optim.lr takes 0.001 (4 runs), 0.0005 (4 runs)") !=
         std::string::npos);
 }
@@ -1005,7 +1010,7 @@ TEST_CASE(
   CHECK(t.fixed.find("optim.lr") == std::string::npos);
 
   std::ostringstream json_out;
-  rp::RenderReport(json_out, report, rp::ReportFormat::kJson);
+  rp::RenderReport(json_out, report, "json");
   const json doc = json::parse(json_out.str());
   const json& tuned = doc["tables"][0]["rows"][0]["tuned"];
   CHECK(tuned["param"] == "optim.lr");
@@ -1018,7 +1023,7 @@ TEST_CASE(
   CHECK(doc["tables"][0]["columns"][0]["metrics"] == json::array({"valid/report/ppl"}));
 
   std::ostringstream csv;
-  rp::RenderReport(csv, report, rp::ReportFormat::kCsv);
+  rp::RenderReport(csv, report, "csv");
   CHECK(csv.str().find("t,ours,,bsz 32,T,eval/t/acc,54,54.0,3,0,0,(54.0–54.0),,54;54;54,k10;k11;"
                        "k12,,,,,,,optim.lr,0.004,0.002;0.004,valid/select/ppl,13;9\r\n") !=
         std::string::npos);
@@ -1137,7 +1142,8 @@ TEST_CASE("the tune option is checked, with the JSON path of the problem",
                              "\"higher\""));
   CHECK_THAT(
       TuneSpecError(tune({{"param", "optim.lr"}, {"metric", "valid/ppl"}, {"better", "best"}})),
-      Catch::Contains("/tables/0/tune/better: expected \"lower\" or \"higher\", got \"best\""));
+      Catch::Contains(
+          "/tables/0/tune/better: expected \"lower\" or \"higher\", got a string \"best\""));
   CHECK_THAT(
       TuneSpecError(tune({{"param", "optim.lr"}, {"metric", "valid/ppl"}, {"better", "higher"}})),
       Catch::Contains("/tables/0/tune/better: \"valid/ppl\" is better lower (a perplexity)"));
@@ -1345,4 +1351,16 @@ TEST_CASE("a perplexity curve's floor is the median over its row's runs of each 
   CHECK(std::isnan(curves.perplexity[2].floor));
   CHECK(curves.perplexity[2].values == std::vector<double>{200, 100});
   for (const auto& line : curves.loss) CHECK(std::isnan(line.floor));
+}
+
+TEST_CASE("report formats come from one table of writers, with aliases and did-you-mean",
+          "[report][errors]") {
+  CHECK(rp::ReportWriterNames() == "markdown, latex, csv, json or html");
+  CHECK(rp::FindReportWriter("md", "--format").name == "markdown");
+  CHECK(rp::FindReportWriter("tex", "--format").name == "latex");
+  CHECK(rp::FindReportWriter("html", "--format").embeds_curves);
+  CHECK(rp::FindReportWriter("json", "--format").side_plots);
+  CHECK_THROWS_WITH(rp::FindReportWriter("mardown", "--format"),
+                    "--format: unknown format \"mardown\" (did you mean \"markdown\"?): expected "
+                    "markdown, latex, csv, json or html");
 }

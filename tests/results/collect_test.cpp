@@ -45,7 +45,7 @@ struct Fixture {
     store.Submit({"exp", "", "{}", {{"run-a", {{"seed", 1}}}}});
     run_id = QueryInt(store.connection(), "SELECT id FROM runs WHERE key = 'run-a'");
     std::filesystem::create_directories(run_dir);
-    RegisterSlurmTask(store, run_id, run_dir / kRunLogName, "77", 0);
+    RegisterRemoteTask(store, "slurm", run_id, run_dir / kRunLogName, "77", 0);
   }
 };
 
@@ -73,7 +73,7 @@ TEST_CASE("a run's log collects into the database once, however often collect ru
   CHECK(QueryInt(db, "SELECT world_size FROM runs") == 2);
   CHECK(QueryInt(db, "SELECT count(*) FROM metrics") == 3);
   CHECK(QueryText(db, "SELECT \"valid/ppl\" FROM runs_wide") == "12.5");
-  CHECK(PendingSlurmRuns(f.store, "exp").empty());  // its task is done with it
+  CHECK(PendingRemoteRuns(f.store, "slurm", "exp").empty());  // its task is done with it
   const std::string once = Contents(db);
   const auto again = Collect(f.store, "exp");
   CHECK(again.records == 0);
@@ -133,13 +133,37 @@ TEST_CASE("a run requeued at its time limit waits queued with its task, a lost t
   Collect(f.store, "exp");
   const Connection& db = f.store.connection();
   CHECK(QueryText(db, "SELECT status FROM runs") == "queued");
-  REQUIRE(PendingSlurmRuns(f.store, "exp").size() == 1);  // still its task's
-  CHECK(f.store.QueuedWithoutTask("exp").empty());        // so not handed out again
+  REQUIRE(PendingRemoteRuns(f.store, "slurm", "exp").size() == 1);  // still its task's
+  CHECK(f.store.QueuedWithoutTask("exp").empty());                  // so not handed out again
   MarkTaskLost(f.store, f.run_id, "Slurm task 77_0 ended NODE_FAIL");
   CHECK(QueryText(db, "SELECT status FROM runs") == "interrupted");
-  CHECK(PendingSlurmRuns(f.store, "exp").empty());
+  CHECK(PendingRemoteRuns(f.store, "slurm", "exp").empty());
   f.store.Requeue("exp", {RunStatus::kInterrupted});
   CHECK(f.store.QueuedWithoutTask("exp").size() == 1);  // the next submission takes it
+}
+
+TEST_CASE(
+    "a run handed to a remote task again forgets its earlier task, and a reused task id "
+    "its earlier run",
+    "[results][collect]") {
+  Fixture f;
+  f.store.Submit({"exp", "", "{}", {{"run-b", {{"seed", 2}}}}});
+  const int64_t run_b = QueryInt(f.store.connection(), "SELECT id FROM runs WHERE key = 'run-b'");
+  const auto log_b = f.dir.path() / "run-b" / kRunLogName;
+  // Another backend's task of the same job and index is another task.
+  RegisterRemoteTask(f.store, "flux", run_b, log_b, "77", 0);
+  CHECK(PendingRemoteRuns(f.store, "slurm", "exp").size() == 1);
+  REQUIRE(PendingRemoteRuns(f.store, "flux", "exp").size() == 1);
+  CHECK(PendingRemoteRuns(f.store, "flux", "exp")[0].key == "run-b");
+  // Submitted again, to Slurm: the run's flux task is forgotten.
+  RegisterRemoteTask(f.store, "slurm", run_b, log_b, "78", 3);
+  CHECK(PendingRemoteRuns(f.store, "flux", "exp").empty());
+  // Slurm hands out task 78_3 again (a cluster that lost its state): the task is run-a's now.
+  RegisterRemoteTask(f.store, "slurm", f.run_id, f.run_dir / kRunLogName, "78", 3);
+  const auto pending = PendingRemoteRuns(f.store, "slurm", "exp");
+  REQUIRE(pending.size() == 1);
+  CHECK(pending[0].run_id == f.run_id);
+  CHECK(f.store.QueuedWithoutTask("exp").size() == 1);  // run-b is free to be handed out again
 }
 
 TEST_CASE("a record with an integer out of range is named as a problem and changes nothing",

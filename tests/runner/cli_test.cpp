@@ -269,17 +269,17 @@ TEST_CASE("params and schema describe the same parameters", "[cli]") {
   CHECK(Ablate(dir, "params").code == 0);
 }
 
-TEST_CASE("README's parameter table is what `ablate params` prints", "[cli][docs]") {
-  // Regenerate: replace the lines between the params markers in README.md with the output of
+TEST_CASE("docs/grids.md's parameter table is what `ablate params` prints", "[cli][docs]") {
+  // Regenerate: replace the lines between the params markers in docs/grids.md with the output of
   // `build/bin/ablate params --format markdown`.
   TempDir dir;
-  std::string readme = Slurp(fs::path(ABLATE_SOURCE_DIR) / "README.md");
-  auto begin = readme.find("<!-- params:begin");
-  auto end = readme.find("<!-- params:end");
+  std::string page = Slurp(fs::path(ABLATE_SOURCE_DIR) / "docs" / "grids.md");
+  auto begin = page.find("<!-- params:begin");
+  auto end = page.find("<!-- params:end");
   REQUIRE(begin != std::string::npos);
   REQUIRE(end != std::string::npos);
-  begin = readme.find('\n', begin) + 1;
-  CHECK(readme.substr(begin, end - begin) == Ablate(dir, "params --format markdown").out);
+  begin = page.find('\n', begin) + 1;
+  CHECK(page.substr(begin, end - begin) == Ablate(dir, "params --format markdown").out);
 }
 
 TEST_CASE(

@@ -16,10 +16,10 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "core/checkpoint.h"
 #include "core/collective.h"
 #include "core/corpus.h"
 #include "core/model.h"
-#include "core/optimizer.h"
 #include "core/trainer.h"
 #include "experiments/grid.h"
 #include "results/query.h"

@@ -13,9 +13,9 @@
 #include <sstream>
 
 #include "core/batch_tensors.h"
+#include "core/checkpoint.h"
 #include "core/corpus.h"
 #include "core/model.h"
-#include "core/optimizer.h"
 #include "core/trainer.h"
 #include "experiments/grid.h"
 #include "tests/support.h"

@@ -122,24 +122,6 @@ std::vector<std::string> States(const std::vector<SlurmTaskState>& tasks) {
 }
 
 // Points PATH at an empty directory for the scope, as on a machine without Slurm.
-class EmptyPath {
- public:
-  explicit EmptyPath(const fs::path& dir) {
-    const char* old = ::getenv("PATH");
-    if (old != nullptr) old_ = old;
-    ::setenv("PATH", dir.c_str(), 1);
-  }
-  ~EmptyPath() {
-    if (old_) {
-      ::setenv("PATH", old_->c_str(), 1);
-    } else {
-      ::unsetenv("PATH");
-    }
-  }
-
- private:
-  std::optional<std::string> old_;
-};
 
 SlurmSubmission Submission(const TempDir& dir, int array_tasks,
                            std::vector<std::string> worker_argv) {
@@ -194,7 +176,7 @@ TEST_CASE("without Slurm installed, submitting and querying say so", "[slurm]") 
   TempDir dir;
   fs::create_directories(dir / "empty");
   auto submission = Submission(dir, 2, {"/bin/true"});
-  EmptyPath no_slurm(dir / "empty");
+  ablate::test::ScopedEnv no_slurm("PATH", (dir / "empty").string());
   CHECK_THROWS_AS(SubmitArray(submission), InputError);
   CHECK_THROWS_WITH(SubmitArray(submission),
                     Catch::StartsWith("sbatch not found: is Slurm installed?"));
