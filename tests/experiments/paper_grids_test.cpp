@@ -162,7 +162,7 @@ TEST_CASE("the micro grid gives every row runs enough to test: 4 seeds, 50 updat
       lrs[r.params["train.batch_size"]].insert(r.params["optim.lr"]);
     }
   }
-  CHECK(sequences == std::set<double>{40000});
+  CHECK(sequences == std::set<double>{153600});
   REQUIRE(lrs.size() == 3);
   for (const auto& [batch, values] : lrs) {
     INFO(batch);
