@@ -59,13 +59,13 @@ bool Contains(const auto& names, std::string_view name) {
   return std::find(names.begin(), names.end(), name) != names.end();
 }
 
-TaskSpec ParseTaskSpec(std::string_view entry, const fs::path& data_dir) {
+TaskSpec ParseTaskSpec(std::string_view entry) {
   const std::string quoted = "\"" + std::string(entry) + "\"";
   const auto equals = entry.find('=');
   if (equals == std::string_view::npos) {
     if (Contains(kBuiltinTasks, entry)) {
       return {std::string(entry), std::string(BuiltinFormat(entry)),
-              data_dir / "tasks" / std::string(entry)};
+              fs::path("tasks") / std::string(entry), true};
     }
     if (Contains(kFormats, entry)) {
       throw InputError("", std::string(kSpecsPath),
@@ -397,14 +397,25 @@ fs::path FirstExisting(const fs::path& dir, std::initializer_list<std::string_vi
 
 }  // namespace
 
+TaskSpec InDataDir(TaskSpec spec, const fs::path& data_dir) {
+  if (spec.builtin) spec.path = data_dir / spec.path;
+  return spec;
+}
+
 std::vector<TaskSpec> ParseTaskSpecs(const std::string& text, const fs::path& data_dir) {
+  auto specs = ParseTaskSpecs(text);
+  for (auto& spec : specs) spec = InDataDir(std::move(spec), data_dir);
+  return specs;
+}
+
+std::vector<TaskSpec> ParseTaskSpecs(const std::string& text) {
   std::vector<TaskSpec> specs;
   for (const std::string_view entry : CommaList(text)) {
     if (entry.empty()) {
       throw InputError("", std::string(kSpecsPath),
                        "empty entry in \"" + text + "\": expected comma-separated tasks");
     }
-    auto spec = ParseTaskSpec(entry, data_dir);
+    auto spec = ParseTaskSpec(entry);
     for (const auto& other : specs) {
       if (other.name == spec.name) {
         throw InputError("", std::string(kSpecsPath),

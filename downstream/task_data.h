@@ -54,7 +54,10 @@ struct TaskSplit {
 struct TaskSpec {
   std::string name;    // metric names are eval/<name>/<metric>
   std::string format;  // sst2 topic cola mnli mnli-mm qnli qqp rte mrpc wnli squad1 squad2 race
-  std::filesystem::path path;
+  std::filesystem::path path;  // a built-in's is tasks/<name>, in the data directory (InDataDir)
+  bool builtin = false;
+
+  bool operator==(const TaskSpec&) const = default;
 };
 
 struct Task {
@@ -75,6 +78,10 @@ struct Task {
 // for an unknown name or format, a duplicate name, or a malformed entry.
 std::vector<TaskSpec> ParseTaskSpecs(const std::string& text,
                                      const std::filesystem::path& data_dir);
+// The same without a data directory, as a run's config holds them: a built-in's path is
+// tasks/<name>, which InDataDir places in the data directory.
+std::vector<TaskSpec> ParseTaskSpecs(const std::string& text);
+TaskSpec InDataDir(TaskSpec spec, const std::filesystem::path& data_dir);
 
 // The kind of task a format is (the paper's fine-tuning defaults differ by kind): squad1 and
 // squad2 are spans, race multiple choice, every other format classification. Knowable without

@@ -39,6 +39,11 @@ core::MaskingMode ParseMasking(const json& value) {
   return core::ParseMaskingMode(value.get<std::string>());
 }
 
+// eval.tasks, parsed once: a bad entry is an InputError at "eval.tasks".
+std::vector<downstream::TaskSpec> ParseTasks(const json& value) {
+  return downstream::ParseTaskSpecs(value.get<std::string>());
+}
+
 // eval.lrs: "1e-5,2e-5" -> {1e-5, 2e-5}; "" -> {} (the paper's per task).
 std::vector<double> ParseRates(const json& value) {
   const auto& text = value.get_ref<const std::string&>();
@@ -183,7 +188,7 @@ std::vector<ParamSpec> BuildTable() {
           "set it when runs train on different corpora, so their perplexities are measured "
           "on the same text"),
       OptionalString(
-          "eval.tasks", Member(&RunConfig::eval, &EvalConfig::tasks),
+          "eval.tasks", Parsed(ParseTasks, &RunConfig::eval, &EvalConfig::tasks),
           "downstream tasks fine-tuned after pretraining, comma-separated (\"\" = none): the "
           "built-ins uci-sentiment, reuters-grain, reuters-corn (scripts/fetch-data), or "
           "NAME=FORMAT:PATH with FORMAT sst2, topic (SST-2's layout scored by F1), cola, mnli, "

@@ -365,9 +365,12 @@ GridPlan PlanGrid(const GridSpec& grid, const std::vector<RunSpec>& runs,
       p.flops = 6 * static_cast<double>(*p.parameters) * *p.total_tokens;
     }
     if (tasks && !config.eval.tasks.empty()) {
-      auto found = facts.find(config.eval.tasks);
-      if (found == facts.end())
-        found = facts.emplace(config.eval.tasks, tasks(config.eval.tasks)).first;
+      auto found = facts.find(run.params.at("eval.tasks").get<std::string>());
+      if (found == facts.end()) {
+        found =
+            facts.emplace(run.params.at("eval.tasks").get<std::string>(), tasks(config.eval.tasks))
+                .first;
+      }
       p.finetune = PlanFinetune(config, found->second);
       double passes = 0;
       bool known = true;

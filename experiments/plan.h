@@ -36,7 +36,8 @@ struct TaskFacts {
   std::optional<int64_t> train_examples;
 };
 // The tasks of one eval.tasks value, in its order.
-using TaskLookup = std::function<std::vector<TaskFacts>(const std::string& tasks)>;
+using TaskLookup =
+    std::function<std::vector<TaskFacts>(const std::vector<downstream::TaskSpec>& tasks)>;
 
 // What an earlier run of the grid's experiment measured on this machine: pretraining's tokens and
 // the seconds its updates took; the training examples its finished fine-tuning units went through

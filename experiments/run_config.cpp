@@ -47,7 +47,7 @@ std::optional<ConfigProblem> CheckRunConfig(const RunConfig& c) {
                          "it)"};
   }
   // Fine-tuning runs after pretraining: a typo in its settings should fail the grid, not the run
-  // an hour later. Built-in task names need no data directory to be recognized.
+  // an hour later (eval.tasks is checked as it is parsed, with no data directory needed).
   try {
     finetune.Validate();
   } catch (const InputError& e) {
@@ -57,11 +57,6 @@ std::optional<ConfigProblem> CheckRunConfig(const RunConfig& c) {
     core::EvalCorpora(c.eval.validation.corpus);
   } catch (const InputError& e) {
     return ConfigProblem{{"eval.corpus"}, e.message()};
-  }
-  try {
-    downstream::ParseTaskSpecs(c.eval.tasks, "");
-  } catch (const InputError& e) {
-    return ConfigProblem{{e.path().empty() ? "eval.tasks" : e.path()}, e.message()};
   }
   return std::nullopt;
 }

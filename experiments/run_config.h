@@ -12,13 +12,15 @@
 
 #include "core/train_config.h"
 #include "downstream/finetune_config.h"
+#include "downstream/task_data.h"
 
 namespace ablate::experiments {
 
 // eval.*: validation during pretraining, then fine-tuning on downstream tasks.
 struct EvalConfig {
-  core::ValidationConfig validation;    // eval.every, eval.sequences, eval.corpus
-  std::string tasks;                    // eval.tasks, as downstream::ParseTaskSpecs reads it
+  core::ValidationConfig validation;  // eval.every, eval.sequences, eval.corpus
+  // eval.tasks, parsed once (built-ins placed in the data directory by downstream::InDataDir).
+  std::vector<downstream::TaskSpec> tasks;
   downstream::FinetuneConfig finetune;  // eval.lrs, eval.batch_size, ... (unset = the paper's)
 
   bool operator==(const EvalConfig&) const = default;

@@ -87,8 +87,9 @@ FinetuneStageResult RunFinetuneStage(const experiments::RunConfig& run,
                                      const std::filesystem::path& run_dir,
                                      results::RunRecords* records, const std::string& label,
                                      std::ostream& progress) {
-  auto specs = downstream::ParseTaskSpecs(run.eval.tasks, data_dir);
-  if (specs.empty()) return {};
+  if (run.eval.tasks.empty()) return {};
+  std::vector<downstream::TaskSpec> specs;
+  for (const auto& spec : run.eval.tasks) specs.push_back(downstream::InDataDir(spec, data_dir));
   auto config = run.eval.finetune;
   config.device = train.device;
   config.threads = train.threads;

@@ -22,8 +22,8 @@ namespace fs = std::filesystem;
 // hundreds of megabytes, SQuAD's and RACE's JSON must be parsed), which a plan does not do.
 std::optional<int64_t> FetchedTrainSize(const downstream::TaskSpec& spec,
                                         const fs::path& data_dir) {
-  if (spec.path != data_dir / "tasks" / spec.name) return std::nullopt;
-  std::ifstream in(spec.path / "source.json");
+  if (!spec.builtin) return std::nullopt;
+  std::ifstream in(downstream::InDataDir(spec, data_dir).path / "source.json");
   if (!in) return std::nullopt;
   const auto source = nlohmann::json::parse(in, nullptr, false);
   if (!source.is_object()) return std::nullopt;
@@ -127,9 +127,9 @@ experiments::GridPlan PlanOnPreparedData(const experiments::GridSpec& grid,
       return std::nullopt;
     }
   };
-  auto tasks = [&](const std::string& text) {
+  auto tasks = [&](const std::vector<downstream::TaskSpec>& specs) {
     std::vector<experiments::TaskFacts> facts;
-    for (const auto& spec : downstream::ParseTaskSpecs(text, data_dir))
+    for (const auto& spec : specs)
       facts.push_back(
           {spec.name, downstream::KindOfFormat(spec.format), FetchedTrainSize(spec, data_dir)});
     return facts;

@@ -56,9 +56,9 @@ ex::GridPlan PlanTasks(const std::string& text, const ex::RunDataLookup& lookup,
 // Tasks of hand-given kinds and sizes, by name; a name not given is a classification task of
 // unknown size.
 ex::TaskLookup Tasks(const std::map<std::string, ex::TaskFacts>& known) {
-  return [=](const std::string& text) {
+  return [=](const std::vector<ablate::downstream::TaskSpec>& specs) {
     std::vector<ex::TaskFacts> facts;
-    for (const auto& spec : ablate::downstream::ParseTaskSpecs(text, "")) {
+    for (const auto& spec : specs) {
       auto found = known.find(spec.name);
       facts.push_back(found != known.end() ? found->second
                                            : ex::TaskFacts{spec.name, {}, std::nullopt});

@@ -26,7 +26,8 @@ json OtherValue(const ex::ParamSpec& spec) {
     case ex::ParamType::kString:
       if (!spec.choices.empty())
         return def == spec.choices.front() ? spec.choices[1] : spec.choices[0];
-      return spec.name == "eval.lrs" ? "0.5" : "other";
+      if (spec.name == "eval.lrs") return "0.5";
+      return spec.name == "eval.tasks" ? "uci-sentiment" : "other";
     case ex::ParamType::kBool:
       return !def.get<bool>();
   }
@@ -104,7 +105,11 @@ TEST_CASE("checks between parameters name every parameter involved", "[run_confi
   CHECK(problem({{"eval.seq_len", 513}}) ==
         std::vector<std::string>{"eval.seq_len", "data.seq_len"});
   CHECK(problem({{"eval.seq_len", 4}}) == std::vector<std::string>{"eval.seq_len"});
-  CHECK(problem({{"eval.tasks", "no-such-task"}}) == std::vector<std::string>{"eval.tasks"});
+  // eval.tasks is checked once, as it is parsed into the config, before any check between
+  // parameters.
+  ex::RunConfig c = ex::DefaultRunConfig();
+  CHECK_THROWS_WITH(ex::FindParam("eval.tasks")->bind(c, "no-such-task"),
+                    Catch::StartsWith("eval.tasks: unknown task \"no-such-task\""));
 }
 
 TEST_CASE("bad fine-tuning settings name the parameter", "[run_config][errors]") {
