@@ -19,4 +19,13 @@ std::vector<std::string_view> CommaList(std::string_view text) {
   }
 }
 
+std::string OrList(const std::vector<std::string>& items) {
+  std::string out;
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (i > 0) out += i + 1 == items.size() ? " or " : ", ";
+    out += items[i];
+  }
+  return out;
+}
+
 }  // namespace ablate

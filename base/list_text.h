@@ -1,6 +1,8 @@
-// Lists written as text in parameters: "books, mixture" (eval.corpus), "sst-2,squad1" (eval.tasks).
+// Lists written as text in parameters: "books, mixture" (eval.corpus), "sst-2,squad1" (eval.tasks),
+// and lists of choices written in messages: "local or slurm".
 #pragma once
 
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -13,5 +15,8 @@ std::string_view TrimSpace(std::string_view s);
 // empty or only whitespace has none; an empty entry ("a,,b", "a,") is kept as "" for the caller
 // to refuse with its own message.
 std::vector<std::string_view> CommaList(std::string_view text);
+
+// The items as a sentence's list: "a", "a or b", "a, b or c"; "" for none.
+std::string OrList(const std::vector<std::string>& items);
 
 }  // namespace ablate

@@ -4,6 +4,8 @@
 #include <nlohmann/json.hpp>
 #include <utility>
 
+#include "base/list_text.h"
+
 namespace ablate {
 namespace {
 
@@ -46,12 +48,9 @@ std::vector<std::string> ClosestNames(std::string_view name,
 
 std::string DidYouMean(const std::vector<std::string>& candidates) {
   if (candidates.empty()) return "";
-  std::string out = " (did you mean ";
-  for (size_t i = 0; i < candidates.size(); ++i) {
-    if (i > 0) out += i + 1 == candidates.size() ? " or " : ", ";
-    out += Quote(candidates[i]);
-  }
-  return out + "?)";
+  std::vector<std::string> quoted;
+  for (const auto& candidate : candidates) quoted.push_back(Quote(candidate));
+  return " (did you mean " + OrList(quoted) + "?)";
 }
 
 }  // namespace ablate

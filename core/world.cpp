@@ -52,29 +52,14 @@ std::string FirstSlurmHost(const std::string& nodelist) {
 
 namespace {
 
-bool TorchrunStarted(const Environment& env) { return env("WORLD_SIZE").has_value(); }
-
-std::optional<World> TorchrunWorld(const Environment& env) {
-  World w;
-  w.size = ParseCount(env, "WORLD_SIZE", 1);
-  if (w.size == 1) return std::nullopt;
-  w.rank = ParseCount(env, "RANK", 0);
-  CheckRank(w, "RANK", "WORLD_SIZE");
+void TorchrunRest(const Environment& env, World& w) {
   w.local_rank = env("LOCAL_RANK") ? ParseCount(env, "LOCAL_RANK", 0) : w.rank;
   w.local_size = env("LOCAL_WORLD_SIZE") ? ParseCount(env, "LOCAL_WORLD_SIZE", 1) : w.size;
   w.master_addr = env("MASTER_ADDR").value_or("127.0.0.1");
   w.master_port = env("MASTER_PORT") ? ParseCount(env, "MASTER_PORT", 1) : 29500;
-  return w;
 }
 
-bool SlurmStarted(const Environment& env) { return env("SLURM_NTASKS").has_value(); }
-
-std::optional<World> SlurmWorld(const Environment& env) {
-  World w;
-  w.size = ParseCount(env, "SLURM_NTASKS", 1);
-  if (w.size == 1) return std::nullopt;
-  w.rank = ParseCount(env, "SLURM_PROCID", 0);
-  CheckRank(w, "SLURM_PROCID", "SLURM_NTASKS");
+void SlurmRest(const Environment& env, World& w) {
   w.local_rank = ParseCount(env, "SLURM_LOCALID", 0);
   // "2(x3),1": the tasks on each node; this node's count is what local ranks need.
   w.local_size = w.size;
@@ -97,25 +82,29 @@ std::optional<World> SlurmWorld(const Environment& env) {
     const long step = std::atol(env("SLURM_STEP_ID").value_or("0").c_str());
     w.master_port = 20000 + static_cast<int>((job * 7 + step) % 20000);
   }
-  return w;
 }
 
 }  // namespace
 
 const std::vector<Launcher>& Launchers() {
   static const std::vector<Launcher> launchers = {
-      {"torchrun", TorchrunStarted, TorchrunWorld},
-      {"slurm", SlurmStarted, SlurmWorld},
+      {"torchrun", "WORLD_SIZE", "RANK", TorchrunRest},
+      {"slurm", "SLURM_NTASKS", "SLURM_PROCID", SlurmRest},
   };
   return launchers;
 }
 
 std::optional<World> WorldFromEnvironment(const Environment& env) {
   for (const Launcher& launcher : Launchers()) {
-    if (!launcher.started(env)) continue;
-    std::optional<World> world = launcher.read(env);
-    if (world) world->launcher = launcher.name;
-    return world;
+    if (!env(launcher.size_variable)) continue;
+    World w;
+    w.size = ParseCount(env, launcher.size_variable, 1);
+    if (w.size == 1) return std::nullopt;
+    w.rank = ParseCount(env, launcher.rank_variable, 0);
+    CheckRank(w, launcher.rank_variable, launcher.size_variable);
+    launcher.read_rest(env, w);
+    w.launcher = launcher.name;
+    return w;
   }
   return std::nullopt;
 }

@@ -29,15 +29,15 @@ using Environment = std::function<std::optional<std::string>(const std::string&)
 Environment ProcessEnvironment();
 
 // A launcher that starts every rank of a run itself and tells each who it is in its environment.
-// Adding one (mpirun, Flux, ...) is a row of Launchers() and its two functions in world.cpp.
+// Adding one (mpirun, Flux, ...) is a row of Launchers() and its function in world.cpp.
 struct Launcher {
   const char* name;  // World::launcher
-  // Whether this process was started by it: the variable that says so is set.
-  bool (*started)(const Environment& env);
-  // The world it describes: rank, size, local rank and size, and the rendezvous (`launcher` is
-  // set from `name`); nullopt when it is a single rank. Throws InputError naming the variable
-  // when one is malformed or inconsistent (RANK >= WORLD_SIZE, ...).
-  std::optional<World> (*read)(const Environment& env);
+  // The world size, whose presence says this launcher started the process, and the rank.
+  const char* size_variable;
+  const char* rank_variable;
+  // The rest of the world it describes, given its size (at least 2) and rank: the local rank and
+  // size and the rendezvous. Throws InputError naming the variable when one is malformed.
+  void (*read_rest)(const Environment& env, World& world);
 };
 
 // In precedence order: torchrun (RANK, WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE, MASTER_ADDR,
@@ -47,8 +47,8 @@ struct Launcher {
 const std::vector<Launcher>& Launchers();
 
 // The world of the first launcher in Launchers() that started this process: nullopt when none did,
-// or when the one that did describes a single rank (a later one is then not asked). Throws as
-// Launcher::read does.
+// or when the one that did describes a single rank (a later one is then not asked). Throws
+// InputError naming the variable when one is malformed or inconsistent (RANK >= WORLD_SIZE, ...).
 std::optional<World> WorldFromEnvironment(const Environment& env);
 
 // The first host of a Slurm node list: "node[07-09,12],gpu1" -> "node07".

@@ -365,12 +365,9 @@ GridPlan PlanGrid(const GridSpec& grid, const std::vector<RunSpec>& runs,
       p.flops = 6 * static_cast<double>(*p.parameters) * *p.total_tokens;
     }
     if (tasks && !config.eval.tasks.empty()) {
-      auto found = facts.find(run.params.at("eval.tasks").get<std::string>());
-      if (found == facts.end()) {
-        found =
-            facts.emplace(run.params.at("eval.tasks").get<std::string>(), tasks(config.eval.tasks))
-                .first;
-      }
+      const std::string& text = run.params.at("eval.tasks").get_ref<const std::string&>();
+      auto found = facts.find(text);
+      if (found == facts.end()) found = facts.emplace(text, tasks(config.eval.tasks)).first;
       p.finetune = PlanFinetune(config, found->second);
       double passes = 0;
       bool known = true;

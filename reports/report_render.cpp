@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/error.h"
+#include "base/list_text.h"
 #include "base/number_text.h"
 #include "base/suggest.h"
 #include "reports/report_html.h"
@@ -487,25 +488,26 @@ const std::vector<ReportWriter>& ReportWriters() {
   return writers;
 }
 
-std::string ReportWriterNames() {
-  std::string out;
-  const auto& writers = ReportWriters();
-  for (size_t i = 0; i < writers.size(); ++i) {
-    if (i > 0) out += i + 1 == writers.size() ? " or " : ", ";
-    out += writers[i].name;
-  }
-  return out;
+namespace {
+
+std::vector<std::string> WriterNames() {
+  std::vector<std::string> names;
+  for (const auto& writer : ReportWriters()) names.emplace_back(writer.name);
+  return names;
 }
 
+}  // namespace
+
+std::string ReportWriterNames() { return OrList(WriterNames()); }
+
 const ReportWriter& FindReportWriter(std::string_view name, const std::string& option) {
-  std::vector<std::string> names;
   for (const auto& writer : ReportWriters()) {
     if (writer.name == name) return writer;
     for (auto alias : writer.aliases) {
       if (alias == name) return writer;
     }
-    names.emplace_back(writer.name);
   }
+  const std::vector<std::string> names = WriterNames();
   throw InputError("", option,
                    "unknown format \"" + std::string(name) + "\"" +
                        DidYouMean(ClosestNames(name, names)) + ": expected " + ReportWriterNames());

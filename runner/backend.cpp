@@ -8,6 +8,7 @@
 #include <ostream>
 
 #include "base/error.h"
+#include "base/list_text.h"
 #include "base/suggest.h"
 #include "results/collect.h"
 #include "results/sqlite.h"
@@ -35,11 +36,8 @@ std::unique_ptr<Backend> MakeBackend(const std::string& name) {
     if (name == entry.name) return entry.make();
   }
   const std::vector<std::string> names = BackendNames();
-  std::string expected;
-  for (size_t i = 0; i < names.size(); ++i)
-    expected += (i == 0 ? "" : i + 1 == names.size() ? " or " : ", ") + names[i];
   throw InputError("", "--backend",
-                   "unknown backend \"" + name + "\": expected " + expected +
+                   "unknown backend \"" + name + "\": expected " + OrList(names) +
                        DidYouMean(ClosestNames(name, names)));
 }
 

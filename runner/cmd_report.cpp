@@ -32,9 +32,9 @@ void WriteOutput(const fs::path& path, const std::string& text) {
 }  // namespace
 
 int CmdReport(const Args& args) {
-  const std::string formats = reports::ReportWriterNames();
-  std::string format_help;
+  std::string formats, format_help;  // "markdown|latex|...", and each with what it writes
   for (const auto& writer : reports::ReportWriters()) {
+    formats += (formats.empty() ? "" : "|") + std::string(writer.name);
     format_help += (format_help.empty() ? "" : "; ") + std::string(writer.name) + ": " +
                    std::string(writer.what);
   }

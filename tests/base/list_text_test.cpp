@@ -26,3 +26,10 @@ TEST_CASE("CommaList gives the trimmed entries and keeps empty ones for the call
   CHECK(CommaList("a,") == List{"a", ""});
   CHECK(CommaList(",") == List{"", ""});
 }
+
+TEST_CASE("OrList writes choices as a sentence does", "[list_text]") {
+  CHECK(ablate::OrList({}).empty());
+  CHECK(ablate::OrList({"local"}) == "local");
+  CHECK(ablate::OrList({"local", "slurm"}) == "local or slurm");
+  CHECK(ablate::OrList({"markdown", "latex", "csv"}) == "markdown, latex or csv");
+}

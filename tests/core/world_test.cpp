@@ -5,12 +5,13 @@
 #include <stdlib.h>
 
 #include <catch2/catch.hpp>
-#include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "base/error.h"
+#include "tests/support.h"
 
 namespace ablate::core {
 namespace {
@@ -20,24 +21,9 @@ namespace {
 class LauncherEnvironment {
  public:
   LauncherEnvironment() {
-    for (const char* name : kNames) {
-      const char* value = ::getenv(name);
-      if (value != nullptr) saved_[name] = value;
-      ::unsetenv(name);
-    }
+    for (const char* name : kNames)
+      cleared_.push_back(std::make_unique<test::ScopedEnv>(name, std::nullopt));
   }
-  ~LauncherEnvironment() {
-    for (const char* name : kNames) {
-      const auto it = saved_.find(name);
-      if (it == saved_.end()) {
-        ::unsetenv(name);
-      } else {
-        ::setenv(name, it->second.c_str(), 1);
-      }
-    }
-  }
-  LauncherEnvironment(const LauncherEnvironment&) = delete;
-  LauncherEnvironment& operator=(const LauncherEnvironment&) = delete;
 
   void Set(const char* name, const std::string& value) { ::setenv(name, value.c_str(), 1); }
 
@@ -50,10 +36,15 @@ class LauncherEnvironment {
                                            "SLURM_STEP_ID",       "SLURM_NTASKS_PER_NODE",
                                            "SLURM_NODELIST",      "SLURM_JOB_NODELIST",
                                            "SLURM_TASKS_PER_NODE"};
-  std::map<std::string, std::string> saved_;
+  std::vector<std::unique_ptr<test::ScopedEnv>> cleared_;
 };
 
 std::optional<World> FromProcess() { return WorldFromEnvironment(ProcessEnvironment()); }
+
+// Whether `launcher` says it started this process: its world-size variable is set.
+bool Started(const Launcher& launcher) {
+  return ProcessEnvironment()(launcher.size_variable).has_value();
+}
 
 TEST_CASE("the launchers are asked torchrun first, then Slurm", "[world]") {
   std::vector<std::string> names;
@@ -72,8 +63,8 @@ TEST_CASE("torchrun's variables give the rank, size, local rank and rendezvous",
   const auto world = FromProcess();
   REQUIRE(world);
   CHECK(*world == World{5, 8, 1, 4, "node3", 29411, "torchrun"});
-  CHECK(Launchers()[0].started(ProcessEnvironment()));
-  CHECK_FALSE(Launchers()[1].started(ProcessEnvironment()));
+  CHECK(Started(Launchers()[0]));
+  CHECK_FALSE(Started(Launchers()[1]));
 }
 
 TEST_CASE("torchrun without local or rendezvous variables is one node at 127.0.0.1:29500",
@@ -98,8 +89,8 @@ TEST_CASE("Slurm's variables give the rank, size, local rank and the first node'
   REQUIRE(world);
   // The port is one per job step: 20000 + (1234 * 7 + 2) % 20000.
   CHECK(*world == World{4, 6, 1, 2, "gpu07", 28640, "slurm"});
-  CHECK_FALSE(Launchers()[0].started(ProcessEnvironment()));
-  CHECK(Launchers()[1].started(ProcessEnvironment()));
+  CHECK_FALSE(Started(Launchers()[0]));
+  CHECK(Started(Launchers()[1]));
 }
 
 TEST_CASE("under Slurm, MASTER_ADDR, MASTER_PORT and SLURM_NTASKS_PER_NODE win", "[world]") {
