@@ -14,6 +14,7 @@
 #include <cstdlib>
 
 #include "base/rng.h"
+#include "bench/training_flops.h"
 #include "core/autocast.h"
 #include "core/batch_tensors.h"
 #include "core/model.h"
@@ -67,17 +68,6 @@ Batch SyntheticBatch(int64_t rows, int64_t vocab) {
   return b;
 }
 
-// Matmul FLOPs of one training step (3x the forward: backward costs twice the forward).
-// Per token and layer: qkv 6H^2, output 2H^2, FFN 4HF; per sequence and layer, QK^T and AV
-// 4 T^2 H; per predicted token, the MLM head's dense 2H^2 and decoder 2HV.
-double TrainingFlops(const ModelOptions& o, int64_t rows, int64_t predictions) {
-  const double h = o.hidden, f = o.ffn, v = o.vocab_size, t = kSeqLen;
-  const double per_token = o.layers * (8 * h * h + 4 * h * f);
-  const double attention = rows * o.layers * 4 * t * t * h;
-  const double head = predictions * (2 * h * h + 2 * h * v);
-  return 3 * (rows * t * per_token + attention + head);
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -117,7 +107,12 @@ int main(int argc, char** argv) {
   }
   torch::cuda::synchronize();
   const double seconds = Seconds(start) / steps;
-  const double achieved = TrainingFlops(options, rows, host.predictions) / seconds;
+  const double achieved =
+      ablate::bench::TrainingFlops(
+          {static_cast<double>(options.hidden), static_cast<double>(options.ffn),
+           static_cast<double>(options.layers), static_cast<double>(options.vocab_size)},
+          rows, kSeqLen, host.predictions) /
+      seconds;
   std::printf("gpu_matmul_bf16: %.1f TFLOP/s (dense %lldx%lld bf16 GEMM, measured)\n", peak / 1e12,
               static_cast<long long>(kMatmulSize), static_cast<long long>(kMatmulSize));
   std::printf(

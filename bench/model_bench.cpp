@@ -20,7 +20,9 @@
 #include <string>
 #include <vector>
 
+#include "base/allocator.h"
 #include "base/rng.h"
+#include "bench/training_flops.h"
 #include "core/batch_tensors.h"
 #include "core/model.h"
 #include "core/optimizer.h"
@@ -187,6 +189,30 @@ Times Alternate(Ours& ours, const Size& size, const char* positions, int steps) 
   return {Median(our_times), peer.ready() ? Median(peer_times) : 0};
 }
 
+// Single-precision matmul rate of this process's threads in FLOP/s (a 1024^3 GEMM, the median of
+// 9): the denominator of the MFU lines, measured beside the steps so both see the same machine.
+double MatmulRate() {
+  auto a = torch::randn({1024, 1024}), b = torch::randn({1024, 1024}),
+       c = torch::empty({1024, 1024});
+  std::vector<double> ms;
+  for (int i = 0; i < 11; ++i) {
+    const auto start = Clock::now();
+    torch::mm_out(c, a, b);
+    if (i >= 2) ms.push_back(Milliseconds(start));
+  }
+  return 2.0 * 1024 * 1024 * 1024 / (Median(ms) / 1e3);
+}
+
+// Model FLOPs of one step of `size` (bench/training_flops.h) over the matmul rate.
+double Mfu(const Size& size, double ms_per_step, double rate) {
+  const ModelOptions o = Options(size);
+  const double flops = ablate::bench::TrainingFlops(
+      {static_cast<double>(o.hidden), static_cast<double>(o.ffn), static_cast<double>(o.layers),
+       static_cast<double>(o.vocab_size)},
+      kRows, kCols, kRows * kMaskedPerRow);
+  return flops / (ms_per_step / 1e3) / rate;
+}
+
 void Print(const char* name, double ours, double peer, const char* unit) {
   if (peer > 0) {
     std::printf("%s: ours=%.4g peer=%.4g ratio=%.2f (%s)\n", name, ours, peer, ours / peer, unit);
@@ -201,7 +227,8 @@ void Print(const char* name, double ours, double peer, const char* unit) {
 
 int main(int argc, char** argv) {
   const int steps = argc > 1 ? std::max(1, std::atoi(argv[1])) : 5;
-  std::signal(SIGPIPE, SIG_IGN);  // a peer that died is reported as skipped, not fatal
+  std::signal(SIGPIPE, SIG_IGN);      // a peer that died is reported as skipped, not fatal
+  ablate::KeepFreedMemoryForReuse();  // as ablate-train does (base/allocator.h)
   at::set_num_threads(2);
   const Size micro{128, 2, 2, 512}, larger{256, 4, 4, 1024};
   const double tokens = kRows * kCols;
@@ -212,6 +239,14 @@ int main(int argc, char** argv) {
     Print("model_micro", masked.ours, masked.peer, "ms/step");
     Print("model_micro_tokens", tokens / masked.ours * 1e3,
           masked.peer > 0 ? tokens / masked.peer * 1e3 : 0, "tokens/s");
+    const double rate = MatmulRate();
+    char unit[160];
+    std::snprintf(unit, sizeof unit,
+                  "model FLOPs per second over the fp32 matmul rate measured here, %.0f GFLOP/s "
+                  "on 2 threads; higher is better",
+                  rate / 1e9);
+    Print("model_micro_mfu", Mfu(micro, masked.ours, rate),
+          masked.peer > 0 ? Mfu(micro, masked.peer, rate) : 0, unit);
     const Times all = Alternate(ours, micro, "all", steps);
     Print("model_micro_vs_all_positions", all.ours, all.peer,
           "ms/step; peer computes logits at all positions");
@@ -220,5 +255,13 @@ int main(int argc, char** argv) {
   Ours ours(larger);
   const Times times = Alternate(ours, larger, "masked", steps);
   Print("model_larger", times.ours, times.peer, "ms/step");
+  const double rate = MatmulRate();
+  char unit[160];
+  std::snprintf(unit, sizeof unit,
+                "model FLOPs per second over the fp32 matmul rate measured here, %.0f GFLOP/s on "
+                "2 threads; higher is better",
+                rate / 1e9);
+  Print("model_larger_mfu", Mfu(larger, times.ours, rate),
+        times.peer > 0 ? Mfu(larger, times.peer, rate) : 0, unit);
   return 0;
 }

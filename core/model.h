@@ -15,18 +15,20 @@
 #include <vector>
 
 #include "core/batch_tensors.h"
+#include "core/train_config.h"
 
 namespace ablate::core {
 
 struct ModelOptions {
   int64_t vocab_size = 50265;  // GPT-2 BPE as RoBERTa uses it
-  int64_t max_positions = 512;
-  int64_t hidden = 768;
-  int64_t layers = 12;
-  int64_t heads = 12;
-  int64_t ffn = 3072;
-  double dropout = 0.1;
-  double attention_dropout = 0.1;
+  // BERT-BASE's sizes and dropout, as the parameter table's defaults are (core/train_config.h).
+  int64_t max_positions = kBertBaseSeqLen;
+  int64_t hidden = kBertBase.hidden;
+  int64_t layers = kBertBase.layers;
+  int64_t heads = kBertBase.heads;
+  int64_t ffn = kBertBase.ffn;
+  double dropout = kBertBase.dropout;
+  double attention_dropout = kBertBase.attention_dropout;
   // 2 when the input format has NSP: segment embeddings and the NSP head; 0: neither.
   int64_t type_vocab_size = 0;
   // RoBERTa's (fairseq's) value; BERT's TensorFlow code used 1e-12. Both runs of the paper's

@@ -1,7 +1,9 @@
 // The pretraining settings of one run, grouped as a grid groups its parameters (data.*, model.*,
 // train.*, optim.*, eval.*). The values come from experiments' parameter table, which holds every
 // default: fields here start at zero or empty and are filled by experiments::DefaultRunConfig or
-// a run's parameters. No checks live here (experiments::Validate does them) and no LibTorch.
+// a run's parameters. The one default written here is the paper's BERT-BASE model (kBertBase),
+// which the table and ModelOptions (core/model.h, LibTorch) share. No checks live here
+// (experiments::Validate does them) and no LibTorch.
 #pragma once
 
 #include <cstdint>
@@ -34,6 +36,18 @@ struct ModelConfig {
 
   bool operator==(const ModelConfig&) const = default;
 };
+
+// BERT-BASE (L = 12, H = 768, A = 12), the paper's baseline model (Liu et al. 2019): what a grid
+// trains when it names no model.*, and ModelOptions::Base(). Written once, here, for the parameter
+// table's defaults and ModelOptions' alike.
+inline constexpr ModelConfig kBertBase = {.layers = 12,
+                                          .hidden = 768,
+                                          .heads = 12,
+                                          .ffn = 3072,
+                                          .dropout = 0.1,
+                                          .attention_dropout = 0.1};
+// Its sequences of at most T = 512 tokens, and so its positions: data.seq_len's default.
+inline constexpr int kBertBaseSeqLen = 512;
 
 // train.*: the update loop.
 struct LoopConfig {

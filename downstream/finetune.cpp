@@ -211,7 +211,7 @@ std::optional<FinetuneUnit> TrainUnit(const UnitSetup& s, double lr, int64_t see
   const auto started = Clock::now();
   const FinetuneConfig& c = *s.config;
   torch::manual_seed(Mix64(static_cast<uint64_t>(seed) ^ kInitDomain));  // head, then dropout
-  FinetuneModel model(*s.options, s.task->kind, s.outputs);
+  FinetuneModel model(*s.options, s.task->kind, s.outputs, c.pooling);
   {
     torch::NoGradGuard no_grad;
     auto source = (*s.encoder)->named_parameters();
@@ -418,20 +418,22 @@ FinetuneResult FinetuneFrom(const Task& task, const FinetuneConfig& config,
   const int64_t outputs = task.kind == TaskKind::kClassification ? std::ssize(task.labels) : 1;
 
   // What a unit's result depends on besides (lr, seed): a unit file with other settings is stale.
-  const nlohmann::json settings = {{"version", kUnitFormatVersion},
-                                   {"format", task.format},
-                                   // The untrained encoder is the one of step 0.
-                                   {"checkpoint_step", checkpoint ? checkpoint->step : 0},
-                                   {"batch_size", c.batch_size},
-                                   {"epochs", c.epochs},
-                                   {"weight_decay", *c.weight_decay},
-                                   {"warmup_ratio", c.warmup_ratio},
-                                   {"train_items", data->TrainItems()},
-                                   {"dev_examples", data->DevExamples()},
-                                   {"max_train_examples", c.max_train_examples},
-                                   {"max_dev_examples", c.max_dev_examples},
-                                   {"seq_len", c.seq_len},
-                                   {"doc_stride", c.doc_stride}};
+  nlohmann::json settings = {{"version", kUnitFormatVersion},
+                             {"format", task.format},
+                             // The untrained encoder is the one of step 0.
+                             {"checkpoint_step", checkpoint ? checkpoint->step : 0},
+                             {"batch_size", c.batch_size},
+                             {"epochs", c.epochs},
+                             {"weight_decay", *c.weight_decay},
+                             {"warmup_ratio", c.warmup_ratio},
+                             {"train_items", data->TrainItems()},
+                             {"dev_examples", data->DevExamples()},
+                             {"max_train_examples", c.max_train_examples},
+                             {"max_dev_examples", c.max_dev_examples},
+                             {"seq_len", c.seq_len},
+                             {"doc_stride", c.doc_stride}};
+  // Only when set: unit files written before eval.pooling existed stay valid.
+  if (c.pooling != Pooling::kFirst) settings["pooling"] = PoolingName(c.pooling);
   const fs::path dir =
       (source.untrained
            ? UntrainedEntry(source.dir, UntrainedKey(task, c, pretrain, options, settings))

@@ -15,6 +15,21 @@ void Require(bool ok, const std::string& field, const std::string& message) {
 
 }  // namespace
 
+std::string_view PoolingName(Pooling pooling) {
+  return pooling == Pooling::kMean ? "mean" : "first";
+}
+
+std::vector<std::string> PoolingNames() {
+  return {std::string(PoolingName(Pooling::kFirst)), std::string(PoolingName(Pooling::kMean))};
+}
+
+Pooling ParsePooling(std::string_view name) {
+  for (const Pooling pooling : {Pooling::kFirst, Pooling::kMean}) {
+    if (PoolingName(pooling) == name) return pooling;
+  }
+  throw InputError("", "eval.pooling", "unknown pooling \"" + std::string(name) + "\"");
+}
+
 void FinetuneConfig::Validate() const {
   for (double lr : lrs) {
     Require(std::isfinite(lr) && lr > 0, "lrs",

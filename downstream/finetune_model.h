@@ -8,6 +8,7 @@
 #include "core/batch_tensors.h"
 #include "core/fused_ops.h"
 #include "core/model.h"
+#include "downstream/finetune_config.h"
 #include "downstream/task_data.h"
 
 namespace ablate::downstream {
@@ -42,10 +43,12 @@ struct SpanHeadImpl : torch::nn::Module {
 };
 TORCH_MODULE(SpanHead);
 
-// The pretrained encoder with one task head, initialized as BERT initializes its heads.
+// The pretrained encoder with one task head, initialized as BERT initializes its heads. A
+// classification head reads the sequence as `pooling` says (finetune_config.h).
 struct FinetuneModelImpl : torch::nn::Module {
-  FinetuneModelImpl(const core::ModelOptions& options, TaskKind kind, int64_t outputs)
-      : encoder_(register_module("encoder", core::BertModel(options))) {
+  FinetuneModelImpl(const core::ModelOptions& options, TaskKind kind, int64_t outputs,
+                    Pooling pooling = Pooling::kFirst)
+      : encoder_(register_module("encoder", core::BertModel(options))), pooling_(pooling) {
     if (kind == TaskKind::kSpan) {
       span_ = register_module("span_head", SpanHead(options.hidden));
     } else {
@@ -68,11 +71,24 @@ struct FinetuneModelImpl : torch::nn::Module {
     const int64_t rows = batch.input_ids.size(0), positions = batch.input_ids.size(1);
     auto hidden = encoder_->Encode(batch).view({rows, positions, -1});  // (B, T, H)
     if (span_) return span_(hidden);
-    auto out = classifier_(hidden.select(1, 0));
+    auto out = classifier_(Pool(hidden, batch.lengths));
     return out.size(1) == 1 ? out.squeeze(1) : out;
   }
 
+  // (B, T, H) -> (B, H): the first token's state, or the mean over each row's first `lengths`.
+  torch::Tensor Pool(const torch::Tensor& hidden, const torch::Tensor& lengths) const {
+    if (pooling_ == Pooling::kFirst) return hidden.select(1, 0);
+    const auto lengths_here = lengths.to(hidden.device());
+    auto keep = torch::arange(hidden.size(1), lengths_here.options())
+                    .unsqueeze(0)
+                    .lt(lengths_here.unsqueeze(1))
+                    .to(hidden.scalar_type())
+                    .unsqueeze(2);  // (B, T, 1)
+    return (hidden * keep).sum(1) / keep.sum(1);
+  }
+
   core::BertModel encoder_;
+  Pooling pooling_;
   ClassificationHead classifier_{nullptr};
   SpanHead span_{nullptr};
 };

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <fstream>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string_view>
@@ -20,21 +21,27 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr std::string_view kSpecsPath = "eval.tasks";
-constexpr std::array<std::string_view, 3> kBuiltinTasks = {"uci-sentiment", "reuters-grain",
-                                                           "reuters-corn"};
-constexpr std::array<std::string_view, 13> kFormats = {
-    "sst2", "topic", "cola", "mnli",   "mnli-mm", "qnli", "qqp",
-    "rte",  "mrpc",  "wnli", "squad1", "squad2",  "race"};
+// The built-in tasks scripts/fetch_tasks.py writes under <data_dir>/tasks, all in SST-2's layout,
+// and the format each is read as: the Reuters topics (7% and 3% positive) are scored by the F1 of
+// the topic, as Reuters-21578 results are, since always saying "no" is already 90% accurate.
+struct BuiltinTask {
+  std::string_view name, format;
+};
+constexpr std::array<BuiltinTask, 4> kBuiltins = {{{"uci-sentiment", "sst2"},
+                                                   {"reuters-grain", "topic"},
+                                                   {"reuters-corn", "topic"},
+                                                   {"bshift", "sst2"}}};
+constexpr auto kBuiltinTasks = [] {
+  std::array<std::string_view, kBuiltins.size()> names;
+  for (size_t i = 0; i < kBuiltins.size(); ++i) names[i] = kBuiltins[i].name;
+  return names;
+}();
 
-// The built-ins are fetched in SST-2's layout; the Reuters topics (7% and 3% positive) are scored
-// by the F1 of the topic, as Reuters-21578 results are, since always saying "no" is already 90%
-// accurate.
 std::string_view BuiltinFormat(std::string_view name) {
-  return name.rfind("reuters-", 0) == 0 ? "topic" : "sst2";
+  for (const auto& builtin : kBuiltins)
+    if (builtin.name == name) return builtin.format;
+  return {};
 }
-
-// ---------------------------------------------------------------------------------------------
-// eval.tasks
 
 std::string Join(const auto& names) {
   std::string out;
@@ -42,129 +49,40 @@ std::string Join(const auto& names) {
   return out;
 }
 
-// " (did you mean "x"?)" for the closest candidates, else "".
-std::string Suggest(std::string_view word, const auto& candidates) {
-  return DidYouMean(
-      ClosestNames(word, std::vector<std::string>(candidates.begin(), candidates.end())));
-}
-
-bool IsTaskName(std::string_view name) {
-  auto lower_or_digit = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
-  if (name.empty() || !lower_or_digit(name[0])) return false;
-  return std::all_of(name.begin(), name.end(),
-                     [&](char c) { return lower_or_digit(c) || c == '.' || c == '_' || c == '-'; });
-}
-
 bool Contains(const auto& names, std::string_view name) {
   return std::find(names.begin(), names.end(), name) != names.end();
 }
 
-TaskSpec ParseTaskSpec(std::string_view entry) {
-  const std::string quoted = "\"" + std::string(entry) + "\"";
-  const auto equals = entry.find('=');
-  if (equals == std::string_view::npos) {
-    if (Contains(kBuiltinTasks, entry)) {
-      return {std::string(entry), std::string(BuiltinFormat(entry)),
-              fs::path("tasks") / std::string(entry), true};
-    }
-    if (Contains(kFormats, entry)) {
-      throw InputError("", std::string(kSpecsPath),
-                       quoted + " is a format, not a task: a dataset in that format is named " +
-                           "NAME=" + std::string(entry) + ":PATH");
-    }
-    if (entry.find(':') != std::string_view::npos) {
-      throw InputError("", std::string(kSpecsPath),
-                       quoted + ": expected NAME=FORMAT:PATH (the task's name is missing)");
-    }
-    throw InputError("", std::string(kSpecsPath),
-                     "unknown task " + quoted + Suggest(entry, kBuiltinTasks) +
-                         ": expected a built-in task (" + Join(kBuiltinTasks) +
-                         ") or NAME=FORMAT:PATH");
-  }
-  const auto name = TrimSpace(entry.substr(0, equals));
-  const auto rest = entry.substr(equals + 1);
-  const auto colon = rest.find(':');
-  if (colon == std::string_view::npos) {
-    throw InputError("", std::string(kSpecsPath),
-                     quoted + ": expected NAME=FORMAT:PATH, e.g. sst=sst2:/data/glue/SST-2");
-  }
-  const auto format = TrimSpace(rest.substr(0, colon));
-  const auto path = TrimSpace(rest.substr(colon + 1));
-  if (!IsTaskName(name)) {
-    throw InputError("", std::string(kSpecsPath),
-                     "task name \"" + std::string(name) + "\" in " + quoted +
-                         ": expected [a-z0-9][a-z0-9._-]* (it is part of metric names)");
-  }
-  if (!Contains(kFormats, format)) {
-    throw InputError("", std::string(kSpecsPath),
-                     "unknown format \"" + std::string(format) + "\" in " + quoted +
-                         Suggest(format, kFormats) + ": expected one of " + Join(kFormats));
-  }
-  if (path.empty()) {
-    throw InputError("", std::string(kSpecsPath),
-                     quoted + ": the path to the dataset's directory is empty");
-  }
-  return {std::string(name), std::string(format), fs::path(std::string(path))};
-}
+// One format NAME=FORMAT:PATH may name: a row of Formats() below.
+struct TaskFormat {
+  std::string_view name;
+  std::string_view note;  // for help: what sets it apart where its name does not say it
+  TaskKind kind;          // knowable without reading the task (the plan needs it)
+  std::string reads;      // what it reads in the task's directory, for messages
+  // Fills the task's labels (classification), metrics, train and dev splits from `dir`.
+  std::function<void(const TaskFormat& format, const fs::path& dir, Task& task)> read;
+
+  // A file that is missing names this: "the sst2 format reads train.tsv and dev.tsv".
+  std::string Expected() const { return "the " + std::string(name) + " format reads " + reads; }
+};
 
 // ---------------------------------------------------------------------------------------------
 // GLUE TSV
 
 // Where a format's text and label columns are, by header name. CoLA's files have no header: its
-// columns are given names here. Label names are listed in class-id order.
+// columns are given names here. Label names are listed in class-id order. A row names only what
+// it sets: the members it may leave out have initializers.
 struct GlueLayout {
-  std::string_view format;
-  std::vector<std::string_view> implicit_header;  // non-empty: the file has no header line
-  std::string_view text_a, text_b, label;         // text_b empty: single sentences
+  std::vector<std::string_view> implicit_header = {};  // non-empty: the file has no header line
+  std::string_view text_a;
+  std::string_view text_b = {};  // empty: single sentences
+  std::string_view label;
   std::vector<std::string> labels;
   std::vector<std::string> metrics;
   std::string_view dev_file = "dev.tsv";
 };
 
-const GlueLayout* FindGlueLayout(std::string_view format) {
-  static const std::vector<GlueLayout> layouts = {
-      {"sst2", {}, "sentence", "", "label", {"0", "1"}, {kMetricAcc}},
-      {"topic", {}, "sentence", "", "label", {"0", "1"}, {kMetricF1, kMetricAcc}},
-      {"cola",
-       {"source", "label", "star", "sentence"},
-       "sentence",
-       "",
-       "label",
-       {"0", "1"},
-       {kMetricMcc, kMetricAcc}},
-      {"mnli",
-       {},
-       "sentence1",
-       "sentence2",
-       "gold_label",
-       {"entailment", "neutral", "contradiction"},
-       {kMetricAcc},
-       "dev_matched.tsv"},
-      {"mnli-mm",
-       {},
-       "sentence1",
-       "sentence2",
-       "gold_label",
-       {"entailment", "neutral", "contradiction"},
-       {kMetricAcc},
-       "dev_mismatched.tsv"},
-      {"qnli", {}, "question", "sentence", "label", {"entailment", "not_entailment"}, {kMetricAcc}},
-      {"qqp", {}, "question1", "question2", "is_duplicate", {"0", "1"}, {kMetricAcc, kMetricF1}},
-      {"rte",
-       {},
-       "sentence1",
-       "sentence2",
-       "label",
-       {"entailment", "not_entailment"},
-       {kMetricAcc}},
-      {"mrpc", {}, "#1 String", "#2 String", "Quality", {"0", "1"}, {kMetricAcc, kMetricF1}},
-      {"wnli", {}, "sentence1", "sentence2", "label", {"0", "1"}, {kMetricAcc}},
-  };
-  for (const auto& layout : layouts) {
-    if (layout.format == format) return &layout;
-  }
-  return nullptr;
-}
+constexpr std::string_view kGlueTrainFile = "train.tsv";
 
 // GLUE files are unquoted: a tab always separates fields, and a '"' is an ordinary character.
 std::vector<std::string_view> SplitTabs(std::string_view line) {
@@ -180,11 +98,9 @@ std::vector<std::string_view> SplitTabs(std::string_view line) {
 // Reads a GLUE file a line at a time (MNLI's train.tsv is hundreds of megabytes). Empty lines are
 // allowed only at the end.
 std::vector<ClassificationExample> ReadGlueFile(const fs::path& file, const GlueLayout& layout,
-                                                std::string_view expected_files) {
+                                                const TaskFormat& format) {
   std::ifstream in(file, std::ios::binary);
-  if (!in) {
-    throw InputError(file.string(), "", "cannot read file (" + std::string(expected_files) + ")");
-  }
+  if (!in) throw InputError(file.string(), "", "cannot read file (" + format.Expected() + ")");
   const std::string name = file.filename().string();
   std::vector<std::string_view> header = layout.implicit_header;
   std::string header_line;
@@ -194,7 +110,7 @@ std::vector<ClassificationExample> ReadGlueFile(const fs::path& file, const Glue
     if (it != header.end()) return static_cast<size_t>(it - header.begin());
     throw InputError(file.string() + ":1", "",
                      "the header has no column \"" + std::string(wanted) + "\" (a " +
-                         std::string(layout.format) + " file has a tab-separated header with " +
+                         std::string(format.name) + " file has a tab-separated header with " +
                          std::string(layout.text_a) +
                          (layout.text_b.empty() ? "" : ", " + std::string(layout.text_b)) +
                          " and " + std::string(layout.label) + ")");
@@ -253,6 +169,18 @@ std::vector<ClassificationExample> ReadGlueFile(const fs::path& file, const Glue
   return out;
 }
 
+// A GLUE format's row: its train.tsv and dev file read by `layout`.
+TaskFormat Glue(std::string_view name, GlueLayout layout, std::string_view note = "") {
+  std::string reads = std::string(kGlueTrainFile) + " and " + std::string(layout.dev_file);
+  return {name, note, TaskKind::kClassification, std::move(reads),
+          [layout = std::move(layout)](const TaskFormat& format, const fs::path& dir, Task& task) {
+            task.labels = layout.labels;
+            task.metrics = layout.metrics;
+            task.train.classification = ReadGlueFile(dir / kGlueTrainFile, layout, format);
+            task.dev.classification = ReadGlueFile(dir / layout.dev_file, layout, format);
+          }};
+}
+
 // ---------------------------------------------------------------------------------------------
 // JSON (SQuAD, RACE)
 
@@ -278,8 +206,8 @@ size_t CodePointToByte(std::string_view text, int64_t code_points) {
 }
 
 std::vector<SpanExample> ReadSquadFile(const fs::path& file, bool is_train, bool allows_no_answer,
-                                       std::string_view expected_files) {
-  const auto root = ReadTaskJson(file, expected_files);
+                                       const TaskFormat& format) {
+  const auto root = ReadTaskJson(file, format.Expected());
   const std::string source = file.string();
   const JsonAt data = JsonAt(root, source, "")["data"];
   std::vector<SpanExample> out;
@@ -324,11 +252,37 @@ std::vector<SpanExample> ReadSquadFile(const fs::path& file, bool is_train, bool
   return out;
 }
 
+// The first of `names` that exists in `dir` (for SQuAD's two naming schemes), else the first.
+fs::path FirstExisting(const fs::path& dir, std::initializer_list<std::string_view> names) {
+  for (auto name : names) {
+    std::error_code error;
+    if (fs::exists(dir / name, error)) return dir / name;
+  }
+  return dir / *names.begin();
+}
+
+// A SQuAD format's row: train-VERSION.json and dev-VERSION.json, or train.json and dev.json.
+TaskFormat Squad(std::string_view name, std::string_view version, bool allows_no_answer) {
+  const std::string train = "train-" + std::string(version) + ".json";
+  const std::string dev = "dev-" + std::string(version) + ".json";
+  return {name, "", TaskKind::kSpan, train + " and " + dev + ", or train.json and dev.json",
+          [=](const TaskFormat& format, const fs::path& dir, Task& task) {
+            task.allows_no_answer = allows_no_answer;
+            task.metrics = {kMetricF1, kMetricEm};
+            task.train.spans = ReadSquadFile(FirstExisting(dir, {train, "train.json"}), true,
+                                             allows_no_answer, format);
+            task.dev.spans = ReadSquadFile(FirstExisting(dir, {dev, "dev.json"}), false,
+                                           allows_no_answer, format);
+          }};
+}
+
 // Every regular file under `dir` (hidden files and folders skipped), in sorted path order.
-std::vector<fs::path> FilesUnder(const fs::path& dir) {
+std::vector<fs::path> FilesUnder(const fs::path& dir, const TaskFormat& format) {
   std::error_code error;
   if (!fs::is_directory(dir, error)) {
-    throw InputError(dir.string(), "", "no such directory (a race dataset has train/ and dev/)");
+    throw InputError(
+        dir.string(), "",
+        "no such directory (a " + std::string(format.name) + " dataset has " + format.reads + ")");
   }
   std::vector<fs::path> files;
   for (auto it = fs::recursive_directory_iterator(dir); it != fs::recursive_directory_iterator();
@@ -343,9 +297,9 @@ std::vector<fs::path> FilesUnder(const fs::path& dir) {
   return files;
 }
 
-std::vector<ChoiceExample> ReadRaceDir(const fs::path& dir) {
+std::vector<ChoiceExample> ReadRaceDir(const fs::path& dir, const TaskFormat& format) {
   std::vector<ChoiceExample> out;
-  for (const auto& file : FilesUnder(dir)) {
+  for (const auto& file : FilesUnder(dir, format)) {
     const auto root = ReadTaskJson(file, "a RACE JSON file");
     const std::string source = file.string();
     const JsonAt top(root, source, "");
@@ -386,13 +340,155 @@ std::vector<ChoiceExample> ReadRaceDir(const fs::path& dir) {
   return out;
 }
 
-// The first of `names` that exists in `dir` (for SQuAD's two naming schemes), else the first.
-fs::path FirstExisting(const fs::path& dir, std::initializer_list<std::string_view> names) {
-  for (auto name : names) {
-    std::error_code error;
-    if (fs::exists(dir / name, error)) return dir / name;
+void ReadRace(const TaskFormat& format, const fs::path& dir, Task& task) {
+  task.metrics = {kMetricAcc};
+  task.train.choices = ReadRaceDir(dir / "train", format);
+  task.dev.choices = ReadRaceDir(dir / "dev", format);
+  if (task.train.choices.front().options.size() != task.dev.choices.front().options.size()) {
+    throw InputError(dir.string(), "", "train and dev questions have different numbers of options");
   }
-  return dir / *names.begin();
+}
+
+// ---------------------------------------------------------------------------------------------
+// The formats
+
+// Every format NAME=FORMAT:PATH may name, in the order messages and help list them. A new format
+// is a row here: a GLUE layout, or a reader of its own.
+const std::vector<TaskFormat>& Formats() {
+  static const std::vector<TaskFormat> formats = {
+      Glue("sst2",
+           {.text_a = "sentence", .label = "label", .labels = {"0", "1"}, .metrics = {kMetricAcc}}),
+      Glue("topic",
+           {.text_a = "sentence",
+            .label = "label",
+            .labels = {"0", "1"},
+            .metrics = {kMetricF1, kMetricAcc}},
+           "SST-2's layout scored by F1"),
+      Glue("cola", {.implicit_header = {"source", "label", "star", "sentence"},
+                    .text_a = "sentence",
+                    .label = "label",
+                    .labels = {"0", "1"},
+                    .metrics = {kMetricMcc, kMetricAcc}}),
+      Glue("mnli", {.text_a = "sentence1",
+                    .text_b = "sentence2",
+                    .label = "gold_label",
+                    .labels = {"entailment", "neutral", "contradiction"},
+                    .metrics = {kMetricAcc},
+                    .dev_file = "dev_matched.tsv"}),
+      Glue("mnli-mm", {.text_a = "sentence1",
+                       .text_b = "sentence2",
+                       .label = "gold_label",
+                       .labels = {"entailment", "neutral", "contradiction"},
+                       .metrics = {kMetricAcc},
+                       .dev_file = "dev_mismatched.tsv"}),
+      Glue("qnli", {.text_a = "question",
+                    .text_b = "sentence",
+                    .label = "label",
+                    .labels = {"entailment", "not_entailment"},
+                    .metrics = {kMetricAcc}}),
+      Glue("qqp", {.text_a = "question1",
+                   .text_b = "question2",
+                   .label = "is_duplicate",
+                   .labels = {"0", "1"},
+                   .metrics = {kMetricAcc, kMetricF1}}),
+      Glue("rte", {.text_a = "sentence1",
+                   .text_b = "sentence2",
+                   .label = "label",
+                   .labels = {"entailment", "not_entailment"},
+                   .metrics = {kMetricAcc}}),
+      Glue("mrpc", {.text_a = "#1 String",
+                    .text_b = "#2 String",
+                    .label = "Quality",
+                    .labels = {"0", "1"},
+                    .metrics = {kMetricAcc, kMetricF1}}),
+      Glue("wnli", {.text_a = "sentence1",
+                    .text_b = "sentence2",
+                    .label = "label",
+                    .labels = {"0", "1"},
+                    .metrics = {kMetricAcc}}),
+      Squad("squad1", "v1.1", false),
+      Squad("squad2", "v2.0", true),
+      {"race", "", TaskKind::kMultipleChoice, "train/ and dev/", ReadRace},
+  };
+  return formats;
+}
+
+const TaskFormat* FindFormat(std::string_view name) {
+  for (const auto& format : Formats()) {
+    if (format.name == name) return &format;
+  }
+  return nullptr;
+}
+
+std::vector<std::string> FormatNames() {
+  std::vector<std::string> names;
+  for (const auto& format : Formats()) names.emplace_back(format.name);
+  return names;
+}
+
+// ---------------------------------------------------------------------------------------------
+// eval.tasks
+
+// " (did you mean "x"?)" for the closest candidates, else "".
+std::string Suggest(std::string_view word, const auto& candidates) {
+  return DidYouMean(
+      ClosestNames(word, std::vector<std::string>(candidates.begin(), candidates.end())));
+}
+
+bool IsTaskName(std::string_view name) {
+  auto lower_or_digit = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
+  if (name.empty() || !lower_or_digit(name[0])) return false;
+  return std::all_of(name.begin(), name.end(),
+                     [&](char c) { return lower_or_digit(c) || c == '.' || c == '_' || c == '-'; });
+}
+
+TaskSpec ParseTaskSpec(std::string_view entry) {
+  const std::string quoted = "\"" + std::string(entry) + "\"";
+  const auto equals = entry.find('=');
+  if (equals == std::string_view::npos) {
+    if (Contains(kBuiltinTasks, entry)) {
+      return {std::string(entry), std::string(BuiltinFormat(entry)),
+              fs::path("tasks") / std::string(entry), true};
+    }
+    if (FindFormat(entry) != nullptr) {
+      throw InputError("", std::string(kSpecsPath),
+                       quoted + " is a format, not a task: a dataset in that format is named " +
+                           "NAME=" + std::string(entry) + ":PATH");
+    }
+    if (entry.find(':') != std::string_view::npos) {
+      throw InputError("", std::string(kSpecsPath),
+                       quoted + ": expected NAME=FORMAT:PATH (the task's name is missing)");
+    }
+    throw InputError("", std::string(kSpecsPath),
+                     "unknown task " + quoted + Suggest(entry, kBuiltinTasks) +
+                         ": expected a built-in task (" + Join(kBuiltinTasks) +
+                         ") or NAME=FORMAT:PATH");
+  }
+  const auto name = TrimSpace(entry.substr(0, equals));
+  const auto rest = entry.substr(equals + 1);
+  const auto colon = rest.find(':');
+  if (colon == std::string_view::npos) {
+    throw InputError("", std::string(kSpecsPath),
+                     quoted + ": expected NAME=FORMAT:PATH, e.g. sst=sst2:/data/glue/SST-2");
+  }
+  const auto format = TrimSpace(rest.substr(0, colon));
+  const auto path = TrimSpace(rest.substr(colon + 1));
+  if (!IsTaskName(name)) {
+    throw InputError("", std::string(kSpecsPath),
+                     "task name \"" + std::string(name) + "\" in " + quoted +
+                         ": expected [a-z0-9][a-z0-9._-]* (it is part of metric names)");
+  }
+  if (FindFormat(format) == nullptr) {
+    throw InputError("", std::string(kSpecsPath),
+                     "unknown format \"" + std::string(format) + "\" in " + quoted +
+                         Suggest(format, FormatNames()) + ": expected one of " +
+                         Join(FormatNames()));
+  }
+  if (path.empty()) {
+    throw InputError("", std::string(kSpecsPath),
+                     quoted + ": the path to the dataset's directory is empty");
+  }
+  return {std::string(name), std::string(format), fs::path(std::string(path))};
 }
 
 }  // namespace
@@ -427,17 +523,23 @@ std::vector<TaskSpec> ParseTaskSpecs(const std::string& text) {
   return specs;
 }
 
+std::string BuiltinTasksHelp() { return Join(kBuiltinTasks); }
+
+std::string TaskFormatsHelp() {
+  std::vector<std::string> items;
+  for (const auto& format : Formats()) {
+    items.push_back(std::string(format.name) +
+                    (format.note.empty() ? "" : " (" + std::string(format.note) + ")"));
+  }
+  return OrList(items);
+}
+
 TaskKind KindOfFormat(const std::string& format) {
-  if (format == "squad1" || format == "squad2") return TaskKind::kSpan;
-  if (format == "race") return TaskKind::kMultipleChoice;
-  return TaskKind::kClassification;
+  const TaskFormat* found = FindFormat(format);
+  return found != nullptr ? found->kind : TaskKind::kClassification;
 }
 
 Task LoadTask(const TaskSpec& spec) {
-  Task task;
-  task.name = spec.name;
-  task.format = spec.format;
-  task.kind = KindOfFormat(spec.format);
   std::error_code error;
   if (!fs::is_directory(spec.path, error)) {
     const bool builtin =
@@ -447,37 +549,17 @@ Task LoadTask(const TaskSpec& spec) {
         "no such task directory" +
             std::string(builtin ? " (scripts/fetch-data writes the built-in tasks)" : ""));
   }
-  if (const GlueLayout* layout = FindGlueLayout(spec.format)) {
-    const std::string expected =
-        "the " + spec.format + " format reads train.tsv and " + std::string(layout->dev_file);
-    task.labels = layout->labels;
-    task.metrics = layout->metrics;
-    task.train.classification = ReadGlueFile(spec.path / "train.tsv", *layout, expected);
-    task.dev.classification = ReadGlueFile(spec.path / layout->dev_file, *layout, expected);
-  } else if (spec.format == "squad1" || spec.format == "squad2") {
-    const bool v2 = spec.format == "squad2";
-    const std::string train_name = v2 ? "train-v2.0.json" : "train-v1.1.json";
-    const std::string dev_name = v2 ? "dev-v2.0.json" : "dev-v1.1.json";
-    const std::string expected = "the " + spec.format + " format reads " + train_name + " and " +
-                                 dev_name + ", or train.json and dev.json";
-    task.allows_no_answer = v2;
-    task.metrics = {kMetricF1, kMetricEm};
-    task.train.spans =
-        ReadSquadFile(FirstExisting(spec.path, {train_name, "train.json"}), true, v2, expected);
-    task.dev.spans =
-        ReadSquadFile(FirstExisting(spec.path, {dev_name, "dev.json"}), false, v2, expected);
-  } else if (spec.format == "race") {
-    task.metrics = {kMetricAcc};
-    task.train.choices = ReadRaceDir(spec.path / "train");
-    task.dev.choices = ReadRaceDir(spec.path / "dev");
-    if (task.train.choices.front().options.size() != task.dev.choices.front().options.size()) {
-      throw InputError(spec.path.string(), "",
-                       "train and dev questions have different numbers of options");
-    }
-  } else {
-    throw InputError("", std::string(kSpecsPath),
-                     "unknown format \"" + spec.format + "\": expected one of " + Join(kFormats));
+  const TaskFormat* format = FindFormat(spec.format);
+  if (format == nullptr) {
+    throw InputError(
+        "", std::string(kSpecsPath),
+        "unknown format \"" + spec.format + "\": expected one of " + Join(FormatNames()));
   }
+  Task task;
+  task.name = spec.name;
+  task.format = spec.format;
+  task.kind = format->kind;
+  format->read(*format, spec.path, task);
   task.primary_metric = task.metrics.front();
   return task;
 }

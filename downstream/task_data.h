@@ -52,8 +52,8 @@ struct TaskSplit {
 
 // One `eval.tasks` entry: a built-in task name, or NAME=FORMAT:PATH (see ParseTaskSpecs).
 struct TaskSpec {
-  std::string name;    // metric names are eval/<name>/<metric>
-  std::string format;  // sst2 topic cola mnli mnli-mm qnli qqp rte mrpc wnli squad1 squad2 race
+  std::string name;            // metric names are eval/<name>/<metric>
+  std::string format;          // one of the formats TaskFormatsHelp lists
   std::filesystem::path path;  // a built-in's is tasks/<name>, in the data directory (InDataDir)
   bool builtin = false;
 
@@ -71,17 +71,24 @@ struct Task {
 };
 
 // Parses the comma-separated `eval.tasks` value. Built-in names (uci-sentiment, reuters-grain,
-// reuters-corn) resolve to <data_dir>/tasks/<name> (SST-2 layout; the Reuters ones as format
-// "topic", scored by F1) as fetched by scripts/fetch-data; NAME=FORMAT:PATH names a user's dataset
-// directory (a relative PATH is taken as given, i.e. relative to the working directory). NAME
-// matches [a-z0-9][a-z0-9._-]*. Empty text gives no tasks. Throws InputError (path "eval.tasks")
-// for an unknown name or format, a duplicate name, or a malformed entry.
+// reuters-corn, bshift) resolve to <data_dir>/tasks/<name> (SST-2 layout; the Reuters ones as
+// format "topic", scored by F1) as fetched by scripts/fetch-data; NAME=FORMAT:PATH names a user's
+// dataset directory (a relative PATH is taken as given, i.e. relative to the working directory).
+// NAME matches [a-z0-9][a-z0-9._-]*. Empty text gives no tasks. Throws InputError (path
+// "eval.tasks") for an unknown name or format, a duplicate name, or a malformed entry.
 std::vector<TaskSpec> ParseTaskSpecs(const std::string& text,
                                      const std::filesystem::path& data_dir);
 // The same without a data directory, as a run's config holds them: a built-in's path is
 // tasks/<name>, which InDataDir places in the data directory.
 std::vector<TaskSpec> ParseTaskSpecs(const std::string& text);
 TaskSpec InDataDir(TaskSpec spec, const std::filesystem::path& data_dir);
+
+// The formats NAME=FORMAT:PATH may name, as help lists them: "sst2, topic (SST-2's layout scored
+// by F1), cola, ..., squad2 or race". task_data.cpp's table of formats is the list.
+std::string TaskFormatsHelp();
+
+// "uci-sentiment, reuters-grain, reuters-corn, bshift": the built-in task names, for help texts.
+std::string BuiltinTasksHelp();
 
 // The kind of task a format is (the paper's fine-tuning defaults differ by kind): squad1 and
 // squad2 are spans, race multiple choice, every other format classification. Knowable without

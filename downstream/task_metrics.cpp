@@ -227,7 +227,8 @@ std::map<std::string, double> ScoreClassification(const std::vector<int>& gold,
       const double denominator = std::sqrt((n * n - gold_squares) * (n * n - predicted_squares));
       out[metric] = denominator == 0 ? 0.0 : 100 * (correct * n - products) / denominator;
     } else {
-      ABLATE_CHECK(false, "unknown classification metric \"" + metric + "\" (acc, f1 or mcc)");
+      ABLATE_CHECK(false, "unknown classification metric \"" + metric + "\" (" + kMetricAcc + ", " +
+                              kMetricF1 + " or " + kMetricMcc + ")");
     }
   }
   return out;

@@ -250,8 +250,11 @@ GridSpec LoadGrid(const std::string& path) {
 std::string RunKey(const json& params) {
   // nlohmann::json objects iterate in sorted key order, so the text is independent of file order.
   std::string canonical;
-  for (const auto& [name, value] : params.items())
+  for (const auto& [name, value] : params.items()) {
+    const ParamSpec* spec = FindParam(name);
+    if (spec != nullptr && !spec->keyed_at_default && value == spec->default_value) continue;
     canonical += name + "=" + CanonicalText(value) + "\n";
+  }
   return Sha256Hex(canonical).substr(0, 16);
 }
 

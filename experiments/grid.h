@@ -52,7 +52,9 @@ GridSpec LoadGrid(const std::string& path);
 // parameters merged into one run (the first occurrence keeps its place).
 std::vector<RunSpec> ExpandGrid(const GridSpec& grid);
 
-// The stable key of a complete parameter set: independent of key order and number spelling.
+// The stable key of a complete parameter set: independent of key order and number spelling. A
+// parameter added after keys were first written counts only when it is not at its default
+// (ParamSpec::keyed_at_default), so an ablate that adds one keeps every existing key.
 std::string RunKey(const nlohmann::json& params);
 
 // Command-line overrides (--set NAME=VALUE), checked like the grid's own values. VALUE is read as

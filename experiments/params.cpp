@@ -102,6 +102,16 @@ ParamSpec OptionalString(std::string name, ParamSpec::Bind bind, std::string hel
   return spec;
 }
 
+// A parameter added after keys were first written (ParamSpec::keyed_at_default).
+ParamSpec Added(ParamSpec spec) {
+  spec.keyed_at_default = false;
+  return spec;
+}
+
+downstream::Pooling ParsePoolingValue(const json& value) {
+  return downstream::ParsePooling(value.get_ref<const std::string&>());
+}
+
 // Defaults are the paper's BERT-BASE baseline (Liu et al. 2019, section 2 and Table 9), so a grid
 // that only names what it varies reproduces the paper's setting.
 std::vector<ParamSpec> BuildTable() {
@@ -126,26 +136,27 @@ std::vector<ParamSpec> BuildTable() {
           "number of differently-masked copies for static masking; epoch e uses copy e mod K"),
       Float("data.mask_prob", Member(&RunConfig::data, &core::DataConfig::mask_prob), 0.15, 0.0,
             1.0, true, "fraction of tokens selected for prediction"),
-      Int("data.seq_len", Member(&RunConfig::data, &core::DataConfig::seq_len), 512, 8, 65536,
-          "maximum sequence length in tokens"),
+      Int("data.seq_len", Member(&RunConfig::data, &core::DataConfig::seq_len),
+          core::kBertBaseSeqLen, 8, 65536, "maximum sequence length in tokens"),
       Float("data.short_seq_prob", Member(&RunConfig::data, &core::DataConfig::short_seq_prob), 0.0,
             0.0, 1.0, false,
             "SEGMENT-PAIR+NSP: probability of a random shorter target length (0 = RoBERTa's "
             "full-length sequences, section 3.1; 0.1 = BERT's rule)"),
       Int("data.max_tokens", Member(&RunConfig::data, &core::DataConfig::max_tokens), 0, 0, kHuge,
           "use only the first N training tokens of the corpus (0 = all), for data-size axes"),
-      Int("model.layers", Member(&RunConfig::model, &core::ModelConfig::layers), 12, 1, 256,
-          "transformer layers"),
-      Int("model.hidden", Member(&RunConfig::model, &core::ModelConfig::hidden), 768, 8, 65536,
-          "hidden size"),
-      Int("model.heads", Member(&RunConfig::model, &core::ModelConfig::heads), 12, 1, 1024,
-          "attention heads (must divide model.hidden)"),
-      Int("model.ffn", Member(&RunConfig::model, &core::ModelConfig::ffn), 3072, 8, 262144,
-          "feed-forward inner size"),
-      Float("model.dropout", Member(&RunConfig::model, &core::ModelConfig::dropout), 0.1, 0.0, 0.99,
-            false, "dropout on embeddings and layer outputs"),
+      Int("model.layers", Member(&RunConfig::model, &core::ModelConfig::layers),
+          core::kBertBase.layers, 1, 256, "transformer layers"),
+      Int("model.hidden", Member(&RunConfig::model, &core::ModelConfig::hidden),
+          core::kBertBase.hidden, 8, 65536, "hidden size"),
+      Int("model.heads", Member(&RunConfig::model, &core::ModelConfig::heads),
+          core::kBertBase.heads, 1, 1024, "attention heads (must divide model.hidden)"),
+      Int("model.ffn", Member(&RunConfig::model, &core::ModelConfig::ffn), core::kBertBase.ffn, 8,
+          262144, "feed-forward inner size"),
+      Float("model.dropout", Member(&RunConfig::model, &core::ModelConfig::dropout),
+            core::kBertBase.dropout, 0.0, 0.99, false, "dropout on embeddings and layer outputs"),
       Float("model.attention_dropout",
-            Member(&RunConfig::model, &core::ModelConfig::attention_dropout), 0.1, 0.0, 0.99, false,
+            Member(&RunConfig::model, &core::ModelConfig::attention_dropout),
+            core::kBertBase.attention_dropout, 0.0, 0.99, false,
             "dropout on attention probabilities"),
       Int("train.batch_size", Member(&RunConfig::train, &core::LoopConfig::batch_size), 256, 1,
           kHuge, "sequences per optimizer update"),
@@ -190,10 +201,11 @@ std::vector<ParamSpec> BuildTable() {
       OptionalString(
           "eval.tasks", Parsed(ParseTasks, &RunConfig::eval, &EvalConfig::tasks),
           "downstream tasks fine-tuned after pretraining, comma-separated (\"\" = none): the "
-          "built-ins uci-sentiment, reuters-grain, reuters-corn (scripts/fetch-data), or "
-          "NAME=FORMAT:PATH with FORMAT sst2, topic (SST-2's layout scored by F1), cola, mnli, "
-          "mnli-mm, qnli, qqp, rte, mrpc, wnli, "
-          "squad1, squad2 or race; scores are final metrics eval/NAME/METRIC in percent"),
+          "built-ins " +
+              downstream::BuiltinTasksHelp() +
+              " (scripts/fetch-data), or NAME=FORMAT:PATH with FORMAT " +
+              downstream::TaskFormatsHelp() +
+              "; scores are final metrics eval/NAME/METRIC in percent"),
       OptionalString("eval.lrs",
                      Parsed(ParseRates, &RunConfig::eval, &EvalConfig::finetune,
                             &downstream::FinetuneConfig::lrs),
@@ -212,10 +224,11 @@ std::vector<ParamSpec> BuildTable() {
                    &downstream::FinetuneConfig::weight_decay),
             -1, -1, 10, false, "fine-tuning weight decay (-1 = the paper's: 0.1; SQuAD 0.01)"),
       Int("eval.seeds",
-          Member(&RunConfig::eval, &EvalConfig::finetune, &downstream::FinetuneConfig::seeds), 5, 1,
-          1000,
+          Member(&RunConfig::eval, &EvalConfig::finetune, &downstream::FinetuneConfig::seeds),
+          downstream::kPaperSeeds, 1, 1000,
           "fine-tuning runs per learning rate, each from the same checkpoint; the median counts "
-          "(the paper's 5)"),
+          "(the paper's " +
+              std::to_string(downstream::kPaperSeeds) + ")"),
       Int("eval.max_train_examples",
           Member(&RunConfig::eval, &EvalConfig::finetune,
                  &downstream::FinetuneConfig::max_train_examples),
@@ -225,6 +238,12 @@ std::vector<ParamSpec> BuildTable() {
           Member(&RunConfig::eval, &EvalConfig::finetune,
                  &downstream::FinetuneConfig::max_dev_examples),
           0, 0, kHuge, "score a fixed random sample of this many dev examples (0 = all)"),
+      Added(String("eval.pooling",
+                   Parsed(ParsePoolingValue, &RunConfig::eval, &EvalConfig::finetune,
+                          &downstream::FinetuneConfig::pooling),
+                   "first", downstream::PoolingNames(),
+                   "what the classification head reads: first = the first token's final state "
+                   "(RoBERTa's head); mean = the mean of the tokens' final states")),
       Int("eval.seq_len",
           Member(&RunConfig::eval, &EvalConfig::finetune, &downstream::FinetuneConfig::seq_len), 0,
           0, 65536,

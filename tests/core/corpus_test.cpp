@@ -148,3 +148,72 @@ TEST_CASE("the data pipeline streams masked batches from a prepared corpus", "[c
   CHECK(batch.input_ids[0] == data.tokenizer().bos_id());
   CHECK(batch.predictions > 0);
 }
+
+TEST_CASE("the bshift task is built from exactly the documents every corpus holds out",
+          "[corpus][bshift]") {
+  // scripts/fetch_tasks.py repeats HeldOutIds' rule in Python; here both see the same 400
+  // documents, one eligible sentence each beside one too short to keep.
+  ablate::test::TempDir dir("ablate_bshift_");
+  std::filesystem::create_directories(dir / "corpora");
+  std::vector<Document> documents;
+  std::string jsonl;
+  auto sentence = [](const std::string& n) {
+    return std::vector<std::string>{"Document", n,     "reads",  "very",    "well",
+                                    "in",       "the", "bright", "morning", "light."};
+  };
+  for (int i = 0; i < 400; ++i) {
+    const std::string id = "t/" + std::to_string(i);
+    const std::vector<std::string> paragraphs = {
+        "Document " + std::to_string(i) +
+        " reads very well in the bright morning light. Too short."};
+    jsonl += nlohmann::json{{"id", id}, {"source", "t"}, {"paragraphs", paragraphs}}.dump() + "\n";
+    documents.push_back({id, "", "t", paragraphs});
+  }
+  dir.Write("corpora/t.jsonl", jsonl);
+  dir.Write("corpora/manifest.json", R"({"sources": {"t": {"file": "t.jsonl"}}})");
+  const auto held_out = HeldOutIds(documents);
+  REQUIRE(held_out.size() >= 5);  // about 3% of 400
+  REQUIRE(held_out.size() < 30);
+
+  const auto r = ablate::test::Shell(
+      ablate::test::Python() + " -c 'import json, sys; from pathlib import Path; " +
+      "sys.path.insert(0, \"" + std::string(ABLATE_SOURCE_DIR) + "/scripts\"); " +
+      "import fetch_tasks as f; train, dev = f.ExtractBShift(Path(\"" + (dir / "corpora").string() +
+      "\")); print(json.dumps(train + dev))'");
+  INFO(r.out);
+  REQUIRE(r.code == 0);
+  const auto examples = nlohmann::json::parse(r.out);
+  std::set<std::string> ids;
+  int swapped = 0;
+  for (const auto& example : examples) {
+    const auto text = example[0].get<std::string>();
+    const int label = example[1].get<int>();
+    INFO(text);
+    std::vector<std::string> words;
+    std::istringstream in(text);
+    for (std::string w; in >> w;) words.push_back(w);
+    std::string number;
+    for (const auto& w : words)
+      if (std::isdigit(static_cast<unsigned char>(w[0]))) number = w;
+    REQUIRE(held_out.count("t/" + number) == 1);  // only held-out documents' sentences
+    ids.insert("t/" + number);
+    const auto written = sentence(number);
+    REQUIRE(words.size() == written.size());
+    std::vector<size_t> differ;
+    for (size_t k = 0; k < words.size(); ++k)
+      if (words[k] != written[k]) differ.push_back(k);
+    if (label == 0) {
+      CHECK(differ.empty());  // as written
+    } else {
+      // exactly one adjacent pair swapped
+      REQUIRE(differ.size() == 2);
+      CHECK(differ[1] == differ[0] + 1);
+      CHECK(words[differ[0]] == written[differ[1]]);
+      CHECK(words[differ[1]] == written[differ[0]]);
+      ++swapped;
+    }
+  }
+  CHECK(ids == held_out);  // and every held-out document's sentence
+  CHECK(swapped > 0);
+  CHECK(swapped < static_cast<int>(examples.size()));
+}

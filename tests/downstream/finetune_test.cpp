@@ -14,6 +14,8 @@
 #include "base/number_text.h"
 #include "base/rng.h"
 #include "core/checkpoint.h"
+#include "downstream/finetune_model.h"
+#include "downstream/task_encoding.h"
 #include "experiments/grid.h"
 #include "experiments/run_config.h"
 #include "tests/support.h"
@@ -108,6 +110,39 @@ class Counter : public FinetuneObserver {
 };
 
 }  // namespace
+
+TEST_CASE("mean pooling reads the mean of the tokens' final states, padding left out",
+          "[finetune]") {
+  torch::manual_seed(3);
+  ModelOptions options = ModelOptions::Tiny();
+  options.dropout = options.attention_dropout = 0;
+  FinetuneModel mean(options, TaskKind::kClassification, 2, Pooling::kMean);
+  FinetuneModel first(options, TaskKind::kClassification, 2, Pooling::kFirst);
+  {  // the same weights in both, so only the pooling differs
+    torch::NoGradGuard no_grad;
+    auto source = mean->named_parameters();
+    for (auto& item : first->named_parameters()) item.value().copy_(source[item.key()]);
+  }
+  mean->eval();
+  first->eval();
+  torch::NoGradGuard no_grad;
+  const int64_t pad = options.pad_id;
+  const Sequence short_row{{0, 7, 8, 9, 2}, {0, 0, 0, 0, 0}};
+  const Sequence long_row{{0, 5, 6, 7, 8, 9, 10, 2}, std::vector<int64_t>(8, 0)};
+  const auto batch = PadBatch({&short_row, &long_row}, pad, torch::kCPU);
+  const auto hidden = mean->encoder_->Encode(batch).view({2, 8, -1});
+  // By hand: row 0 averages its 5 tokens, row 1 all 8; the first token is position 0.
+  const auto by_hand = torch::stack({hidden[0].slice(0, 0, 5).mean(0), hidden[1].mean(0)});
+  CHECK(torch::allclose(mean->forward(batch), mean->classifier_(by_hand), 1e-5, 1e-6));
+  CHECK(
+      torch::allclose(first->forward(batch), first->classifier_(hidden.select(1, 0)), 1e-5, 1e-6));
+  CHECK(!torch::allclose(mean->forward(batch), first->forward(batch), 1e-3, 1e-4));
+  // The short row alone (no padding) scores as it does padded beside the long one.
+  const auto alone = PadBatch({&short_row}, pad, torch::kCPU);
+  CHECK(torch::allclose(mean->forward(alone)[0], mean->forward(batch)[0], 1e-5, 1e-6));
+  CHECK(ParsePooling("mean") == Pooling::kMean);
+  CHECK_THROWS_WITH(ParsePooling("max"), "eval.pooling: unknown pooling \"max\"");
+}
 
 TEST_CASE("a classification head learns a rule on the second text of a pair", "[finetune]") {
   Scratch s;

@@ -54,6 +54,8 @@ TEST_CASE("eval.tasks names built-in tasks and user datasets", "[task_data]") {
         fs::path("/d/tasks/reuters-corn"));
   // The Reuters topics are scored by F1 of the topic (format "topic": SST-2's layout).
   CHECK(ParseTaskSpecs("reuters-grain", "/d")[0].format == "topic");
+  CHECK(ParseTaskSpecs("bshift", "/d")[0].format == "sst2");
+  CHECK(ParseTaskSpecs("bshift", "/d")[0].path == fs::path("/d/tasks/bshift"));
   CHECK(ParseTaskSpecs("", "/d").empty());
   CHECK(ParseTaskSpecs("  ", "/d").empty());
   // A path may itself hold ':' and '='.
@@ -64,7 +66,7 @@ TEST_CASE("bad eval.tasks entries are input errors that say what was expected", 
   auto error = [](const std::string& text) { return ErrorOf([&] { ParseTaskSpecs(text, "/d"); }); };
   CHECK(error("uci-sentimen") ==
         "eval.tasks: unknown task \"uci-sentimen\" (did you mean \"uci-sentiment\"?): expected a "
-        "built-in task (uci-sentiment, reuters-grain, reuters-corn) or NAME=FORMAT:PATH");
+        "built-in task (uci-sentiment, reuters-grain, reuters-corn, bshift) or NAME=FORMAT:PATH");
   CHECK(error("m=sst-2:/x") ==
         "eval.tasks: unknown format \"sst-2\" in \"m=sst-2:/x\" (did you mean \"sst2\"?): "
         "expected one of sst2, topic, cola, mnli, mnli-mm, qnli, qqp, rte, mrpc, wnli, squad1, "
@@ -295,7 +297,9 @@ TEST_CASE("the built-in tasks load once scripts/fetch-data has fetched them", "[
     WARN("skipped: " << (data_dir / "tasks").string() << " not fetched (run scripts/fetch-data)");
     return;
   }
-  for (const auto& spec : ParseTaskSpecs("uci-sentiment,reuters-grain,reuters-corn", data_dir)) {
+  std::string names = "uci-sentiment,reuters-grain,reuters-corn";
+  if (fs::exists(data_dir / "tasks/bshift")) names += ",bshift";  // fetched since it was added
+  for (const auto& spec : ParseTaskSpecs(names, data_dir)) {
     INFO(spec.name);
     auto task = LoadTask(spec);
     CHECK(task.labels == std::vector<std::string>{"0", "1"});
@@ -308,6 +312,10 @@ TEST_CASE("the built-in tasks load once scripts/fetch-data has fetched them", "[
     CHECK(counts[1] > 0);
     if (spec.name == "uci-sentiment") {
       CHECK(task.train.size() + task.dev.size() == 3000);
+      CHECK(task.primary_metric == "acc");
+    } else if (spec.name == "bshift") {
+      CHECK(task.train.size() >= 3000);  // fetch_tasks.py's floor for the shipped corpora
+      CHECK(task.dev.size() >= 600);
       CHECK(task.primary_metric == "acc");
     } else {
       CHECK(task.metrics == std::vector<std::string>{"f1", "acc"});

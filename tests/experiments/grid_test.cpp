@@ -105,6 +105,25 @@ TEST_CASE("a run key is the SHA-256 of sorted name=value lines", "[grid]") {
   CHECK(ex::RunKey(params) == "06e0c8c3279fa8f1");
 }
 
+TEST_CASE("a parameter added later counts in the key only when it is not at its default",
+          "[grid]") {
+  json params = json::object();
+  params["seed"] = 1;
+  params["optim.lr"] = 1e-4;
+  params["data.masking"] = "static";
+  // eval.pooling came after keys were first written: at its default the key is the one above.
+  params["eval.pooling"] = "first";
+  CHECK(ex::RunKey(params) == "06e0c8c3279fa8f1");
+  // printf 'data.masking="static"\neval.pooling="mean"\noptim.lr=0.0001\nseed=1\n' |
+  //   sha256sum | cut -c1-16
+  params["eval.pooling"] = "mean";
+  CHECK(ex::RunKey(params) == "5d04265a03b8d4ff");
+  // Every parameter of the first release is keyed at its default.
+  params.erase("eval.pooling");
+  params["optim.beta1"] = 0.9;
+  CHECK(ex::RunKey(params) != "06e0c8c3279fa8f1");
+}
+
 TEST_CASE("bad grids get one error naming the file and JSON path", "[grid][errors]") {
   CHECK(Error(R"({"name": "t", "axes": {"optim.lrr": [1e-4]}})") ==
         "g.json: /axes/optim.lrr: unknown parameter \"optim.lrr\" (did you mean \"optim.lr\"?) "
