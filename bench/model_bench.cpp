@@ -223,6 +223,17 @@ void Print(const char* name, double ours, double peer, const char* unit) {
   std::fflush(stdout);
 }
 
+// The MFU line of `size`'s step times, against a matmul rate measured just now.
+void PrintMfu(const char* name, const Size& size, const Times& times) {
+  const double rate = MatmulRate();
+  char unit[160];
+  std::snprintf(unit, sizeof unit,
+                "model FLOPs per second over the fp32 matmul rate measured here, %.0f GFLOP/s on "
+                "2 threads; higher is better",
+                rate / 1e9);
+  Print(name, Mfu(size, times.ours, rate), times.peer > 0 ? Mfu(size, times.peer, rate) : 0, unit);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -239,14 +250,7 @@ int main(int argc, char** argv) {
     Print("model_micro", masked.ours, masked.peer, "ms/step");
     Print("model_micro_tokens", tokens / masked.ours * 1e3,
           masked.peer > 0 ? tokens / masked.peer * 1e3 : 0, "tokens/s");
-    const double rate = MatmulRate();
-    char unit[160];
-    std::snprintf(unit, sizeof unit,
-                  "model FLOPs per second over the fp32 matmul rate measured here, %.0f GFLOP/s "
-                  "on 2 threads; higher is better",
-                  rate / 1e9);
-    Print("model_micro_mfu", Mfu(micro, masked.ours, rate),
-          masked.peer > 0 ? Mfu(micro, masked.peer, rate) : 0, unit);
+    PrintMfu("model_micro_mfu", micro, masked);
     const Times all = Alternate(ours, micro, "all", steps);
     Print("model_micro_vs_all_positions", all.ours, all.peer,
           "ms/step; peer computes logits at all positions");
@@ -255,13 +259,6 @@ int main(int argc, char** argv) {
   Ours ours(larger);
   const Times times = Alternate(ours, larger, "masked", steps);
   Print("model_larger", times.ours, times.peer, "ms/step");
-  const double rate = MatmulRate();
-  char unit[160];
-  std::snprintf(unit, sizeof unit,
-                "model FLOPs per second over the fp32 matmul rate measured here, %.0f GFLOP/s on "
-                "2 threads; higher is better",
-                rate / 1e9);
-  Print("model_larger_mfu", Mfu(larger, times.ours, rate),
-        times.peer > 0 ? Mfu(larger, times.peer, rate) : 0, unit);
+  PrintMfu("model_larger_mfu", larger, times);
   return 0;
 }

@@ -9,6 +9,8 @@
 
 #include <cstdint>
 
+#include "core/train_config.h"
+
 namespace ablate::core {
 
 // alpha * a @ b for a (N, M, K), b (N, K, P) -> (N, M, P). On the CPU the N products run in
@@ -39,7 +41,7 @@ torch::Tensor CrossEntropyPerToken(const torch::Tensor& logits, const torch::Ten
 // The scalars of one AdamW update (the same for every parameter of a group).
 struct AdamWScalars {
   double lr = 0;
-  double beta1 = 0.9, beta2 = 0.999, eps = 1e-6;
+  double beta1 = kBertAdamW.beta1, beta2 = kBertAdamW.beta2, eps = kBertAdamW.eps;
   double decay_factor = 1;      // 1 - lr * weight_decay
   double bias_correction1 = 1;  // 1 - beta1^step
   double bias_correction2 = 1;  // 1 - beta2^step

@@ -8,11 +8,13 @@
 #include <optional>
 #include <string>
 
+#include "core/train_config.h"
+
 namespace ablate::core {
 
 struct ActivationSizes {
   int64_t layers = 0, hidden = 0, heads = 0, ffn = 0, vocab_size = 0, seq_len = 0;
-  double mask_prob = 0.15;
+  double mask_prob = kBertMaskProb;
 };
 
 // Bytes of float32 activations kept for the backward pass per token of a micro-batch: per layer

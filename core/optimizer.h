@@ -10,14 +10,16 @@
 #include <string>
 #include <vector>
 
+#include "core/train_config.h"
+
 namespace ablate::core {
 
 struct AdamWOptions {
-  // BERT's values (Devlin et al. 2019); RoBERTa's large-batch runs set beta2 = 0.98.
-  double beta1 = 0.9;
-  double beta2 = 0.999;
-  double eps = 1e-6;
-  double weight_decay = 0.01;
+  // BERT's values (core/train_config.h, kBertAdamW); RoBERTa's large-batch runs set beta2 = 0.98.
+  double beta1 = kBertAdamW.beta1;
+  double beta2 = kBertAdamW.beta2;
+  double eps = kBertAdamW.eps;
+  double weight_decay = kBertAdamW.weight_decay;
   // Use the one-pass CPU kernel where it applies (contiguous float/double CPU tensors); false
   // runs LibTorch's foreach ops everywhere (the path CUDA tensors always take).
   bool fused = true;

@@ -68,6 +68,16 @@ struct OptimConfig {
   bool operator==(const OptimConfig&) const = default;
 };
 
+// BERT's Adam settings (Devlin et al. 2019; RoBERTa's large-batch runs set beta2 = 0.98): the
+// parameter table's optim.* defaults, AdamWOptions' (core/optimizer.h) and AdamWScalars'
+// (core/fused_ops.h). The learning rate and warmup are the parameter table's alone.
+inline constexpr OptimConfig kBertAdamW = {
+    .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-6, .weight_decay = 0.01};
+
+// BERT's share of tokens selected for prediction: data.mask_prob's default, and the share the
+// memory plan (core/memory_plan.h) assumes when it is not told.
+inline constexpr double kBertMaskProb = 0.15;
+
 // eval.* as pretraining uses it: validation on held-out documents.
 struct ValidationConfig {
   int64_t every = 0;      // 0 = only at the end
