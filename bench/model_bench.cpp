@@ -20,7 +20,6 @@
 #include <string>
 #include <vector>
 
-#include "base/allocator.h"
 #include "base/rng.h"
 #include "bench/training_flops.h"
 #include "core/batch_tensors.h"
@@ -239,7 +238,6 @@ void PrintMfu(const char* name, const Size& size, const Times& times) {
 int main(int argc, char** argv) {
   const int steps = argc > 1 ? std::max(1, std::atoi(argv[1])) : 5;
   std::signal(SIGPIPE, SIG_IGN);      // a peer that died is reported as skipped, not fatal
-  ablate::KeepFreedMemoryForReuse();  // as ablate-train does (base/allocator.h)
   at::set_num_threads(2);
   const Size micro{128, 2, 2, 512}, larger{256, 4, 4, 1024};
   const double tokens = kRows * kCols;

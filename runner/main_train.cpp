@@ -2,7 +2,6 @@
 // for them; workers, local ranks and remote tasks start it directly.
 #include <csignal>
 
-#include "base/allocator.h"
 #include "runner/cli.h"
 
 int main(int argc, char** argv) {
@@ -10,7 +9,6 @@ int main(int argc, char** argv) {
   // A file-size limit (ulimit -f) makes a write fail with EFBIG, reported like a full disk,
   // rather than killing the run without a word.
   std::signal(SIGXFSZ, SIG_IGN);
-  ablate::KeepFreedMemoryForReuse();  // base/allocator.h: no page faults on every step
   static const std::map<std::string, CommandFunction> implemented = {
       {"run", CmdRun},     {"worker", CmdWorker}, {"task", CmdTask},
       {"train", CmdTrain}, {"export", CmdExport},
