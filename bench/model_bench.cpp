@@ -237,7 +237,7 @@ void PrintMfu(const char* name, const Size& size, const Times& times) {
 
 int main(int argc, char** argv) {
   const int steps = argc > 1 ? std::max(1, std::atoi(argv[1])) : 5;
-  std::signal(SIGPIPE, SIG_IGN);      // a peer that died is reported as skipped, not fatal
+  std::signal(SIGPIPE, SIG_IGN);  // a peer that died is reported as skipped, not fatal
   at::set_num_threads(2);
   const Size micro{128, 2, 2, 512}, larger{256, 4, 4, 1024};
   const double tokens = kRows * kCols;

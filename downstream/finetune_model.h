@@ -78,10 +78,9 @@ struct FinetuneModelImpl : torch::nn::Module {
   // (B, T, H) -> (B, H): the first token's state, or the mean over each row's first `lengths`.
   torch::Tensor Pool(const torch::Tensor& hidden, const torch::Tensor& lengths) const {
     if (pooling_ == Pooling::kFirst) return hidden.select(1, 0);
-    const auto lengths_here = lengths.to(hidden.device());
-    auto keep = torch::arange(hidden.size(1), lengths_here.options())
+    auto keep = torch::arange(hidden.size(1), lengths.options())  // on the batch's device
                     .unsqueeze(0)
-                    .lt(lengths_here.unsqueeze(1))
+                    .lt(lengths.unsqueeze(1))
                     .to(hidden.scalar_type())
                     .unsqueeze(2);  // (B, T, 1)
     return (hidden * keep).sum(1) / keep.sum(1);

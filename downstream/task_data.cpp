@@ -37,20 +37,16 @@ constexpr auto kBuiltinTasks = [] {
   return names;
 }();
 
-std::string_view BuiltinFormat(std::string_view name) {
+const BuiltinTask* FindBuiltin(std::string_view name) {
   for (const auto& builtin : kBuiltins)
-    if (builtin.name == name) return builtin.format;
-  return {};
+    if (builtin.name == name) return &builtin;
+  return nullptr;
 }
 
 std::string Join(const auto& names) {
   std::string out;
   for (std::string_view n : names) (out += out.empty() ? "" : ", ") += n;
   return out;
-}
-
-bool Contains(const auto& names, std::string_view name) {
-  return std::find(names.begin(), names.end(), name) != names.end();
 }
 
 // One format NAME=FORMAT:PATH may name: a row of Formats() below.
@@ -446,8 +442,8 @@ TaskSpec ParseTaskSpec(std::string_view entry) {
   const std::string quoted = "\"" + std::string(entry) + "\"";
   const auto equals = entry.find('=');
   if (equals == std::string_view::npos) {
-    if (Contains(kBuiltinTasks, entry)) {
-      return {std::string(entry), std::string(BuiltinFormat(entry)),
+    if (const BuiltinTask* builtin = FindBuiltin(entry)) {
+      return {std::string(entry), std::string(builtin->format),
               fs::path("tasks") / std::string(entry), true};
     }
     if (FindFormat(entry) != nullptr) {
@@ -542,8 +538,8 @@ TaskKind KindOfFormat(const std::string& format) {
 Task LoadTask(const TaskSpec& spec) {
   std::error_code error;
   if (!fs::is_directory(spec.path, error)) {
-    const bool builtin =
-        Contains(kBuiltinTasks, spec.name) && spec.format == BuiltinFormat(spec.name);
+    const BuiltinTask* found = FindBuiltin(spec.name);
+    const bool builtin = found != nullptr && spec.format == found->format;
     throw InputError(
         spec.path.string(), "",
         "no such task directory" +

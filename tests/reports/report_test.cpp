@@ -632,16 +632,15 @@ TEST_CASE("docs/results.md's example SQL runs against a results database", "[rep
   const std::string db = dir.File("r.db");
   {
     Store store = Store::Open(db);
-    AddExperiment(store, "roberta-micro",
-                  {json{{"seed", 1},
-                        {"data.masking", "static"},
-                        {"data.format", "FULL-SENTENCES"},
-                        {"train.batch_size", 64},
-                        {"optim.lr", 1e-3}}},
-                  {"completed"},
-                  {{{"valid/ppl", 9.5},
-                    {"eval/bshift/acc", 70},
-                    {"eval/bshift/untrained/acc", 50}}});
+    AddExperiment(
+        store, "roberta-micro",
+        {json{{"seed", 1},
+              {"data.masking", "static"},
+              {"data.format", "FULL-SENTENCES"},
+              {"train.batch_size", 64},
+              {"optim.lr", 1e-3}}},
+        {"completed"},
+        {{{"valid/ppl", 9.5}, {"eval/bshift/acc", 70}, {"eval/bshift/untrained/acc", 50}}});
   }
   const std::string page = ReadFile(fs::path(ABLATE_SOURCE_DIR) / "docs" / "results.md");
   const size_t intro = page.find("Example queries");
