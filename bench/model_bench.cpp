@@ -6,6 +6,8 @@
 // 19 masked per row, no padding, dropout 0.1. Our steps alternate with the peer's (it runs as a
 // child process, one step per request), so both see the same machine load. Asserts nothing.
 //
+// The *_bf16 lines run both sides' forward passes under CPU bf16 autocast (train.precision=bf16).
+//
 // Usage: bench_model [STEPS]  (default 5 timed steps of each, after 1 warm-up; medians reported)
 #include <ATen/Parallel.h>
 #include <fcntl.h>
@@ -86,17 +88,18 @@ double Milliseconds(Clock::time_point start) {
 
 class Ours {
  public:
-  explicit Ours(const Size& size)
+  explicit Ours(const Size& size, bool bf16 = false)
       : model_(Options(size)),
         optimizer_(WeightDecayGroups(*model_, 0.01), AdamWOptions{}),
         batch_(ToTensors(SyntheticBatch(model_->options().vocab_size), torch::kCPU)) {
     model_->train();
+    accumulate_.bf16 = bf16;
   }
 
   double Step() {
     const auto start = Clock::now();
     optimizer_.ZeroGrad();
-    AccumulateGradients(model_, {batch_});
+    AccumulateGradients(model_, {batch_}, accumulate_);
     optimizer_.Step(1e-4);
     return Milliseconds(start);
   }
@@ -105,6 +108,7 @@ class Ours {
   BertModel model_;
   AdamW optimizer_;
   BatchTensors batch_;
+  AccumulateOptions accumulate_;
 };
 
 // bench/model_peer.py as a child process that runs one training step per request.
@@ -258,5 +262,14 @@ int main(int argc, char** argv) {
   const Times times = Alternate(ours, larger, "masked", steps);
   Print("model_larger", times.ours, times.peer, "ms/step");
   PrintMfu("model_larger_mfu", larger, times);
+  // train.precision=bf16: both sides' forward passes under CPU bf16 autocast. It pays where the
+  // processor multiplies bf16 natively (AVX512-BF16, AMX) and the matrices are large enough.
+  for (const auto& [name, size] :
+       {std::pair{"model_micro_bf16", micro}, {"model_larger_bf16", larger}}) {
+    torch::manual_seed(0);
+    Ours low(size, /*bf16=*/true);
+    const Times bf16 = Alternate(low, size, "masked-bf16", steps);
+    Print(name, bf16.ours, bf16.peer, "ms/step, forward under bf16 autocast on both sides");
+  }
   return 0;
 }

@@ -108,7 +108,9 @@ class LMHead(nn.Module):
         self.decoder.bias = self.bias
 
     def forward(self, features):
-        x = self.layer_norm(nn.functional.gelu(self.dense(features)))
+        x = nn.functional.gelu(self.dense(features))
+        # Under CPU bf16 autocast LibTorch 1.13's layer norm takes only its weights' dtype.
+        x = self.layer_norm(x.to(self.layer_norm.weight.dtype))
         return self.decoder(x)
 
 
@@ -177,14 +179,16 @@ def build(hidden, layers, heads, ffn, masked_only):
 def main():
     torch.set_num_threads(2)
     hidden, layers, heads, ffn, positions = sys.argv[1].split(":")
-    model, optimizer = build(int(hidden), int(layers), int(heads), int(ffn),
-                             positions == "masked")
+    masked_only = positions.startswith("masked")
+    bf16 = positions.endswith("-bf16")  # the forward pass under CPU bf16 autocast
+    model, optimizer = build(int(hidden), int(layers), int(heads), int(ffn), masked_only)
     input_ids, attention_mask, labels = synthetic_batch(torch.Generator().manual_seed(1))
     print("ready", flush=True)
     for _ in sys.stdin:
         start = time.perf_counter()
         optimizer.zero_grad()
-        loss = model(input_ids, attention_mask, labels)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            loss = model(input_ids, attention_mask, labels)
         loss.backward()
         optimizer.step()
         print(f"{(time.perf_counter() - start) * 1e3:.3f}", flush=True)

@@ -6,9 +6,11 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <optional>
 #include <string>
 
 #include "base/error.h"
+#include "core/autocast.h"
 #include "core/fused_ops.h"
 #include "core/input_format.h"
 
@@ -125,10 +127,11 @@ torch::Tensor EncoderLayerImpl::Attention(const torch::Tensor& x, int64_t batch,
   const double scale = 1.0 / std::sqrt(static_cast<double>(head_dim));
   auto scores = BatchedMatmul(query, key_t, scale);  // (B*heads, T, T)
   if (attention_mask.defined()) {
-    // Padding keys get the lowest float: exp() of it is 0, and every row has a real key.
+    // Padding keys get -inf: exp() of it is 0, and every row has a real key (the lowest float
+    // would do as well in fp32 but overflows bf16 under autocast).
     scores.view({batch, heads, positions, positions})
         .masked_fill_(attention_mask.logical_not().view({batch, 1, 1, positions}),
-                      std::numeric_limits<float>::lowest());
+                      -std::numeric_limits<float>::infinity());
   }
   auto probs = Dropout(torch::softmax(scores, -1), options_.attention_dropout, is_training());
   auto context = BatchedMatmul(probs, value).view({batch, heads, positions, head_dim});
@@ -201,7 +204,9 @@ torch::Tensor BertModelImpl::Encode(const BatchTensors& batch) {
 }
 
 torch::Tensor BertModelImpl::MlmLogits(const torch::Tensor& hidden) {
-  auto transformed = mlm_norm_(torch::gelu(mlm_dense_(hidden)));
+  // Back to the weights' dtype: under bf16 autocast the dense layer's output is bf16, and LibTorch
+  // 1.13's CPU layer norm takes only its weights' dtype (a no-op without autocast).
+  auto transformed = mlm_norm_(torch::gelu(mlm_dense_(hidden)).to(mlm_norm_->weight.scalar_type()));
   return torch::linear(transformed, token_embedding_->weight, mlm_bias_);
 }
 
@@ -233,7 +238,8 @@ PretrainOutput BertModelImpl::forward(const BatchTensors& batch) {
   TORCH_CHECK(nsp_classifier_, "batch has NSP labels but the model has no NSP head ",
               "(type_vocab_size 0)");
   auto first = hidden.view({rows, positions, options_.hidden}).select(1, 0);  // (B, H)
-  auto logits = nsp_classifier_(torch::tanh(nsp_pooler_(first)));             // (B, 2)
+  auto logits = nsp_classifier_(torch::tanh(nsp_pooler_(first)))
+                    .to(nsp_classifier_->weight.scalar_type());  // (B, 2), fp32 under autocast
   out.nsp_rows = batch.nsp_rows;
   out.nsp_loss_sum =
       torch::cross_entropy_loss(logits, batch.nsp_labels, {}, at::Reduction::Sum, kNoNspLabel);
@@ -266,7 +272,15 @@ StepStats AccumulateGradients(BertModel& model, const std::vector<BatchTensors>&
   };
   for (size_t i = 0; i < micro_batches.size(); ++i) {
     if (options.before_each) options.before_each(i);
-    auto out = model->forward(micro_batches[i]);
+    PretrainOutput out;
+    {
+      std::optional<BfloatAutocast> autocast;
+      if (options.bf16) {
+        autocast.emplace(micro_batches[i].input_ids.is_cuda() ? AutocastDevice::kCuda
+                                                              : AutocastDevice::kCpu);
+      }
+      out = model->forward(micro_batches[i]);
+    }
     auto loss = out.mlm_loss_sum / mlm_denominator;
     add(mlm_sum, out.mlm_loss_sum);
     if (out.nsp_loss_sum.defined()) {

@@ -137,6 +137,8 @@ struct AccumulateOptions {
   int64_t predictions = 0, nsp_rows = 0;
   // Called before micro-batch i's forward pass (the trainer seeds its dropout there).
   std::function<void(size_t)> before_each;
+  // Forward passes under CPU bf16 autocast (train.precision=bf16); backward follows their dtypes.
+  bool bf16 = false;
 };
 
 // Runs forward and backward over the micro-batches of one step, adding to the parameters'

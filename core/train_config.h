@@ -49,6 +49,11 @@ inline constexpr ModelConfig kBertBase = {.layers = 12,
 // Its sequences of at most T = 512 tokens, and so its positions: data.seq_len's default.
 inline constexpr int kBertBaseSeqLen = 512;
 
+// train.precision: what the forward passes compute in. kBf16 runs them under bf16 autocast
+// (matmuls and attention in bf16; weights, gradients, AdamW moments, losses and every
+// evaluation in fp32), as Python's `torch.autocast(device, dtype=torch.bfloat16)`.
+enum class Precision { kFp32, kBf16 };
+
 // train.*: the update loop.
 struct LoopConfig {
   uint64_t batch_size = 0;       // sequences per update (a token budget for token-filled formats)
@@ -56,6 +61,7 @@ struct LoopConfig {
   int64_t steps = 0;             // updates
   int64_t checkpoint_every = 0;  // 0 = only at the end
   double grad_clip = 0;          // 0 = off
+  Precision precision = Precision::kFp32;
 
   bool operator==(const LoopConfig&) const = default;
 };

@@ -509,6 +509,7 @@ TrainResult TrainLoop(const TrainConfig& config, const DataPipeline& data, const
     AccumulateOptions accumulate;
     accumulate.predictions = batch.predictions;
     accumulate.nsp_rows = NspRows(batch);
+    accumulate.bf16 = config.train.precision == Precision::kBf16;
     accumulate.before_each = [&, first = first](size_t i) {
       torch::manual_seed(DropoutSeed(config.seed, step, first + static_cast<int64_t>(i)));
     };

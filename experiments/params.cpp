@@ -108,6 +108,12 @@ ParamSpec Added(ParamSpec spec) {
   return spec;
 }
 
+core::Precision ParsePrecision(const json& value) {
+  // The table checks the value against its choices before it is bound.
+  return value.get_ref<const std::string&>() == "bf16" ? core::Precision::kBf16
+                                                       : core::Precision::kFp32;
+}
+
 downstream::Pooling ParsePoolingValue(const json& value) {
   return downstream::ParsePooling(value.get_ref<const std::string&>());
 }
@@ -169,6 +175,11 @@ std::vector<ParamSpec> BuildTable() {
           10000, 0, kHuge, "checkpoint every N updates (0 = only at the end)"),
       Float("train.grad_clip", Member(&RunConfig::train, &core::LoopConfig::grad_clip), 0.0, 0.0,
             kHuge, false, "clip the gradient norm to this (0 = off)"),
+      Added(String("train.precision",
+                   Parsed(ParsePrecision, &RunConfig::train, &core::LoopConfig::precision), "fp32",
+                   {"fp32", "bf16"},
+                   "what the forward passes compute in: fp32, or bf16 autocast (matmuls and "
+                   "attention in bf16; weights, optimizer and evaluation in fp32)")),
       Float("optim.lr", Member(&RunConfig::optim, &core::OptimConfig::lr), 1e-4, 0.0, 10.0, true,
             "peak learning rate"),
       Float("optim.beta1", Member(&RunConfig::optim, &core::OptimConfig::beta1),

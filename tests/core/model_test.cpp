@@ -287,6 +287,57 @@ TEST_CASE("k accumulated micro-batches give the gradients of one batch k times a
   CHECK(MaxDifference(Gradients(model), expected) > 1e-4);
 }
 
+TEST_CASE("train.precision=bf16 computes in bf16, near fp32, and still trains", "[model][bf16]") {
+  torch::manual_seed(21);
+  BertModel model(NoDropout(ModelOptions::Tiny()));
+  Perturb(model, 22, 0.05);
+  // Padding (the attention mask's -inf under bf16) and NSP (its head's cast back to fp32).
+  const auto batch =
+      ToTensors(RandomBatch(8, 16, model->options().vocab_size, 23, true, true), torch::kCPU);
+  model->zero_grad();
+  const auto fp32 = AccumulateGradients(model, {batch});
+  const auto expected = Gradients(model);
+  double scale = 0;
+  for (const auto& [name, g] : expected) scale = std::max(scale, g.abs().max().item<double>());
+
+  AccumulateOptions bf16;
+  bf16.bf16 = true;
+  model->zero_grad();
+  const auto low = AccumulateGradients(model, {batch}, bf16);
+  const double difference = MaxDifference(Gradients(model), expected);
+  INFO("loss " << fp32.loss << " vs " << low.loss << ", gradient difference " << difference
+               << " of " << scale);
+  CHECK(low.loss == Approx(fp32.loss).epsilon(1e-2));
+  CHECK(difference < 0.05 * scale);
+  CHECK(difference > 1e-4 * scale);  // the matmuls did run in bf16
+  // The autocast region ended with the forward pass: a matmul outside it is fp32 again.
+  CHECK(torch::mm(torch::ones({2, 2}), torch::ones({2, 2})).scalar_type() == torch::kFloat);
+  for (const auto& p : model->parameters()) CHECK(p.scalar_type() == torch::kFloat);
+
+  // And it learns: the tiny model overfits one batch in bf16 as in fp32.
+  torch::manual_seed(7);
+  ModelOptions options = NoDropout(ModelOptions::Tiny());
+  options.vocab_size = 30;
+  options.hidden = 32;
+  options.ffn = 64;
+  BertModel small(options);
+  const auto one = ToTensors(RandomBatch(4, 12, options.vocab_size, 8, true, true), torch::kCPU);
+  AdamWOptions adam;
+  adam.weight_decay = 0;
+  AdamW optimizer(WeightDecayGroups(*small, adam.weight_decay), adam);
+  double first = 0, last = 0;
+  for (int step = 1; step <= 200; ++step) {
+    optimizer.ZeroGrad();
+    const auto stats = AccumulateGradients(small, {one}, bf16);
+    optimizer.Step(3e-3);
+    if (step == 1) first = stats.loss;
+    last = stats.loss;
+  }
+  INFO("bf16 loss " << first << " -> " << last);
+  CHECK(first > 2.0);
+  CHECK(last < 0.1);
+}
+
 TEST_CASE("MLM at the masked positions equals all-position logits gathered", "[model]") {
   torch::manual_seed(12);
   ModelOptions options = ModelOptions::Tiny();
