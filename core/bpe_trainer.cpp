@@ -40,14 +40,28 @@ struct StringHash {
   size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
 };
 
+using WordCountMap = std::unordered_map<std::string, int64_t, StringHash, std::equal_to<>>;
+
+void CountWords(std::string_view text, PreTokenizer& pre_tokenizer, WordCountMap& counts) {
+  std::string_view piece;
+  pre_tokenizer.Reset(text);
+  while (pre_tokenizer.Next(&piece)) {
+    if (auto it = counts.find(piece); it != counts.end()) {
+      ++it->second;
+    } else {
+      counts.emplace(piece, 1);
+    }
+  }
+}
+
 // Keeps the count of every adjacent pair and which words hold it, and updates both only for the
 // words a merge touches, so each step costs in proportion to the pair's occurrences rather than
 // to the corpus.
 class MergeLearner {
  public:
-  explicit MergeLearner(std::span<const std::string> texts) {
+  explicit MergeLearner(const WordCountMap& counts) {
     for (int byte = 0; byte < 256; ++byte) IdOf(std::string(1, static_cast<char>(byte)));
-    CountWords(texts);
+    MakeWords(counts);
     last_step_.assign(words_.size(), -1);
     for (size_t w = 0; w < words_.size(); ++w) {
       const Word& word = words_[w];
@@ -80,20 +94,7 @@ class MergeLearner {
     return it->second;
   }
 
-  void CountWords(std::span<const std::string> texts) {
-    std::unordered_map<std::string, int64_t, StringHash, std::equal_to<>> counts;
-    PreTokenizer pre_tokenizer;
-    std::string_view piece;
-    for (const std::string& text : texts) {
-      pre_tokenizer.Reset(text);
-      while (pre_tokenizer.Next(&piece)) {
-        if (auto it = counts.find(piece); it != counts.end()) {
-          ++it->second;
-        } else {
-          counts.emplace(piece, 1);
-        }
-      }
-    }
+  void MakeWords(const WordCountMap& counts) {
     words_.reserve(counts.size());
     for (const auto& [bytes, count] : counts) {
       if (bytes.size() < 2) continue;  // no pair to count
@@ -198,14 +199,36 @@ class MergeLearner {
 
 }  // namespace
 
-BpeTokenizer TrainBpe(std::span<const std::string> texts, int32_t vocab_size) {
+struct BpeWordCounts::Counts {
+  PreTokenizer pre_tokenizer;
+  WordCountMap counts;
+};
+
+BpeWordCounts::BpeWordCounts() : counts_(std::make_unique<Counts>()) {}
+BpeWordCounts::~BpeWordCounts() = default;
+BpeWordCounts::BpeWordCounts(BpeWordCounts&&) noexcept = default;
+BpeWordCounts& BpeWordCounts::operator=(BpeWordCounts&&) noexcept = default;
+
+void BpeWordCounts::Add(std::string_view text) {
+  CountWords(text, counts_->pre_tokenizer, counts_->counts);
+}
+
+size_t BpeWordCounts::distinct() const { return counts_->counts.size(); }
+
+BpeTokenizer TrainBpe(const BpeWordCounts& counts, int32_t vocab_size) {
   if (vocab_size < 256) {
     throw InputError(
         "", "vocab_size",
         "must be at least 256 (one token per byte), got " + std::to_string(vocab_size));
   }
-  Merges merges = MergeLearner(texts).Learn(vocab_size);
+  Merges merges = MergeLearner(counts.counts_->counts).Learn(vocab_size);
   return BpeTokenizer::FromMerges(merges);
+}
+
+BpeTokenizer TrainBpe(std::span<const std::string> texts, int32_t vocab_size) {
+  BpeWordCounts counts;
+  for (const std::string& text : texts) counts.Add(text);
+  return TrainBpe(counts, vocab_size);
 }
 
 }  // namespace ablate::core

@@ -4,8 +4,10 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
+#include <string_view>
 
 #include "core/bpe_tokenizer.h"
 
@@ -17,5 +19,26 @@ namespace ablate::core {
 // style trainers do; a tie goes to the pair whose (left bytes, right bytes) sorts first, so the
 // result depends only on the texts. Throws InputError when vocab_size < 256.
 BpeTokenizer TrainBpe(std::span<const std::string> texts, int32_t vocab_size);
+
+// The pre-tokens of texts seen one at a time, counted: all TrainBpe learns from, so a corpus of
+// any size trains a vocabulary in the memory of its distinct words, not of its text.
+class BpeWordCounts {
+ public:
+  BpeWordCounts();
+  ~BpeWordCounts();
+  BpeWordCounts(BpeWordCounts&&) noexcept;
+  BpeWordCounts& operator=(BpeWordCounts&&) noexcept;
+
+  void Add(std::string_view text);
+  size_t distinct() const;  // distinct pre-tokens so far
+
+ private:
+  struct Counts;
+  std::unique_ptr<Counts> counts_;
+  friend BpeTokenizer TrainBpe(const BpeWordCounts& counts, int32_t vocab_size);
+};
+
+// TrainBpe over the texts that were added to `counts`: the same merges as TrainBpe(texts).
+BpeTokenizer TrainBpe(const BpeWordCounts& counts, int32_t vocab_size);
 
 }  // namespace ablate::core

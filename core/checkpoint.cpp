@@ -1,12 +1,8 @@
 #include "core/checkpoint.h"
 
-#include <fcntl.h>
 #include <torch/nn/module.h>
 #include <torch/serialize.h>
-#include <unistd.h>
 
-#include <cerrno>
-#include <cstring>
 #include <stdexcept>
 #include <vector>
 
@@ -57,34 +53,14 @@ void SaveCheckpointState(const std::string& path, const torch::nn::Module& model
   archive.write("model", model_archive);
   archive.write("optimizer", optimizer_archive);
   // LibTorch's file writer throws from its destructor when a write fails (a full disk), which
-  // ends the process; so the archive goes through this writer, which keeps the first error and
-  // reports it after LibTorch is done.
-  const std::string temporary = path + ".tmp";
-  const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    throw std::runtime_error("cannot create " + temporary + ": " + std::strerror(errno));
-  }
-  int error = 0;
+  // ends the process; so the archive goes through AtomicFile, which keeps the first error and
+  // reports it from Commit(), after LibTorch is done.
+  AtomicFile file(path);
   archive.save_to([&](const void* data, size_t size) -> size_t {
-    const char* bytes = static_cast<const char*>(data);
-    for (size_t done = 0; error == 0 && done < size;) {
-      const ssize_t n = ::write(fd, bytes + done, size - done);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) {
-        error = n < 0 ? errno : EIO;
-      } else {
-        done += static_cast<size_t>(n);
-      }
-    }
+    file.Write(data, size);
     return size;
   });
-  if (error == 0 && ::fsync(fd) != 0) error = errno;
-  if (::close(fd) != 0 && error == 0) error = errno;
-  if (error != 0) {
-    ::unlink(temporary.c_str());
-    throw std::runtime_error(temporary + ": " + std::strerror(error));
-  }
-  fs::rename(temporary, path);
+  file.Commit();
 }
 
 void LoadCheckpointState(const std::string& path, torch::nn::Module& model, AdamW& optimizer) {

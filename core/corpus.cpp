@@ -1,17 +1,26 @@
 #include "core/corpus.h"
 
+#include <fcntl.h>
+#include <sched.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
+#include <iterator>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <thread>
 
 #include "base/atomic_file.h"
 #include "base/error.h"
 #include "base/hash.h"
 #include "core/bpe_trainer.h"
+#include "core/corpus_pieces.h"
 #include "core/documents.h"
-#include "core/sentence_splitter.h"
 
 namespace ablate::core {
 namespace fs = std::filesystem;
@@ -57,15 +66,6 @@ std::vector<fs::path> SourceFiles(const fs::path& data_dir, const std::string& c
   return files;
 }
 
-std::vector<Document> LoadDocuments(const std::vector<fs::path>& files) {
-  std::vector<Document> documents;
-  for (const auto& file : files) {
-    auto part = file.extension() == ".jsonl" ? ReadJsonlDocuments(file) : ReadTextDocument(file);
-    for (auto& d : part) documents.push_back(std::move(d));
-  }
-  return documents;
-}
-
 // What the cached shards were built from: file sizes and times of every input.
 std::string Fingerprint(const std::vector<fs::path>& inputs) {
   std::string text = "v" + std::to_string(kShardFormatVersion);
@@ -89,34 +89,6 @@ std::string ReadText(const fs::path& p) {
   std::ostringstream s;
   s << in.rdbuf();
   return s.str();
-}
-
-// Documents in the fixed order shards use: by a hash of their id.
-std::vector<const Document*> HashOrder(const std::vector<Document>& documents) {
-  std::vector<std::pair<std::string, const Document*>> keyed;
-  for (const auto& d : documents) keyed.emplace_back(Sha256Hex("order:" + d.id), &d);
-  std::sort(keyed.begin(), keyed.end());
-  std::vector<const Document*> out;
-  for (const auto& [key, d] : keyed) out.push_back(d);
-  return out;
-}
-
-// Sentences of a document as encoded text: every sentence after the document's first is encoded
-// with a leading space, so concatenated ids decode to running text (" The" is one GPT-2 token).
-void TokenizeDocument(const Document& document, BpeTokenizer& tokenizer, OwnedTokenCorpus& out) {
-  std::vector<std::vector<uint32_t>> sentences;
-  std::vector<TokenId> ids;
-  std::string text;
-  for (const auto& paragraph : document.paragraphs) {
-    for (auto sentence : SplitSentences(paragraph)) {
-      text.assign(sentences.empty() ? "" : " ");
-      text.append(sentence);
-      ids.clear();
-      tokenizer.Encode(text, &ids);
-      sentences.emplace_back(ids.begin(), ids.end());
-    }
-  }
-  if (!sentences.empty()) out.AddDocument(sentences);
 }
 
 // Where a tokenizer's encoder.json + vocab.bpe live, without loading or training it.
@@ -164,16 +136,27 @@ BpeTokenizer LoadTokenizer(const fs::path& data_dir, const std::string& corpus,
   if (units == 0 || fs::exists(tokenizer_dir / "vocab.bpe"))
     return BpeTokenizer::Load(tokenizer_dir);
   if (log) log("training a " + std::to_string(units) + "-unit byte-level BPE on " + train_corpus);
-  auto documents = LoadDocuments(SourceFiles(data_dir, train_corpus));
-  std::vector<std::string> texts;
-  auto held_out = HeldOutIds(documents);
-  for (const auto& d : documents) {
-    if (held_out.count(d.id) != 0) continue;  // held-out text never shapes the vocabulary either
-    std::string text;
-    for (const auto& p : d.paragraphs) text += (text.empty() ? "" : " ") + p;
-    texts.push_back(std::move(text));
+  // Two passes over the documents, one at a time: the ids (for the held-out split), then the
+  // training documents' words, counted. Held-out text never shapes the vocabulary either.
+  const auto pieces = PlanPieces(SourceFiles(data_dir, train_corpus));
+  HeldOutSelector selector;
+  for (const auto& piece : pieces)
+    ForEachPieceDocument(piece, [&](Document&& d) { selector.Add(d.id); });
+  const auto held_out = selector.HeldOut();
+  BpeWordCounts counts;
+  std::string text;
+  for (const auto& piece : pieces) {
+    ForEachPieceDocument(piece, [&](Document&& d) {
+      if (held_out.count(d.id) != 0) return;
+      text.clear();
+      for (const auto& p : d.paragraphs) {
+        if (!text.empty()) text += ' ';
+        text += p;
+      }
+      counts.Add(text);
+    });
   }
-  auto tokenizer = TrainBpe(texts, static_cast<int>(units));
+  auto tokenizer = TrainBpe(counts, static_cast<int>(units));
   fs::path temp = tokenizer_dir;
   temp += ".tmp" + std::to_string(::getpid());
   tokenizer.Save(temp);
@@ -206,6 +189,38 @@ bool ShardsCurrent(const ShardLocation& where) {
          nlohmann::json::parse(ReadText(meta), nullptr, false).value("fingerprint", "") ==
              where.fingerprint;
 }
+
+// The pieces of a preparation in progress, named by what they are built from, so that pieces of
+// changed inputs are never joined.
+fs::path PiecesDir(const ShardLocation& where, uint64_t piece_bytes) {
+  return where.dir /
+         ("pieces-" + where.fingerprint.substr(0, 16) + "-" + std::to_string(piece_bytes));
+}
+
+uint64_t PieceBytes(const PrepareOptions& options) {
+  return options.piece_bytes > 0 ? options.piece_bytes : kPieceBytes;
+}
+
+// An exclusive flock on a file, held for the object's life (released, too, when the process dies).
+class FileLock {
+ public:
+  explicit FileLock(const fs::path& path) {
+    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (fd_ < 0) throw std::runtime_error("cannot open " + path.string() + ": " + strerror(errno));
+    while (::flock(fd_, LOCK_EX) != 0) {
+      if (errno != EINTR) {
+        ::close(fd_);
+        throw std::runtime_error("cannot lock " + path.string() + ": " + strerror(errno));
+      }
+    }
+  }
+  ~FileLock() { ::close(fd_); }
+  FileLock(const FileLock&) = delete;
+  FileLock& operator=(const FileLock&) = delete;
+
+ private:
+  int fd_ = -1;
+};
 
 }  // namespace
 
@@ -240,71 +255,90 @@ double HashFraction(const std::string& hash) {
          static_cast<double>(1ULL << 48);
 }
 
-std::set<std::string> HeldOutIds(const std::vector<Document>& documents) {
-  std::set<std::string> held_out;
-  std::vector<std::pair<std::string, std::string>> by_hash;  // (hash, id)
-  for (const auto& d : documents) {
-    std::string hash = DocumentHash("heldout", d.id);
-    if (HashFraction(hash) < kHeldOutFraction) held_out.insert(d.id);
-    by_hash.emplace_back(std::move(hash), d.id);
+void HeldOutSelector::Add(const std::string& id) {
+  ++documents_;
+  std::string hash = DocumentHash("heldout", id);
+  if (HashFraction(hash) < kHeldOutFraction) held_out_.insert(id);
+  // The smallest hashes in case too few fall under the fraction (ties are the same id).
+  if (smallest_.size() < 2 || hash < smallest_.rbegin()->first) {
+    smallest_.emplace(std::move(hash), id);
+    if (smallest_.size() > 2) smallest_.erase(std::prev(smallest_.end()));
   }
+}
+
+std::set<std::string> HeldOutSelector::HeldOut() const {
+  std::set<std::string> held_out = held_out_;
   // Small corpora still get a validation split, of two documents when they can spare them (the
   // NSP formats pair sentences across documents).
-  const size_t minimum = documents.size() >= 3 ? 2 : documents.size() >= 2 ? 1 : 0;
-  std::sort(by_hash.begin(), by_hash.end());
-  for (size_t i = 0; held_out.size() < minimum && i < by_hash.size(); ++i) {
-    held_out.insert(by_hash[i].second);
-  }
+  const size_t minimum = documents_ >= 3 ? 2 : documents_ >= 2 ? 1 : 0;
+  for (auto it = smallest_.begin(); held_out.size() < minimum && it != smallest_.end(); ++it)
+    held_out.insert(it->second);
   return held_out;
+}
+
+std::set<std::string> HeldOutIds(const std::vector<Document>& documents) {
+  HeldOutSelector selector;
+  for (const auto& d : documents) selector.Add(d.id);
+  return selector.HeldOut();
+}
+
+int UsableCores() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) == 0) return std::max(1, CPU_COUNT(&set));
+  return std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
 }
 
 PreparedCorpus PrepareCorpus(const fs::path& data_dir, const std::string& corpus,
                              const std::string& tokenizer_name, const Log& log) {
-  auto files = SourceFiles(data_dir, corpus);
+  PrepareOptions options;
+  options.log = log;
+  return PrepareCorpus(data_dir, corpus, tokenizer_name, options);
+}
 
+PreparedCorpus PrepareCorpus(const fs::path& data_dir, const std::string& corpus,
+                             const std::string& tokenizer_name, const PrepareOptions& options) {
+  const Log& log = options.log;
+  auto files = SourceFiles(data_dir, corpus);
   fs::path tokenizer_dir;
   auto tokenizer = LoadTokenizer(data_dir, corpus, tokenizer_name, tokenizer_dir, log);
-
   const ShardLocation where = LocateShards(data_dir, corpus, files, tokenizer_dir);
   const fs::path& dir = where.dir;
-  fs::path meta = dir / "meta.json";
-  const bool fresh = ShardsCurrent(where);
-  if (!fresh) {
-    auto documents = LoadDocuments(files);
-    if (log)
-      log("tokenizing " + corpus + " (" + std::to_string(documents.size()) + " documents) with " +
-          tokenizer_name);
-    OwnedTokenCorpus train, valid;
-    std::vector<std::string> train_ids, valid_ids;
-    auto held_out_ids = HeldOutIds(documents);
-    for (const Document* d : HashOrder(documents)) {
-      bool held_out = held_out_ids.count(d->id) != 0;
-      auto& target = held_out ? valid : train;
-      size_t before = target.document_offsets.size();
-      TokenizeDocument(*d, tokenizer, target);
-      if (target.document_offsets.size() > before)
-        (held_out ? valid_ids : train_ids).push_back(d->id);
-    }
-    if (train_ids.empty()) {
-      throw InputError("", "data.corpus",
-                       "corpus \"" + corpus + "\" needs at least two documents with text, one to " +
-                           "hold out for validation");
-    }
+  if (!ShardsCurrent(where)) {
+    // One preparer at a time per shard directory on this machine; the others wait, then find the
+    // shards current.
     fs::create_directories(dir);
-    WriteShard(dir / "train.shard", train, train_ids,
-               static_cast<uint32_t>(tokenizer.vocab_size()));
-    WriteShard(dir / "valid.shard", valid, valid_ids,
-               static_cast<uint32_t>(tokenizer.vocab_size()));
-    nlohmann::json m = {
-        {"fingerprint", where.fingerprint},    {"corpus", corpus},
-        {"tokenizer", tokenizer_name},         {"train_tokens", train.tokens.size()},
-        {"valid_tokens", valid.tokens.size()}, {"train_documents", train_ids.size()},
-        {"valid_documents", valid_ids.size()}};
-    WriteFileAtomically(meta, m.dump(2) + "\n");
-    if (log) {
-      log(corpus + ": " + std::to_string(train.tokens.size()) + " training tokens in " +
-          std::to_string(train_ids.size()) + " documents, " + std::to_string(valid.tokens.size()) +
-          " held-out tokens in " + std::to_string(valid_ids.size()));
+    FileLock lock(dir / "prepare.lock");
+    if (!ShardsCurrent(where)) {
+      const auto pieces = PlanPieces(files, PieceBytes(options));
+      const fs::path pieces_dir = PiecesDir(where, PieceBytes(options));
+      PieceWork work;
+      work.dir = pieces_dir;
+      work.jobs = options.jobs > 0 ? options.jobs : UsableCores();
+      work.what = corpus + " with " + tokenizer_name;
+      BuildPieces(pieces, tokenizer, work, log);
+      const auto joined =
+          JoinPieces(pieces.size(), pieces_dir, tokenizer.vocab_size(), dir, corpus);
+      nlohmann::json m = {{"fingerprint", where.fingerprint},
+                          {"corpus", corpus},
+                          {"tokenizer", tokenizer_name},
+                          {"train_tokens", joined.train_tokens},
+                          {"valid_tokens", joined.valid_tokens},
+                          {"train_documents", joined.train_documents},
+                          {"valid_documents", joined.valid_documents}};
+      WriteFileAtomically(dir / "meta.json", m.dump(2) + "\n");
+      // The pieces of this and of any earlier fingerprint are done with.
+      std::error_code ignored;
+      for (const auto& entry : fs::directory_iterator(dir)) {
+        if (entry.path().filename().string().rfind("pieces-", 0) == 0)
+          fs::remove_all(entry.path(), ignored);
+      }
+      if (log) {
+        log(corpus + ": " + std::to_string(joined.train_tokens) + " training tokens in " +
+            std::to_string(joined.train_documents) + " documents, " +
+            std::to_string(joined.valid_tokens) + " held-out tokens in " +
+            std::to_string(joined.valid_documents));
+      }
     }
   }
   return {corpus,
@@ -313,6 +347,29 @@ PreparedCorpus PrepareCorpus(const fs::path& data_dir, const std::string& corpus
           Shard::Open(dir / "train.shard"),
           Shard::Open(dir / "valid.shard"),
           dir};
+}
+
+size_t PrepareCorpusPart(const fs::path& data_dir, const std::string& corpus,
+                         const std::string& tokenizer_name, int part, int parts,
+                         const PrepareOptions& options) {
+  if (parts < 1 || part < 0 || part >= parts) {
+    throw InputError("", "--part",
+                     "part " + std::to_string(part) + " of " + std::to_string(parts) +
+                         ": expected 0 <= part < parts");
+  }
+  auto files = SourceFiles(data_dir, corpus);
+  fs::path tokenizer_dir;
+  auto tokenizer = LoadTokenizer(data_dir, corpus, tokenizer_name, tokenizer_dir, options.log);
+  const ShardLocation where = LocateShards(data_dir, corpus, files, tokenizer_dir);
+  if (ShardsCurrent(where)) return 0;
+  PieceWork work;
+  work.dir = PiecesDir(where, PieceBytes(options));
+  work.jobs = options.jobs > 0 ? options.jobs : UsableCores();
+  work.part = part;
+  work.parts = parts;
+  work.what = corpus + " with " + tokenizer_name + " (part " + std::to_string(part) + " of " +
+              std::to_string(parts) + ")";
+  return BuildPieces(PlanPieces(files, PieceBytes(options)), tokenizer, work, options.log);
 }
 
 std::optional<PreparedCorpus> OpenPreparedCorpus(const fs::path& data_dir,

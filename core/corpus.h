@@ -12,6 +12,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/bpe_tokenizer.h"
@@ -44,6 +45,19 @@ std::string DocumentHash(std::string_view salt, const std::string& id);
 double HashFraction(const std::string& hash);
 std::set<std::string> HeldOutIds(const std::vector<Document>& documents);
 
+// HeldOutIds over documents seen one at a time: keeps the held-out ids and the two smallest
+// hashes, not every document.
+class HeldOutSelector {
+ public:
+  void Add(const std::string& id);
+  std::set<std::string> HeldOut() const;
+
+ private:
+  uint64_t documents_ = 0;
+  std::set<std::string> held_out_;
+  std::set<std::pair<std::string, std::string>> smallest_;  // (hash, id), at most two
+};
+
 struct PreparedCorpus {
   std::string name;
   std::string tokenizer_name;
@@ -55,12 +69,34 @@ struct PreparedCorpus {
 
 using Log = std::function<void(const std::string&)>;
 
+// How the shards are built when they are missing or stale (core/corpus_pieces.h): in pieces of
+// about 8 MB of input, `jobs` at a time.
+struct PrepareOptions {
+  int jobs = 0;              // tokenizing threads; 0 = the cores this process may use
+  uint64_t piece_bytes = 0;  // input bytes per piece; 0 = kPieceBytes (8 MiB). Parts and their
+                             // join must use the same.
+  Log log;
+};
+
+// The cores this process may run on (its CPU affinity), at least 1.
+int UsableCores();
+
 // Loads the tokenizer ("gpt2" = DATA_DIR/gpt2; "bpe-N" = a byte-level BPE of N units trained on
 // this corpus's training documents, cached under DATA_DIR/tokenizers/; or a directory holding
 // encoder.json + vocab.bpe) and the corpus shards, building what is missing or stale. Throws
 // InputError when the corpus or tokenizer is unknown or its files are missing.
 PreparedCorpus PrepareCorpus(const std::filesystem::path& data_dir, const std::string& corpus,
                              const std::string& tokenizer, const Log& log = {});
+PreparedCorpus PrepareCorpus(const std::filesystem::path& data_dir, const std::string& corpus,
+                             const std::string& tokenizer, const PrepareOptions& options);
+
+// One part of a preparation split across processes or machines (a Slurm array task): trains the
+// tokenizer if it is missing, then tokenizes the pieces whose index i has i % parts == part and
+// that no process has written yet; no join. A PrepareCorpus afterwards (any machine that sees
+// the data directory) joins the pieces, building any still missing. Returns the pieces built.
+size_t PrepareCorpusPart(const std::filesystem::path& data_dir, const std::string& corpus,
+                         const std::string& tokenizer, int part, int parts,
+                         const PrepareOptions& options);
 
 // The prepared corpus when its tokenizer and current shards already exist; nullopt when anything
 // would have to be trained or tokenized first. Builds nothing; throws InputError as PrepareCorpus.

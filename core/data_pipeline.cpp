@@ -149,4 +149,18 @@ Batch DataPipeline::ValidationSample(InputFormat format, int64_t limit, size_t s
   return BatchStream(valid(set), options).Next();
 }
 
+void DataPipeline::DropResident(uint64_t begin, uint64_t end) const {
+  const auto& t = train_;
+  if (!t.tokens16.empty()) {
+    prepared_.train.DropResident(t.tokens16.data() + begin, t.tokens16.data() + end);
+  } else if (!t.tokens32.empty()) {
+    prepared_.train.DropResident(t.tokens32.data() + begin, t.tokens32.data() + end);
+  }
+}
+
+void DataPipeline::DropResident() const {
+  prepared_.train.DropResident();
+  prepared_.valid.DropResident();
+}
+
 }  // namespace ablate::core

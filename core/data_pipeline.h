@@ -41,6 +41,11 @@ class DataPipeline {
   BpeTokenizer& tokenizer() { return prepared_.tokenizer; }
   // The training split after data.max_tokens.
   const TokenCorpus& train() const { return train_; }
+  // Gives the shards' pages back (Shard::DropResident): all of them, or the training tokens
+  // [begin, end) of train(), after a pass over them, so a run's memory does not grow with its
+  // corpus.
+  void DropResident() const;
+  void DropResident(uint64_t begin, uint64_t end) const;
   const BatchOptions& batch_options() const { return options_; }
   const DataPlan& plan() const { return plan_; }
   // The held-out documents runs are scored on: set 0 those of the first eval.corpus, else the

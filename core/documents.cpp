@@ -8,14 +8,27 @@
 
 namespace ablate::core {
 
-std::vector<Document> ReadJsonlDocuments(const std::filesystem::path& path) {
+uint64_t ForEachJsonlDocument(const std::filesystem::path& path, uint64_t begin, uint64_t end,
+                              const std::function<void(Document&&)>& each) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw InputError(path.string(), "", "cannot read documents file");
-  std::vector<Document> out;
   std::string line;
-  for (size_t number = 1; std::getline(in, line); ++number) {
+  uint64_t at = 0;  // the byte where `line` starts
+  if (begin > 0) {
+    // The line holding byte begin - 1 belongs to the piece before unless it ends right there.
+    in.seekg(static_cast<std::streamoff>(begin - 1));
+    std::getline(in, line);
+    if (!in) return 0;
+    at = begin - 1 + line.size() + 1;
+  }
+  uint64_t bytes = 0;
+  for (size_t number = 1; at < end && std::getline(in, line); ++number) {
+    const uint64_t start = at;
+    at += line.size() + 1;
+    bytes += line.size() + 1;
     if (line.empty()) continue;
-    auto where = path.string() + ":" + std::to_string(number);
+    auto where = begin == 0 ? path.string() + ":" + std::to_string(number)
+                            : path.string() + ": the line at byte " + std::to_string(start);
     try {
       auto j = nlohmann::json::parse(line);
       Document d;
@@ -23,11 +36,17 @@ std::vector<Document> ReadJsonlDocuments(const std::filesystem::path& path) {
       d.title = j.value("title", "");
       d.source = j.value("source", "");
       d.paragraphs = j.at("paragraphs").get<std::vector<std::string>>();
-      out.push_back(std::move(d));
+      each(std::move(d));
     } catch (const nlohmann::json::exception& e) {
       throw InputError(where, "", std::string("not a document line: ") + e.what());
     }
   }
+  return bytes;
+}
+
+std::vector<Document> ReadJsonlDocuments(const std::filesystem::path& path) {
+  std::vector<Document> out;
+  ForEachJsonlDocument(path, 0, UINT64_MAX, [&](Document&& d) { out.push_back(std::move(d)); });
   return out;
 }
 

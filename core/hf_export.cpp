@@ -128,18 +128,17 @@ void WriteSafetensors(const fs::path& path, const std::map<std::string, torch::T
   }
   std::string text = header.dump();
   while (text.size() % 8 != 0) text += ' ';  // the data starts 8-byte aligned
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  AtomicFile out(path);
   uint64_t length = text.size();
   unsigned char le[8];
   for (int i = 0; i < 8; ++i) le[i] = static_cast<unsigned char>(length >> (8 * i));
-  out.write(reinterpret_cast<const char*>(le), 8);
-  out << text;
+  out.Write(le, 8);
+  out.Write(text);
   for (const auto& [name, t] : tensors) {
     // float32 is little-endian on every machine LibTorch builds for here (x86-64, aarch64).
-    out.write(static_cast<const char*>(t.data_ptr()), static_cast<std::streamsize>(t.nbytes()));
+    out.Write(t.data_ptr(), t.nbytes());
   }
-  out.close();
-  if (!out) throw std::runtime_error("cannot write " + path.string());
+  out.Commit();
 }
 
 void ExportHuggingFace(BertModel& model, BpeTokenizer& tokenizer, int64_t seq_len,
@@ -170,7 +169,8 @@ void ExportHuggingFace(BertModel& model, BpeTokenizer& tokenizer, int64_t seq_le
   WriteSafetensors(dir / "model.safetensors", HfTensors(model, tokenizer));
 
   // The tokenizer: GPT-2's files with Hugging Face's ids (specials first, <mask> last).
-  const fs::path scratch = dir / ".tokenizer";
+  const ScratchDirectory scratch_dir(dir, ".tokenizer.");
+  const fs::path& scratch = scratch_dir.path();
   tokenizer.Save(scratch);
   std::ifstream encoder_in(scratch / "encoder.json");
   const json encoder = json::parse(encoder_in);
@@ -187,7 +187,6 @@ void ExportHuggingFace(BertModel& model, BpeTokenizer& tokenizer, int64_t seq_le
   std::ifstream merges_in(scratch / "vocab.bpe", std::ios::binary);
   const std::string merges((std::istreambuf_iterator<char>(merges_in)), {});
   WriteFileAtomically(dir / "merges.txt", merges);
-  fs::remove_all(scratch);
   const ordered_json specials = {
       {"bos_token", "<s>"},   {"eos_token", "</s>"}, {"unk_token", "<unk>"},  {"sep_token", "</s>"},
       {"pad_token", "<pad>"}, {"cls_token", "<s>"},  {"mask_token", "<mask>"}};

@@ -47,6 +47,10 @@ std::vector<Example> PackSentences(const TokenCorpus& corpus, const FormatOption
   const uint64_t capacity = static_cast<uint64_t>(options.seq_len - 2);
   const bool cross_documents = options.format == InputFormat::kFullSentences;
   std::vector<Example> out;
+  // Room for about every block at once: a vector that doubles as it grows holds up to three times
+  // its size at its peak (old and new buffers), a third of a run's memory on a large corpus.
+  out.reserve(corpus.TokenCount() / std::max<uint64_t>(capacity, 1) +
+              (cross_documents ? 1 : corpus.DocumentCount()) + 1);
   bool open = false;
   Example block;
   uint64_t used = 0;

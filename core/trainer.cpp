@@ -360,9 +360,12 @@ MicroBatchChoice RunMicroBatch(const TrainConfig& config, const BertModelImpl& m
 // Every held-out set's validation sample in micro-batches of at most `micro` sequences, the NSP
 // pairs for the NSP formats, and the floors from the run's training tokens.
 Validation MakeValidation(const DataPipeline& data, const TrainConfig& config, int64_t micro) {
-  Validation validation{{HalvedSet(data, micro, config.eval.sequences)},
-                        {},
-                        TrivialBaselines(data.train(), data.batch_options().masking)};
+  Validation validation{
+      {HalvedSet(data, micro, config.eval.sequences)},
+      {},
+      TrivialBaselines(data.train(), data.batch_options().masking,
+                       [&](uint64_t begin, uint64_t end) { data.DropResident(begin, end); })};
+  data.DropResident();  // the baselines read every training token
   for (size_t set = 1; set < data.ValidSets(); ++set) {
     HeldOutSet& further = validation.sets.emplace_back();
     further.parts = {data.ValidPrefix(set)};

@@ -15,17 +15,23 @@ namespace ablate::core {
 //   Z(v) = sum_t p_u(t) (k [t = v] + r q) = k p_u(v) + r q sum_t p_u(t) = k p_u(v) + r q,
 // since p_u sums to 1 over the ordinary ids. A <mask> (or any id the rule never draws) has the same
 // likelihood for every t, so the posterior is the prior p_u.
-TrivialBaselines::TrivialBaselines(const TokenCorpus& train, const MaskingOptions& masking)
+TrivialBaselines::TrivialBaselines(const TokenCorpus& train, const MaskingOptions& masking,
+                                   const std::function<void(uint64_t, uint64_t)>& after_stretch)
     : first_(masking.first_ordinary), end_(masking.end_ordinary) {
   ABLATE_CHECK(end_ > first_, "empty ordinary-token range");
   const auto ids = static_cast<size_t>(end_ - first_);
   std::vector<uint64_t> counts(ids, 0);
   uint64_t counted = 0;
-  for (uint64_t i = 0; i < train.TokenCount(); ++i) {
-    const int32_t id = train.Token(i);
-    if (!IsOrdinary(id)) continue;
-    ++counts[static_cast<size_t>(id - first_)];
-    ++counted;
+  constexpr uint64_t kStretch = 1u << 24;
+  for (uint64_t begin = 0; begin < train.TokenCount(); begin += kStretch) {
+    const uint64_t end = std::min(train.TokenCount(), begin + kStretch);
+    for (uint64_t i = begin; i < end; ++i) {
+      const int32_t id = train.Token(i);
+      if (!IsOrdinary(id)) continue;
+      ++counts[static_cast<size_t>(id - first_)];
+      ++counted;
+    }
+    if (after_stretch) after_stretch(begin, end);
   }
   const double denominator = static_cast<double>(counted + ids);
   unigram_.resize(ids);

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "core/batcher.h"
@@ -23,7 +24,10 @@ class TrivialBaselines {
  public:
   // Counts the ordinary tokens of `train` (one pass). `masking` names the ordinary ids, <mask> and
   // the fractions of the rule the scored positions were masked with.
-  TrivialBaselines(const TokenCorpus& train, const MaskingOptions& masking);
+  // `after_stretch(begin, end)`, when given, is called after each stretch of tokens is counted
+  // (the data pipeline hands a mapped shard's pages back there).
+  TrivialBaselines(const TokenCorpus& train, const MaskingOptions& masking,
+                   const std::function<void(uint64_t, uint64_t)>& after_stretch = {});
 
   // p_u(t) = (count of t + 1) / (N + V) for an ordinary t: N ordinary training tokens, V ordinary
   // ids. Add-one smoothing, so that no target gets probability 0.

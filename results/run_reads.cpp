@@ -203,6 +203,16 @@ RunDescription ReadRunByKey(const std::string& db_path, const std::string& key,
   return run;
 }
 
+std::vector<RunDirectory> ReadRunDirectories(const std::string& db_path) {
+  const Connection db = OpenForReading(db_path);
+  Statement dirs = db.Prepare(
+      "SELECT i.experiment, i.key, a.path FROM artifacts a JOIN run_info i ON i.run_id = a.run_id "
+      "WHERE a.kind = 'run_dir' ORDER BY a.run_id, a.id");
+  std::vector<RunDirectory> out;
+  while (dirs.Step()) out.push_back({dirs.ColumnText(0), dirs.ColumnText(1), dirs.ColumnText(2)});
+  return out;
+}
+
 std::vector<ExperimentProgress> ReadProgress(const std::string& db_path) {
   const Connection db = OpenForReading(db_path);
   std::vector<ExperimentProgress> out;

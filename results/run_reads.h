@@ -78,6 +78,13 @@ struct RunDescription {
 RunDescription ReadRunByKey(const std::string& db_path, const std::string& key,
                             const std::optional<std::string>& experiment);
 
+// Every run directory the database records, with its run's experiment and key, in run order:
+// where `ablate export` must not write.
+struct RunDirectory {
+  std::string experiment, key, path;
+};
+std::vector<RunDirectory> ReadRunDirectories(const std::string& db_path);
+
 // The runs_wide rows (every column) of the runs of `experiments`, in run order.
 ResultSet ReadRunsWide(const std::string& db_path, const std::set<std::string>& experiments);
 

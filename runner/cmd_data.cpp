@@ -51,13 +51,44 @@ int Corpora(const Args& args) {
 int Prepare(const Args& args) {
   po::options_description options("options");
   options.add_options()("corpus", po::value<std::string>()->required(), "corpus name or directory")(
-      "tokenizer", po::value<std::string>()->default_value("gpt2"), "gpt2, bpe-N or a directory");
+      "tokenizer", po::value<std::string>()->default_value("gpt2"), "gpt2, bpe-N or a directory")(
+      "jobs,j", po::value<int>()->default_value(0),
+      "tokenizing threads (0 = the cores this process may use)")(
+      "part", po::value<std::string>(),
+      "I/N: tokenize only part I (0-based) of N of the pieces and do not join them, as one task "
+      "of a Slurm array (--part $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT); a run without "
+      "--part afterwards joins them")(
+      "piece-bytes", po::value<uint64_t>()->default_value(0),
+      "input bytes per piece (0 = 8 MiB); the parts of a preparation and its join must agree");
   AddDataDirOption(options);
   auto vm =
-      ParseOptions(args, "ablate data prepare --corpus NAME [--tokenizer gpt2|bpe-N|DIR]", options);
+      ParseOptions(args,
+                   "ablate data prepare --corpus NAME [--tokenizer gpt2|bpe-N|DIR] [--jobs N] "
+                   "[--part I/N]",
+                   options);
   if (!vm) return 0;
-  auto prepared = core::PrepareCorpus(DataDirFrom(*vm), (*vm)["corpus"].as<std::string>(),
-                                      (*vm)["tokenizer"].as<std::string>(), Log);
+  core::PrepareOptions prepare;
+  prepare.jobs = (*vm)["jobs"].as<int>();
+  if (prepare.jobs < 0) throw InputError("", "--jobs", "must be 0 (all cores) or more");
+  prepare.piece_bytes = (*vm)["piece-bytes"].as<uint64_t>();
+  prepare.log = Log;
+  const fs::path data_dir = DataDirFrom(*vm);
+  const std::string corpus = (*vm)["corpus"].as<std::string>();
+  const std::string tokenizer = (*vm)["tokenizer"].as<std::string>();
+  if (vm->count("part") != 0) {
+    const std::string part = (*vm)["part"].as<std::string>();
+    int i = -1, n = 0;
+    char slash = 0, extra = 0;
+    std::istringstream in(part);
+    if (!(in >> i >> slash >> n) || slash != '/' || (in >> extra) || n < 1 || i < 0 || i >= n) {
+      throw InputError("", "--part", "\"" + part + "\": expected I/N with 0 <= I < N");
+    }
+    const size_t built = core::PrepareCorpusPart(data_dir, corpus, tokenizer, i, n, prepare);
+    std::cout << corpus << " / " << tokenizer << ": part " << i << " of " << n << ", " << built
+              << " pieces tokenized now\n";
+    return 0;
+  }
+  auto prepared = core::PrepareCorpus(data_dir, corpus, tokenizer, prepare);
   const auto& train = prepared.train.corpus();
   const auto& valid = prepared.valid.corpus();
   std::cout << prepared.name << " / " << prepared.tokenizer_name << ": train " << train.TokenCount()

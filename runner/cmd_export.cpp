@@ -1,6 +1,7 @@
 // ablate export --db FILE --run KEY --to DIR: a finished run's model and tokenizer as Hugging Face
 // `transformers` loads them (core/hf_export.h), with a model card of its parameters, provenance
 // and scores.
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -52,6 +53,48 @@ std::string ModelCard(const results::RunDescription& run, const experiments::Run
   return card;
 }
 
+// `path` made absolute with its links resolved (as far as it exists) and no trailing separator.
+fs::path Resolved(const fs::path& path) {
+  fs::path resolved = fs::weakly_canonical(fs::absolute(path));
+  return resolved.has_filename() ? resolved : resolved.parent_path();
+}
+
+// Whether `inner` is `outer` or lies inside it.
+bool IsWithin(const fs::path& inner, const fs::path& outer) {
+  const fs::path a = Resolved(inner), b = Resolved(outer);
+  return std::mismatch(b.begin(), b.end(), a.begin(), a.end()).first == b.end();
+}
+
+// Refuses, unless `force`, a destination whose files an export would silently replace: any folder
+// in a run directory the database records or in the runs directory of those a worker laid out as
+// <runs>/<experiment>/<key> (a run's config.json is its own), a symbolic link (the files would
+// land wherever it points) and a folder that is not empty. A destination that is not a folder is
+// refused even then.
+void CheckDestination(const fs::path& to, const std::string& db, bool force) {
+  const auto refuse = [&](const std::string& why) {
+    throw InputError("", "--to",
+                     to.string() + " " + why + ": pass --force to export into it anyway " +
+                         "(files of the same names are replaced)");
+  };
+  const fs::file_status link = fs::symlink_status(to);
+  if (fs::exists(fs::status(to)) && !fs::is_directory(to))
+    throw InputError("", "--to", to.string() + " exists and is not a folder");
+  if (force) return;
+  for (const auto& run : results::ReadRunDirectories(db)) {
+    const fs::path run_dir = run.path;
+    if (IsWithin(to, run_dir))
+      refuse("lies in the directory of run " + run.key + " (" + run.path + ")");
+    if (run_dir.filename() == run.key && run_dir.parent_path().filename() == run.experiment) {
+      const fs::path runs_dir = run_dir.parent_path().parent_path();
+      // A run directory right under the root ("/exp/key") names no runs directory to keep.
+      if (Resolved(runs_dir).has_relative_path() && IsWithin(to, runs_dir))
+        refuse("lies in the runs directory " + runs_dir.string());
+    }
+  }
+  if (fs::is_symlink(link)) refuse("is a symbolic link");
+  if (fs::is_directory(link) && !fs::is_empty(to)) refuse("is a folder that is not empty");
+}
+
 }  // namespace
 
 int CmdExport(const Args& args) {
@@ -59,9 +102,12 @@ int CmdExport(const Args& args) {
   options.add_options()("db", po::value<std::string>()->required(), "results database")(
       "run", po::value<std::string>()->required(), "the run's key")(
       "experiment", po::value<std::string>(), "its experiment, when keys repeat across them")(
-      "to", po::value<std::string>()->required(), "directory to write (created if missing)");
+      "to", po::value<std::string>()->required(),
+      "directory to write (created if missing; refused when it is not empty, a symbolic link, or "
+      "inside the runs directory)")(
+      "force", "export into --to even when it is refused (files of the same names are replaced)");
   AddDataDirOption(options, "data directory with the run's tokenizer");
-  auto vm = ParseOptions(args, "ablate export --db FILE --run KEY --to DIR", options);
+  auto vm = ParseOptions(args, "ablate export --db FILE --run KEY --to DIR [--force]", options);
   if (!vm) return 0;
   const std::string key = (*vm)["run"].as<std::string>();
   const auto run = results::ReadRunByKey(
@@ -83,11 +129,12 @@ int CmdExport(const Args& args) {
                                               : " in " + run.run_dir) +
                          ": it cannot be exported");
   }
+  const fs::path dir = (*vm)["to"].as<std::string>();
+  CheckDestination(dir, (*vm)["db"].as<std::string>(), vm->count("force") > 0);
   auto prepared = core::PrepareCorpus(DataDirFrom(*vm), config.data.corpus, config.data.tokenizer);
   core::BertModel model(core::MakeModelOptions(config, prepared.tokenizer));
   core::LoadModelState(checkpoint->path.string(), *model);
   model->eval();
-  const fs::path dir = (*vm)["to"].as<std::string>();
   core::ExportHuggingFace(model, prepared.tokenizer, config.data.seq_len, dir);
   const bool bert = model->options().type_vocab_size > 0;
   WriteFileAtomically(dir / "README.md", ModelCard(run, spec, checkpoint->step, bert));

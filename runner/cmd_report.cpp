@@ -67,6 +67,9 @@ int CmdReport(const Args& args) {
   if (out && !out->parent_path().empty() && !fs::is_directory(out->parent_path())) {
     throw InputError("", "--output", "no such directory: " + out->parent_path().string());
   }
+  // Refused before the SVGs beside it are written, so a refused report leaves nothing behind.
+  if (out && fs::is_directory(*out))
+    throw InputError("", "--output", out->string() + " is a directory: name a file to write");
   reports::ReportDocument document{report, {}, {}, {}};
   if (writer.embeds_curves) {
     if (plots) document.curves = reports::ReadCurves(report, db);

@@ -678,3 +678,105 @@ TEST_CASE("expand --plan shows each run's fine-tuning, and with --db its time at
   dir.Write("not.db", "hello");
   CHECK(Ablate(dir, "expand " + grid + " --plan --db " + Q(dir / "not.db") + data).code == 2);
 }
+
+namespace {
+
+// A database of one experiment whose four completed runs have learning curves, and a spec of one
+// table over it: a report of it writes two SVGs beside its output file.
+std::string CurvesDatabase(const TempDir& dir) {
+  const std::string db = (dir / "r.db").string();
+  ablate::results::Store store = ablate::results::Store::Open(db);
+  ablate::results::ExperimentSubmission submission{"masking", "", "{}", {}};
+  for (const std::string masking : {"static", "dynamic"}) {
+    for (int seed = 1; seed <= 2; ++seed)
+      submission.runs.push_back(
+          {masking + std::to_string(seed), json{{"seed", seed}, {"data.masking", masking}}});
+  }
+  store.Submit(submission);
+  auto writer = store.Metrics();
+  for (const auto& run : submission.runs) {
+    auto claimed = store.StartRun("masking", run.key, "host", 1);
+    for (int step = 1; step <= 3; ++step) {
+      writer.Add(claimed.run_id, "train/mlm_loss", step, 5.0 - step);
+      writer.Add(claimed.run_id, "train/tokens_seen", step, 100.0 * step);
+      writer.Add(claimed.run_id, "valid/ppl", step, 50.0 - step);
+    }
+    writer.Flush();
+    store.SetFinalMetric(claimed.run_id, "valid/ppl", 47, 3);
+    store.Finish(claimed.run_id, ablate::results::RunStatus::kCompleted);
+  }
+  dir.Write("spec.json", R"({"tables": [{"id": "masking", "caption": "Masking",
+    "runs": {"experiment": "masking"}, "rows": {"by": "data.masking"},
+    "columns": [{"label": "ppl", "metric": "valid/ppl", "better": "lower"}]}]})");
+  return db;
+}
+
+// The names in `dir`, less SQLite's -wal and -shm files, which come and go with readers.
+std::set<std::string> Names(const fs::path& dir) {
+  std::set<std::string> names;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    const std::string name = e.path().filename().string();
+    if (!name.ends_with("-wal") && !name.ends_with("-shm")) names.insert(name);
+  }
+  return names;
+}
+
+}  // namespace
+
+TEST_CASE("report -o never writes through a link planted at a temporary's name", "[cli][report]") {
+  TempDir dir;
+  const std::string db = CurvesDatabase(dir);
+  dir.Write("victim", "precious");
+  // The names the earlier scheme gave the temporaries: <file>.tmp<pid>. The shell's $$ is the
+  // pid of ablate, which exec puts in its place.
+  std::string plant;
+  for (const std::string name : {"out.md", "out-masking-loss.svg", "out-masking-ppl.svg"})
+    plant += "ln -s " + Q(dir / "victim") + " " + Q(dir / name) + ".tmp$$ && ";
+  auto r =
+      RunBinary(dir, plant + "exec " + ABLATE_BINARY,
+                "report " + Q(dir / "spec.json") + " --db " + Q(db) + " -o " + Q(dir / "out.md"));
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  CHECK(Slurp(dir / "victim") == "precious");
+  CHECK_FALSE(fs::is_symlink(dir / "out.md"));
+  CHECK_THAT(Slurp(dir / "out.md"), Catch::StartsWith("## Masking"));
+  for (const char* svg : {"out-masking-loss.svg", "out-masking-ppl.svg"}) {
+    CHECK_FALSE(fs::is_symlink(dir / svg));
+    CHECK_THAT(Slurp(dir / svg), Catch::Contains("<svg"));
+  }
+  size_t links = 0;
+  for (const auto& e : fs::directory_iterator(dir.path())) {
+    const std::string name = e.path().filename().string();
+    if (fs::is_symlink(e.symlink_status())) {
+      ++links;
+    } else {
+      CHECK(name.find(".tmp") == std::string::npos);  // no temporary of ablate's is left
+    }
+  }
+  CHECK(links == 3);
+}
+
+TEST_CASE("report -o onto a directory is exit 2 and writes nothing, no SVG either",
+          "[cli][report]") {
+  TempDir dir;
+  const std::string db = CurvesDatabase(dir);
+  fs::create_directory(dir / "outdir");
+  auto before = Names(dir.path());
+  before.insert({"stdin", "stdout", "stderr"});  // RunBinary's
+  for (const std::string format : {"markdown", "html"}) {
+    auto r = Ablate(dir, "report " + Q(dir / "spec.json") + " --db " + Q(db) + " -o " +
+                             Q(dir / "outdir") + " --format " + format);
+    INFO(format);
+    CHECK(r.code == 2);
+    CHECK(Lines(r.err) == 1);
+    CHECK_THAT(r.err, Catch::Contains("outdir is a directory"));
+    CHECK(Names(dir.path()) == before);
+    CHECK(fs::is_empty(dir / "outdir"));
+  }
+  // A file written where a directory was meant: the same name with a file's ending works.
+  auto ok = Ablate(dir, "report " + Q(dir / "spec.json") + " --db " + Q(db) + " -o " +
+                            Q(dir / "outdir" / "report.md"));
+  REQUIRE(ok.code == 0);
+  CHECK(Names(dir / "outdir") ==
+        std::set<std::string>{"report-masking-loss.svg", "report-masking-ppl.svg", "report.md"});
+}

@@ -9,8 +9,11 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
+#include <vector>
 
 #include "core/batch_tensors.h"
 #include "core/checkpoint.h"
@@ -179,4 +182,86 @@ TEST_CASE("export refuses unknown and unfinished runs with exit 2", "[export]") 
   CHECK(queued.code == 2);
   CHECK_THAT(queued.out, Catch::Contains("is queued"));
   CHECK_FALSE(fs::exists(dir / "out"));
+}
+
+TEST_CASE("export refuses a folder that is not empty, a link or a run's folder unless --force",
+          "[export]") {
+  ablate::test::TempDir dir;
+  const json params = Config("FULL-SENTENCES");
+  dir.Write("run.json", params.dump());
+  const std::string ablate = std::string(ABLATE_BINARY);
+  const std::string common = " --db " + dir.File("r.db") + " --data-dir " + dir.File("data");
+  const auto spec = ablate::experiments::LoadRunConfig(params, "run.json");
+  // Laid out as a worker lays runs out, <runs>/<experiment>/<key>: `ablate train`'s experiment is
+  // "train".
+  const fs::path run_dir = dir / "runs" / "train" / spec.key;
+  REQUIRE(Shell(ablate + " train --config " + dir.File("run.json") + " --run-dir " +
+                run_dir.string() + common + " --threads 1")
+              .code == 0);
+  const auto to = [&](const fs::path& where, const std::string& more = "") {
+    return Shell(ablate + " export --run " + spec.key + " --to " + where.string() + common + more);
+  };
+  const auto listing = [](const fs::path& folder) {
+    std::map<std::string, std::string> files;
+    for (const auto& e : fs::recursive_directory_iterator(folder)) {
+      if (e.is_directory()) {
+        files[e.path().string()] = "(folder)";
+        continue;
+      }
+      std::ifstream in(e.path(), std::ios::binary);
+      files[e.path().string()] = std::string((std::istreambuf_iterator<char>(in)), {});
+    }
+    return files;
+  };
+  fs::create_directories(dir / "full");
+  dir.Write("full/config.json", "mine");
+  dir.Write("full/notes.txt", "keep");
+  fs::create_directories(dir / "empty");
+  fs::create_directory_symlink(dir / "empty", dir / "link");
+  dir.Write("afile", "a file");
+  const auto runs_before = listing(dir / "runs");
+
+  struct Refusal {
+    fs::path to;
+    std::string why;
+  };
+  for (const auto& [where, why] :
+       std::vector<Refusal>{{dir / "full", "is a folder that is not empty"},
+                            {dir / "link", "is a symbolic link"},
+                            {run_dir, "lies in the directory of run " + spec.key},
+                            {run_dir / "hf", "lies in the directory of run " + spec.key},
+                            {dir / "runs" / "other", "lies in the runs directory"},
+                            {dir / "runs" / "train" / "x" / ".." / "other", "lies in the runs"}}) {
+    const auto refused = to(where);
+    INFO(where.string() << ": " << refused.out);
+    CHECK(refused.code == 2);
+    CHECK_THAT(refused.out, Catch::Contains(why) && Catch::Contains("--force"));
+  }
+  CHECK(fs::is_empty(dir / "empty"));
+  CHECK(listing(dir / "runs") == runs_before);
+  CHECK(ablate::test::Shell("cat " + dir.File("full/config.json")).out == "mine");
+  CHECK_FALSE(fs::exists(dir / "runs" / "other"));
+  const auto not_folder = to(dir / "afile", " --force");
+  CHECK(not_folder.code == 2);
+  CHECK_THAT(not_folder.out, Catch::Contains("is not a folder"));
+
+  // An empty folder needs no --force; with it, the refused ones are written.
+  REQUIRE(to(dir / "empty").code == 0);
+  const auto forced = to(dir / "full", " --force");
+  INFO(forced.out);
+  REQUIRE(forced.code == 0);
+  const json config = json::parse(std::ifstream(dir / "full" / "config.json"));
+  CHECK(config["model_type"] == "roberta");
+  CHECK(ablate::test::Shell("cat " + dir.File("full/notes.txt")).out == "keep");
+  for (const fs::path& folder : {dir / "full", dir / "empty"}) {
+    std::set<std::string> names;
+    for (const auto& e : fs::directory_iterator(folder)) names.insert(e.path().filename().string());
+    std::set<std::string> expected = {
+        "config.json",           "model.safetensors",       "vocab.json", "merges.txt",
+        "tokenizer_config.json", "special_tokens_map.json", "README.md"};
+    if (folder == dir / "full") expected.insert("notes.txt");
+    CHECK(names == expected);  // no temporary, no scratch tokenizer left
+  }
+  REQUIRE(to(dir / "link", " --force").code == 0);
+  CHECK(fs::exists(dir / "empty" / "config.json"));
 }

@@ -354,6 +354,65 @@ TEST_CASE("a small grid runs to completion through ablate run --backend slurm",
   CHECK(Shell(checksum).out == before.out);
 }
 
+TEST_CASE("a corpus prepared as a Slurm array of parts joins to the shards of one preparation",
+          "[slurm][cluster][pieces]") {
+  if (!HaveCluster()) return;
+  TempDir dir;
+  // 240 documents in two JSON Lines files, cut into pieces of 3,000 bytes: about 30 pieces.
+  fs::create_directories(dir / "corpus");
+  for (int f = 0; f < 2; ++f) {
+    std::ofstream out(dir / "corpus" / ("part" + std::to_string(f) + ".jsonl"));
+    for (int d = 0; d < 120; ++d) {
+      const std::string n = std::to_string(f * 120 + d);
+      out << R"({"id": "doc/)" << n << R"(", "paragraphs": ["Document )" << n
+          << R"( begins here. It has a second sentence, and then a third one ends it."]})"
+          << "\n";
+    }
+  }
+  auto q = [](const fs::path& p) {
+    std::string out = "'";
+    for (char c : p.string()) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    return out + "'";
+  };
+  const std::string prepare = std::string(ABLATE_BINARY) + " data prepare --corpus " +
+                              q(dir / "corpus") + " --tokenizer bpe-300 --piece-bytes 3000";
+  // One machine, one process: the reference.
+  const auto one = Shell(prepare + " --data-dir " + q(dir / "one"));
+  INFO(one.out);
+  REQUIRE(one.code == 0);
+
+  // Three array tasks, each its share of the pieces (the first to need the vocabulary trains it;
+  // the others' copies lose the rename), then a join that tokenizes nothing itself.
+  // The logs' folder has no '%' in its name (sbatch would read it as a pattern).
+  ablate::test::TempDir logs("ablate_prepare_logs_");
+  const auto submitted =
+      Shell("sbatch --parsable --array=0-2 --output=" + q(logs / "%A_%a.out") + " --wrap " +
+            q(prepare + " --data-dir " + q(dir / "array") +
+              " --part $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT --jobs 1"));
+  INFO(submitted.out);
+  REQUIRE(submitted.code == 0);
+  const std::string job_id = submitted.out.substr(0, submitted.out.find_first_of(";\n"));
+  CancelOnExit cancel(job_id);
+  const auto tasks = WaitForArray(job_id, 3, 180s);
+  INFO(TaskLogs(logs.path()));
+  CHECK(States(tasks) == std::vector<std::string>(3, "COMPLETED"));
+  const auto joined = Shell(prepare + " --data-dir " + q(dir / "array"));
+  INFO(joined.out);
+  REQUIRE(joined.code == 0);
+  CHECK(joined.out.find("tokenizing") == std::string::npos);  // every piece came from the array
+  CHECK(Slurp(dir / "corpus" / "part0.jsonl").size() > 9000);
+  for (const char* shard : {"train.shard", "valid.shard"}) {
+    std::vector<fs::path> found[2];
+    for (int i = 0; i < 2; ++i) {
+      for (const auto& entry : fs::recursive_directory_iterator(dir / (i == 0 ? "one" : "array")))
+        if (entry.path().filename() == shard) found[i].push_back(entry.path());
+    }
+    REQUIRE(found[0].size() == 1);
+    REQUIRE(found[1].size() == 1);
+    CHECK(Slurp(found[0][0]) == Slurp(found[1][0]));
+  }
+}
+
 TEST_CASE("runs of two data-parallel ranks each complete through the Slurm backend and srun",
           "[slurm][cluster][ddp]") {
   if (!HaveCluster()) return;
