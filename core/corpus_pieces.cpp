@@ -281,28 +281,26 @@ JoinedCorpus JoinPieces(size_t pieces, const fs::path& dir, uint32_t vocab_size,
   // Counts first (the writers lay out their sections from them), then one pass of copies.
   ShardWriter::Counts counts[2];  // train, valid
   auto split = [&](const Entry& e) { return held_out.count(e.id) != 0 ? 1 : 0; };
-  for (const auto& [hash, e] : keyed) {
-    const Entry& entry = entries[e];
-    const OpenPiece& piece = *open[entry.piece];
-    const uint64_t first = piece.documents[entry.document],
-                   last = piece.documents[entry.document + 1];
-    if (first == last) continue;  // no text
-    auto& c = counts[split(entry)];
-    c.sentences += last - first;
-    c.documents += 1;
-    c.ids_bytes += entry.id.size() + 1;
-  }
   std::vector<uint64_t> offsets;  // a document's sentence offsets, as stored in its piece
-  for (const auto& [hash, e] : keyed) {
-    const Entry& entry = entries[e];
+  // Reads the entry's sentence offsets into `offsets`; false for a document without text.
+  auto read_offsets = [&](const Entry& entry) {
     const OpenPiece& piece = *open[entry.piece];
     const uint64_t first = piece.documents[entry.document],
                    last = piece.documents[entry.document + 1];
-    if (first == last) continue;
+    if (first == last) return false;
     offsets.resize(last - first + 1);
     ReadAt(piece.fd, offsets.data(), offsets.size() * 8, piece.layout.sentences_at + first * 8,
            piece.path);
-    counts[split(entry)].tokens += offsets.back() - offsets.front();
+    return true;
+  };
+  for (const auto& [hash, e] : keyed) {
+    const Entry& entry = entries[e];
+    if (!read_offsets(entry)) continue;
+    auto& c = counts[split(entry)];
+    c.tokens += offsets.back() - offsets.front();
+    c.sentences += offsets.size() - 1;
+    c.documents += 1;
+    c.ids_bytes += entry.id.size() + 1;
   }
   if (counts[0].documents == 0) {
     throw InputError("", "data.corpus",
@@ -317,13 +315,8 @@ JoinedCorpus JoinPieces(size_t pieces, const fs::path& dir, uint32_t vocab_size,
   const uint32_t width = ShardTokenBytes(vocab_size);
   for (const auto& [hash, e] : keyed) {
     const Entry& entry = entries[e];
+    if (!read_offsets(entry)) continue;
     const OpenPiece& piece = *open[entry.piece];
-    const uint64_t first = piece.documents[entry.document],
-                   last = piece.documents[entry.document + 1];
-    if (first == last) continue;
-    offsets.resize(last - first + 1);
-    ReadAt(piece.fd, offsets.data(), offsets.size() * 8, piece.layout.sentences_at + first * 8,
-           piece.path);
     ends.clear();
     for (size_t s = 1; s < offsets.size(); ++s) ends.push_back(offsets[s] - offsets[0]);
     tokens.resize((offsets.back() - offsets.front()) * width);

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <optional>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 
@@ -68,6 +69,14 @@ class TempDir {
 
 // Runs `command` through /bin/sh with stderr joined to stdout: its exit code (-1 when killed by a
 // signal) and everything it printed.
+// The bytes of a file ("" when it cannot be read).
+inline std::string Slurp(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
 struct ShellResult {
   int code;
   std::string out;

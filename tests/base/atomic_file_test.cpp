@@ -21,14 +21,9 @@ using ablate::AtomicFile;
 using ablate::WriteFileAtomically;
 using ablate::test::TempDir;
 
-namespace {
+using ablate::test::Slurp;
 
-std::string Slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+namespace {
 
 // The names in `dir`, links included (directory_iterator does not follow them).
 std::set<std::string> Names(const fs::path& dir) {

@@ -19,14 +19,9 @@
 namespace fs = std::filesystem;
 using namespace ablate::core;
 
-namespace {
+using ablate::test::Slurp;
 
-std::string Slurp(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
+namespace {
 
 // A corpus directory of three JSON Lines files and four .txt documents: 259 documents, one of
 // them without text, one id given twice, sentences of varied length.

@@ -26,12 +26,7 @@ struct Result {
   std::string err;
 };
 
-std::string Slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using ablate::test::Slurp;
 
 using ablate::test::TempDir;
 

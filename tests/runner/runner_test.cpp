@@ -63,12 +63,7 @@ ablate::results::ResultSet Query(const Scratch& s, const std::string& sql) {
 
 int64_t Int(const ablate::results::Value& v) { return std::get<int64_t>(v); }
 
-std::string Slurp(const fs::path& p) {
-  std::ifstream in(p);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
+using ablate::test::Slurp;
 
 }  // namespace
 

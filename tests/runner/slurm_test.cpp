@@ -26,12 +26,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::string Slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using ablate::test::Slurp;
 
 // Every path handed to Slurm must survive a space, a quote and a '%' in it.
 struct TempDir : ablate::test::TempDir {
@@ -586,7 +581,15 @@ TEST_CASE("a run near its job's time limit checkpoints, is requeued, and goes on
   REQUIRE(state.find("queued,the job reached its time limit") != std::string::npos);
   // Slurm holds a requeued job back for a while; release it.
   Shell("scontrol update JobId=" + job + "_0 StartTime=now");
+  // The array's state alone can read as finished between the first attempt's end and the
+  // requeued one's start (seen once in a full run): wait for the run itself to complete.
+  const std::string completed = "status,attempts\ncompleted,2\n";
+  deadline = std::chrono::steady_clock::now() + 180s;
+  while (std::chrono::steady_clock::now() < deadline &&
+         run.Sql("SELECT status, attempts FROM runs") != completed) {
+    std::this_thread::sleep_for(500ms);
+  }
   WaitForArray(job, 1, 180s);
-  CHECK(run.Sql("SELECT status, attempts FROM runs") == "status,attempts\ncompleted,2\n");
+  CHECK(run.Sql("SELECT status, attempts FROM runs") == completed);
   run.CheckHistoryComplete();
 }
