@@ -178,20 +178,32 @@ void WriteShard(const std::filesystem::path& path, const OwnedTokenCorpus& corpu
   writer.Commit();
 }
 
-ShardLayout ReadShardLayout(const std::filesystem::path& path) {
+namespace {
+
+// The sections of a shard whose header is `h` and whose file holds `size` bytes; throws
+// InputError naming `path` when the header is not a shard's or the sections do not fill the file
+// exactly. Each section's size is checked against what is left of the file before it is computed,
+// so that no header, however damaged, overflows the arithmetic or points outside the file.
+ShardLayout CheckedLayout(const Header& h, uint64_t size, const std::filesystem::path& path) {
   auto fail = [&](const std::string& why) -> ShardLayout {
     throw InputError(path.string(), "", why + " (delete it to have it rebuilt)");
   };
-  std::ifstream in(path, std::ios::binary);
-  Header h{};
-  if (!in.read(reinterpret_cast<char*>(&h), sizeof h)) return fail("not a shard (too small)");
   if (std::memcmp(h.magic, kMagic, sizeof kMagic) != 0) return fail("not an ablate shard");
   if (h.token_bytes != 2 && h.token_bytes != 4) return fail("bad token width");
-  const uint64_t size = std::filesystem::file_size(path);
-  // Sizes checked before they are multiplied, so a damaged header cannot overflow.
-  const uint64_t limit = size / 2;
-  if (h.tokens > limit || h.sentences > limit || h.documents > limit || h.ids_bytes > size)
-    return fail("truncated shard");
+  uint64_t at = sizeof(Header);
+  auto section = [&](uint64_t count, uint64_t width, bool pad) -> std::optional<uint64_t> {
+    if (count > (size - at) / width) return std::nullopt;
+    const uint64_t start = at;
+    at += pad ? Padded(count * width) : count * width;
+    if (at > size) return std::nullopt;
+    return start;
+  };
+  const auto tokens_at = section(h.tokens, h.token_bytes, true);
+  const auto sentences_at =
+      tokens_at && h.sentences < UINT64_MAX ? section(h.sentences + 1, 8, false) : std::nullopt;
+  const auto documents_at =
+      sentences_at && h.documents < UINT64_MAX ? section(h.documents + 1, 8, false) : std::nullopt;
+  if (!documents_at || h.ids_bytes != size - at) return fail("truncated shard");
   ShardLayout l;
   l.token_bytes = h.token_bytes;
   l.vocab_size = h.vocab_size;
@@ -199,12 +211,22 @@ ShardLayout ReadShardLayout(const std::filesystem::path& path) {
   l.sentences = h.sentences;
   l.documents = h.documents;
   l.ids_bytes = h.ids_bytes;
-  l.tokens_at = sizeof h;
-  l.sentences_at = l.tokens_at + Padded(h.tokens * h.token_bytes);
-  l.documents_at = l.sentences_at + (h.sentences + 1) * 8;
-  l.ids_at = l.documents_at + (h.documents + 1) * 8;
-  if (l.ids_at + h.ids_bytes != size) return fail("truncated shard");
+  l.tokens_at = *tokens_at;
+  l.sentences_at = *sentences_at;
+  l.documents_at = *documents_at;
+  l.ids_at = at;
   return l;
+}
+
+}  // namespace
+
+ShardLayout ReadShardLayout(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  Header h{};
+  if (!in.read(reinterpret_cast<char*>(&h), sizeof h)) {
+    throw InputError(path.string(), "", "not a shard (too small) (delete it to have it rebuilt)");
+  }
+  return CheckedLayout(h, std::filesystem::file_size(path), path);
 }
 
 void Shard::DropResident() const {
@@ -243,35 +265,17 @@ Shard Shard::Open(const std::filesystem::path& path) {
   const auto* bytes = static_cast<const char*>(shard.mapping_->data);
   Header h;
   std::memcpy(&h, bytes, sizeof h);
-  if (std::memcmp(h.magic, kMagic, sizeof kMagic) != 0) return fail("not an ablate shard");
-  if (h.token_bytes != 2 && h.token_bytes != 4) return fail("bad token width");
-  // Each section's size is checked against what is left of the file before it is computed, so
-  // that no header, however damaged, overflows the arithmetic or points outside the mapping.
+  const ShardLayout l = CheckedLayout(h, shard.mapping_->size, path);
   const uint64_t size = shard.mapping_->size;
-  uint64_t at = sizeof(Header);
-  auto section = [&](uint64_t count, uint64_t width, bool pad) -> std::optional<uint64_t> {
-    if (count > (size - at) / width) return std::nullopt;
-    const uint64_t start = at;
-    at += pad ? Padded(count * width) : count * width;
-    if (at > size) return std::nullopt;
-    return start;
-  };
-  const auto tokens_at = section(h.tokens, h.token_bytes, true);
-  const auto sentences_at =
-      tokens_at && h.sentences < UINT64_MAX ? section(h.sentences + 1, 8, false) : std::nullopt;
-  const auto documents_at =
-      sentences_at && h.documents < UINT64_MAX ? section(h.documents + 1, 8, false) : std::nullopt;
-  if (!documents_at || h.ids_bytes != size - at) return fail("truncated shard");
-  const uint64_t ids_at = at;
 
   auto& v = shard.view_;
   if (h.token_bytes == 2) {
-    v.tokens16 = {reinterpret_cast<const uint16_t*>(bytes + *tokens_at), h.tokens};
+    v.tokens16 = {reinterpret_cast<const uint16_t*>(bytes + l.tokens_at), h.tokens};
   } else {
-    v.tokens32 = {reinterpret_cast<const uint32_t*>(bytes + *tokens_at), h.tokens};
+    v.tokens32 = {reinterpret_cast<const uint32_t*>(bytes + l.tokens_at), h.tokens};
   }
-  v.sentence_offsets = {reinterpret_cast<const uint64_t*>(bytes + *sentences_at), h.sentences + 1};
-  v.document_offsets = {reinterpret_cast<const uint64_t*>(bytes + *documents_at), h.documents + 1};
+  v.sentence_offsets = {reinterpret_cast<const uint64_t*>(bytes + l.sentences_at), h.sentences + 1};
+  v.document_offsets = {reinterpret_cast<const uint64_t*>(bytes + l.documents_at), h.documents + 1};
   shard.vocab_size_ = h.vocab_size;
   // Everything the readers index by is checked once here: ids inside the vocabulary, offsets
   // that start at 0, never go back and end at the last token (sentence) or sentence (document).
@@ -285,7 +289,7 @@ Shard Shard::Open(const std::filesystem::path& path) {
       if (static_cast<uint32_t>(v.Token(i)) >= h.vocab_size)
         return fail("a token id outside its vocabulary");
     }
-    Release(bytes + *tokens_at + begin * h.token_bytes, bytes + *tokens_at + end * h.token_bytes);
+    Release(bytes + l.tokens_at + begin * h.token_bytes, bytes + l.tokens_at + end * h.token_bytes);
   }
   auto ordered = [&](std::span<const uint64_t> offsets, uint64_t last) {
     if (offsets.front() != 0 || offsets.back() != last) return false;
@@ -299,7 +303,7 @@ Shard Shard::Open(const std::filesystem::path& path) {
   };
   if (!ordered(v.sentence_offsets, h.tokens)) return fail("damaged sentence offsets");
   if (!ordered(v.document_offsets, h.sentences)) return fail("damaged document offsets");
-  const char* id = bytes + ids_at;
+  const char* id = bytes + l.ids_at;
   const char* end = bytes + size;
   for (uint64_t d = 0; d < h.documents; ++d) {
     const void* nul = id < end ? std::memchr(id, '\0', static_cast<size_t>(end - id)) : nullptr;

@@ -95,6 +95,29 @@ double MaxDifference(const std::map<std::string, torch::Tensor>& a,
   return worst;
 }
 
+// A tiny model trained 200 updates on one batch: its loss at the first update and the last.
+std::pair<double, double> OverfitOneBatch(const AccumulateOptions& accumulate) {
+  torch::manual_seed(7);
+  ModelOptions options = NoDropout(ModelOptions::Tiny());
+  options.vocab_size = 30;
+  options.hidden = 32;
+  options.ffn = 64;
+  BertModel model(options);
+  const auto batch = ToTensors(RandomBatch(4, 12, options.vocab_size, 8, true, true), torch::kCPU);
+  AdamWOptions adam;
+  adam.weight_decay = 0;
+  AdamW optimizer(WeightDecayGroups(*model, adam.weight_decay), adam);
+  double first = 0, last = 0;
+  for (int step = 1; step <= 200; ++step) {
+    optimizer.ZeroGrad();
+    const auto stats = AccumulateGradients(model, {batch}, accumulate);
+    optimizer.Step(3e-3);
+    if (step == 1) first = stats.loss;
+    last = stats.loss;
+  }
+  return {first, last};
+}
+
 }  // namespace
 
 TEST_CASE("gradients match central finite differences in double precision", "[model]") {
@@ -232,24 +255,7 @@ TEST_CASE("the loss matches an independent PyTorch model (tests/data/model_refer
 }
 
 TEST_CASE("a tiny model overfits one batch", "[model]") {
-  torch::manual_seed(7);
-  ModelOptions options = NoDropout(ModelOptions::Tiny());
-  options.vocab_size = 30;
-  options.hidden = 32;
-  options.ffn = 64;
-  BertModel model(options);
-  auto batch = ToTensors(RandomBatch(4, 12, options.vocab_size, 8, true, true), torch::kCPU);
-  AdamWOptions adam;
-  adam.weight_decay = 0;
-  AdamW optimizer(WeightDecayGroups(*model, adam.weight_decay), adam);
-  double first = 0, last = 0;
-  for (int step = 1; step <= 200; ++step) {
-    optimizer.ZeroGrad();
-    auto stats = AccumulateGradients(model, {batch});
-    optimizer.Step(3e-3);
-    if (step == 1) first = stats.loss;
-    last = stats.loss;
-  }
+  const auto [first, last] = OverfitOneBatch({});
   INFO("loss " << first << " -> " << last);
   CHECK(first > 2.0);
   CHECK(last < 0.05);
@@ -315,24 +321,7 @@ TEST_CASE("train.precision=bf16 computes in bf16, near fp32, and still trains", 
   for (const auto& p : model->parameters()) CHECK(p.scalar_type() == torch::kFloat);
 
   // And it learns: the tiny model overfits one batch in bf16 as in fp32.
-  torch::manual_seed(7);
-  ModelOptions options = NoDropout(ModelOptions::Tiny());
-  options.vocab_size = 30;
-  options.hidden = 32;
-  options.ffn = 64;
-  BertModel small(options);
-  const auto one = ToTensors(RandomBatch(4, 12, options.vocab_size, 8, true, true), torch::kCPU);
-  AdamWOptions adam;
-  adam.weight_decay = 0;
-  AdamW optimizer(WeightDecayGroups(*small, adam.weight_decay), adam);
-  double first = 0, last = 0;
-  for (int step = 1; step <= 200; ++step) {
-    optimizer.ZeroGrad();
-    const auto stats = AccumulateGradients(small, {one}, bf16);
-    optimizer.Step(3e-3);
-    if (step == 1) first = stats.loss;
-    last = stats.loss;
-  }
+  const auto [first, last] = OverfitOneBatch(bf16);
   INFO("bf16 loss " << first << " -> " << last);
   CHECK(first > 2.0);
   CHECK(last < 0.1);
